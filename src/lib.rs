@@ -1,0 +1,8 @@
+//! ai4k8s: a terminal autoscaling advisor for Kubernetes.
+//!
+//! One pipeline (cluster → metrics → forecast → advisor → actions) shared by three faces: the
+//! TUI, the headless commands and the backtest. See `docs/architecture.md`.
+
+pub mod cluster;
+pub mod model;
+pub mod traces;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("ai4k8s: under construction");
+}
