@@ -3,6 +3,9 @@
 //! One pipeline (cluster → metrics → forecast → advisor → actions) shared by three faces: the
 //! TUI, the headless commands and the backtest. See `docs/architecture.md`.
 
+pub mod advisor;
 pub mod cluster;
+pub mod config;
+pub mod forecast;
 pub mod model;
 pub mod traces;

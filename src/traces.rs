@@ -125,7 +125,10 @@ pub fn parse(file: &str, name: &str, text: &str, gaps: Gaps) -> Result<Trace, Tr
         line,
         reason,
     };
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((hline, header)) = lines.next() else {
         return Err(err(0, "empty file".into()));
     };
@@ -147,8 +150,12 @@ pub fn parse(file: &str, name: &str, text: &str, gaps: Gaps) -> Result<Trace, Tr
         let (Some(ts), Some(val)) = (parts.next(), parts.next()) else {
             return Err(err(lineno, "expected `timestamp,value`".into()));
         };
-        let ts = parse_timestamp(ts)
-            .ok_or_else(|| err(lineno, format!("timestamp {ts:?} is neither unix seconds nor RFC 3339")))?;
+        let ts = parse_timestamp(ts).ok_or_else(|| {
+            err(
+                lineno,
+                format!("timestamp {ts:?} is neither unix seconds nor RFC 3339"),
+            )
+        })?;
         let v: f64 = val
             .parse()
             .ok()
@@ -274,9 +281,17 @@ mod tests {
 
     #[test]
     fn parses_unix_and_rfc3339() {
-        let t = parse("f.csv", "f", "timestamp,value\n0,1\n60,2\n120,3\n", Gaps::Reject)
-            .expect("valid");
-        assert_eq!((t.start, t.step_seconds, t.values.clone()), (0, 60, vec![1.0, 2.0, 3.0]));
+        let t = parse(
+            "f.csv",
+            "f",
+            "timestamp,value\n0,1\n60,2\n120,3\n",
+            Gaps::Reject,
+        )
+        .expect("valid");
+        assert_eq!(
+            (t.start, t.step_seconds, t.values.clone()),
+            (0, 60, vec![1.0, 2.0, 3.0])
+        );
         let t = parse(
             "f.csv",
             "f",

@@ -1,0 +1,235 @@
+//! The advisor: turns what the pipeline knows about a deployment into a recommendation card.
+//!
+//! The LLM (when configured) is asked first; when it is absent, rate-limited, over budget or
+//! fails, the forecast-driven rules answer and the card says why. Every decision, whoever made
+//! it, passes the same validation.
+
+pub mod rules;
+pub mod validate;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::AdvisorConfig;
+use crate::model::{AdvisorInputs, Decision, Recommendation, RecommendationSource, rfc3339};
+
+/// What an LLM answered for one deployment, parsed but not yet validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmAdvice {
+    pub decision: Decision,
+    pub model: String,
+    pub cached: bool,
+    /// What parsing had to repair (e.g. "parsed from a fenced block").
+    pub notes: Vec<String>,
+}
+
+/// Why the LLM gave no advice; shown on the card the rules produce instead.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct LlmFailure {
+    pub reason: String,
+}
+
+/// An LLM behind its cache, limiter and budget.
+#[async_trait]
+pub trait LlmBackend: Send + Sync {
+    async fn advise(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure>;
+    /// One short line for the status bar, e.g. "LLM openai/gpt-oss-20b · 812/1000 today".
+    fn status(&self) -> String;
+}
+
+/// The advisor every face uses.
+#[derive(Clone)]
+pub struct Advisor {
+    cfg: AdvisorConfig,
+    llm: Option<Arc<dyn LlmBackend>>,
+    /// Why there is no LLM (e.g. "no key"), shown in the status bar and on cards.
+    no_llm_reason: String,
+}
+
+impl Advisor {
+    /// Rules only, with the reason the LLM is not used.
+    pub fn rules_only(cfg: AdvisorConfig, reason: impl Into<String>) -> Self {
+        Self {
+            cfg,
+            llm: None,
+            no_llm_reason: reason.into(),
+        }
+    }
+
+    pub fn with_llm(cfg: AdvisorConfig, llm: Arc<dyn LlmBackend>) -> Self {
+        Self {
+            cfg,
+            llm: Some(llm),
+            no_llm_reason: String::new(),
+        }
+    }
+
+    pub fn config(&self) -> &AdvisorConfig {
+        &self.cfg
+    }
+
+    /// Status-bar text for the LLM side.
+    pub fn llm_status(&self) -> String {
+        match &self.llm {
+            Some(llm) => llm.status(),
+            None => format!("{}: rules only", self.no_llm_reason),
+        }
+    }
+
+    /// A validated recommendation for one deployment.
+    pub async fn recommend(&self, inputs: &AdvisorInputs) -> Recommendation {
+        let llm_result = match &self.llm {
+            Some(llm) => Some(llm.advise(inputs).await),
+            None => None,
+        };
+        match llm_result {
+            Some(Ok(advice)) => {
+                let mut decision = advice.decision;
+                let mut corrections = advice.notes;
+                corrections.extend(validate::validate(&mut decision, inputs, self.cfg.max_step));
+                build(
+                    inputs,
+                    decision,
+                    RecommendationSource::Llm,
+                    Some(advice.model),
+                    advice.cached,
+                    corrections,
+                    None,
+                )
+            }
+            Some(Err(failure)) => self.rules(inputs, Some(failure.reason)),
+            None => self.rules(inputs, Some(self.no_llm_reason.clone())),
+        }
+    }
+
+    /// The rules' recommendation, labelled with why the LLM did not answer.
+    pub fn rules(&self, inputs: &AdvisorInputs, fallback_reason: Option<String>) -> Recommendation {
+        let mut decision = rules::decide(inputs, &self.cfg);
+        let corrections = validate::validate(&mut decision, inputs, self.cfg.max_step);
+        build(
+            inputs,
+            decision,
+            RecommendationSource::Rules,
+            None,
+            false,
+            corrections,
+            fallback_reason.filter(|r| !r.is_empty()),
+        )
+    }
+}
+
+fn build(
+    inputs: &AdvisorInputs,
+    decision: Decision,
+    source: RecommendationSource,
+    model: Option<String>,
+    cached: bool,
+    corrections: Vec<String>,
+    fallback_reason: Option<String>,
+) -> Recommendation {
+    Recommendation {
+        namespace: inputs.namespace.clone(),
+        name: inputs.name.clone(),
+        decision,
+        current_replicas: inputs.current_replicas,
+        min_replicas: inputs.min_replicas,
+        max_replicas: inputs.max_replicas,
+        source,
+        model,
+        cached,
+        created_at: rfc3339(inputs.observed_at),
+        corrections,
+        fallback_reason,
+        inputs: inputs.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Level, PerformanceImpact, ScalingAction, Timing};
+
+    fn inputs() -> AdvisorInputs {
+        AdvisorInputs {
+            namespace: "ns".into(),
+            name: "app".into(),
+            current_replicas: 4,
+            min_replicas: 2,
+            max_replicas: 6,
+            cpu_pct: Some(90.0),
+            mem_pct: Some(40.0),
+            running_pods: 4,
+            total_pods: 4,
+            cpu_forecast: None,
+            mem_forecast: None,
+            hpa: None,
+            observed_at: 1_700_000_000,
+        }
+    }
+
+    struct FixedLlm(Result<LlmAdvice, LlmFailure>);
+
+    #[async_trait]
+    impl LlmBackend for FixedLlm {
+        async fn advise(&self, _: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
+            self.0.clone()
+        }
+        fn status(&self) -> String {
+            "LLM fixed".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn without_llm_the_rules_answer_and_say_why() {
+        let a = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        let r = a.recommend(&inputs()).await;
+        assert_eq!(r.source, RecommendationSource::Rules);
+        assert_eq!(r.fallback_reason.as_deref(), Some("no key"));
+        assert_eq!(a.llm_status(), "no key: rules only");
+        // 90 % on 4 pods at a 70 % target needs ceil(4 × 90/70) = 6.
+        assert_eq!(r.decision.target_replicas, 6);
+        assert_eq!(r.created_at, "2023-11-14T22:13:20Z");
+    }
+
+    #[tokio::test]
+    async fn llm_advice_is_validated_and_a_failure_falls_back() {
+        let advice = LlmAdvice {
+            decision: Decision {
+                action: ScalingAction::ScaleDown,
+                target_replicas: 40,
+                confidence: 0.9,
+                reasoning: "The model explains itself at some length, well past fifty characters."
+                    .into(),
+                factors_considered: vec![],
+                risk_assessment: Level::Low,
+                cost_impact: Level::Medium,
+                performance_impact: PerformanceImpact::Positive,
+                recommended_timing: Timing::Immediate,
+            },
+            model: "m".into(),
+            cached: true,
+            notes: vec![],
+        };
+        let a = Advisor::with_llm(AdvisorConfig::default(), Arc::new(FixedLlm(Ok(advice))));
+        let r = a.recommend(&inputs()).await;
+        assert_eq!(r.source, RecommendationSource::Llm);
+        assert_eq!(
+            (r.decision.target_replicas, r.decision.action),
+            (6, ScalingAction::ScaleUp)
+        );
+        assert_eq!(r.corrections.len(), 2, "{:?}", r.corrections);
+        assert!(r.cached);
+
+        let a = Advisor::with_llm(
+            AdvisorConfig::default(),
+            Arc::new(FixedLlm(Err(LlmFailure {
+                reason: "429 rate limited".into(),
+            }))),
+        );
+        let r = a.recommend(&inputs()).await;
+        assert_eq!(r.source, RecommendationSource::Rules);
+        assert_eq!(r.fallback_reason.as_deref(), Some("429 rate limited"));
+    }
+}

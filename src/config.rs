@@ -1,0 +1,405 @@
+//! Configuration: one TOML file (`--config`, `AI4K8S_CONFIG`, or the XDG config dir), one struct
+//! per section, environment overrides on top. Unknown keys and bad values are one-line errors
+//! naming the file and line; an absent default file means defaults.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_GROQ_BASE_URL: &str = "https://api.groq.com/openai/v1";
+/// Groq's named successors of the seed's retired llama-3.1 models.
+pub const DEFAULT_MODEL: &str = "openai/gpt-oss-20b";
+pub const DEFAULT_FALLBACK_MODEL: &str = "openai/gpt-oss-120b";
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub llm: LlmConfig,
+    pub advisor: AdvisorConfig,
+    pub prometheus: PrometheusConfig,
+    pub ui: UiConfig,
+    pub demo: DemoConfig,
+    #[serde(rename = "schedule")]
+    pub schedules: Vec<ScheduleRule>,
+    pub contexts: BTreeMap<String, ContextConfig>,
+}
+
+/// `[llm]`: the OpenAI-compatible endpoint the advisor talks to.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    pub base_url: String,
+    pub model: String,
+    /// Tried in order when the model is retired or unknown to the server.
+    pub fallback_models: Vec<String>,
+    /// Environment variable holding the key.
+    pub api_key_env: String,
+    /// File holding the key (must not be readable by group or others).
+    pub api_key_file: Option<PathBuf>,
+    /// Command whose standard output is the key (e.g. `pass show groq`).
+    pub api_key_command: Option<String>,
+    /// Most LLM calls per day, all deployments together.
+    pub daily_budget: u32,
+    /// Replace namespaces and names with placeholders in outgoing prompts. Unset: on for every
+    /// endpoint that is not on loopback.
+    pub anonymize: Option<bool>,
+    pub timeout_seconds: u64,
+    pub temperature: f64,
+    pub max_tokens: u32,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_GROQ_BASE_URL.into(),
+            model: DEFAULT_MODEL.into(),
+            fallback_models: vec![DEFAULT_FALLBACK_MODEL.into()],
+            api_key_env: "GROQ_API_KEY".into(),
+            api_key_file: None,
+            api_key_command: None,
+            daily_budget: 1000,
+            anonymize: None,
+            timeout_seconds: 20,
+            temperature: 0.3,
+            max_tokens: 1000,
+        }
+    }
+}
+
+/// `[advisor]`: the seed's cache and rate-limit rules and the rules advisor's knobs.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdvisorConfig {
+    pub cache_ttl_seconds: u64,
+    pub cache_capacity: u64,
+    /// At most one LLM call per deployment per this many seconds.
+    pub min_call_interval_seconds: u64,
+    /// Largest change of replicas one recommendation may propose.
+    pub max_step: u32,
+    /// Utilization the rules aim for when the deployment has no HPA CPU target.
+    pub default_target_cpu_pct: u32,
+    /// A recommendation whose inputs are older than this is refreshed before it is applied.
+    pub stale_after_seconds: u64,
+    /// How often (cluster seconds) recommendations are recomputed.
+    pub refresh_seconds: u64,
+}
+
+impl Default for AdvisorConfig {
+    fn default() -> Self {
+        Self {
+            cache_ttl_seconds: 300,
+            cache_capacity: 100,
+            min_call_interval_seconds: 300,
+            max_step: 10,
+            default_target_cpu_pct: 70,
+            stale_after_seconds: 600,
+            refresh_seconds: 60,
+        }
+    }
+}
+
+/// `[prometheus]`: optional history source.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusConfig {
+    pub url: Option<String>,
+}
+
+/// `[ui]`
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Redraw interval when nothing else happens, milliseconds.
+    pub tick_ms: u64,
+    /// Hours of history drawn in the forecast chart.
+    pub chart_history_hours: u32,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 250,
+            chart_history_hours: 12,
+        }
+    }
+}
+
+/// `[demo]`: the embedded simulated cluster.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Cluster seconds per real second.
+    pub speed: f64,
+    pub seed: u64,
+    /// History simulated before the app opens, hours.
+    pub history_hours: u32,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            speed: 20.0,
+            seed: 42,
+            history_hours: 72,
+        }
+    }
+}
+
+/// `[[schedule]]`: the seed's Scheduled Autoscaler.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRule {
+    /// `namespace/name`
+    pub deployment: String,
+    /// Cron expression (5 fields) for the window's start.
+    pub cron: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    pub duration_minutes: u32,
+    pub min_replicas: u32,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+/// `[contexts.NAME]`
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextConfig {
+    pub read_only: bool,
+}
+
+/// A configuration that cannot be used, with where it went wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: String,
+    /// 1-based; 0 when not tied to a line.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parse TOML text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(0);
+            ConfigError {
+                file: file.to_string(),
+                line,
+                message: e.message().trim().replace('\n', " "),
+            }
+        })?;
+        cfg.validate().map_err(|(key, message)| ConfigError {
+            file: file.to_string(),
+            line: line_of_key(text, &key),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Load from an explicit file (must exist) or the default location (may be absent).
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let from_env = std::env::var_os("AI4K8S_CONFIG").map(PathBuf::from);
+        let (path, required) = match explicit.map(Path::to_path_buf).or(from_env) {
+            Some(p) => (Some(p), true),
+            None => (default_config_path(), false),
+        };
+        let mut cfg = match &path {
+            Some(p) if p.exists() || required => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
+                    file: p.display().to_string(),
+                    line: 0,
+                    message: format!("cannot read: {e}"),
+                })?;
+                Config::parse(&p.display().to_string(), &text)?
+            }
+            _ => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok());
+        let loaded = path.filter(|p| p.exists());
+        Ok((cfg, loaded))
+    }
+
+    /// Environment overrides (DESIGN.md "Config contract").
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("AI4K8S_LLM_BASE_URL").filter(|v| !v.is_empty()) {
+            self.llm.base_url = v;
+        }
+        if let Some(v) = get("AI4K8S_LLM_MODEL").filter(|v| !v.is_empty()) {
+            self.llm.model = v;
+        }
+    }
+
+    /// Whether writes are disabled for this kube context by the config.
+    pub fn context_read_only(&self, context: &str) -> bool {
+        self.contexts.get(context).is_some_and(|c| c.read_only)
+    }
+
+    /// Checks serde cannot express; the error names the offending key.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |key: &str, msg: String| Err((key.to_string(), msg));
+        if self.llm.timeout_seconds == 0 {
+            return bad(
+                "timeout_seconds",
+                "llm.timeout_seconds must be at least 1".into(),
+            );
+        }
+        if !(0.0..=2.0).contains(&self.llm.temperature) {
+            return bad("temperature", "llm.temperature must be within 0..=2".into());
+        }
+        if self.llm.model.trim().is_empty() {
+            return bad("model", "llm.model must not be empty".into());
+        }
+        if !(self.llm.base_url.starts_with("http://") || self.llm.base_url.starts_with("https://"))
+        {
+            return bad(
+                "base_url",
+                format!(
+                    "llm.base_url {:?} must start with http:// or https://",
+                    self.llm.base_url
+                ),
+            );
+        }
+        if self.advisor.max_step == 0 {
+            return bad("max_step", "advisor.max_step must be at least 1".into());
+        }
+        if !(1..=100).contains(&self.advisor.default_target_cpu_pct) {
+            return bad(
+                "default_target_cpu_pct",
+                "advisor.default_target_cpu_pct must be within 1..=100".into(),
+            );
+        }
+        if self.advisor.cache_capacity == 0 {
+            return bad(
+                "cache_capacity",
+                "advisor.cache_capacity must be at least 1".into(),
+            );
+        }
+        if !(self.demo.speed > 0.0 && self.demo.speed <= 10_000.0) {
+            return bad("speed", "demo.speed must be within (0, 10000]".into());
+        }
+        if self.demo.history_hours < 24 {
+            return bad(
+                "history_hours",
+                "demo.history_hours must be at least 24".into(),
+            );
+        }
+        for s in &self.schedules {
+            if s.deployment.parse::<crate::model::DeploymentKey>().is_err() {
+                return bad(
+                    "deployment",
+                    format!(
+                        "schedule deployment {:?} must be NAMESPACE/NAME",
+                        s.deployment
+                    ),
+                );
+            }
+            if s.duration_minutes == 0 {
+                return bad(
+                    "duration_minutes",
+                    "schedule duration_minutes must be at least 1".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `$XDG_CONFIG_HOME/ai4k8s/config.toml` (or the platform's equivalent).
+pub fn default_config_path() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+/// State, journal, logs and caches: `--data-dir`, else `AI4K8S_DATA_DIR`, else the XDG data dir.
+pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("AI4K8S_DATA_DIR").map(PathBuf::from))
+        .or_else(|| project_dirs().map(|d| d.data_dir().to_path_buf()))
+        .unwrap_or_else(|| PathBuf::from(".ai4k8s"))
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "ai4k8s")
+}
+
+/// The first line that sets `key`, for errors found after parsing.
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(key) && l[key.len()..].trim_start().starts_with('=')
+        })
+        .map(|i| i + 1)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../config.example.toml");
+        let cfg = Config::parse("config.example.toml", text).expect("example parses");
+        // The example shows one schedule and one context; everything else is the default.
+        let expected = Config {
+            schedules: cfg.schedules.clone(),
+            contexts: cfg.contexts.clone(),
+            ..Config::default()
+        };
+        assert_eq!(cfg, expected);
+        assert_eq!(cfg.schedules.len(), 1);
+        assert!(cfg.context_read_only("production"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_line() {
+        let e = Config::parse("c.toml", "[llm]\nmodel = \"m\"\nmodle = \"x\"\n").expect_err("bad");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.to_string().starts_with("c.toml:3: "), "{e}");
+        assert!(e.message.contains("modle"), "{e}");
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn wrong_type_and_bad_values_are_errors_with_lines() {
+        let e = Config::parse("c.toml", "[advisor]\n\nmax_step = \"ten\"\n").expect_err("type");
+        assert_eq!(e.line, 3, "{e}");
+        let e = Config::parse("c.toml", "[advisor]\nmax_step = 0\n").expect_err("zero");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("max_step"));
+        let e = Config::parse("c.toml", "[llm]\nbase_url = \"ftp://x\"\n").expect_err("url");
+        assert!(e.message.contains("http"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_base_url_and_model() {
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            "AI4K8S_LLM_BASE_URL" => Some("http://127.0.0.1:9/v1".into()),
+            "AI4K8S_LLM_MODEL" => Some("local".into()),
+            _ => None,
+        });
+        assert_eq!(cfg.llm.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(cfg.llm.model, "local");
+    }
+}
