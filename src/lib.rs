@@ -4,8 +4,14 @@
 //! TUI, the headless commands and the backtest. See `docs/architecture.md`.
 
 pub mod advisor;
+pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod engine;
 pub mod forecast;
+pub mod metrics;
 pub mod model;
+pub mod pipeline;
+pub mod render_text;
 pub mod traces;
+pub mod tui;

@@ -1,3 +1,191 @@
-fn main() {
-    println!("ai4k8s: under construction");
+//! `ai4k8s`: CLI dispatch, logging to a file, and the wiring of cluster → engine → face.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use ai4k8s::advisor::Advisor;
+use ai4k8s::cli::{Cli, Commands, Output};
+use ai4k8s::cluster::Cluster;
+use ai4k8s::cluster::sim::{SimCluster, SimWorld};
+use ai4k8s::config::{self, Config};
+use ai4k8s::engine::{self, EngineOptions};
+use ai4k8s::model::DeploymentKey;
+use ai4k8s::tui::{self, app::App, app::SessionInfo};
+use ai4k8s::{pipeline, render_text};
+
+/// Exit status for bad input (DESIGN.md: 2 with a one-line reason).
+const BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("ai4k8s: {e}");
+    }
+    let cli = Cli::parse();
+    let (cfg, _) = match Config::load(cli.global.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ai4k8s: config: {e}");
+            return ExitCode::from(BAD_INPUT);
+        }
+    };
+    let data_dir = config::data_dir(cli.global.data_dir.as_deref());
+    let _log_guard = match init_logging(&data_dir) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("ai4k8s: cannot log to {}: {e}", data_dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ai4k8s: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, cfg)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("ai4k8s: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(mut cli: Cli, cfg: Config) -> color_eyre::Result<ExitCode> {
+    match cli.command.take() {
+        Some(Commands::Forecast { .. }) => {
+            eprintln!("ai4k8s: forecast: not available in this build yet");
+            Ok(ExitCode::FAILURE)
+        }
+        Some(Commands::Recommend {
+            deployment,
+            all: _,
+            output,
+        }) => {
+            let wanted = match deployment.as_deref().map(str::parse::<DeploymentKey>) {
+                Some(Ok(k)) => Some(k),
+                Some(Err(e)) => {
+                    eprintln!("ai4k8s: recommend: {e}");
+                    return Ok(ExitCode::from(BAD_INPUT));
+                }
+                None => None,
+            };
+            let Some(cluster) = connect(&cli, &cfg, false)? else {
+                return Ok(ExitCode::from(BAD_INPUT));
+            };
+            let advisor = build_advisor(&cfg);
+            let recs = match pipeline::recommend(cluster.as_ref(), &advisor, wanted.as_ref()).await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("ai4k8s: recommend: {e}");
+                    return Ok(ExitCode::from(BAD_INPUT));
+                }
+            };
+            let text = match (output, wanted.is_some()) {
+                (Output::Json, true) => serde_json::to_string_pretty(&recs[0])?,
+                (Output::Json, false) => serde_json::to_string_pretty(&recs)?,
+                (Output::Text, _) => recs
+                    .iter()
+                    .map(render_text::recommendation)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            print_stdout(&text)
+        }
+        None => {
+            let Some(cluster) = connect(&cli, &cfg, true)? else {
+                return Ok(ExitCode::from(BAD_INPUT));
+            };
+            let advisor = build_advisor(&cfg);
+            let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
+            let opts = EngineOptions {
+                // Poll once per 15 s of cluster time.
+                poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
+                    .max(Duration::from_millis(100)),
+                recommend_every: cfg.advisor.refresh_seconds as i64,
+                ..EngineOptions::default()
+            };
+            let (commands, updates) = engine::spawn(cluster.clone(), advisor, opts);
+            let mut app = App::new(SessionInfo {
+                context: cluster.context(),
+                speed,
+                read_only: cli.global.read_only || cfg.context_read_only(&cluster.context()),
+            });
+            app.chart_history_hours = cfg.ui.chart_history_hours;
+            tui::run_terminal(
+                app,
+                commands,
+                updates,
+                Duration::from_millis(cfg.ui.tick_ms),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print_stdout(text: &str) -> color_eyre::Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The cluster to work on; None after printing why there is none. `live`: the demo clock runs.
+fn connect(cli: &Cli, cfg: &Config, live: bool) -> color_eyre::Result<Option<Arc<dyn Cluster>>> {
+    if cli.demo {
+        let seed = cli.global.seed.unwrap_or(cfg.demo.seed);
+        let speed = cli.speed.unwrap_or(cfg.demo.speed);
+        if !(speed > 0.0 && speed <= 10_000.0) {
+            eprintln!("ai4k8s: --speed {speed} must be within (0, 10000]");
+            return Ok(None);
+        }
+        let sim = SimCluster::new(SimWorld::demo(seed, cfg.demo.history_hours));
+        if live {
+            sim.spawn_clock(speed);
+        }
+        return Ok(Some(Arc::new(sim)));
+    }
+    eprintln!("ai4k8s: live clusters are not supported by this build yet; run with --demo");
+    Ok(None)
+}
+
+fn build_advisor(cfg: &Config) -> Advisor {
+    let has_key = std::env::var(&cfg.llm.api_key_env).is_ok_and(|k| !k.is_empty());
+    let reason = if has_key {
+        "LLM client not built yet"
+    } else {
+        "no key"
+    };
+    Advisor::rules_only(cfg.advisor.clone(), reason)
+}
+
+/// Logs go to `DATA_DIR/logs/ai4k8s.log`, never to the terminal the TUI draws on.
+fn init_logging(data_dir: &Path) -> std::io::Result<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = data_dir.join("logs");
+    std::fs::create_dir_all(&dir)?;
+    let file = tracing_appender::rolling::never(&dir, "ai4k8s.log");
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AI4K8S_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init();
+    Ok(guard)
 }

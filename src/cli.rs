@@ -1,0 +1,123 @@
+//! Command-line interface (DESIGN.md "CLI contract").
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ai4k8s",
+    version,
+    about = "Kubernetes autoscaling advisor: live metrics, 6-hour forecasts, LLM or rules recommendations",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    /// Run on the embedded simulated cluster (no cluster, no key needed).
+    #[arg(long, global = true)]
+    pub demo: bool,
+
+    /// Demo clock speed: cluster seconds per real second.
+    #[arg(long, value_name = "N")]
+    pub speed: Option<f64>,
+
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file (default: $AI4K8S_CONFIG or ~/.config/ai4k8s/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// State, journal, logs and caches (default: $AI4K8S_DATA_DIR or the XDG data dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kube context (default: the kubeconfig's current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Disable every write to the cluster.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
+    /// Seed of the simulated cluster.
+    #[arg(long, global = true, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Print the recommendation for a deployment (or all of them).
+    Recommend {
+        /// NAMESPACE/NAME
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        deployment: Option<String>,
+        /// Every deployment.
+        #[arg(long)]
+        all: bool,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Forecast a `timestamp,value` CSV series.
+    Forecast {
+        #[arg(long, value_name = "FILE.csv")]
+        input: PathBuf,
+        /// How far ahead: 6h, 90m, 3600s.
+        #[arg(long, default_value = "6h")]
+        horizon: String,
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_contract_parses() {
+        Cli::command_is_valid();
+        let c =
+            Cli::try_parse_from(["ai4k8s", "--demo", "--speed", "60", "--seed", "7"]).expect("tui");
+        assert!(c.demo && c.command.is_none());
+        assert_eq!((c.speed, c.global.seed), (Some(60.0), Some(7)));
+        let c = Cli::try_parse_from(["ai4k8s", "recommend", "--demo", "shop/web", "-o", "json"])
+            .expect("recommend");
+        assert!(c.demo);
+        assert!(matches!(
+            c.command,
+            Some(Commands::Recommend { deployment: Some(ref d), all: false, output: Output::Json }) if d == "shop/web"
+        ));
+        assert!(
+            Cli::try_parse_from(["ai4k8s", "recommend"]).is_err(),
+            "needs NAME or --all"
+        );
+        let c = Cli::try_parse_from(["ai4k8s", "forecast", "--input", "x.csv", "--horizon", "3h"])
+            .expect("forecast");
+        assert!(
+            matches!(c.command, Some(Commands::Forecast { ref horizon, .. }) if horizon == "3h")
+        );
+    }
+
+    impl Cli {
+        fn command_is_valid() {
+            use clap::CommandFactory;
+            Cli::command().debug_assert();
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! The demo cluster's deployments: what each one serves, how its demand moves and how it is
+//! scaled. Shapes are mixed on purpose (daily cycles, bursts, flat, growing; with and without
+//! an HPA; one pinned at its max) so every kind of recommendation shows up.
+
+use crate::traces::Trace;
+
+/// How one deployment's demand (in CPU cores) moves over time.
+#[derive(Clone, Debug)]
+pub struct DemandSpec {
+    /// Embedded trace driving the shape (see `assets/traces/README.md`).
+    pub trace: &'static str,
+    /// Demand, in cores, at the trace's 99th percentile.
+    pub p99_cores: f64,
+    /// Shift into the trace so deployments on the same trace do not move in lockstep, hours.
+    pub phase_hours: f64,
+    /// Growth of demand per day (0.05 = +5 %/day), compounding from the simulation's start.
+    pub growth_per_day: f64,
+    /// Relative noise per minute (0.05 = ±5 %).
+    pub noise: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct HpaSpecSim {
+    pub target_cpu_pct: Option<u32>,
+    pub target_mem_pct: Option<u32>,
+}
+
+/// One deployment of the demo cluster.
+#[derive(Clone, Debug)]
+pub struct DeploymentSpec {
+    pub namespace: &'static str,
+    pub name: &'static str,
+    pub cpu_request_millis: u32,
+    pub mem_request_mib: u32,
+    /// Memory a pod uses at idle, MiB.
+    pub mem_base_mib: f64,
+    /// Extra memory per core of load, MiB.
+    pub mem_per_core_mib: f64,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// Replicas at the start of the warm-up (the HPA, if any, takes over from there).
+    pub initial_replicas: u32,
+    pub hpa: Option<HpaSpecSim>,
+    /// Seconds from pod creation to Ready (each pod jitters ±25 %).
+    pub startup_seconds: u32,
+    pub demand: DemandSpec,
+}
+
+const fn hpa(cpu: u32) -> Option<HpaSpecSim> {
+    Some(HpaSpecSim {
+        target_cpu_pct: Some(cpu),
+        target_mem_pct: None,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn dep(
+    namespace: &'static str,
+    name: &'static str,
+    cpu_request_millis: u32,
+    mem_request_mib: u32,
+    (min_replicas, max_replicas, initial_replicas): (u32, u32, u32),
+    hpa: Option<HpaSpecSim>,
+    startup_seconds: u32,
+    demand: DemandSpec,
+) -> DeploymentSpec {
+    DeploymentSpec {
+        namespace,
+        name,
+        cpu_request_millis,
+        mem_request_mib,
+        mem_base_mib: mem_request_mib as f64 * 0.35,
+        mem_per_core_mib: mem_request_mib as f64 * 0.4,
+        min_replicas,
+        max_replicas,
+        initial_replicas,
+        hpa,
+        startup_seconds,
+        demand,
+    }
+}
+
+const fn demand(
+    trace: &'static str,
+    p99_cores: f64,
+    phase_hours: f64,
+    growth_per_day: f64,
+    noise: f64,
+) -> DemandSpec {
+    DemandSpec {
+        trace,
+        p99_cores,
+        phase_hours,
+        growth_per_day,
+        noise,
+    }
+}
+
+/// The demo cluster: 14 deployments in 4 namespaces.
+pub fn demo() -> Vec<DeploymentSpec> {
+    vec![
+        // Daily cycle, HPA on CPU.
+        dep(
+            "shop",
+            "frontend",
+            250,
+            256,
+            (2, 20, 4),
+            hpa(70),
+            30,
+            demand("crane_input9_1m", 3.2, 0.0, 0.0, 0.04),
+        ),
+        dep(
+            "shop",
+            "checkout",
+            500,
+            512,
+            (2, 12, 3),
+            hpa(60),
+            45,
+            demand("crane_input0_1m", 3.0, 5.0, 0.0, 0.05),
+        ),
+        // Noisy web traffic with a weekly rhythm.
+        dep(
+            "shop",
+            "catalog",
+            200,
+            384,
+            (2, 16, 3),
+            hpa(70),
+            25,
+            demand("nasa_http_requests_1m", 2.2, 0.0, 0.0, 0.03),
+        ),
+        // Bursty and too small a max: pinned at its maximum.
+        dep(
+            "shop",
+            "search",
+            500,
+            1024,
+            (2, 6, 4),
+            hpa(65),
+            60,
+            demand("crane_input11_1m", 5.5, 2.0, 0.0, 0.05),
+        ),
+        // CPU and memory targets.
+        dep(
+            "payments",
+            "api",
+            300,
+            512,
+            (3, 15, 3),
+            Some(HpaSpecSim {
+                target_cpu_pct: Some(70),
+                target_mem_pct: Some(80),
+            }),
+            40,
+            demand(
+                "nab_cpu_utilization_asg_misconfiguration_5m",
+                2.4,
+                0.0,
+                0.0,
+                0.04,
+            ),
+        ),
+        // No HPA, bounds from annotations.
+        dep(
+            "payments",
+            "ledger",
+            1000,
+            2048,
+            (2, 6, 3),
+            None,
+            90,
+            demand("nab_rds_cpu_utilization_cc0c53_5m", 1.8, 0.0, 0.0, 0.03),
+        ),
+        // Bursts.
+        dep(
+            "payments",
+            "fraud-scorer",
+            400,
+            768,
+            (2, 24, 3),
+            hpa(60),
+            50,
+            demand("nab_twitter_volume_AMZN_5m", 4.0, 0.0, 0.0, 0.06),
+        ),
+        dep(
+            "platform",
+            "ingress-gateway",
+            200,
+            128,
+            (3, 30, 4),
+            hpa(75),
+            20,
+            demand("crane_input9_1m", 3.5, 7.0, 0.0, 0.03),
+        ),
+        // Flat and over-provisioned without an HPA.
+        dep(
+            "platform",
+            "auth",
+            250,
+            256,
+            (2, 8, 6),
+            None,
+            30,
+            demand("azure2019_vm_cpu_total_5m", 0.45, 0.0, 0.0, 0.02),
+        ),
+        // Growing without an HPA.
+        dep(
+            "platform",
+            "metrics-collector",
+            500,
+            1024,
+            (1, 10, 2),
+            None,
+            40,
+            demand("crane_input0_1m", 0.6, 11.0, 0.12, 0.03),
+        ),
+        dep(
+            "data",
+            "etl-worker",
+            1000,
+            2048,
+            (1, 8, 2),
+            hpa(80),
+            60,
+            demand("nab_rds_cpu_utilization_cc0c53_5m", 4.0, 30.0, 0.0, 0.05),
+        ),
+        // Flat and tiny: a scale-down candidate.
+        dep(
+            "data",
+            "report-builder",
+            500,
+            512,
+            (1, 10, 6),
+            None,
+            45,
+            demand("azure2019_vm_cpu_total_5m", 0.35, 100.0, 0.0, 0.02),
+        ),
+        // Growing with a daily cycle, HPA.
+        dep(
+            "data",
+            "stream-ingest",
+            300,
+            512,
+            (2, 12, 2),
+            hpa(70),
+            35,
+            demand("crane_input11_1m", 1.2, 9.0, 0.06, 0.04),
+        ),
+        // Memory-heavy cache without an HPA.
+        dep(
+            "data",
+            "feature-cache",
+            200,
+            4096,
+            (2, 6, 3),
+            None,
+            120,
+            demand("crane_input9_1m", 0.5, 3.0, 0.0, 0.02),
+        ),
+    ]
+}
+
+/// `count` deployments for benchmarks and stress tests, cycling the demo's shapes.
+pub fn synthetic(count: usize) -> Vec<DeploymentSpec> {
+    let base = demo();
+    let namespaces: &[&'static str] = &["team-a", "team-b", "team-c", "team-d", "team-e"];
+    (0..count)
+        .map(|i| {
+            let mut d = base[i % base.len()].clone();
+            d.namespace = namespaces[i % namespaces.len()];
+            // Leaked once per process for 'static names; benchmarks build this once.
+            d.name = Box::leak(format!("{}-{i:05}", d.name).into_boxed_str());
+            d.demand.phase_hours += (i / base.len()) as f64 * 1.7;
+            d
+        })
+        .collect()
+}
+
+/// Demand in cores at cluster time `t` (seconds since the simulation's epoch), before noise.
+pub fn base_demand(spec: &DemandSpec, trace: &Trace, p99: f64, t: i64) -> f64 {
+    let shifted = trace.start + t + (spec.phase_hours * 3600.0) as i64;
+    let v = trace.value_at_wrapping(shifted).max(0.0);
+    let growth = (1.0 + spec.growth_per_day).powf(t as f64 / 86_400.0);
+    if p99 <= 0.0 {
+        return 0.0;
+    }
+    spec.p99_cores * v / p99 * growth
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traces::embedded;
+
+    #[test]
+    fn demo_meets_the_mix_the_issue_asks_for() {
+        let d = demo();
+        assert!(d.len() >= 12);
+        let mut ns: Vec<_> = d.iter().map(|x| x.namespace).collect();
+        ns.dedup();
+        assert!(ns.len() >= 3);
+        assert!(d.iter().any(|x| x.hpa.is_some()) && d.iter().any(|x| x.hpa.is_none()));
+        assert!(d.iter().any(|x| x.demand.growth_per_day > 0.0));
+        for x in &d {
+            assert!(
+                embedded::load(x.demand.trace).is_some(),
+                "{}",
+                x.demand.trace
+            );
+            assert!(x.min_replicas <= x.initial_replicas && x.initial_replicas <= x.max_replicas);
+        }
+    }
+
+    #[test]
+    fn demand_follows_the_trace_scaled_to_its_p99_and_grows() {
+        let trace = embedded::load("crane_input9_1m").expect("trace");
+        let p99 = trace.quantile(0.99);
+        let spec = demand("crane_input9_1m", 2.0, 0.0, 0.1, 0.0);
+        let at0 = base_demand(&spec, &trace, p99, 0);
+        assert!((at0 - 2.0 * trace.values[0] / p99).abs() < 1e-9);
+        let day = base_demand(&spec, &trace, p99, 86_400);
+        let raw_day = 2.0 * trace.values[1440] / p99;
+        assert!((day - raw_day * 1.1).abs() < 1e-9, "{day} vs {raw_day}");
+        assert_eq!(synthetic(30).len(), 30);
+    }
+}

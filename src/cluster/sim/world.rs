@@ -1,0 +1,703 @@
+//! The simulated cluster's state and its 15-second step: demand from traces, pods that start
+//! after a delay, per-pod metrics like metrics-server's, and an HPA controller per deployment.
+//!
+//! Everything is a function of the seed and the number of steps taken, so two worlds built with
+//! the same seed and stepped the same way are identical.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::hpa::{Behavior, HpaConfig, HpaController, PodSample};
+use super::scenario::{self, DeploymentSpec};
+use crate::cluster::{ClusterError, HpaSpec, annotations};
+use crate::model::{
+    ClusterSnapshot, DeploymentKey, DeploymentState, HpaState, Sample, UnixSeconds,
+};
+use crate::traces::{Trace, embedded};
+
+/// The HPA sync period and metrics-server's scrape interval.
+pub const STEP_SECONDS: i64 = 15;
+/// Monday 2026-03-02 00:00 UTC: the demo's history starts here, so a seed always means the
+/// same calendar.
+pub const EPOCH: UnixSeconds = 1_772_409_600;
+/// A pod has its first metrics sample this long after it was created.
+const FIRST_METRICS_AFTER: i64 = 30;
+/// CPU limit as a multiple of the request: pods may burst up to it.
+const CPU_LIMIT_FACTOR: f64 = 3.0;
+/// Share of its request a starting pod burns before it is Ready.
+const STARTUP_CPU_SHARE: f64 = 0.15;
+
+#[derive(Clone, Debug)]
+struct Pod {
+    created: UnixSeconds,
+    ready_at: UnixSeconds,
+    /// Per-pod spread of load around the mean (uneven load balancing).
+    skew: f64,
+}
+
+impl Pod {
+    fn ready(&self, now: UnixSeconds) -> bool {
+        now >= self.ready_at
+    }
+}
+
+#[derive(Clone, Debug)]
+struct SimDeployment {
+    spec: DeploymentSpec,
+    key: DeploymentKey,
+    trace: Arc<Trace>,
+    trace_p99: f64,
+    replicas: u32,
+    pods: Vec<Pod>,
+    hpa: Option<HpaController>,
+    hpa_status: Option<HpaStatus>,
+    annotations: BTreeMap<String, String>,
+    /// Last scrape: average CPU and memory % of requests over pods with metrics.
+    cpu_pct: Option<f64>,
+    mem_pct: Option<f64>,
+    /// Demand the ready pods could not serve at the last step, cores.
+    unserved_cores: f64,
+    minute: MinuteAccumulator,
+}
+
+#[derive(Clone, Debug, Default)]
+struct HpaStatus {
+    desired: u32,
+    reason: String,
+    last_scale_time: Option<UnixSeconds>,
+}
+
+/// Averages the 15-second scrapes of one minute into one sample.
+#[derive(Clone, Debug, Default)]
+struct MinuteAccumulator {
+    cpu_sum: f64,
+    cpu_n: u32,
+    mem_sum: f64,
+    mem_n: u32,
+}
+
+impl MinuteAccumulator {
+    fn add(&mut self, cpu: Option<f64>, mem: Option<f64>) {
+        if let Some(c) = cpu {
+            self.cpu_sum += c;
+            self.cpu_n += 1;
+        }
+        if let Some(m) = mem {
+            self.mem_sum += m;
+            self.mem_n += 1;
+        }
+    }
+
+    fn take(&mut self, timestamp: UnixSeconds, replicas: u32, ready: u32) -> Sample {
+        let avg = |s: f64, n: u32| if n == 0 { f64::NAN } else { s / n as f64 };
+        let sample = Sample {
+            timestamp,
+            cpu_pct: avg(self.cpu_sum, self.cpu_n),
+            mem_pct: avg(self.mem_sum, self.mem_n),
+            replicas,
+            ready,
+        };
+        *self = Self::default();
+        sample
+    }
+}
+
+/// The whole simulated cluster.
+#[derive(Clone, Debug)]
+pub struct SimWorld {
+    seed: u64,
+    now: UnixSeconds,
+    deployments: Vec<SimDeployment>,
+    rng: ChaCha8Rng,
+    /// Minute samples kept while `recording` (the warm-up history).
+    history: Vec<Vec<Sample>>,
+    recording: bool,
+    /// Errors the next writes return, for tests of the error paths.
+    faults: Vec<ClusterError>,
+}
+
+impl SimWorld {
+    /// A world of the given deployments at `EPOCH`, not yet stepped.
+    pub fn new(seed: u64, specs: Vec<DeploymentSpec>) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut traces: BTreeMap<&'static str, (Arc<Trace>, f64)> = BTreeMap::new();
+        let mut deployments = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let (trace, p99) = traces
+                .entry(spec.demand.trace)
+                .or_insert_with(|| {
+                    let t = embedded::load(spec.demand.trace).unwrap_or_else(|| Trace {
+                        name: spec.demand.trace.to_string(),
+                        start: 0,
+                        step_seconds: 60,
+                        values: vec![1.0],
+                    });
+                    let p99 = t.quantile(0.99);
+                    (Arc::new(t), p99)
+                })
+                .clone();
+            let mut annotations = BTreeMap::new();
+            if spec.hpa.is_none() {
+                annotations.insert(
+                    annotations::MIN_REPLICAS.to_string(),
+                    spec.min_replicas.to_string(),
+                );
+                annotations.insert(
+                    annotations::MAX_REPLICAS.to_string(),
+                    spec.max_replicas.to_string(),
+                );
+            }
+            let hpa = spec.hpa.as_ref().map(|h| {
+                HpaController::new(HpaConfig {
+                    min_replicas: spec.min_replicas,
+                    max_replicas: spec.max_replicas,
+                    target_cpu_pct: h.target_cpu_pct,
+                    target_mem_pct: h.target_mem_pct,
+                    behavior: Behavior::default(),
+                })
+            });
+            let pods = (0..spec.initial_replicas)
+                .map(|_| Pod {
+                    created: EPOCH - 3600,
+                    ready_at: EPOCH - 3600,
+                    skew: 1.0 + rng.random_range(-0.08..0.08),
+                })
+                .collect();
+            deployments.push(SimDeployment {
+                key: DeploymentKey::new(spec.namespace, spec.name),
+                trace,
+                trace_p99: p99,
+                replicas: spec.initial_replicas,
+                pods,
+                hpa_status: hpa.as_ref().map(|_| HpaStatus {
+                    desired: spec.initial_replicas,
+                    reason: "DesiredWithinRange".into(),
+                    last_scale_time: None,
+                }),
+                hpa,
+                annotations,
+                cpu_pct: None,
+                mem_pct: None,
+                unserved_cores: 0.0,
+                minute: MinuteAccumulator::default(),
+                spec,
+            });
+        }
+        let n = deployments.len();
+        Self {
+            seed,
+            now: EPOCH,
+            deployments,
+            rng,
+            history: vec![Vec::new(); n],
+            recording: false,
+            faults: Vec::new(),
+        }
+    }
+
+    /// The demo cluster after `history_hours` of simulated time, with that history recorded.
+    pub fn demo(seed: u64, history_hours: u32) -> Self {
+        Self::warmed_up(seed, scenario::demo(), history_hours)
+    }
+
+    /// Any set of deployments after a recorded warm-up.
+    pub fn warmed_up(seed: u64, specs: Vec<DeploymentSpec>, history_hours: u32) -> Self {
+        let mut w = Self::new(seed, specs);
+        w.recording = true;
+        w.advance(history_hours as i64 * 3600);
+        w.recording = false;
+        w
+    }
+
+    pub fn now(&self) -> UnixSeconds {
+        self.now
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Step the world forward by whole 15-second steps covering `seconds`.
+    pub fn advance(&mut self, seconds: i64) {
+        for _ in 0..(seconds / STEP_SECONDS) {
+            self.step();
+        }
+    }
+
+    /// One 15-second step: demand, readiness, scrape, HPA sync, pod churn, minute samples.
+    pub fn step(&mut self) {
+        self.now += STEP_SECONDS;
+        let now = self.now;
+        for (i, d) in self.deployments.iter_mut().enumerate() {
+            let demand = demand_cores(self.seed, i, d, now);
+            let pods = scrape(d, demand, now);
+            d.minute.add(d.cpu_pct, d.mem_pct);
+
+            if let Some(hpa) = d.hpa.as_mut() {
+                let r = hpa.reconcile(now, d.replicas, &pods);
+                let status = d.hpa_status.get_or_insert_with(HpaStatus::default);
+                status.desired = r.desired_replicas;
+                status.reason = match &r.metrics_error {
+                    Some(e) => format!("metrics: {e}"),
+                    None => r.reason.to_string(),
+                };
+                if r.desired_replicas != d.replicas {
+                    d.replicas = r.desired_replicas;
+                    status.last_scale_time = Some(now);
+                }
+            }
+            reconcile_pods(d, now, &mut self.rng);
+
+            if now % 60 == 0 {
+                let ready = d.pods.iter().filter(|p| p.ready(now)).count() as u32;
+                let sample = d.minute.take(now, d.replicas, ready);
+                if self.recording {
+                    self.history[i].push(sample);
+                }
+            }
+        }
+    }
+
+    /// The cluster as `kubectl get deploy,hpa` plus `kubectl top` would show it.
+    pub fn snapshot(&self) -> ClusterSnapshot {
+        ClusterSnapshot {
+            context: "demo".into(),
+            time: self.now,
+            deployments: self.deployments.iter().map(|d| self.state_of(d)).collect(),
+        }
+    }
+
+    fn state_of(&self, d: &SimDeployment) -> DeploymentState {
+        let ready = d.pods.iter().filter(|p| p.ready(self.now)).count() as u32;
+        let hpa = d.hpa.as_ref().map(|h| {
+            let status = d.hpa_status.clone().unwrap_or_default();
+            HpaState {
+                name: d.spec.name.to_string(),
+                min_replicas: h.config.min_replicas,
+                max_replicas: h.config.max_replicas,
+                target_cpu_pct: h.config.target_cpu_pct,
+                target_mem_pct: h.config.target_mem_pct,
+                current_replicas: d.replicas,
+                desired_replicas: status.desired,
+                scaling_status: scaling_status(&status.reason, d.replicas, h.config.max_replicas),
+                last_scale_time: status.last_scale_time,
+            }
+        });
+        let annotated = |k: &str| d.annotations.get(k).and_then(|v| v.parse::<u32>().ok());
+        let (min, max) = match &hpa {
+            Some(h) => (h.min_replicas, h.max_replicas),
+            None => (
+                annotated(annotations::MIN_REPLICAS).unwrap_or(1),
+                annotated(annotations::MAX_REPLICAS).unwrap_or((d.replicas.max(1)) * 4),
+            ),
+        };
+        DeploymentState {
+            key: d.key.clone(),
+            desired_replicas: d.replicas,
+            ready_replicas: ready,
+            total_pods: d.pods.len() as u32,
+            min_replicas: min,
+            max_replicas: max,
+            cpu_request_millis: d.spec.cpu_request_millis,
+            mem_request_mib: d.spec.mem_request_mib,
+            cpu_pct: d.cpu_pct,
+            mem_pct: d.mem_pct,
+            hpa,
+            predictive_enabled: d
+                .annotations
+                .get(annotations::PREDICTIVE)
+                .is_some_and(|v| v == "true"),
+        }
+    }
+
+    /// Minute samples recorded during the warm-up, per deployment.
+    pub fn history(&self) -> Vec<(DeploymentKey, Vec<Sample>)> {
+        self.deployments
+            .iter()
+            .zip(&self.history)
+            .map(|(d, h)| (d.key.clone(), h.clone()))
+            .collect()
+    }
+
+    /// Demand (cores) not served by ready capacity at the last step, per deployment.
+    pub fn unserved_cores(&self, key: &DeploymentKey) -> Option<f64> {
+        self.find(key)
+            .ok()
+            .map(|i| self.deployments[i].unserved_cores)
+    }
+
+    /// Make the next write fail with `error` (tests of the 403/409 paths).
+    pub fn inject_fault(&mut self, error: ClusterError) {
+        self.faults.push(error);
+    }
+
+    fn take_fault(&mut self) -> Result<(), ClusterError> {
+        if self.faults.is_empty() {
+            Ok(())
+        } else {
+            Err(self.faults.remove(0))
+        }
+    }
+
+    fn find(&self, key: &DeploymentKey) -> Result<usize, ClusterError> {
+        self.deployments
+            .iter()
+            .position(|d| &d.key == key)
+            .ok_or_else(|| {
+                ClusterError::NotFound(format!("deployments.apps \"{}\" not found", key.name))
+            })
+    }
+
+    /// `/scale`: set spec.replicas (an HPA, if any, may move it again at its next sync).
+    pub fn scale(&mut self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        self.take_fault()?;
+        self.deployments[i].replicas = replicas;
+        let now = self.now;
+        reconcile_pods(&mut self.deployments[i], now, &mut self.rng);
+        Ok(())
+    }
+
+    pub fn patch_hpa(
+        &mut self,
+        key: &DeploymentKey,
+        min: Option<u32>,
+        max: Option<u32>,
+    ) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        let Some(hpa) = self.deployments[i].hpa.as_mut() else {
+            return Err(ClusterError::NotFound(format!(
+                "horizontalpodautoscalers.autoscaling \"{}\" not found",
+                key.name
+            )));
+        };
+        let new_min = min.unwrap_or(hpa.config.min_replicas);
+        let new_max = max.unwrap_or(hpa.config.max_replicas);
+        if new_min < 1 || new_min > new_max {
+            return Err(ClusterError::Invalid(format!(
+                "spec.minReplicas {new_min} must be at least 1 and at most spec.maxReplicas {new_max}"
+            )));
+        }
+        self.take_fault()?;
+        let hpa = self.deployments[i]
+            .hpa
+            .as_mut()
+            .ok_or_else(|| ClusterError::NotFound(key.name.clone()))?;
+        hpa.config.min_replicas = new_min;
+        hpa.config.max_replicas = new_max;
+        Ok(())
+    }
+
+    pub fn annotate(
+        &mut self,
+        key: &DeploymentKey,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        self.take_fault()?;
+        let d = &mut self.deployments[i];
+        for (k, v) in changes {
+            match v {
+                Some(v) => d.annotations.insert(k.clone(), v.clone()),
+                None => d.annotations.remove(k),
+            };
+        }
+        Ok(())
+    }
+
+    pub fn create_hpa(&mut self, key: &DeploymentKey, spec: &HpaSpec) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        if self.deployments[i].hpa.is_some() {
+            return Err(ClusterError::Conflict(format!(
+                "horizontalpodautoscalers.autoscaling \"{}\" already exists",
+                key.name
+            )));
+        }
+        if spec.min_replicas < 1 || spec.min_replicas > spec.max_replicas {
+            return Err(ClusterError::Invalid(format!(
+                "spec.minReplicas {} must be at least 1 and at most spec.maxReplicas {}",
+                spec.min_replicas, spec.max_replicas
+            )));
+        }
+        if spec.target_cpu_pct.is_none() && spec.target_mem_pct.is_none() {
+            return Err(ClusterError::Invalid(
+                "spec.metrics: at least one target is required".into(),
+            ));
+        }
+        self.take_fault()?;
+        let d = &mut self.deployments[i];
+        d.hpa = Some(HpaController::new(HpaConfig {
+            min_replicas: spec.min_replicas,
+            max_replicas: spec.max_replicas,
+            target_cpu_pct: spec.target_cpu_pct,
+            target_mem_pct: spec.target_mem_pct,
+            behavior: Behavior::default(),
+        }));
+        d.hpa_status = Some(HpaStatus {
+            desired: d.replicas,
+            reason: "DesiredWithinRange".into(),
+            last_scale_time: None,
+        });
+        Ok(())
+    }
+}
+
+/// Demand in cores for deployment `i` at `now`, with seeded per-minute noise.
+fn demand_cores(seed: u64, i: usize, d: &SimDeployment, now: UnixSeconds) -> f64 {
+    let base = scenario::base_demand(&d.spec.demand, &d.trace, d.trace_p99, now - EPOCH);
+    let minute = (now - EPOCH).div_euclid(60) as u64;
+    // Noise depends only on (seed, deployment, minute): replays and restarts agree.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((i as u64 + 1) << 40) ^ minute);
+    let n = d.spec.demand.noise;
+    base * (1.0 + rng.random_range(-n..=n)).max(0.0)
+}
+
+/// metrics-server's view of the deployment's pods; updates the deployment's averages.
+fn scrape(d: &mut SimDeployment, demand: f64, now: UnixSeconds) -> Vec<PodSample> {
+    let ready = d.pods.iter().filter(|p| p.ready(now)).count();
+    let cpu_req = d.spec.cpu_request_millis as f64;
+    let mem_req = d.spec.mem_request_mib as f64;
+    let limit = cpu_req * CPU_LIMIT_FACTOR;
+    let per_pod = if ready > 0 {
+        demand * 1000.0 / ready as f64
+    } else {
+        0.0
+    };
+    let mut served = 0.0;
+    let (mut cpu_sum, mut mem_sum, mut req_n) = (0.0, 0.0, 0u32);
+    let samples: Vec<PodSample> = d
+        .pods
+        .iter()
+        .map(|p| {
+            let is_ready = p.ready(now);
+            let cpu = if is_ready {
+                (per_pod * p.skew).min(limit)
+            } else {
+                cpu_req * STARTUP_CPU_SHARE
+            };
+            if is_ready {
+                served += cpu;
+            }
+            let mem = d.spec.mem_base_mib + d.spec.mem_per_core_mib * cpu / 1000.0;
+            let has_metrics = now - p.created >= FIRST_METRICS_AFTER;
+            if has_metrics {
+                cpu_sum += cpu;
+                mem_sum += mem;
+                req_n += 1;
+            }
+            PodSample {
+                pending: false,
+                deleting: false,
+                ready: is_ready,
+                start_time: p.created,
+                ready_transition: if is_ready { p.ready_at } else { p.created },
+                cpu_usage: has_metrics.then_some(cpu),
+                mem_usage: has_metrics.then_some(mem),
+                metric_timestamp: now,
+                metric_window_seconds: STEP_SECONDS,
+                cpu_request: cpu_req,
+                mem_request: mem_req,
+            }
+        })
+        .collect();
+    d.unserved_cores = (demand - served / 1000.0).max(0.0);
+    if req_n > 0 {
+        d.cpu_pct = Some(cpu_sum / (cpu_req * req_n as f64) * 100.0);
+        d.mem_pct = Some(mem_sum / (mem_req * req_n as f64) * 100.0);
+    } else {
+        d.cpu_pct = None;
+        d.mem_pct = None;
+    }
+    samples
+}
+
+/// The ReplicaSet controller: create pods up to spec.replicas, delete the surplus (pods that are
+/// not ready first, then the newest, as Kubernetes ranks them).
+fn reconcile_pods(d: &mut SimDeployment, now: UnixSeconds, rng: &mut ChaCha8Rng) {
+    let want = d.replicas as usize;
+    while d.pods.len() < want {
+        let s = d.spec.startup_seconds as f64;
+        let delay = (s * rng.random_range(0.75..1.25)).round() as i64;
+        d.pods.push(Pod {
+            created: now,
+            ready_at: now + delay.max(1),
+            skew: 1.0 + rng.random_range(-0.08..0.08),
+        });
+    }
+    if d.pods.len() > want {
+        d.pods
+            .sort_by_key(|p| (p.ready(now), std::cmp::Reverse(p.created)));
+        let surplus = d.pods.len() - want;
+        d.pods.drain(..surplus);
+        d.pods.sort_by_key(|p| p.created);
+    }
+}
+
+fn scaling_status(reason: &str, replicas: u32, max: u32) -> String {
+    if reason.starts_with("metrics:") {
+        return reason.to_string();
+    }
+    match reason {
+        "TooManyReplicas" => "at max".into(),
+        "ScaleUpLimit" => "limited: scale-up rate".into(),
+        "ScaleDownLimit" => "limited: scale-down rate".into(),
+        "TooFewReplicas" => "at min".into(),
+        _ if replicas >= max => "at max".into(),
+        _ => "stable".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ns: &str, name: &str) -> DeploymentKey {
+        DeploymentKey::new(ns, name)
+    }
+
+    #[test]
+    fn same_seed_same_world_different_seed_different_noise() {
+        let a = SimWorld::demo(7, 24);
+        let b = SimWorld::demo(7, 24);
+        let c = SimWorld::demo(8, 24);
+        assert_eq!(a.snapshot(), b.snapshot());
+        assert_eq!(a.history(), b.history());
+        assert_ne!(a.snapshot(), c.snapshot());
+        assert_eq!(a.now(), EPOCH + 24 * 3600);
+    }
+
+    #[test]
+    fn warm_up_records_a_minute_sample_per_deployment_per_minute() {
+        let w = SimWorld::demo(1, 24);
+        for (k, h) in w.history() {
+            assert_eq!(h.len(), 24 * 60, "{k}");
+            assert!(h.windows(2).all(|p| p[1].timestamp - p[0].timestamp == 60));
+            let known = h.iter().filter(|s| s.cpu_pct.is_finite()).count();
+            assert!(known > 24 * 60 - 5, "{k}: {known} minutes with metrics");
+        }
+    }
+
+    #[test]
+    fn new_pods_become_ready_after_their_startup_delay_and_report_metrics_late() {
+        let mut w = SimWorld::new(3, scenario::demo());
+        let k = key("payments", "ledger"); // no HPA, 90 s start-up
+        w.scale(&k, 5).expect("scale");
+        let s = w.snapshot();
+        let d = s.deployments.iter().find(|d| d.key == k).expect("ledger");
+        assert_eq!(
+            (d.desired_replicas, d.ready_replicas, d.total_pods),
+            (5, 3, 5)
+        );
+        w.advance(60);
+        let d = w
+            .snapshot()
+            .deployments
+            .into_iter()
+            .find(|d| d.key == k)
+            .expect("ledger");
+        assert_eq!(d.ready_replicas, 3, "start-up takes at least 67 s");
+        w.advance(60);
+        let d = w
+            .snapshot()
+            .deployments
+            .into_iter()
+            .find(|d| d.key == k)
+            .expect("ledger");
+        assert_eq!(d.ready_replicas, 5, "start-up takes at most 113 s");
+    }
+
+    #[test]
+    fn the_hpa_scales_a_deployment_with_demand_and_the_pinned_one_sits_at_max() {
+        let w = SimWorld::demo(42, 48);
+        let h = w.history();
+        let frontend = &h
+            .iter()
+            .find(|(k, _)| k.name == "frontend")
+            .expect("frontend")
+            .1;
+        let (lo, hi) = frontend.iter().fold((u32::MAX, 0), |(lo, hi), s| {
+            (lo.min(s.replicas), hi.max(s.replicas))
+        });
+        assert!(
+            hi >= lo + 3,
+            "frontend followed its daily cycle: {lo}..{hi}"
+        );
+        let s = w.snapshot();
+        let search = s
+            .deployments
+            .iter()
+            .find(|d| d.key.name == "search")
+            .expect("search");
+        let hpa = search.hpa.as_ref().expect("search has an HPA");
+        assert_eq!(search.desired_replicas, hpa.max_replicas);
+        assert!(search.cpu_pct.unwrap_or(0.0) > 65.0, "{:?}", search.cpu_pct);
+    }
+
+    #[test]
+    fn writes_validate_and_faults_surface() {
+        let mut w = SimWorld::new(3, scenario::demo());
+        let k = key("shop", "frontend");
+        assert!(matches!(
+            w.patch_hpa(&k, Some(9), Some(4)),
+            Err(ClusterError::Invalid(_))
+        ));
+        w.patch_hpa(&k, Some(5), None).expect("patch");
+        assert_eq!(w.snapshot().deployments[0].min_replicas, 5);
+        w.inject_fault(ClusterError::Conflict(
+            "the object has been modified".into(),
+        ));
+        assert!(matches!(w.scale(&k, 3), Err(ClusterError::Conflict(_))));
+        assert_eq!(
+            w.snapshot().deployments[0].desired_replicas,
+            4,
+            "nothing half applied"
+        );
+        assert!(matches!(
+            w.scale(&key("x", "y"), 1),
+            Err(ClusterError::NotFound(_))
+        ));
+        let ledger = key("payments", "ledger");
+        w.annotate(
+            &ledger,
+            &[(annotations::PREDICTIVE.into(), Some("true".into()))],
+        )
+        .expect("annotate");
+        let s = w.snapshot();
+        assert!(
+            s.deployments
+                .iter()
+                .any(|d| d.key == ledger && d.predictive_enabled)
+        );
+        assert!(matches!(
+            w.create_hpa(
+                &k,
+                &HpaSpec {
+                    min_replicas: 1,
+                    max_replicas: 3,
+                    target_cpu_pct: Some(70),
+                    target_mem_pct: None
+                }
+            ),
+            Err(ClusterError::Conflict(_))
+        ));
+        w.create_hpa(
+            &ledger,
+            &HpaSpec {
+                min_replicas: 2,
+                max_replicas: 5,
+                target_cpu_pct: Some(70),
+                target_mem_pct: None,
+            },
+        )
+        .expect("create");
+        assert!(
+            w.snapshot()
+                .deployments
+                .iter()
+                .any(|d| d.key == ledger && d.hpa.is_some())
+        );
+    }
+}

@@ -1,0 +1,332 @@
+//! The engine: background tasks that poll the cluster, keep histories, forecast and advise, and
+//! report everything as `Update` messages. The TUI only consumes updates and sends commands; it
+//! never waits on the cluster, a forecast or the LLM.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::advisor::Advisor;
+use crate::cluster::Cluster;
+use crate::forecast::ForecastOptions;
+use crate::metrics::History;
+use crate::model::{ClusterSnapshot, DeploymentKey, Recommendation, Sample, UnixSeconds};
+use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
+
+/// What the engine tells its faces.
+#[derive(Clone, Debug)]
+pub enum Update {
+    /// History known before the first poll (simulator warm-up, Prometheus backfill).
+    Backfill(Vec<(DeploymentKey, Vec<Sample>)>),
+    Snapshot(Arc<ClusterSnapshot>),
+    /// Minute samples closed by the last poll.
+    Samples(Vec<(DeploymentKey, Sample)>),
+    Forecasts(DeploymentKey, Arc<Forecasts>),
+    Recommendation(Arc<Recommendation>),
+    /// LLM side of the status bar.
+    LlmStatus(String),
+    /// A cluster call failed; data shown is from the last good poll.
+    ClusterError(String),
+}
+
+/// What faces ask of the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Poll now and recompute every forecast and recommendation.
+    Refresh,
+    /// Recompute one deployment's recommendation now.
+    Reconsider(DeploymentKey),
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Real time between polls.
+    pub poll_every: Duration,
+    /// Cluster seconds between forecasts of one deployment.
+    pub forecast_every: i64,
+    /// Cluster seconds between recommendations of one deployment.
+    pub recommend_every: i64,
+    /// Minute samples of history sent to the faces in the backfill.
+    pub backfill_minutes: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            poll_every: Duration::from_secs(15),
+            forecast_every: 300,
+            recommend_every: 60,
+            backfill_minutes: 36 * 60,
+        }
+    }
+}
+
+struct Known {
+    history: History,
+    forecasts: Arc<Forecasts>,
+    forecast_at: Option<UnixSeconds>,
+    recommended_at: Option<UnixSeconds>,
+}
+
+/// Start the engine; updates arrive on the returned receiver until the command sender drops.
+pub fn spawn(
+    cluster: Arc<dyn Cluster>,
+    advisor: Advisor,
+    opts: EngineOptions,
+) -> (
+    mpsc::UnboundedSender<Command>,
+    mpsc::UnboundedReceiver<Update>,
+) {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (up_tx, up_rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(cluster, advisor, opts, cmd_rx, up_tx));
+    (cmd_tx, up_rx)
+}
+
+enum Done {
+    Forecast(DeploymentKey, UnixSeconds, Box<Forecasts>),
+    Recommendation(Box<Recommendation>),
+}
+
+async fn run(
+    cluster: Arc<dyn Cluster>,
+    advisor: Advisor,
+    opts: EngineOptions,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    updates: mpsc::UnboundedSender<Update>,
+) {
+    let mut known: HashMap<DeploymentKey, Known> = HashMap::new();
+    let mut snapshot: Option<Arc<ClusterSnapshot>> = None;
+    let mut work: JoinSet<Done> = JoinSet::new();
+    let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
+    let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+
+    match cluster.history().await {
+        Ok(history) => {
+            let mut for_faces = Vec::with_capacity(history.len());
+            for (key, samples) in history {
+                let tail = samples.len().saturating_sub(opts.backfill_minutes);
+                for_faces.push((key.clone(), samples[tail..].to_vec()));
+                let mut h = History::with_capacity(HISTORY_MINUTES);
+                h.extend(samples);
+                known.insert(key, new_known(h));
+            }
+            let _ = updates.send(Update::Backfill(for_faces));
+        }
+        Err(e) => {
+            let _ = updates.send(Update::ClusterError(format!("history: {e}")));
+        }
+    }
+
+    let mut poll = tokio::time::interval(opts.poll_every);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut force = false;
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {}
+            cmd = commands.recv() => match cmd {
+                None => return,
+                Some(Command::Refresh) => {
+                    force = true;
+                }
+                Some(Command::Reconsider(key)) => {
+                    if let (Some(snap), Some(k)) = (&snapshot, known.get_mut(&key)) {
+                        k.recommended_at = None;
+                        schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, true);
+                    }
+                    continue;
+                }
+            },
+            Some(done) = work.join_next(), if !work.is_empty() => {
+                match done {
+                    Ok(Done::Forecast(key, at, f)) => {
+                        in_flight.remove(&(key.clone(), false));
+                        if let Some(k) = known.get_mut(&key) {
+                            k.forecasts = Arc::new(*f);
+                            k.forecast_at = Some(at);
+                            // A new forecast deserves a new recommendation.
+                            k.recommended_at = None;
+                            let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
+                            if let Some(snap) = &snapshot {
+                                schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, false);
+                            }
+                        }
+                    }
+                    Ok(Done::Recommendation(r)) => {
+                        in_flight.remove(&(r.key(), true));
+                        let _ = updates.send(Update::Recommendation(Arc::new(*r)));
+                        let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+                    }
+                    Err(e) => tracing::error!("engine task failed: {e}"),
+                }
+                continue;
+            }
+        }
+
+        match cluster.snapshot().await {
+            Ok(snap) => {
+                let snap = Arc::new(snap);
+                let mut closed = Vec::new();
+                for d in &snap.deployments {
+                    let k = known
+                        .entry(d.key.clone())
+                        .or_insert_with(|| new_known(History::with_capacity(HISTORY_MINUTES)));
+                    if let Some(s) = k.history.observe(
+                        snap.time,
+                        d.cpu_pct,
+                        d.mem_pct,
+                        d.desired_replicas,
+                        d.ready_replicas,
+                    ) {
+                        closed.push((d.key.clone(), s));
+                    }
+                }
+                // Deployments deleted from the cluster leave the engine too.
+                known.retain(|key, _| snap.deployments.iter().any(|d| &d.key == key));
+                if !closed.is_empty() {
+                    let _ = updates.send(Update::Samples(closed));
+                }
+                let _ = updates.send(Update::Snapshot(snap.clone()));
+                if force {
+                    for k in known.values_mut() {
+                        k.forecast_at = None;
+                        k.recommended_at = None;
+                    }
+                    force = false;
+                }
+                for d in &snap.deployments {
+                    if let Some(k) = known.get_mut(&d.key) {
+                        schedule(
+                            &mut work,
+                            &mut in_flight,
+                            &snap,
+                            &d.key,
+                            k,
+                            &advisor,
+                            &opts,
+                            false,
+                        );
+                    }
+                }
+                snapshot = Some(snap);
+            }
+            Err(e) => {
+                tracing::warn!("snapshot failed: {e}");
+                let _ = updates.send(Update::ClusterError(e.to_string()));
+            }
+        }
+    }
+}
+
+fn new_known(history: History) -> Known {
+    Known {
+        history,
+        forecasts: Arc::new(Forecasts::default()),
+        forecast_at: None,
+        recommended_at: None,
+    }
+}
+
+/// Start whatever work is due for one deployment: a forecast when the last one is old, a
+/// recommendation when the last one is old (or `now` is asked for).
+#[allow(clippy::too_many_arguments)]
+fn schedule(
+    work: &mut JoinSet<Done>,
+    in_flight: &mut HashSet<(DeploymentKey, bool)>,
+    snap: &ClusterSnapshot,
+    key: &DeploymentKey,
+    k: &mut Known,
+    advisor: &Advisor,
+    opts: &EngineOptions,
+    now: bool,
+) {
+    let t = snap.time;
+    let due = |at: Option<UnixSeconds>, every: i64| at.is_none_or(|a| t - a >= every);
+    if due(k.forecast_at, opts.forecast_every) && in_flight.insert((key.clone(), false)) {
+        let history = k.history.clone();
+        let key = key.clone();
+        k.forecast_at = Some(t);
+        work.spawn(async move {
+            let f = tokio::task::spawn_blocking(move || {
+                pipeline::forecast_history(&history, ForecastOptions::default())
+            })
+            .await
+            .unwrap_or_else(|e| Forecasts {
+                error: Some(format!("forecast task failed: {e}")),
+                ..Forecasts::default()
+            });
+            Done::Forecast(key, t, Box::new(f))
+        });
+        return;
+    }
+    if in_flight.contains(&(key.clone(), false)) {
+        // The recommendation follows the forecast in flight.
+        return;
+    }
+    if (now || due(k.recommended_at, opts.recommend_every))
+        && let Some(state) = snap.deployments.iter().find(|d| &d.key == key)
+        && in_flight.insert((key.clone(), true))
+    {
+        k.recommended_at = Some(t);
+        let inputs = pipeline::inputs(state, &k.forecasts, t);
+        let advisor = advisor.clone();
+        work.spawn(async move { Done::Recommendation(Box::new(advisor.recommend(&inputs).await)) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::sim::{SimCluster, SimWorld};
+    use crate::config::AdvisorConfig;
+
+    #[tokio::test]
+    async fn engine_backfills_polls_forecasts_and_recommends_every_deployment() {
+        let sim = SimCluster::new(SimWorld::demo(42, 48));
+        let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        let opts = EngineOptions {
+            poll_every: Duration::from_millis(20),
+            ..EngineOptions::default()
+        };
+        let n = sim.world().snapshot().deployments.len();
+        let (_cmd, mut rx) = spawn(Arc::new(sim.clone()), advisor, opts);
+        let mut backfilled = 0;
+        let mut snapshots = 0;
+        let mut forecasts = HashSet::new();
+        let mut recs = HashSet::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while recs.len() < n {
+            let u = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("updates keep coming")
+                .expect("engine alive");
+            match u {
+                Update::Backfill(b) => backfilled = b.len(),
+                Update::Snapshot(_) => {
+                    snapshots += 1;
+                    sim.advance(15);
+                }
+                Update::Forecasts(k, f) => {
+                    let cpu = f.cpu.as_ref().expect("48 h of history forecast");
+                    assert_eq!(cpu.points.len(), 360, "{k}");
+                    forecasts.insert(k);
+                }
+                Update::Recommendation(r) => {
+                    assert!(
+                        forecasts.contains(&r.key()),
+                        "recommended after its forecast"
+                    );
+                    assert!(r.inputs.cpu_forecast.is_some());
+                    recs.insert(r.key());
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(backfilled, n);
+        assert!(snapshots >= 1);
+        assert_eq!(forecasts.len(), n);
+    }
+}

@@ -1,0 +1,35 @@
+//! Plain-text renderings for the headless commands.
+
+use crate::model::{Recommendation, RecommendationSource};
+
+/// A recommendation as a few lines of text (`ai4k8s recommend` without `-o json`).
+pub fn recommendation(r: &Recommendation) -> String {
+    let d = &r.decision;
+    let source = match (r.source, &r.model) {
+        (RecommendationSource::Llm, Some(m)) => {
+            format!("llm {m}{}", if r.cached { ", cached" } else { "" })
+        }
+        (s, _) => s.as_str().to_string(),
+    };
+    let mut out = format!(
+        "{}/{}: {} {} → {} (confidence {:.0}%, {source})\n  risk {}, cost {}, performance {}, timing {}\n  {}\n",
+        r.namespace,
+        r.name,
+        d.action.as_str(),
+        r.current_replicas,
+        d.target_replicas,
+        d.confidence * 100.0,
+        d.risk_assessment.as_str(),
+        d.cost_impact.as_str(),
+        d.performance_impact.as_str(),
+        d.recommended_timing.as_str(),
+        d.reasoning,
+    );
+    if let Some(why) = &r.fallback_reason {
+        out.push_str(&format!("  LLM not used: {why}\n"));
+    }
+    for c in &r.corrections {
+        out.push_str(&format!("  corrected: {c}\n"));
+    }
+    out
+}

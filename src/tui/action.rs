@@ -1,0 +1,28 @@
+//! What a key means, independent of which key it was: the keymap turns key events into these
+//! and `App::apply` carries them out.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NextPane,
+    PrevPane,
+    /// `/`: type a filter.
+    StartFilter,
+    /// `:`: type a command (`ns NAME`, `q`).
+    StartCommand,
+    /// Open the namespace picker.
+    PickNamespace,
+    ToggleHelp,
+    /// Close the overlay or input, or clear the filter.
+    Back,
+    /// Poll now and recompute forecasts and recommendations.
+    Refresh,
+    /// Show CPU or memory in the forecast chart.
+    ToggleChartMetric,
+}

@@ -1,0 +1,461 @@
+//! The TUI's plain state and the two ways it changes: engine updates (`on_update`) and user
+//! actions (`apply`). Nothing here draws, sleeps or touches the network; rendering is a pure
+//! function of this state (see `ui`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::engine::{Command, Update};
+use crate::metrics::History;
+use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, Recommendation, UnixSeconds};
+use crate::pipeline::Forecasts;
+
+use super::action::Action;
+
+/// Minutes of history the TUI keeps per deployment (charts show at most this).
+pub const UI_HISTORY_MINUTES: usize = 36 * 60;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Table,
+    Chart,
+    Card,
+}
+
+impl Pane {
+    fn next(self) -> Self {
+        match self {
+            Pane::Table => Pane::Chart,
+            Pane::Chart => Pane::Card,
+            Pane::Card => Pane::Table,
+        }
+    }
+
+    fn prev(self) -> Self {
+        match self {
+            Pane::Table => Pane::Card,
+            Pane::Chart => Pane::Table,
+            Pane::Card => Pane::Chart,
+        }
+    }
+}
+
+/// What has the keyboard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// Typing a filter; the text is `App::filter`.
+    Filter,
+    /// Typing a `:` command.
+    Command(String),
+    Help,
+    /// Choosing a namespace; the index into `App::namespace_choices()`.
+    NamespacePicker(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartMetric {
+    Cpu,
+    Memory,
+}
+
+/// Everything the TUI knows about one deployment.
+#[derive(Clone, Debug)]
+pub struct DeploymentView {
+    pub state: DeploymentState,
+    pub history: History,
+    pub forecasts: Option<Arc<Forecasts>>,
+    pub recommendation: Option<Arc<Recommendation>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Error,
+}
+
+/// Static facts about the session, shown in the status bar.
+#[derive(Clone, Debug, Default)]
+pub struct SessionInfo {
+    pub context: String,
+    /// Cluster seconds per real second (demo only).
+    pub speed: Option<f64>,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct App {
+    pub session: SessionInfo,
+    pub deployments: BTreeMap<DeploymentKey, DeploymentView>,
+    /// Keys shown in the table, in order: the namespace and filter applied.
+    pub visible: Vec<DeploymentKey>,
+    pub selected: usize,
+    /// First visible table row (kept by the table so the selection stays in view).
+    pub table_offset: usize,
+    /// Table rows that fit, as last drawn (for page up/down).
+    pub table_height: usize,
+    pub focus: Pane,
+    pub mode: Mode,
+    pub filter: String,
+    pub namespace: Option<String>,
+    pub chart_metric: ChartMetric,
+    pub card_scroll: u16,
+    pub cluster_time: Option<UnixSeconds>,
+    /// Real seconds since the last good snapshot (updated by ticks).
+    pub data_age_secs: u64,
+    pub cluster_error: Option<String>,
+    pub llm_status: String,
+    pub message: Option<(String, Severity)>,
+    pub should_quit: bool,
+    /// Hours of history drawn in the chart.
+    pub chart_history_hours: u32,
+}
+
+impl App {
+    pub fn new(session: SessionInfo) -> Self {
+        Self {
+            session,
+            deployments: BTreeMap::new(),
+            visible: Vec::new(),
+            selected: 0,
+            table_offset: 0,
+            table_height: 10,
+            focus: Pane::Table,
+            mode: Mode::Normal,
+            filter: String::new(),
+            namespace: None,
+            chart_metric: ChartMetric::Cpu,
+            card_scroll: 0,
+            cluster_time: None,
+            data_age_secs: 0,
+            cluster_error: None,
+            llm_status: String::new(),
+            message: None,
+            should_quit: false,
+            chart_history_hours: 12,
+        }
+    }
+
+    pub fn selected_key(&self) -> Option<&DeploymentKey> {
+        self.visible.get(self.selected)
+    }
+
+    pub fn selected_view(&self) -> Option<&DeploymentView> {
+        self.selected_key().and_then(|k| self.deployments.get(k))
+    }
+
+    /// Fold one engine update into the state.
+    pub fn on_update(&mut self, update: Update) {
+        match update {
+            Update::Backfill(series) => {
+                for (key, samples) in series {
+                    if let Some(v) = self.deployments.get_mut(&key) {
+                        v.history.extend(samples);
+                    } else {
+                        // Kept aside until the first snapshot names the deployment.
+                        let mut h = History::with_capacity(UI_HISTORY_MINUTES);
+                        h.extend(samples);
+                        self.pending_history(key, h);
+                    }
+                }
+            }
+            Update::Snapshot(snap) => self.on_snapshot(&snap),
+            Update::Samples(samples) => {
+                for (key, s) in samples {
+                    if let Some(v) = self.deployments.get_mut(&key) {
+                        v.history.push(s);
+                    }
+                }
+            }
+            Update::Forecasts(key, f) => {
+                if let Some(v) = self.deployments.get_mut(&key) {
+                    v.forecasts = Some(f);
+                }
+            }
+            Update::Recommendation(r) => {
+                if let Some(v) = self.deployments.get_mut(&r.key()) {
+                    v.recommendation = Some(r);
+                }
+            }
+            Update::LlmStatus(s) => self.llm_status = s,
+            Update::ClusterError(e) => self.cluster_error = Some(e),
+        }
+    }
+
+    fn pending_history(&mut self, key: DeploymentKey, history: History) {
+        // A placeholder row until the snapshot fills in the state; not visible before that.
+        self.deployments.insert(
+            key.clone(),
+            DeploymentView {
+                state: placeholder_state(key),
+                history,
+                forecasts: None,
+                recommendation: None,
+            },
+        );
+    }
+
+    fn on_snapshot(&mut self, snap: &ClusterSnapshot) {
+        let selected = self.selected_key().cloned();
+        let mut seen = std::collections::HashSet::with_capacity(snap.deployments.len());
+        for d in &snap.deployments {
+            seen.insert(&d.key);
+            match self.deployments.get_mut(&d.key) {
+                Some(v) => v.state = d.clone(),
+                None => {
+                    self.deployments.insert(
+                        d.key.clone(),
+                        DeploymentView {
+                            state: d.clone(),
+                            history: History::with_capacity(UI_HISTORY_MINUTES),
+                            forecasts: None,
+                            recommendation: None,
+                        },
+                    );
+                }
+            }
+        }
+        self.deployments.retain(|k, _| seen.contains(k));
+        self.cluster_time = Some(snap.time);
+        if self.session.context.is_empty() {
+            self.session.context = snap.context.clone();
+        }
+        self.data_age_secs = 0;
+        self.cluster_error = None;
+        self.refresh_visible(selected.as_ref());
+    }
+
+    /// Recompute the visible rows, keeping the selection on the same deployment if it stays.
+    pub fn refresh_visible(&mut self, keep: Option<&DeploymentKey>) {
+        let needle = self.filter.to_lowercase();
+        self.visible = self
+            .deployments
+            .keys()
+            .filter(|k| self.namespace.as_ref().is_none_or(|ns| &k.namespace == ns))
+            .filter(|k| needle.is_empty() || k.to_string().to_lowercase().contains(&needle))
+            .cloned()
+            .collect();
+        self.selected = keep
+            .and_then(|k| self.visible.iter().position(|v| v == k))
+            .unwrap_or(self.selected)
+            .min(self.visible.len().saturating_sub(1));
+    }
+
+    /// Namespaces for the picker: "all" first, then each namespace once.
+    pub fn namespace_choices(&self) -> Vec<Option<String>> {
+        let mut out: Vec<Option<String>> = vec![None];
+        for k in self.deployments.keys() {
+            if out.last().and_then(|o| o.as_ref()) != Some(&k.namespace) {
+                out.push(Some(k.namespace.clone()));
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    /// Real time passed; `secs_since_data` is the age of the last snapshot.
+    pub fn on_tick(&mut self, secs_since_data: u64) {
+        self.data_age_secs = secs_since_data;
+    }
+
+    /// Carry out a user action; returns a command for the engine when one is needed.
+    pub fn apply(&mut self, action: Action) -> Option<Command> {
+        self.message = None;
+        match action {
+            Action::Quit => self.should_quit = true,
+            Action::Down => self.scroll(1),
+            Action::Up => self.scroll(-1),
+            Action::PageDown => self.move_selection(self.table_height.max(1) as isize),
+            Action::PageUp => self.move_selection(-(self.table_height.max(1) as isize)),
+            Action::Top => self.move_selection(isize::MIN / 2),
+            Action::Bottom => self.move_selection(isize::MAX / 2),
+            Action::NextPane => self.focus = self.focus.next(),
+            Action::PrevPane => self.focus = self.focus.prev(),
+            Action::StartFilter => self.mode = Mode::Filter,
+            Action::StartCommand => self.mode = Mode::Command(String::new()),
+            Action::PickNamespace => {
+                let choices = self.namespace_choices();
+                let at = choices
+                    .iter()
+                    .position(|c| c == &self.namespace)
+                    .unwrap_or(0);
+                self.mode = Mode::NamespacePicker(at);
+            }
+            Action::ToggleHelp => {
+                self.mode = if self.mode == Mode::Help {
+                    Mode::Normal
+                } else {
+                    Mode::Help
+                };
+            }
+            Action::Back => self.back(),
+            Action::Refresh => {
+                self.message = Some(("refreshing…".into(), Severity::Info));
+                return Some(Command::Refresh);
+            }
+            Action::ToggleChartMetric => {
+                self.chart_metric = match self.chart_metric {
+                    ChartMetric::Cpu => ChartMetric::Memory,
+                    ChartMetric::Memory => ChartMetric::Cpu,
+                };
+            }
+        }
+        None
+    }
+
+    fn back(&mut self) {
+        match self.mode {
+            Mode::Normal => {
+                if !self.filter.is_empty() {
+                    let keep = self.selected_key().cloned();
+                    self.filter.clear();
+                    self.refresh_visible(keep.as_ref());
+                } else if self.focus != Pane::Table {
+                    self.focus = Pane::Table;
+                }
+            }
+            _ => self.mode = Mode::Normal,
+        }
+    }
+
+    /// j/k act on the focused pane.
+    fn scroll(&mut self, delta: isize) {
+        match self.focus {
+            Pane::Table => self.move_selection(delta),
+            Pane::Card => {
+                self.card_scroll = if delta < 0 {
+                    self.card_scroll.saturating_sub(1)
+                } else {
+                    self.card_scroll.saturating_add(1)
+                }
+            }
+            Pane::Chart => {
+                self.chart_metric = match self.chart_metric {
+                    ChartMetric::Cpu => ChartMetric::Memory,
+                    ChartMetric::Memory => ChartMetric::Cpu,
+                }
+            }
+        }
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        if self.visible.is_empty() {
+            self.selected = 0;
+            return;
+        }
+        let last = self.visible.len() as isize - 1;
+        let next = (self.selected as isize)
+            .saturating_add(delta)
+            .clamp(0, last) as usize;
+        if next != self.selected {
+            self.card_scroll = 0;
+        }
+        self.selected = next;
+    }
+
+    // --- text input (filter, command line, namespace picker) ---
+
+    pub fn input_char(&mut self, c: char) {
+        match &mut self.mode {
+            Mode::Filter => {
+                let keep = self.selected_key().cloned();
+                self.filter.push(c);
+                self.selected = 0;
+                self.refresh_visible(keep.as_ref());
+            }
+            Mode::Command(s) => s.push(c),
+            _ => {}
+        }
+    }
+
+    pub fn input_backspace(&mut self) {
+        match &mut self.mode {
+            Mode::Filter => {
+                let keep = self.selected_key().cloned();
+                self.filter.pop();
+                self.refresh_visible(keep.as_ref());
+            }
+            Mode::Command(s) => {
+                s.pop();
+            }
+            _ => {}
+        }
+    }
+
+    /// Enter in an input mode.
+    pub fn input_submit(&mut self) {
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Command(cmd) => self.run_command(cmd.trim()),
+            Mode::NamespacePicker(i) => {
+                let choices = self.namespace_choices();
+                self.set_namespace(choices.get(i).cloned().flatten());
+            }
+            _ => {}
+        }
+    }
+
+    pub fn picker_move(&mut self, delta: isize) {
+        let n = self.namespace_choices().len();
+        if let Mode::NamespacePicker(i) = &mut self.mode {
+            *i = (*i as isize + delta).clamp(0, n.saturating_sub(1) as isize) as usize;
+        }
+    }
+
+    fn set_namespace(&mut self, ns: Option<String>) {
+        let keep = self.selected_key().cloned();
+        self.namespace = ns;
+        self.selected = 0;
+        self.refresh_visible(keep.as_ref());
+    }
+
+    fn run_command(&mut self, cmd: &str) {
+        let mut words = cmd.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("q" | "quit" | "q!"), None) => self.should_quit = true,
+            (Some("ns" | "namespace"), None) => {
+                let choices = self.namespace_choices();
+                let at = choices
+                    .iter()
+                    .position(|c| c == &self.namespace)
+                    .unwrap_or(0);
+                self.mode = Mode::NamespacePicker(at);
+            }
+            (Some("ns" | "namespace"), Some(name)) => {
+                if name == "all" || name == "-A" {
+                    self.set_namespace(None);
+                } else if self.deployments.keys().any(|k| k.namespace == name) {
+                    self.set_namespace(Some(name.to_string()));
+                } else {
+                    self.message = Some((
+                        format!("no deployments in namespace {name:?}"),
+                        Severity::Error,
+                    ));
+                }
+            }
+            (None, _) => {}
+            _ => {
+                self.message = Some((
+                    format!("unknown command {cmd:?} (try :ns NAME, :ns, :q)"),
+                    Severity::Error,
+                ));
+            }
+        }
+    }
+}
+
+fn placeholder_state(key: DeploymentKey) -> DeploymentState {
+    DeploymentState {
+        key,
+        desired_replicas: 0,
+        ready_replicas: 0,
+        total_pods: 0,
+        min_replicas: 0,
+        max_replicas: 0,
+        cpu_request_millis: 0,
+        mem_request_mib: 0,
+        cpu_pct: None,
+        mem_pct: None,
+        hpa: None,
+        predictive_enabled: false,
+    }
+}

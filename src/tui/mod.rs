@@ -1,0 +1,173 @@
+//! The terminal UI: a view over the engine. The event loop selects over terminal events, engine
+//! updates and a tick; it never awaits the network or a forecast. It is generic over the
+//! backend and the event stream, so tests drive the real loop with `TestBackend`.
+
+pub mod action;
+pub mod app;
+pub mod keymap;
+pub mod ui;
+
+use std::io;
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use futures::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::engine::{Command, Update};
+use app::{App, Mode};
+
+/// Run the TUI on the real terminal until the user quits. The terminal is restored on return,
+/// on error, and (through ratatui's hook) on panic.
+pub async fn run_terminal(
+    app: App,
+    commands: mpsc::UnboundedSender<Command>,
+    updates: mpsc::UnboundedReceiver<Update>,
+    tick: Duration,
+) -> color_eyre::Result<()> {
+    let mut terminal = ratatui::init();
+    let events = crossterm::event::EventStream::new();
+    let result = run_loop(&mut terminal, app, events, commands, updates, tick).await;
+    ratatui::restore();
+    result.map(|_| ())
+}
+
+/// The event loop. Returns the final state (tests inspect it).
+pub async fn run_loop<B, S>(
+    terminal: &mut Terminal<B>,
+    mut app: App,
+    mut events: S,
+    commands: mpsc::UnboundedSender<Command>,
+    mut updates: mpsc::UnboundedReceiver<Update>,
+    tick: Duration,
+) -> color_eyre::Result<App>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    S: Stream<Item = io::Result<Event>> + Unpin,
+{
+    let mut ticker = tokio::time::interval(tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_data = Instant::now();
+    let mut dirty = true;
+    let mut engine_alive = true;
+    loop {
+        if dirty {
+            let size = terminal.size()?;
+            ui::prepare(
+                &mut app,
+                ratatui::layout::Rect::new(0, 0, size.width, size.height),
+            );
+            terminal.draw(|f| ui::render(f, &app))?;
+            dirty = false;
+        }
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) => {
+                    if let Some(cmd) = handle_key(&mut app, key) {
+                        let _ = commands.send(cmd);
+                    }
+                    dirty = true;
+                }
+                Some(Ok(Event::Resize(_, _))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(app),
+            },
+            up = updates.recv(), if engine_alive => match up {
+                Some(u) => {
+                    let mut fold = |u: Update| {
+                        if matches!(u, Update::Snapshot(_)) {
+                            last_data = Instant::now();
+                        }
+                        app.on_update(u);
+                    };
+                    fold(u);
+                    // Drain what else is queued so a burst costs one frame.
+                    while let Ok(u) = updates.try_recv() {
+                        fold(u);
+                    }
+                    dirty = true;
+                }
+                None => {
+                    engine_alive = false;
+                    app.cluster_error = Some("engine stopped".into());
+                    dirty = true;
+                }
+            },
+            _ = ticker.tick() => {
+                let age = last_data.elapsed().as_secs();
+                if age != app.data_age_secs {
+                    app.on_tick(age);
+                    dirty = true;
+                }
+            }
+        }
+        if app.should_quit {
+            return Ok(app);
+        }
+    }
+}
+
+/// Route a key by mode: text inputs take characters, overlays take their own keys, otherwise
+/// the keymap decides.
+pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        app.should_quit = true;
+        return None;
+    }
+    match app.mode.clone() {
+        Mode::Filter => {
+            match key.code {
+                KeyCode::Enter => app.mode = Mode::Normal,
+                KeyCode::Esc => {
+                    app.mode = Mode::Normal;
+                    app.apply(action::Action::Back);
+                }
+                KeyCode::Backspace => app.input_backspace(),
+                KeyCode::Char(c) => app.input_char(c),
+                _ => {}
+            }
+            None
+        }
+        Mode::Command(_) => {
+            match key.code {
+                KeyCode::Enter => app.input_submit(),
+                KeyCode::Esc => app.mode = Mode::Normal,
+                KeyCode::Backspace => app.input_backspace(),
+                KeyCode::Char(c) => app.input_char(c),
+                _ => {}
+            }
+            None
+        }
+        Mode::NamespacePicker(_) => {
+            match key.code {
+                KeyCode::Char('j') | KeyCode::Down => app.picker_move(1),
+                KeyCode::Char('k') | KeyCode::Up => app.picker_move(-1),
+                KeyCode::Enter => app.input_submit(),
+                KeyCode::Esc | KeyCode::Char('q') => app.mode = Mode::Normal,
+                _ => {}
+            }
+            None
+        }
+        Mode::Help => {
+            if matches!(
+                key.code,
+                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
+            ) {
+                app.mode = Mode::Normal;
+            }
+            None
+        }
+        Mode::Normal => {
+            let action = keymap::action_for(&key, app.session.read_only)?;
+            app.apply(action)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The recommendation card: every field of the seed's contract, a confidence badge, and where
+//! the recommendation came from (LLM or rules, and why the rules if the LLM did not answer).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::theme;
+use crate::model::{Recommendation, RecommendationSource};
+use crate::tui::app::{App, Pane};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let focused = app.focus == Pane::Card;
+    let Some(v) = app.selected_view() else {
+        frame.render_widget(
+            Block::bordered()
+                .title(" Recommendation ")
+                .border_style(theme::border(focused)),
+            area,
+        );
+        return;
+    };
+    let Some(r) = v.recommendation.as_deref() else {
+        frame.render_widget(
+            Paragraph::new("computing…").style(theme::dim()).block(
+                Block::bordered()
+                    .title(" Recommendation ")
+                    .border_style(theme::border(focused)),
+            ),
+            area,
+        );
+        return;
+    };
+    let source = match r.source {
+        RecommendationSource::Llm => format!(
+            "LLM {}{}",
+            r.model.as_deref().unwrap_or("?"),
+            if r.cached { " (cached)" } else { "" }
+        ),
+        RecommendationSource::Rules => "rules".to_string(),
+        RecommendationSource::Scheduled => "schedule".to_string(),
+        RecommendationSource::Reactive => "reactive".to_string(),
+    };
+    let block = Block::bordered()
+        .title(format!(" Recommendation · {source} "))
+        .border_style(theme::border(focused));
+    let paragraph = Paragraph::new(lines(r))
+        .wrap(Wrap { trim: true })
+        .scroll((app.card_scroll, 0))
+        .block(block);
+    frame.render_widget(paragraph, area);
+}
+
+fn lines(r: &Recommendation) -> Vec<Line<'static>> {
+    let d = &r.decision;
+    let label = Style::new().add_modifier(Modifier::BOLD);
+    let mut out = vec![Line::from(vec![
+        Span::styled(
+            format!(" {} ", d.action.label()),
+            theme::action_badge(d.action),
+        ),
+        Span::raw(format!(" {} → {} ", r.current_replicas, d.target_replicas)),
+        Span::styled(
+            format!(" {:.0}% ", d.confidence * 100.0),
+            theme::confidence(d.confidence),
+        ),
+        Span::styled(
+            format!(" [{}–{}]", r.min_replicas, r.max_replicas),
+            theme::dim(),
+        ),
+    ])];
+    if let Some(why) = &r.fallback_reason {
+        out.push(Line::from(Span::styled(
+            format!("LLM not used: {why}"),
+            Style::new().fg(ratatui::style::Color::Yellow),
+        )));
+    }
+    out.push(Line::from(vec![
+        Span::styled("risk ", label),
+        Span::styled(d.risk_assessment.as_str(), theme::level(d.risk_assessment)),
+        Span::styled("  cost ", label),
+        Span::styled(d.cost_impact.as_str(), theme::level(d.cost_impact)),
+        Span::styled("  perf ", label),
+        Span::raw(d.performance_impact.as_str()),
+        Span::styled("  timing ", label),
+        Span::raw(d.recommended_timing.as_str()),
+    ]));
+    out.push(Line::from(d.reasoning.clone()));
+    if !d.factors_considered.is_empty() {
+        out.push(Line::from(Span::styled("factors", label)));
+        for f in &d.factors_considered {
+            out.push(Line::from(format!("• {f}")));
+        }
+    }
+    for c in &r.corrections {
+        out.push(Line::from(Span::styled(
+            format!("corrected: {c}"),
+            Style::new().fg(ratatui::style::Color::Yellow),
+        )));
+    }
+    out.push(Line::from(Span::styled(
+        format!(
+            "made {} from inputs at that time",
+            r.created_at.replace('T', " ")
+        ),
+        theme::dim(),
+    )));
+    out
+}

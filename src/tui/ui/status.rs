@@ -1,0 +1,82 @@
+//! The status bar: context, cluster clock, LLM state, data age, and either the input line, a
+//! message, or key hints from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::theme;
+use crate::model::rfc3339;
+use crate::tui::app::{App, Mode, Severity};
+use crate::tui::keymap;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let sep = Span::styled(" │ ", theme::dim());
+    let mut left = vec![Span::styled(
+        format!(" {} ", app.session.context),
+        Style::new().fg(Color::Black).bg(Color::Cyan),
+    )];
+    if app.session.read_only {
+        left.push(Span::styled(
+            " RO ",
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
+    left.push(Span::raw(" "));
+    if let Some(t) = app.cluster_time {
+        // "2026-03-05T14:32:15Z" → "03-05 14:32"
+        let s = rfc3339(t);
+        let clock = if area.width >= 100 {
+            &s[5..19]
+        } else {
+            &s[11..16]
+        };
+        left.push(Span::raw(clock.replace('T', " ")));
+        if let Some(speed) = app.session.speed {
+            left.push(Span::styled(format!(" ×{speed:.0}"), theme::dim()));
+        }
+        left.push(sep.clone());
+    }
+    left.push(Span::raw(app.llm_status.clone()));
+    left.push(sep.clone());
+    match &app.cluster_error {
+        Some(e) => left.push(Span::styled(
+            format!("stale {}s: {e}", app.data_age_secs),
+            theme::error(),
+        )),
+        None => left.push(Span::styled(
+            format!("data {}s", app.data_age_secs),
+            theme::dim(),
+        )),
+    }
+    left.push(sep);
+
+    match (&app.mode, &app.message) {
+        (Mode::Filter, _) => {
+            left.push(Span::styled("/", Style::new().fg(Color::Yellow)));
+            left.push(Span::raw(app.filter.clone()));
+            left.push(Span::styled("▏", Style::new().fg(Color::Yellow)));
+        }
+        (Mode::Command(s), _) => {
+            left.push(Span::styled(":", Style::new().fg(Color::Yellow)));
+            left.push(Span::raw(s.clone()));
+            left.push(Span::styled("▏", Style::new().fg(Color::Yellow)));
+        }
+        (_, Some((msg, sev))) => {
+            let style = match sev {
+                Severity::Info => Style::new().fg(Color::Green),
+                Severity::Error => theme::error(),
+            };
+            left.push(Span::styled(msg.clone(), style));
+        }
+        _ => {
+            let hints: Vec<&str> = keymap::visible(app.session.read_only)
+                .filter_map(|b| b.hint)
+                .collect();
+            left.push(Span::styled(hints.join("  "), theme::dim()));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(left)), area);
+}
