@@ -1,7 +1,7 @@
 //! The HorizontalPodAutoscaler controller (autoscaling/v2) of the simulated cluster: a port of
 //! kubernetes `pkg/controller/podautoscaler` (`replica_calculator.go`, `horizontal.go` and the
 //! metrics client's `GetResourceUtilizationRatio`), limited to Resource metrics with Utilization
-//! targets, which is all the seed's HPAs use.
+//! targets for CPU and memory, which is all an HPA of this project can express.
 //!
 //! Pure and deterministic: the caller passes the time and the pods, nothing else is read.
 //! Quantities are converted to the API's integer milli-units so that the controller's integer
@@ -233,13 +233,14 @@ impl ReplicaCalculator {
             return Err(HpaError::InvalidTarget(target_utilization));
         }
         if pods.is_empty() {
+            // Go asks the metrics API first and would report its empty answer; with no pods
+            // at all this message says more.
             return Err(HpaError::NoPods);
         }
         // The metrics API answers with nothing when no pod has any sample at all.
-        if pods
-            .iter()
-            .all(|p| p.cpu_usage.is_none() && p.mem_usage.is_none())
-        {
+        if pods.iter().all(|p| {
+            Resource::Cpu.usage_milli(p).is_none() && Resource::Memory.usage_milli(p).is_none()
+        }) {
             return Err(HpaError::NoMetricsFromApi(resource));
         }
 
@@ -329,7 +330,7 @@ fn utilization_ratio(samples: &[(i64, i64)], target: u32) -> Result<(f64, u32, i
 }
 
 fn ceil_replicas(usage_ratio: f64, pods: usize) -> u32 {
-    // `as` saturates, like the int32 conversion never needing to wrap in practice.
+    // `as` saturates (NaN → 0) where Go's int32 conversion would be undefined.
     (usage_ratio * pods as f64).ceil() as u32
 }
 
@@ -1378,6 +1379,32 @@ mod tests {
     }
 
     #[test]
+    fn tolerance_boundary_is_inclusive() {
+        // With a tolerance that is exact in binary, 75 % and 125 % of target sit on the edge.
+        let calc = ReplicaCalculator {
+            tolerance: 0.25,
+            ..go_calc()
+        };
+        for (level, utilization) in [(750, 75), (1250, 125)] {
+            let r = calc
+                .resource_replicas(NOW, 4, 100, Resource::Cpu, &go_pods(4, &[level; 4]))
+                .unwrap();
+            assert_eq!((r.replicas, r.utilization), (4, utilization));
+        }
+        let r = calc
+            .resource_replicas(NOW, 4, 100, Resource::Cpu, &go_pods(4, &[740; 4]))
+            .unwrap();
+        assert_eq!(r.replicas, 3);
+    }
+
+    #[test]
+    fn missing_pods_never_turn_a_scale_down_into_a_scale_up() {
+        // 1 ready pod at 40 % of a 50 % target wants down; the 4 missing ones at 100 % make
+        // it 88 % (ratio 1.76, which would ask for 9): the direction flipped, keep 5.
+        assert_cpu(5, 50, &go_pods(5, &[400]), 5, 40, 800.0);
+    }
+
+    #[test]
     fn unready_pods_count_at_zero_only_on_scale_up() {
         // Scale-up: the unready pod joins at 0 % (see unready_less_scale); scale-down: it is
         // left out entirely, so 2 ready pods at 20 % of 50 % → ceil(0.4 × 2) = 1, not 2.
@@ -1428,6 +1455,14 @@ mod tests {
             ..base.clone()
         };
         assert!(calc.cpu_sample_unready(NOW, &stale));
+        // The period ends *at* start + 300 s: from then on a ready pod is trusted again.
+        let settled = PodSample {
+            start_time: NOW - 300,
+            ready_transition: NOW - 20,
+            ..stale.clone()
+        };
+        assert!(!calc.cpu_sample_unready(NOW, &settled));
+        assert!(calc.cpu_sample_unready(NOW - 1, &settled));
         // Unready within the period: distrusted.
         assert!(calc.cpu_sample_unready(NOW, &unready(base.clone())));
         // After the period, an unready pod that was ready once (transition well after the
@@ -1751,6 +1786,11 @@ mod tests {
         let mut min_rules = rules(2, 60, 50, 60, 300);
         min_rules.select = SelectPolicy::Min;
         assert_eq!(scale_down_limit(NOW, 5, &[], &[], &min_rules), 3);
+        // A percentage of pods to remove is truncated: 5 − 50 % = 2.5 → 2.
+        assert_eq!(
+            scale_down_limit(NOW, 5, &[], &[], &rules(0, 0, 50, 60, 0)),
+            2
+        );
         // Disabled keeps the current count either way.
         min_rules.select = SelectPolicy::Disabled;
         assert_eq!(scale_down_limit(NOW, 5, &[], &[], &min_rules), 5);
