@@ -98,6 +98,12 @@ struct Inner {
     generation: u64,
 }
 
+/// What [`LlmAdvisor::plan`] decided: answer now, or call with this plan.
+enum Next {
+    Answer(Result<LlmAdvice, LlmFailure>),
+    Call(Plan),
+}
+
 /// What a call needs once the lock is released.
 struct Plan {
     model: String,
@@ -249,9 +255,8 @@ impl LlmAdvisor {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Decide under the lock whether to call, and prepare the call; Err is the advice or
-    /// failure to return right away.
-    fn plan(&self, inputs: &AdvisorInputs) -> Result<Plan, Result<LlmAdvice, LlmFailure>> {
+    /// Decide under the lock whether to call, and prepare the call.
+    fn plan(&self, inputs: &AdvisorInputs) -> Next {
         let now = inputs.observed_at;
         let dep = inputs.key().to_string();
         let mut guard = self.lock();
@@ -260,7 +265,7 @@ impl LlmAdvisor {
         st.budget.roll(now, (self.wall_clock)());
 
         let Some(model) = current_model(&self.models, &st.retired) else {
-            return Err(Err(fail(format!(
+            return Next::Answer(Err(fail(format!(
                 "no live model: {} retired",
                 self.models.join(", ")
             ))));
@@ -270,7 +275,7 @@ impl LlmAdvisor {
         mem.observe(inputs);
 
         if let Some(hit) = st.cache.get(&key, now) {
-            return Err(Ok(advice(hit, true, vec![])));
+            return Next::Answer(Ok(advice(hit, true, vec![])));
         }
         if mem.last_key.as_deref() == Some(key.as_str())
             && let Some(last) = mem.last_answer.clone().filter(|a| a.created_at <= now)
@@ -280,7 +285,7 @@ impl LlmAdvisor {
                 "inputs unchanged since the LLM answered {} min ago; answer reused",
                 (now - last.created_at) / 60
             );
-            return Err(Ok(advice(last, true, vec![note])));
+            return Next::Answer(Ok(advice(last, true, vec![note])));
         }
         mem.wanted_at = Some(now);
         let score = self.need(inputs, mem);
@@ -289,7 +294,7 @@ impl LlmAdvisor {
         if let Some(until) = st.backoff_until {
             let left = until.saturating_duration_since(Instant::now());
             if !left.is_zero() {
-                return Err(Err(fail(format!(
+                return Next::Answer(Err(fail(format!(
                     "429 rate limited, retry in {} s",
                     left.as_secs().max(1)
                 ))));
@@ -299,7 +304,7 @@ impl LlmAdvisor {
 
         let remaining = st.budget.remaining(self.daily_budget);
         if remaining == 0 {
-            return Err(Err(fail(format!(
+            return Next::Answer(Err(fail(format!(
                 "daily budget spent ({}/{})",
                 st.budget.used().min(self.daily_budget),
                 self.daily_budget
@@ -313,7 +318,7 @@ impl LlmAdvisor {
             .count();
         let demand = budget::demand(wanting, now, self.interval_seconds);
         if !budget::admit(remaining, demand, score) {
-            return Err(Err(fail(format!(
+            return Next::Answer(Err(fail(format!(
                 "budget tight ({remaining}/{} left today for {wanting} deployments): saved for \
                  deployments whose load moved or whose rules disagree",
                 self.daily_budget
@@ -328,7 +333,7 @@ impl LlmAdvisor {
             if let Some(f) = last_failure {
                 reason.push_str(&format!(" (last call: {f})"));
             }
-            return Err(Err(fail(reason)));
+            return Next::Answer(Err(fail(reason)));
         }
         st.budget.spend();
 
@@ -353,7 +358,7 @@ impl LlmAdvisor {
             .get(&dep)
             .map(|m| m.render(self.history_in_prompt, now))
             .unwrap_or_default();
-        Ok(Plan {
+        Next::Call(Plan {
             model,
             user_prompt: self.prompts.render_user(inputs, &names, &history),
             anonymizer: st.anonymizer.clone(),
@@ -557,8 +562,8 @@ impl LlmAdvisor {
 impl LlmBackend for LlmAdvisor {
     async fn advise(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
         let plan = match self.plan(inputs) {
-            Ok(plan) => plan,
-            Err(answer) => return answer,
+            Next::Call(plan) => plan,
+            Next::Answer(answer) => return answer,
         };
         // The budget was spent: record that before the request, so a crash cannot forget it.
         self.persist();
