@@ -902,3 +902,53 @@ async fn setup_errors_and_no_key() {
     .expect("key from env");
     assert!(!format!("{from_env:?}").contains(KEY));
 }
+
+#[tokio::test]
+async fn a_model_switch_is_reported_even_when_the_next_model_fails_too() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(body_partial_json(json!({"model": "openai/gpt-oss-20b"})))
+        .respond_with(groq_error(
+            400,
+            "model_decommissioned",
+            "The model `openai/gpt-oss-20b` has been decommissioned and is no longer supported.",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .and(body_partial_json(json!({"model": "openai/gpt-oss-120b"})))
+        .respond_with(groq_error(
+            404,
+            "model_not_found",
+            "The model `openai/gpt-oss-120b` does not exist or you do not have access to it.",
+        ))
+        .mount(&server)
+        .await;
+    let llm = Setup::new(&server).build();
+    let e = llm
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("both gone");
+    assert!(
+        e.reason
+            .starts_with("model openai/gpt-oss-20b retired; using openai/gpt-oss-120b; then model openai/gpt-oss-120b unavailable"),
+        "{}",
+        e.reason
+    );
+    assert!(e.reason.ends_with("no fallback model left"), "{}", e.reason);
+    assert_eq!(
+        llm.status(),
+        "LLM: no live model (openai/gpt-oss-20b, openai/gpt-oss-120b retired): rules only"
+    );
+    let e = llm
+        .advise(&inputs("shop", "other", 80.0, T0))
+        .await
+        .expect_err("no model");
+    assert_eq!(
+        e.reason,
+        "no live model: openai/gpt-oss-20b, openai/gpt-oss-120b retired"
+    );
+    assert_eq!(bodies(&server).await.len(), 2);
+}

@@ -8,13 +8,23 @@ use url::Url;
 
 use super::error::LlmSetupError;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Endpoint {
     /// `{base_url}/chat/completions`
     pub chat_url: Url,
     /// Base URL without any user:password part, for messages.
     pub display: String,
     pub loopback: bool,
+}
+
+/// Shows the redacted base URL only: `chat_url` keeps any user:password the config gave.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("base_url", &self.display)
+            .field("loopback", &self.loopback)
+            .finish()
+    }
 }
 
 impl Endpoint {

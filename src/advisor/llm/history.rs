@@ -86,6 +86,19 @@ pub struct DeploymentMemory {
 }
 
 impl DeploymentMemory {
+    /// Cluster time this deployment was last asked about or answered for.
+    pub fn last_active(&self) -> Option<UnixSeconds> {
+        let answered = self.last_answer.as_ref().map(|a| a.created_at);
+        let decided = self
+            .decisions
+            .back()
+            .map(|d| d.after.unwrap_or(d.before).at);
+        [self.wanted_at, answered, decided]
+            .into_iter()
+            .flatten()
+            .max()
+    }
+
     /// Record `inputs` as the outcome of recent decisions.
     pub fn observe(&mut self, inputs: &AdvisorInputs) {
         let now = Observation::of(inputs);

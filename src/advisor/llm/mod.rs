@@ -59,6 +59,9 @@ pub fn no_llm_reason(llm: &LlmConfig) -> String {
     key::missing_reason(llm)
 }
 
+/// Deployments not seen for this long (cluster seconds) are left out of the state file.
+const FORGET_AFTER: i64 = 7 * 86_400;
+
 /// Back-off after a 429 that came without a usable retry-after.
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
 
@@ -78,7 +81,7 @@ pub struct LlmAdvisor {
     state_path: PathBuf,
     inner: Mutex<Inner>,
     /// Serializes state-file writes; holds the generation last written.
-    save_lock: Mutex<u64>,
+    save_lock: Arc<Mutex<u64>>,
     wall_clock: WallClock,
 }
 
@@ -218,7 +221,7 @@ impl LlmAdvisor {
             rules_cfg: advisor.clone(),
             state_path,
             inner: Mutex::new(inner),
-            save_lock: Mutex::new(0),
+            save_lock: Arc::new(Mutex::new(0)),
             wall_clock: Arc::new(|| chrono::Utc::now().timestamp()),
         })
     }
@@ -397,8 +400,22 @@ impl LlmAdvisor {
     /// Requests for one advice: one retry after a 429 that says when, the next model when one
     /// is retired. Returns the reply, the model that gave it and notices for the card.
     async fn request(&self, plan: &Plan) -> Result<(client::Reply, String, Vec<String>), String> {
+        let mut notices = vec![];
+        self.request_inner(plan, &mut notices)
+            .await
+            .map_err(|reason| {
+                // A model switch is news even when the next model fails too.
+                notices.push(reason);
+                notices.join("; then ")
+            })
+    }
+
+    async fn request_inner(
+        &self,
+        plan: &Plan,
+        notes: &mut Vec<String>,
+    ) -> Result<(client::Reply, String, Vec<String>), String> {
         let mut model = plan.model.clone();
-        let mut notes = vec![];
         let mut waited: Option<u64> = None;
         loop {
             let (result, limits) = self
@@ -409,7 +426,7 @@ impl LlmAdvisor {
                 self.lock().limits = limits.clone();
             }
             let err = match result {
-                Ok(reply) => return Ok((reply, model, notes)),
+                Ok(reply) => return Ok((reply, model, std::mem::take(notes))),
                 Err(e) => e,
             };
             match err {
@@ -459,7 +476,10 @@ impl LlmAdvisor {
                             notes.push(notice);
                             model = n;
                         }
-                        Some(_) => return Err(format!("{notice}; no budget left to retry")),
+                        Some(_) => {
+                            notes.push(notice);
+                            return Err("no budget left to try it".into());
+                        }
                         None => return Err(notice),
                     }
                 }
@@ -500,60 +520,81 @@ impl LlmAdvisor {
             }
             Ok((p, model, notices))
         });
-        let result = {
-            let mut st = self.lock();
-            match parsed {
-                Ok((p, model, notices)) => {
-                    let key = cache_key(inputs, &model, &self.prompts.version);
-                    let cached = CachedAdvice {
-                        decision: p.decision,
-                        model,
-                        notes: p.notes,
-                        created_at: now,
-                    };
-                    st.cache.put(key.clone(), cached.clone());
-                    st.memory
-                        .entry(dep)
-                        .or_default()
-                        .remember(key, inputs, cached.clone());
-                    Ok(advice(cached, false, notices))
-                }
-                Err(reason) => {
-                    tracing::warn!(deployment = %dep, reason = %reason, "LLM advice failed; rules answer");
-                    st.memory.entry(dep).or_default().last_failure = Some(reason.clone());
-                    Err(fail(reason))
-                }
+        let mut st = self.lock();
+        match parsed {
+            Ok((p, model, notices)) => {
+                let key = cache_key(inputs, &model, &self.prompts.version);
+                let cached = CachedAdvice {
+                    decision: p.decision,
+                    model,
+                    notes: p.notes,
+                    created_at: now,
+                };
+                st.cache.put(key.clone(), cached.clone());
+                st.memory
+                    .entry(dep)
+                    .or_default()
+                    .remember(key, inputs, cached.clone());
+                Ok(advice(cached, false, notices))
             }
-        };
-        self.persist();
-        result
+            Err(reason) => {
+                tracing::warn!(deployment = %dep, reason = %reason, "LLM advice failed; rules answer");
+                st.memory.entry(dep).or_default().last_failure = Some(reason.clone());
+                Err(fail(reason))
+            }
+        }
     }
 
-    /// Write the state file; a failure is logged, never fatal (the next write may succeed).
-    fn persist(&self) {
-        let (generation, snapshot) = {
-            let mut st = self.lock();
-            st.generation += 1;
-            let snap = state::Persisted {
-                version: 0,
-                cache: st.cache.entries(),
-                last_calls: st.limiter.last_calls().clone(),
-                budget: st.budget.clone(),
-                retired_models: st.retired.clone(),
-                memory: st.memory.clone(),
-                anonymizer: st.anonymizer.clone(),
-            };
-            (st.generation, snap)
+    /// What the state file should hold now. Deployments idle for a week and calls older than
+    /// the interval are left out, so the file does not grow with every deployment ever seen.
+    fn snapshot(&self) -> (u64, state::Persisted) {
+        let mut st = self.lock();
+        st.generation += 1;
+        let now = st.cluster_now;
+        let interval = self.interval_seconds as i64;
+        let snap = state::Persisted {
+            version: 0,
+            cache: st.cache.entries(),
+            last_calls: st
+                .limiter
+                .last_calls()
+                .iter()
+                .filter(|(_, t)| now - **t < interval)
+                .map(|(k, t)| (k.clone(), *t))
+                .collect(),
+            budget: st.budget.clone(),
+            retired_models: st.retired.clone(),
+            memory: st
+                .memory
+                .iter()
+                .filter(|(_, m)| m.last_active().is_some_and(|t| now - t < FORGET_AFTER))
+                .map(|(k, m)| (k.clone(), m.clone()))
+                .collect(),
+            anonymizer: st.anonymizer.clone(),
         };
-        let mut written = self.save_lock.lock().unwrap_or_else(|p| p.into_inner());
-        if *written >= generation {
-            return; // a newer snapshot is already on disk
-        }
-        match state::save(&self.state_path, &snapshot) {
-            Ok(()) => *written = generation,
-            Err(e) => {
-                tracing::warn!(path = %self.state_path.display(), error = %e, "cannot save LLM state")
+        (st.generation, snap)
+    }
+
+    /// Write the state file on the blocking pool (it ends in an fsync); a failure is logged,
+    /// never fatal: the next write may succeed.
+    async fn persist(&self) {
+        let (generation, snapshot) = self.snapshot();
+        let path = self.state_path.clone();
+        let save_lock = self.save_lock.clone();
+        let write = tokio::task::spawn_blocking(move || {
+            let mut written = save_lock.lock().unwrap_or_else(|p| p.into_inner());
+            if *written >= generation {
+                return; // a newer snapshot is already on disk
             }
+            match state::save(&path, &snapshot) {
+                Ok(()) => *written = generation,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot save LLM state")
+                }
+            }
+        });
+        if let Err(e) = write.await {
+            tracing::warn!(error = %e, "LLM state writer failed");
         }
     }
 }
@@ -566,9 +607,11 @@ impl LlmBackend for LlmAdvisor {
             Next::Answer(answer) => return answer,
         };
         // The budget was spent: record that before the request, so a crash cannot forget it.
-        self.persist();
+        self.persist().await;
         let outcome = self.request(&plan).await;
-        self.finish(inputs, &plan, outcome)
+        let result = self.finish(inputs, &plan, outcome);
+        self.persist().await;
+        result
     }
 
     fn status(&self) -> String {

@@ -489,6 +489,35 @@ mod tests {
     }
 
     #[test]
+    fn adversarial_replies_never_panic() {
+        let deep = "[".repeat(10_000);
+        let nested = format!("{}{}", "{\"a\":".repeat(500), "}".repeat(500));
+        for text in [
+            "{",
+            "}",
+            "```",
+            "```json\n{",
+            "```json\n{}\n``",
+            "é{é}é ``` ü",
+            "{\"action\":\"scale_up\",\"target_replicas\":1e400}",
+            "{\"action\":\"scale_up\",\"target_replicas\":-3,\"confidence\":\"NaN\"}",
+            "{\"action\":[1],\"target_replicas\":{}}",
+            "scale up to 99999999999999999999 replicas",
+            "\u{0}\u{7}\u{1b}[31m",
+            deep.as_str(),
+            nested.as_str(),
+        ] {
+            let _ = parse(text, &inputs());
+        }
+        let p = parse(
+            "{\"action\":\"scale_up\",\"target_replicas\":-3}",
+            &inputs(),
+        )
+        .expect("negative target repaired");
+        assert_eq!(p.decision.target_replicas, 0);
+    }
+
+    #[test]
     fn garbage_is_a_clear_error() {
         let e = parse("I like turtles {not json}", &inputs()).expect_err("garbage");
         assert!(e.starts_with("unparseable reply"), "{e}");
