@@ -80,7 +80,7 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
     let data = tempfile::tempdir().expect("tempdir");
     let bin = env!("CARGO_BIN_EXE_ai4k8s");
     let cmd = format!(
-        "{bin} --demo --seed 42 --data-dir {}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
+        "env -u GROQ_API_KEY -u AI4K8S_CONFIG {bin} --demo --seed 42 --data-dir {}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
         data.path().display()
     );
     let t = Tmux::start(&cmd, 100, 30);
@@ -89,7 +89,7 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
         s.contains("Deployments [all] 14/14") && s.contains("data/etl-worker ·")
     });
     assert!(s.contains("RECOMMEND"), "{s}");
-    assert!(s.contains("no key: rules only"), "{s}");
+    assert!(s.contains("no key ($GROQ_API_KEY unset): rules only"), "{s}");
 
     // j moves the selection: the card follows it to the second deployment.
     t.keys(&["j"]);
