@@ -19,6 +19,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub advisor: AdvisorConfig,
     pub prometheus: PrometheusConfig,
+    pub actions: ActionsConfig,
     pub ui: UiConfig,
     pub demo: DemoConfig,
     #[serde(rename = "schedule")]
@@ -110,6 +111,28 @@ impl Default for AdvisorConfig {
             default_target_cpu_pct: 70,
             stale_after_seconds: 600,
             refresh_seconds: 60,
+        }
+    }
+}
+
+/// `[actions]`: what writes may do, and the autopilot's manners.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// Highest max replicas the editor accepts.
+    pub replicas_cap: u32,
+    /// The autopilot changes one deployment at most once per this many cluster seconds.
+    pub autopilot_cooldown_seconds: u64,
+    /// The autopilot applies only recommendations at least this confident.
+    pub autopilot_min_confidence: f64,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        Self {
+            replicas_cap: 500,
+            autopilot_cooldown_seconds: 900,
+            autopilot_min_confidence: 0.7,
         }
     }
 }
@@ -315,6 +338,18 @@ impl Config {
                 "advisor.default_target_cpu_pct must be within 1..=100".into(),
             );
         }
+        if self.actions.replicas_cap == 0 {
+            return bad(
+                "replicas_cap",
+                "actions.replicas_cap must be at least 1".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.actions.autopilot_min_confidence) {
+            return bad(
+                "autopilot_min_confidence",
+                "actions.autopilot_min_confidence must be within 0..=1".into(),
+            );
+        }
         if self.advisor.cache_capacity == 0 {
             return bad(
                 "cache_capacity",
@@ -378,6 +413,16 @@ fn line_of_key(text: &str, key: &str) -> usize {
         })
         .map(|i| i + 1)
         .unwrap_or(0)
+}
+
+impl Config {
+    /// The guard's limits from `[advisor] max_step` and `[actions] replicas_cap`.
+    pub fn limits(&self) -> crate::actions::Limits {
+        crate::actions::Limits {
+            max_step: self.advisor.max_step,
+            replicas_cap: self.actions.replicas_cap,
+        }
+    }
 }
 
 #[cfg(test)]

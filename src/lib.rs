@@ -3,6 +3,7 @@
 //! One pipeline (cluster → metrics → forecast → advisor → actions) shared by three faces: the
 //! TUI, the headless commands and the backtest. See `docs/architecture.md`.
 
+pub mod actions;
 pub mod advisor;
 pub mod cli;
 pub mod cluster;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use ai4k8s::actions::{Actions, Journal};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::advisor::llm::{LlmAdvisor, no_llm_reason};
 use ai4k8s::cli::{Cli, Commands, Output};
@@ -135,11 +136,20 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 recommend_every: cfg.advisor.refresh_seconds as i64,
                 ..EngineOptions::default()
             };
+            let read_only = cli.global.read_only || cfg.context_read_only(&cluster.context());
+            let journal = Journal::open(&setup.data_dir)?;
+            let actions = Actions::new(cluster.clone(), Arc::new(journal), cfg.limits(), read_only);
+            let opts = EngineOptions {
+                actions: Some(Arc::new(actions)),
+                ..opts
+            };
             let (commands, updates) = engine::spawn(cluster.clone(), advisor, opts);
             let mut app = App::new(SessionInfo {
                 context: cluster.context(),
                 speed,
-                read_only: cli.global.read_only || cfg.context_read_only(&cluster.context()),
+                read_only,
+                limits: cfg.limits(),
+                stale_after_seconds: cfg.advisor.stale_after_seconds as i64,
             });
             app.chart_history_hours = cfg.ui.chart_history_hours;
             tui::run_terminal(
