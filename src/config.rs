@@ -365,6 +365,16 @@ impl Config {
                 "demo.history_hours must be at least 24".into(),
             );
         }
+        for (i, rule) in self.schedules.iter().enumerate() {
+            if let Err(e) = crate::advisor::scheduled::Schedule::compile(std::slice::from_ref(rule))
+            {
+                // Point at the rule's own table header.
+                return Err((
+                    format!("[[schedule]]#{i}"),
+                    e.replacen("schedule 1", &format!("schedule {}", i + 1), 1),
+                ));
+            }
+        }
         for s in &self.schedules {
             if s.deployment.parse::<crate::model::DeploymentKey>().is_err() {
                 return bad(
@@ -406,6 +416,18 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
 
 /// The first line that sets `key`, for errors found after parsing.
 fn line_of_key(text: &str, key: &str) -> usize {
+    // "[[table]]#N": the N-th (0-based) header of an array of tables.
+    if let Some((header, n)) = key.split_once('#')
+        && let Ok(n) = n.parse::<usize>()
+    {
+        return text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == header)
+            .nth(n)
+            .map(|(i, _)| i + 1)
+            .unwrap_or(0);
+    }
     text.lines()
         .position(|l| {
             let l = l.trim_start();
@@ -462,6 +484,14 @@ mod tests {
         assert!(e.message.contains("max_step"));
         let e = Config::parse("c.toml", "[llm]\nbase_url = \"ftp://x\"\n").expect_err("url");
         assert!(e.message.contains("http"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_schedule_points_at_its_own_table() {
+        let text = "[[schedule]]\ndeployment = \"a/b\"\ncron = \"0 8 * * *\"\nduration_minutes = 5\nmin_replicas = 2\n\n[[schedule]]\ndeployment = \"a/b\"\ncron = \"0 8 * * *\"\ntimezone = \"Nowhere/City\"\nduration_minutes = 5\nmin_replicas = 2\n";
+        let e = Config::parse("c.toml", text).expect_err("bad tz");
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.starts_with("schedule 2:"), "{e}");
     }
 
     #[test]

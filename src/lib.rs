@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod advisor;
+pub mod autopilot;
 pub mod cli;
 pub mod cluster;
 pub mod config;

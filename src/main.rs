@@ -10,6 +10,8 @@ use clap::Parser;
 use ai4k8s::actions::{Actions, Journal};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::advisor::llm::{LlmAdvisor, no_llm_reason};
+use ai4k8s::advisor::scheduled::Schedule;
+use ai4k8s::autopilot::{self, AutopilotOptions};
 use ai4k8s::cli::{Cli, Commands, Output};
 use ai4k8s::cluster::Cluster;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
@@ -86,6 +88,54 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
         Some(Commands::Forecast { .. }) => {
             eprintln!("ai4k8s: forecast: not available in this build yet");
             Ok(ExitCode::FAILURE)
+        }
+        Some(Commands::Autopilot { dry_run }) => {
+            let Some(cluster) = connect(&cli, cfg, true)? else {
+                return Ok(ExitCode::from(BAD_INPUT));
+            };
+            let read_only = cli.global.read_only || cfg.context_read_only(&cluster.context());
+            if read_only && !dry_run {
+                eprintln!("ai4k8s: autopilot: this context is read-only; use --dry-run");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            let journal = Arc::new(Journal::open(&setup.data_dir)?);
+            let actions = Arc::new(Actions::new(
+                cluster.clone(),
+                journal.clone(),
+                cfg.limits(),
+                read_only,
+            ));
+            let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
+            let engine_opts = EngineOptions {
+                poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
+                    .max(Duration::from_millis(100)),
+                recommend_every: cfg.advisor.refresh_seconds as i64,
+                ..EngineOptions::default()
+            };
+            let opts = AutopilotOptions {
+                cooldown_seconds: cfg.actions.autopilot_cooldown_seconds as i64,
+                min_confidence: cfg.actions.autopilot_min_confidence,
+                dry_run,
+            };
+            println!(
+                "ai4k8s autopilot on {}{}: journal {}; stop with ctrl-c",
+                cluster.context(),
+                if dry_run { " (dry run)" } else { "" },
+                journal.path().display()
+            );
+            let advisor = build_advisor(&setup);
+            let done = autopilot::run(
+                cluster,
+                advisor,
+                actions,
+                engine_opts,
+                opts,
+                shutdown_signal(),
+                |line| println!("{line}"),
+            )
+            .await;
+            println!("autopilot stopped after {done} change(s)");
+            Ok(ExitCode::SUCCESS)
         }
         Some(Commands::Recommend {
             deployment,
@@ -164,6 +214,22 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
     }
 }
 
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 /// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
 fn print_stdout(text: &str) -> color_eyre::Result<ExitCode> {
     use std::io::Write;
@@ -197,7 +263,9 @@ fn connect(cli: &Cli, cfg: &Config, live: bool) -> color_eyre::Result<Option<Arc
 /// The LLM advisor when a key is configured, else the rules with the reason why.
 fn build_advisor(setup: &Setup) -> Advisor {
     let cfg = &setup.cfg;
-    match LlmAdvisor::from_config(
+    // Schedules were checked when the config was loaded.
+    let schedule = Schedule::compile(&cfg.schedules).unwrap_or_default();
+    let advisor = match LlmAdvisor::from_config(
         &cfg.llm,
         &cfg.advisor,
         setup.config_dir.as_deref(),
@@ -209,7 +277,8 @@ fn build_advisor(setup: &Setup) -> Advisor {
             tracing::warn!("LLM disabled: {e}");
             Advisor::rules_only(cfg.advisor.clone(), format!("LLM off: {e}"))
         }
-    }
+    };
+    advisor.with_schedule(schedule)
 }
 
 /// Logs go to `DATA_DIR/logs/ai4k8s.log`, never to the terminal the TUI draws on.

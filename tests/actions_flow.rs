@@ -372,11 +372,11 @@ async fn scale_by_hand_warns_about_the_hpa_and_stays_in_bounds() {
 #[tokio::test]
 async fn predictive_toggle_and_create_hpa_write_and_journal() {
     let mut h = Harness::new(false).await;
-    h.select("report-builder");
+    h.select("auth");
     h.key(KeyCode::Char('p'));
     let msg = h.wait_report().await;
     assert!(msg.starts_with("done:"), "{msg}");
-    assert!(h.state("data", "report-builder").predictive_enabled);
+    assert!(h.state("platform", "auth").predictive_enabled);
 
     h.key(KeyCode::Char('H'));
     assert!(matches!(h.app.mode, Mode::Form(_)));
@@ -384,15 +384,16 @@ async fn predictive_toggle_and_create_hpa_write_and_journal() {
     let Mode::Confirm(plan) = &h.app.mode else {
         panic!("create HPA is confirmed")
     };
-    assert!(plan.kubectl()[0].starts_with("kubectl -n data autoscale deployment/report-builder"));
+    assert!(plan.kubectl()[0].starts_with("kubectl -n platform autoscale deployment/auth"));
     h.key(KeyCode::Char('y'));
     let msg = h.wait_report().await;
     assert!(msg.starts_with("done:"), "{msg}");
-    assert!(h.state("data", "report-builder").hpa.is_some());
+    assert!(h.state("platform", "auth").hpa.is_some());
     let kinds: Vec<EntryKind> = h.journal().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, vec![EntryKind::Predictive, EntryKind::CreateHpa]);
     // H on a deployment with an HPA is refused (once the app has seen the new HPA).
-    h.settle(|a| a.selected_view().is_some_and(|v| v.state.hpa.is_some())).await;
+    h.settle(|a| a.selected_view().is_some_and(|v| v.state.hpa.is_some()))
+        .await;
     h.clear_message();
     h.key(KeyCode::Char('H'));
     assert!(matches!(h.app.mode, Mode::Normal));

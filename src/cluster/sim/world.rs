@@ -150,6 +150,9 @@ impl SimWorld {
                     spec.max_replicas.to_string(),
                 );
             }
+            if spec.predictive {
+                annotations.insert(annotations::PREDICTIVE.to_string(), "true".to_string());
+            }
             let hpa = spec.hpa.as_ref().map(|h| {
                 HpaController::new(HpaConfig {
                     min_replicas: spec.min_replicas,
