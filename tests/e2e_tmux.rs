@@ -104,7 +104,7 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
     // ? opens help generated from the keymap; Esc closes it.
     t.keys(&["?"]);
     t.wait_for("help", |s| {
-        s.contains("Help · esc closes") && s.contains("filter deployments by name")
+        s.contains("Help · esc closes") && s.contains("filter by name")
     });
     t.keys(&["Escape"]);
     t.wait_for("help to close", |s| !s.contains("Help · esc closes"));
@@ -147,16 +147,28 @@ fn apply_and_edit_flows_in_a_real_terminal() {
 
     // Apply: the confirm dialog names the object, the field and the kubectl command.
     t.keys(&["/", "l", "e", "d", "g", "e", "r", "Enter", "a"]);
-    let s = t.wait_for("the confirm dialog", |s| s.contains("Confirm · payments/ledger"));
-    assert!(s.contains("deployment/ledger scale: spec.replicas 3 → 2"), "{s}");
-    assert!(s.contains("kubectl -n payments scale deployment/ledger --replicas=2"), "{s}");
+    let s = t.wait_for("the confirm dialog", |s| {
+        s.contains("Confirm · payments/ledger")
+    });
+    assert!(
+        s.contains("deployment/ledger scale: spec.replicas 3 → 2"),
+        "{s}"
+    );
+    assert!(
+        s.contains("kubectl -n payments scale deployment/ledger --replicas=2"),
+        "{s}"
+    );
     t.keys(&["y"]);
     t.wait_for("the write", |s| s.contains("done: deployment/ledger scale"));
-    t.wait_for("the table to show it", |s| s.contains("2/2") && s.contains("payments/ledger"));
+    t.wait_for("the table to show it", |s| {
+        s.contains("2/2") && s.contains("payments/ledger")
+    });
 
     // Edit: a bad value is refused inline, Esc leaves everything unchanged.
     t.keys(&["e"]);
-    t.wait_for("the editor", |s| s.contains("Edit min/max · payments/ledger"));
+    t.wait_for("the editor", |s| {
+        s.contains("Edit min/max · payments/ledger")
+    });
     t.keys(&["BSpace", "BSpace", "x"]);
     t.wait_for("the inline error", |s| s.contains("is not a whole number"));
     t.keys(&["Enter"]);
@@ -166,9 +178,13 @@ fn apply_and_edit_flows_in_a_real_terminal() {
 
     // A valid edit writes the annotations (no HPA on ledger).
     t.keys(&["e", "BSpace", "BSpace", "3", "Tab", "BSpace", "BSpace", "8"]);
-    t.wait_for("a valid form", |s| s.contains("annotations min 2 → 3, max 6 → 8"));
+    t.wait_for("a valid form", |s| {
+        s.contains("annotations min 2 → 3, max 6 → 8")
+    });
     t.keys(&["Enter"]);
-    t.wait_for("the edit", |s| s.contains("done: deployment/ledger: annotations"));
+    t.wait_for("the edit", |s| {
+        s.contains("done: deployment/ledger: annotations")
+    });
     t.wait_for("new bounds in the table", |s| s.contains("3-8"));
 
     t.keys(&["q"]);

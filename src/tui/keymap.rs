@@ -78,15 +78,10 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key('j'), code(KeyCode::Down)],
         Action::Down,
-        "next deployment / scroll down",
+        "move down",
         None,
     ),
-    bind(
-        &[key('k'), code(KeyCode::Up)],
-        Action::Up,
-        "previous deployment / scroll up",
-        None,
-    ),
+    bind(&[key('k'), code(KeyCode::Up)], Action::Up, "move up", None),
     bind(
         &[code(KeyCode::PageDown), ctrl('f')],
         Action::PageDown,
@@ -99,16 +94,11 @@ pub const BINDINGS: &[Binding] = &[
         "page up",
         None,
     ),
-    bind(
-        &[key('g'), code(KeyCode::Home)],
-        Action::Top,
-        "first deployment",
-        None,
-    ),
+    bind(&[key('g'), code(KeyCode::Home)], Action::Top, "first", None),
     bind(
         &[key('G'), code(KeyCode::End)],
         Action::Bottom,
-        "last deployment",
+        "last",
         None,
     ),
     bind(
@@ -126,13 +116,13 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key('/')],
         Action::StartFilter,
-        "filter deployments by name",
+        "filter by name",
         Some("/ filter"),
     ),
     bind(
         &[key(':')],
         Action::StartCommand,
-        "command: ns NAME, ns (picker), q",
+        "command: ns NAME, ns, q",
         Some(": cmd"),
     ),
     bind(
@@ -150,38 +140,33 @@ pub const BINDINGS: &[Binding] = &[
     write(
         &[key('a')],
         Action::Apply,
-        "apply the recommendation (confirm first)",
+        "apply (confirm first)",
         Some("a apply"),
     ),
     bind(
         &[key('x')],
         Action::Dismiss,
-        "dismiss the recommendation until it changes",
+        "dismiss until it changes",
         Some("x dismiss"),
     ),
     write(
         &[key('e')],
         Action::EditBounds,
-        "edit min/max replicas",
+        "edit min/max",
         Some("e min/max"),
     ),
     write(&[key('s')], Action::Scale, "scale by hand", None),
     write(
         &[key('p')],
         Action::TogglePredictive,
-        "toggle predictive autoscaling (annotation)",
+        "toggle predictive",
         None,
     ),
-    write(
-        &[key('H')],
-        Action::CreateHpa,
-        "create an HPA (deployments without one)",
-        None,
-    ),
+    write(&[key('H')], Action::CreateHpa, "create an HPA", None),
     write(
         &[key('u')],
         Action::Undo,
-        "undo the last change made from this app",
+        "undo last change",
         Some("u undo"),
     ),
     bind(
@@ -200,7 +185,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[code(KeyCode::Esc)],
         Action::Back,
-        "back: close, or clear the filter",
+        "back / clear filter",
         None,
     ),
     bind(&[key('q'), ctrl('c')], Action::Quit, "quit", Some("q quit")),
