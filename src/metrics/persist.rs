@@ -9,6 +9,9 @@ use tokio::sync::oneshot;
 use super::store::{Retention, Store, StoreError};
 use crate::model::{DeploymentKey, Sample, UnixSeconds};
 
+/// Minutes per deployment, oldest first.
+pub type Series = Vec<(DeploymentKey, Vec<Sample>)>;
+
 /// Thinning runs at most once per this much cluster time.
 const THIN_EVERY: i64 = 3600;
 
@@ -16,7 +19,7 @@ enum Msg {
     Write(Vec<(DeploymentKey, Sample)>),
     Load {
         window: i64,
-        reply: oneshot::Sender<Result<Vec<(DeploymentKey, Vec<Sample>)>, StoreError>>,
+        reply: oneshot::Sender<Result<Series, StoreError>>,
     },
     /// Answered once every earlier message is done, with the first write error since the last
     /// flush.
@@ -81,10 +84,7 @@ impl HistoryStore {
     }
 
     /// Each deployment's stored minutes within `window` seconds of its newest one.
-    pub async fn load_recent(
-        &self,
-        window: i64,
-    ) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, StoreError> {
+    pub async fn load_recent(&self, window: i64) -> Result<Series, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::Load { window, reply })
