@@ -209,32 +209,57 @@ fn fourteen_deployments_over_sixty_days_stay_within_a_bounded_footprint() {
     );
 }
 
-/// Rows per transaction of the crash child: big, so a kill lands mid-transaction.
+/// Rows per committed transaction of the crash child.
 const CRASH_BATCH: usize = 20_000;
+const CRASH_COMMITS: i64 = 3;
 const CHILD_ENV: &str = "AI4K8S_TEST_CRASH_CHILD_DIR";
 
+fn crash_rows(key: &DeploymentKey, batch: i64) -> Vec<(DeploymentKey, Sample)> {
+    (0..CRASH_BATCH as i64)
+        .map(|i| {
+            let t = T0 + (batch * CRASH_BATCH as i64 + i + 1) * 60;
+            (key.clone(), sample(t, batch as f64, i as f64, 1))
+        })
+        .collect()
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Commits through the store, then opens a transaction that spills uncommitted pages into the
+/// WAL and waits there to be killed. (`Store::write` cannot be paused mid-transaction, so the
+/// unfinished one is written with plain SQL into the same tables.)
 #[test]
 #[ignore = "the child process of killed_writer_leaves_committed_transactions_readable"]
 fn crash_child_writes_until_killed() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
     };
-    let mut st = Store::open_in(Path::new(&dir)).expect("open");
+    let dir = Path::new(&dir);
+    let mut st = Store::open_in(dir).expect("open");
     let key = DeploymentKey::new("ns", "crash");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for batch in 0..10_000i64 {
-        if Instant::now() > deadline {
-            break;
-        }
-        let rows: Vec<(DeploymentKey, Sample)> = (0..CRASH_BATCH as i64)
-            .map(|i| {
-                let t = T0 + (batch * CRASH_BATCH as i64 + i + 1) * 60;
-                (key.clone(), sample(t, batch as f64, i as f64, 1))
-            })
-            .collect();
-        st.write("prod", &rows).expect("write");
+    for batch in 0..CRASH_COMMITS {
+        st.write("prod", &crash_rows(&key, batch)).expect("write");
         println!("committed {}", batch + 1);
     }
+    let wal = dir.join(format!("{FILE_NAME}-wal"));
+    let before = file_len(&wal);
+    let raw = rusqlite::Connection::open(dir.join(FILE_NAME)).expect("second connection");
+    // A tiny page cache: the transaction's pages go to the WAL long before any commit.
+    raw.execute_batch("PRAGMA cache_size = 20; BEGIN")
+        .expect("begin");
+    let mut insert = raw
+        .prepare(
+            "INSERT INTO minute (series, ts, cpu, mem, replicas, ready) VALUES (1, ?1, 0, 0, 1, 1)",
+        )
+        .expect("prepare");
+    let first = T0 + (CRASH_COMMITS * CRASH_BATCH as i64 + 1) * 60;
+    for i in 0..CRASH_BATCH as i64 {
+        insert.execute([first + i * 60]).expect("insert");
+    }
+    println!("uncommitted, WAL {before} -> {} bytes", file_len(&wal));
+    std::thread::sleep(Duration::from_secs(60));
 }
 
 #[test]
@@ -256,34 +281,38 @@ fn killed_writer_leaves_committed_transactions_readable() {
         .expect("spawn the writer");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut committed = 0;
+    let mut wal_growth = None;
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("child output");
         if let Some(n) = line.strip_prefix("committed ") {
             committed = n.trim().parse().expect("a count");
-            if committed >= 3 {
-                // Part-way into the next transaction.
-                std::thread::sleep(Duration::from_millis(15));
-                break;
-            }
+        }
+        if let Some(sizes) = line.strip_prefix("uncommitted, WAL ") {
+            let n: Vec<u64> = sizes
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            wal_growth = Some((n[0], n[1]));
+            break;
         }
     }
+    // The writer dies holding an open transaction.
     child.kill().expect("kill the writer");
     let _ = child.wait();
-    assert!(committed >= 3, "the child committed {committed} batches");
+    assert_eq!(committed, CRASH_COMMITS as usize);
+    let (before, after) = wal_growth.expect("the child reached its open transaction");
+    assert!(
+        after > before,
+        "uncommitted pages were in the WAL: {before} -> {after}"
+    );
 
     let st = Store::open_in(dir.path()).expect("reopen after the kill");
     assert_eq!(st.integrity_check().expect("check"), "ok");
     let rows = st
         .minutes("prod", &DeploymentKey::new("ns", "crash"))
         .expect("read");
-    // Every reported commit is there; the killed transaction is all or nothing.
-    assert!(rows.len() >= committed * CRASH_BATCH, "{} rows", rows.len());
-    assert_eq!(
-        rows.len() % CRASH_BATCH,
-        0,
-        "a partial transaction survived"
-    );
-    assert!(rows.len() <= (committed + 1) * CRASH_BATCH);
+    // Every commit is there, nothing of the killed transaction.
+    assert_eq!(rows.len(), committed * CRASH_BATCH);
     for (i, s) in rows.iter().enumerate() {
         assert_eq!(s.timestamp, T0 + (i as i64 + 1) * 60);
         assert_eq!(s.cpu_pct, (i / CRASH_BATCH) as f64);
@@ -368,4 +397,21 @@ async fn the_writer_thread_batches_thins_and_serves_reads() {
     assert!((60..=120).contains(&all.len()), "{}", all.len());
     assert!(!reader.thinned("prod", &key).expect("points").is_empty());
     drop(store);
+}
+
+#[test]
+fn a_file_that_is_not_a_store_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(FILE_NAME);
+    std::fs::write(&path, b"this is not a database, just some text".repeat(200)).expect("write");
+    let e = Store::open(&path).expect_err("garbage refused");
+    assert!(e.to_string().contains(FILE_NAME), "{e}");
+    // A store from a newer ai4k8s is refused rather than misread.
+    let newer = tempfile::tempdir().expect("tempdir");
+    drop(Store::open_in(newer.path()).expect("create"));
+    let conn = rusqlite::Connection::open(newer.path().join(FILE_NAME)).expect("raw open");
+    conn.pragma_update(None, "user_version", 99).expect("bump");
+    drop(conn);
+    let e = Store::open_in(newer.path()).expect_err("newer schema");
+    assert!(e.to_string().contains("newer ai4k8s"), "{e}");
 }

@@ -260,18 +260,27 @@ impl Store {
                 "INSERT INTO minute (series, ts, cpu, mem, replicas, ready)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
             )?;
+            let mut last: Option<(&DeploymentKey, i64)> = None;
             for (key, s) in batch {
-                let id_key = (context.to_string(), key.namespace.clone(), key.name.clone());
-                let id = match self.ids.get(&id_key) {
-                    Some(&id) => id,
-                    None => {
-                        insert_series.execute(params![context, key.namespace, key.name])?;
-                        let id: i64 = find_series
-                            .query_row(params![context, key.namespace, key.name], |r| r.get(0))?;
-                        self.ids.insert(id_key, id);
-                        id
+                let id = match last {
+                    Some((k, id)) if k == key => id,
+                    _ => {
+                        let id_key = (context.to_string(), key.namespace.clone(), key.name.clone());
+                        match self.ids.get(&id_key) {
+                            Some(&id) => id,
+                            None => {
+                                insert_series.execute(params![context, key.namespace, key.name])?;
+                                let id: i64 = find_series
+                                    .query_row(params![context, key.namespace, key.name], |r| {
+                                        r.get(0)
+                                    })?;
+                                self.ids.insert(id_key, id);
+                                id
+                            }
+                        }
                     }
                 };
+                last = Some((key, id));
                 new += insert.execute(params![
                     id,
                     s.timestamp,
