@@ -19,6 +19,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub advisor: AdvisorConfig,
     pub prometheus: PrometheusConfig,
+    pub actions: ActionsConfig,
     pub ui: UiConfig,
     pub demo: DemoConfig,
     #[serde(rename = "schedule")]
@@ -110,6 +111,28 @@ impl Default for AdvisorConfig {
             default_target_cpu_pct: 70,
             stale_after_seconds: 600,
             refresh_seconds: 60,
+        }
+    }
+}
+
+/// `[actions]`: what writes may do, and the autopilot's manners.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// Highest max replicas the editor accepts.
+    pub replicas_cap: u32,
+    /// The autopilot changes one deployment at most once per this many cluster seconds.
+    pub autopilot_cooldown_seconds: u64,
+    /// The autopilot applies only recommendations at least this confident.
+    pub autopilot_min_confidence: f64,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        Self {
+            replicas_cap: 500,
+            autopilot_cooldown_seconds: 900,
+            autopilot_min_confidence: 0.7,
         }
     }
 }
@@ -332,6 +355,18 @@ impl Config {
                 "advisor.default_target_cpu_pct must be within 1..=100".into(),
             );
         }
+        if self.actions.replicas_cap == 0 {
+            return bad(
+                "replicas_cap",
+                "actions.replicas_cap must be at least 1".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.actions.autopilot_min_confidence) {
+            return bad(
+                "autopilot_min_confidence",
+                "actions.autopilot_min_confidence must be within 0..=1".into(),
+            );
+        }
         if self.advisor.cache_capacity == 0 {
             return bad(
                 "cache_capacity",
@@ -366,6 +401,16 @@ impl Config {
                 "history_hours",
                 "demo.history_hours must be at least 24".into(),
             );
+        }
+        for (i, rule) in self.schedules.iter().enumerate() {
+            if let Err(e) = crate::advisor::scheduled::Schedule::compile(std::slice::from_ref(rule))
+            {
+                // Point at the rule's own table header.
+                return Err((
+                    format!("[[schedule]]#{i}"),
+                    e.replacen("schedule 1", &format!("schedule {}", i + 1), 1),
+                ));
+            }
         }
         for s in &self.schedules {
             if s.deployment.parse::<crate::model::DeploymentKey>().is_err() {
@@ -408,6 +453,18 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
 
 /// The first line that sets `key`, for errors found after parsing.
 fn line_of_key(text: &str, key: &str) -> usize {
+    // "[[table]]#N": the N-th (0-based) header of an array of tables.
+    if let Some((header, n)) = key.split_once('#')
+        && let Ok(n) = n.parse::<usize>()
+    {
+        return text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == header)
+            .nth(n)
+            .map(|(i, _)| i + 1)
+            .unwrap_or(0);
+    }
     text.lines()
         .position(|l| {
             let l = l.trim_start();
@@ -415,6 +472,16 @@ fn line_of_key(text: &str, key: &str) -> usize {
         })
         .map(|i| i + 1)
         .unwrap_or(0)
+}
+
+impl Config {
+    /// The guard's limits from `[advisor] max_step` and `[actions] replicas_cap`.
+    pub fn limits(&self) -> crate::actions::Limits {
+        crate::actions::Limits {
+            max_step: self.advisor.max_step,
+            replicas_cap: self.actions.replicas_cap,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -454,6 +521,14 @@ mod tests {
         assert!(e.message.contains("max_step"));
         let e = Config::parse("c.toml", "[llm]\nbase_url = \"ftp://x\"\n").expect_err("url");
         assert!(e.message.contains("http"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_schedule_points_at_its_own_table() {
+        let text = "[[schedule]]\ndeployment = \"a/b\"\ncron = \"0 8 * * *\"\nduration_minutes = 5\nmin_replicas = 2\n\n[[schedule]]\ndeployment = \"a/b\"\ncron = \"0 8 * * *\"\ntimezone = \"Nowhere/City\"\nduration_minutes = 5\nmin_replicas = 2\n";
+        let e = Config::parse("c.toml", text).expect_err("bad tz");
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.starts_with("schedule 2:"), "{e}");
     }
 
     #[test]

@@ -9,11 +9,14 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::actions::{ActionError, Actions, Intent, Plan, journal, plan};
 use crate::advisor::Advisor;
 use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
 use crate::metrics::{History, HistoryBackend};
-use crate::model::{ClusterSnapshot, DeploymentKey, Recommendation, Sample, UnixSeconds};
+use crate::model::{
+    ClusterSnapshot, DeploymentKey, Recommendation, Sample, ScalingAction, UnixSeconds,
+};
 use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
 
 /// What the engine tells its faces.
@@ -30,6 +33,21 @@ pub enum Update {
     LlmStatus(String),
     /// A cluster call failed; data shown is from the last good poll.
     ClusterError(String),
+    /// A write finished (or was refused): what to tell the user.
+    ActionDone(ActionReport),
+    /// A write met a conflict (409): the same request made from a fresh read, to confirm again.
+    ConfirmAgain(Box<Plan>),
+    /// Recent journal entries, oldest first (answer to `Command::LoadJournal`).
+    Journal(Vec<journal::Entry>),
+    /// Recommendations dismissed earlier (from the journal): key → (action, target).
+    Dismissed(Vec<(DeploymentKey, ScalingAction, u32)>),
+}
+
+/// The result of a write for the status line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionReport {
+    pub ok: bool,
+    pub message: String,
 }
 
 /// What faces ask of the engine.
@@ -39,6 +57,14 @@ pub enum Command {
     Refresh,
     /// Recompute one deployment's recommendation now.
     Reconsider(DeploymentKey),
+    /// Carry out a confirmed plan through the guard and the journal.
+    Execute(Box<Plan>),
+    /// Undo the last change made from this app.
+    Undo,
+    /// Journal a dismissed recommendation.
+    Dismiss(Arc<Recommendation>),
+    /// Read the journal's recent entries.
+    LoadJournal,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +77,8 @@ pub struct EngineOptions {
     pub recommend_every: i64,
     /// Minute samples of history sent to the faces in the backfill.
     pub backfill_minutes: usize,
+    /// Where writes go; None: the engine only reads.
+    pub actions: Option<Arc<Actions>>,
     /// Persisted history and Prometheus backfill (none by default).
     pub history: HistoryBackend,
 }
@@ -62,6 +90,7 @@ impl Default for EngineOptions {
             forecast_every: 300,
             recommend_every: 60,
             backfill_minutes: 36 * 60,
+            actions: None,
             history: HistoryBackend::default(),
         }
     }
@@ -92,6 +121,8 @@ pub fn spawn(
 enum Done {
     Forecast(DeploymentKey, UnixSeconds, Box<Forecasts>),
     Recommendation(Box<Recommendation>),
+    Action(ActionReport, Option<Box<Plan>>),
+    Journal(Vec<journal::Entry>),
     Backfill(Result<crate::metrics::prometheus::Backfill, String>),
 }
 
@@ -107,6 +138,12 @@ async fn run(
     let mut work: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+    if let Some(actions) = &opts.actions {
+        let dismissed = dismissed_from_journal(actions);
+        if !dismissed.is_empty() {
+            let _ = updates.send(Update::Dismissed(dismissed));
+        }
+    }
 
     // The store first, then the cluster's own history; `History::extend` merges by time.
     let mut start = opts.history.stored().await.unwrap_or_else(|e| {
@@ -141,6 +178,39 @@ async fn run(
                 Some(Command::Refresh) => {
                     force = true;
                 }
+                Some(Command::Execute(plan)) => {
+                    start_action(&mut work, &opts, ActionJob::Execute(plan));
+                    continue;
+                }
+                Some(Command::Undo) => {
+                    start_action(&mut work, &opts, ActionJob::Undo);
+                    continue;
+                }
+                Some(Command::Dismiss(rec)) => {
+                    if let Some(actions) = &opts.actions {
+                        let t = snapshot.as_ref().map_or(0, |s| s.time);
+                        if let Err(e) = actions.dismiss(&rec, t) {
+                            let _ = updates.send(Update::ActionDone(ActionReport {
+                                ok: false,
+                                message: e.to_string(),
+                            }));
+                        }
+                    }
+                    continue;
+                }
+                Some(Command::LoadJournal) => {
+                    if let Some(actions) = opts.actions.clone() {
+                        work.spawn(async move {
+                            let entries = tokio::task::spawn_blocking(move || {
+                                actions.journal().recent(JOURNAL_VIEW_ENTRIES).unwrap_or_default()
+                            })
+                            .await
+                            .unwrap_or_default();
+                            Done::Journal(entries)
+                        });
+                    }
+                    continue;
+                }
                 Some(Command::Reconsider(key)) => {
                     if let (Some(snap), Some(k)) = (&snapshot, known.get_mut(&key)) {
                         k.recommended_at = None;
@@ -163,18 +233,36 @@ async fn run(
                                 schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, false);
                             }
                         }
+                        continue;
                     }
                     Ok(Done::Recommendation(r)) => {
                         in_flight.remove(&(r.key(), true));
                         let _ = updates.send(Update::Recommendation(Arc::new(*r)));
                         let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+                        continue;
+                    }
+                    Ok(Done::Action(report, again)) => {
+                        let _ = updates.send(Update::ActionDone(report));
+                        if let Some(plan) = again {
+                            let _ = updates.send(Update::ConfirmAgain(plan));
+                        }
+                        // Show the write's effect now rather than at the next poll.
+                        force = true;
+                        // Fall through to poll.
+                    }
+                    Ok(Done::Journal(entries)) => {
+                        let _ = updates.send(Update::Journal(entries));
+                        continue;
                     }
                     Ok(Done::Backfill(result)) => {
                         merge_backfill(result, &mut known, &opts, &updates);
+                        continue;
                     }
-                    Err(e) => tracing::error!("engine task failed: {e}"),
+                    Err(e) => {
+                        tracing::error!("engine task failed: {e}");
+                        continue;
+                    }
                 }
-                continue;
             }
         }
 
@@ -238,6 +326,92 @@ async fn run(
             }
         }
     }
+}
+
+/// Journal entries the journal pane shows.
+const JOURNAL_VIEW_ENTRIES: usize = 200;
+
+enum ActionJob {
+    Execute(Box<Plan>),
+    Undo,
+}
+
+/// Run a write off the loop; its report (and a re-asked plan after a 409) comes back as `Done`.
+fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: ActionJob) {
+    let Some(actions) = opts.actions.clone() else {
+        work.spawn(async {
+            Done::Action(
+                ActionReport {
+                    ok: false,
+                    message: "this session cannot write to the cluster".into(),
+                },
+                None,
+            )
+        });
+        return;
+    };
+    work.spawn(async move {
+        let (result, original) = match job {
+            ActionJob::Execute(plan) => {
+                let original = (*plan).clone();
+                (actions.execute(*plan, false).await, Some(original))
+            }
+            ActionJob::Undo => (actions.undo_last().await, None),
+        };
+        match result {
+            Ok(done) => {
+                let what = done.plan.describe().join("; ");
+                let verb = if done.plan.intent == Intent::Undo {
+                    "undone"
+                } else {
+                    "done"
+                };
+                Done::Action(
+                    ActionReport {
+                        ok: true,
+                        message: format!("{verb}: {what}"),
+                    },
+                    None,
+                )
+            }
+            Err(ActionError::Conflict { reason, fresh }) => {
+                let again = original
+                    .as_ref()
+                    .zip(fresh.as_deref())
+                    .and_then(|(p, f)| plan::replan(p, f))
+                    .map(Box::new);
+                let message = if again.is_some() {
+                    format!("changed on the server ({reason}): re-read; confirm again")
+                } else {
+                    format!("changed on the server ({reason}): nothing applied")
+                };
+                Done::Action(ActionReport { ok: false, message }, again)
+            }
+            Err(e) => Done::Action(
+                ActionReport {
+                    ok: false,
+                    message: e.to_string(),
+                },
+                None,
+            ),
+        }
+    });
+}
+
+/// The latest dismissal per deployment, from the journal (dismissals survive restarts).
+fn dismissed_from_journal(actions: &Actions) -> Vec<(DeploymentKey, ScalingAction, u32)> {
+    let mut latest: HashMap<DeploymentKey, (ScalingAction, u32)> = HashMap::new();
+    for e in actions.journal().recent(2_000).unwrap_or_default() {
+        if e.kind == journal::EntryKind::Dismiss
+            && let Some(r) = &e.recommendation
+        {
+            latest.insert(
+                DeploymentKey::new(e.namespace, e.name),
+                (r.action, r.target_replicas),
+            );
+        }
+    }
+    latest.into_iter().map(|(k, (a, t))| (k, a, t)).collect()
 }
 
 /// What the faces get of the engine's histories: the newest `backfill_minutes` of each

@@ -34,6 +34,7 @@ fn options(history: HistoryBackend) -> EngineOptions {
         recommend_every: i64::MAX / 4,
         backfill_minutes: HISTORY_MINUTES,
         history,
+        ..EngineOptions::default()
     }
 }
 

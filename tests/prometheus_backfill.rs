@@ -300,6 +300,7 @@ fn state(namespace: &str, name: &str, cpu_millis: u32, mem_mib: u32) -> Deployme
         mem_pct: None,
         hpa: None,
         predictive_enabled: false,
+        annotated_bounds: (None, None),
     }
 }
 

@@ -20,7 +20,7 @@ fn demo_app() -> App {
         SessionInfo {
             context: "demo".into(),
             speed: Some(20.0),
-            read_only: false,
+            ..SessionInfo::default()
         },
     )
 }

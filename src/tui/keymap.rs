@@ -59,6 +59,21 @@ const fn bind(
     }
 }
 
+const fn write(
+    keys: &'static [Key],
+    action: Action,
+    help: &'static str,
+    hint: Option<&'static str>,
+) -> Binding {
+    Binding {
+        keys,
+        action,
+        help,
+        hint,
+        writes: true,
+    }
+}
+
 pub const BINDINGS: &[Binding] = &[
     bind(
         &[key('j'), code(KeyCode::Down)],
@@ -117,7 +132,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key(':')],
         Action::StartCommand,
-        "command: ns NAME, ns, ctx, q",
+        "command: ns NAME, ns (picker), q",
         Some(": cmd"),
     ),
     bind(
@@ -131,6 +146,49 @@ pub const BINDINGS: &[Binding] = &[
         Action::ToggleChartMetric,
         "chart CPU / memory",
         Some("m cpu/mem"),
+    ),
+    write(
+        &[key('a')],
+        Action::Apply,
+        "apply the recommendation (confirm first)",
+        Some("a apply"),
+    ),
+    bind(
+        &[key('x')],
+        Action::Dismiss,
+        "dismiss the recommendation until it changes",
+        Some("x dismiss"),
+    ),
+    write(
+        &[key('e')],
+        Action::EditBounds,
+        "edit min/max replicas",
+        Some("e min/max"),
+    ),
+    write(&[key('s')], Action::Scale, "scale by hand", None),
+    write(
+        &[key('p')],
+        Action::TogglePredictive,
+        "toggle predictive autoscaling (annotation)",
+        None,
+    ),
+    write(
+        &[key('H')],
+        Action::CreateHpa,
+        "create an HPA (deployments without one)",
+        None,
+    ),
+    write(
+        &[key('u')],
+        Action::Undo,
+        "undo the last change made from this app",
+        Some("u undo"),
+    ),
+    bind(
+        &[key('J')],
+        Action::Journal,
+        "journal of changes",
+        Some("J journal"),
     ),
     bind(
         &[ctrl('r')],
@@ -148,8 +206,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(&[key('q'), ctrl('c')], Action::Quit, "quit", Some("q quit")),
 ];
 
-/// The action bound to a key event, if any (writes refused when read-only).
-pub fn action_for(event: &KeyEvent, read_only: bool) -> Option<Action> {
+/// The action bound to a key event, if any. Write keys are returned in read-only mode too, so
+/// pressing one is refused with a message rather than silently ignored.
+pub fn action_for(event: &KeyEvent) -> Option<Action> {
     if event.kind == KeyEventKind::Release {
         return None;
     }
@@ -157,13 +216,17 @@ pub fn action_for(event: &KeyEvent, read_only: bool) -> Option<Action> {
     let mods = event.modifiers - KeyModifiers::SHIFT;
     BINDINGS
         .iter()
-        .filter(|b| !(read_only && b.writes))
         .find(|b| {
             b.keys
                 .iter()
                 .any(|k| k.code == event.code && k.mods == mods)
         })
         .map(|b| b.action)
+}
+
+/// Whether the action writes to the cluster.
+pub fn writes(action: Action) -> bool {
+    BINDINGS.iter().any(|b| b.action == action && b.writes)
 }
 
 /// Bindings shown to the user (write keys hidden when read-only).
@@ -231,12 +294,29 @@ mod tests {
             (ev(KeyCode::Char('G'), KeyModifiers::SHIFT), Action::Bottom),
         ];
         for (e, a) in cases {
-            assert_eq!(action_for(&e, false), Some(a), "{e:?}");
+            assert_eq!(action_for(&e), Some(a), "{e:?}");
         }
         assert_eq!(
-            action_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE), false),
+            action_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE)),
             None
         );
+    }
+
+    #[test]
+    fn write_keys_are_hidden_when_read_only() {
+        let all: Vec<Action> = visible(false).map(|b| b.action).collect();
+        let ro: Vec<Action> = visible(true).map(|b| b.action).collect();
+        for a in [
+            Action::Apply,
+            Action::EditBounds,
+            Action::Scale,
+            Action::Undo,
+            Action::CreateHpa,
+        ] {
+            assert!(writes(a));
+            assert!(all.contains(&a) && !ro.contains(&a), "{a:?}");
+        }
+        assert!(ro.contains(&Action::Dismiss) && ro.contains(&Action::Journal));
     }
 
     #[test]
