@@ -137,11 +137,28 @@ impl Default for ActionsConfig {
     }
 }
 
-/// `[prometheus]`: optional history source.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+/// `[prometheus]`: optional history source, queried once at start.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusConfig {
     pub url: Option<String>,
+    /// Hours of history asked for.
+    pub lookback_hours: u32,
+    /// Per query.
+    pub query_timeout_seconds: u64,
+    /// Queries in flight at once.
+    pub max_concurrent_queries: usize,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            lookback_hours: 14 * 24,
+            query_timeout_seconds: 30,
+            max_concurrent_queries: 4,
+        }
+    }
 }
 
 /// `[ui]`
@@ -354,6 +371,26 @@ impl Config {
             return bad(
                 "cache_capacity",
                 "advisor.cache_capacity must be at least 1".into(),
+            );
+        }
+        if let Some(url) = &self.prometheus.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return bad(
+                "url",
+                format!("prometheus.url {url:?} must start with http:// or https://"),
+            );
+        }
+        if self.prometheus.query_timeout_seconds == 0 {
+            return bad(
+                "query_timeout_seconds",
+                "prometheus.query_timeout_seconds must be at least 1".into(),
+            );
+        }
+        if self.prometheus.max_concurrent_queries == 0 {
+            return bad(
+                "max_concurrent_queries",
+                "prometheus.max_concurrent_queries must be at least 1".into(),
             );
         }
         if !(self.demo.speed > 0.0 && self.demo.speed <= 10_000.0) {

@@ -13,7 +13,7 @@ use crate::actions::{ActionError, Actions, Intent, Plan, journal, plan};
 use crate::advisor::Advisor;
 use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
-use crate::metrics::History;
+use crate::metrics::{History, HistoryBackend};
 use crate::model::{
     ClusterSnapshot, DeploymentKey, Recommendation, Sample, ScalingAction, UnixSeconds,
 };
@@ -79,6 +79,8 @@ pub struct EngineOptions {
     pub backfill_minutes: usize,
     /// Where writes go; None: the engine only reads.
     pub actions: Option<Arc<Actions>>,
+    /// Persisted history and Prometheus backfill (none by default).
+    pub history: HistoryBackend,
 }
 
 impl Default for EngineOptions {
@@ -89,6 +91,7 @@ impl Default for EngineOptions {
             recommend_every: 60,
             backfill_minutes: 36 * 60,
             actions: None,
+            history: HistoryBackend::default(),
         }
     }
 }
@@ -120,6 +123,7 @@ enum Done {
     Recommendation(Box<Recommendation>),
     Action(ActionReport, Option<Box<Plan>>),
     Journal(Vec<journal::Entry>),
+    Backfill(Result<crate::metrics::prometheus::Backfill, String>),
 }
 
 async fn run(
@@ -141,22 +145,27 @@ async fn run(
         }
     }
 
+    // The store first, then the cluster's own history; `History::extend` merges by time.
+    let mut start = opts.history.stored().await.unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        let _ = updates.send(Update::ClusterError(e));
+        Vec::new()
+    });
     match cluster.history().await {
-        Ok(history) => {
-            let mut for_faces = Vec::with_capacity(history.len());
-            for (key, samples) in history {
-                let tail = samples.len().saturating_sub(opts.backfill_minutes);
-                for_faces.push((key.clone(), samples[tail..].to_vec()));
-                let mut h = History::with_capacity(HISTORY_MINUTES);
-                h.extend(samples);
-                known.insert(key, new_known(h));
-            }
-            let _ = updates.send(Update::Backfill(for_faces));
-        }
+        Ok(history) => start.extend(history),
         Err(e) => {
             let _ = updates.send(Update::ClusterError(format!("history: {e}")));
         }
     }
+    for (key, samples) in start {
+        known
+            .entry(key)
+            .or_insert_with(|| new_known(History::with_capacity(HISTORY_MINUTES)))
+            .history
+            .extend(samples);
+    }
+    let _ = updates.send(Update::Backfill(backfill_tails(&known, None, &opts)));
+    let mut prometheus_asked = false;
 
     let mut poll = tokio::time::interval(opts.poll_every);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -245,6 +254,10 @@ async fn run(
                         let _ = updates.send(Update::Journal(entries));
                         continue;
                     }
+                    Ok(Done::Backfill(result)) => {
+                        merge_backfill(result, &mut known, &opts, &updates);
+                        continue;
+                    }
                     Err(e) => {
                         tracing::error!("engine task failed: {e}");
                         continue;
@@ -274,7 +287,14 @@ async fn run(
                 // Deployments deleted from the cluster leave the engine too.
                 known.retain(|key, _| snap.deployments.iter().any(|d| &d.key == key));
                 if !closed.is_empty() {
+                    opts.history.record(&closed);
                     let _ = updates.send(Update::Samples(closed));
+                }
+                if !prometheus_asked && opts.history.prometheus.is_some() {
+                    prometheus_asked = true;
+                    let history = opts.history.clone();
+                    let snap = snap.clone();
+                    work.spawn(async move { Done::Backfill(history.prometheus(&snap).await) });
                 }
                 let _ = updates.send(Update::Snapshot(snap.clone()));
                 if force {
@@ -392,6 +412,49 @@ fn dismissed_from_journal(actions: &Actions) -> Vec<(DeploymentKey, ScalingActio
         }
     }
     latest.into_iter().map(|(k, (a, t))| (k, a, t)).collect()
+}
+
+/// What the faces get of the engine's histories: the newest `backfill_minutes` of each
+/// deployment (of `only` when given).
+fn backfill_tails(
+    known: &HashMap<DeploymentKey, Known>,
+    only: Option<&[DeploymentKey]>,
+    opts: &EngineOptions,
+) -> Vec<(DeploymentKey, Vec<Sample>)> {
+    known
+        .iter()
+        .filter(|(k, _)| only.is_none_or(|o| o.contains(k)))
+        .map(|(k, v)| (k.clone(), v.history.tail(opts.backfill_minutes)))
+        .collect()
+}
+
+/// Merge Prometheus' history (after the first snapshot) and forecast again from it.
+fn merge_backfill(
+    result: Result<crate::metrics::prometheus::Backfill, String>,
+    known: &mut HashMap<DeploymentKey, Known>,
+    opts: &EngineOptions,
+    updates: &mpsc::UnboundedSender<Update>,
+) {
+    let backfill = match result {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!("prometheus backfill failed: {e}");
+            let _ = updates.send(Update::ClusterError(format!("no prometheus backfill: {e}")));
+            return;
+        }
+    };
+    tracing::info!("{}", backfill.summary());
+    let mut merged = Vec::new();
+    for (key, samples) in backfill.series {
+        if let Some(k) = known.get_mut(&key) {
+            k.history.extend(samples);
+            k.forecast_at = None;
+            merged.push(key);
+        }
+    }
+    if !merged.is_empty() {
+        let _ = updates.send(Update::Backfill(backfill_tails(known, Some(&merged), opts)));
+    }
 }
 
 fn new_known(history: History) -> Known {

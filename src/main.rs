@@ -17,6 +17,8 @@ use ai4k8s::cluster::Cluster;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{self, Config};
 use ai4k8s::engine::{self, EngineOptions};
+use ai4k8s::metrics::prometheus::PrometheusSource;
+use ai4k8s::metrics::{HistoryBackend, HistoryStore, store};
 use ai4k8s::model::DeploymentKey;
 use ai4k8s::tui::{self, app::App, app::SessionInfo};
 use ai4k8s::{pipeline, render_text};
@@ -106,10 +108,12 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 read_only,
             ));
             let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
+            let history = history_backend(&cli, &setup, cluster.as_ref());
             let engine_opts = EngineOptions {
                 poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
                     .max(Duration::from_millis(100)),
                 recommend_every: cfg.advisor.refresh_seconds as i64,
+                history: history.clone(),
                 ..EngineOptions::default()
             };
             let opts = AutopilotOptions {
@@ -135,6 +139,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             )
             .await;
             println!("autopilot stopped after {done} change(s)");
+            flush_history(&history).await;
             Ok(ExitCode::SUCCESS)
         }
         Some(Commands::Recommend {
@@ -178,12 +183,14 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let advisor = build_advisor(&setup);
+            let history = history_backend(&cli, &setup, cluster.as_ref());
             let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
             let opts = EngineOptions {
                 // Poll once per 15 s of cluster time.
                 poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
                     .max(Duration::from_millis(100)),
                 recommend_every: cfg.advisor.refresh_seconds as i64,
+                history: history.clone(),
                 ..EngineOptions::default()
             };
             let read_only = cli.global.read_only || cfg.context_read_only(&cluster.context());
@@ -209,6 +216,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 Duration::from_millis(cfg.ui.tick_ms),
             )
             .await?;
+            flush_history(&history).await;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -258,6 +266,35 @@ fn connect(cli: &Cli, cfg: &Config, live: bool) -> color_eyre::Result<Option<Arc
     }
     eprintln!("ai4k8s: live clusters are not supported by this build yet; run with --demo");
     Ok(None)
+}
+
+/// Live clusters keep their history in the data dir, keyed by kube context, and may backfill
+/// from Prometheus. The demo stores nothing: its virtual clock restarts at the same instant
+/// every run, so a previous run's minutes would sit in the new run's future, and its warm-up
+/// (per seed) is the authoritative history anyway.
+fn history_backend(cli: &Cli, setup: &Setup, cluster: &dyn Cluster) -> HistoryBackend {
+    if cli.demo {
+        return HistoryBackend::default();
+    }
+    let path = setup.data_dir.join(store::FILE_NAME);
+    let store = HistoryStore::open(&path, &cluster.context())
+        .inspect_err(|e| tracing::warn!("history not persisted: {e}"))
+        .ok();
+    let prometheus = PrometheusSource::from_config(&setup.cfg.prometheus)
+        .inspect_err(|e| tracing::warn!("no prometheus backfill: {e}"))
+        .ok()
+        .flatten()
+        .map(Arc::new);
+    HistoryBackend { store, prometheus }
+}
+
+/// The last poll's minutes reach the disk before exit.
+async fn flush_history(history: &HistoryBackend) {
+    if let Some(s) = &history.store
+        && let Err(e) = s.flush().await
+    {
+        tracing::warn!("history store: {e}");
+    }
 }
 
 /// The LLM advisor when a key is configured, else the rules with the reason why.
