@@ -159,14 +159,17 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let advisor = build_advisor(&setup);
-            let recs = match pipeline::recommend(cluster.as_ref(), &advisor, wanted.as_ref()).await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("ai4k8s: recommend: {e}");
-                    return Ok(ExitCode::from(BAD_INPUT));
-                }
-            };
+            let history = history_backend(&cli, &setup, cluster.as_ref());
+            let recs =
+                match pipeline::recommend(cluster.as_ref(), &history, &advisor, wanted.as_ref())
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("ai4k8s: recommend: {e}");
+                        return Ok(ExitCode::from(BAD_INPUT));
+                    }
+                };
             let text = match (output, wanted.is_some()) {
                 (Output::Json, true) => serde_json::to_string_pretty(&recs[0])?,
                 (Output::Json, false) => serde_json::to_string_pretty(&recs)?,

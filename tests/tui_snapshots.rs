@@ -99,15 +99,7 @@ fn help_overlay_lists_the_keymap() {
     let mut app = demo_app();
     app.mode = Mode::Help;
     let s = screen(&mut app, 100, 30);
-    for k in [
-        "j ↓",
-        "tab",
-        "/",
-        "^r",
-        "esc",
-        "q ^c",
-        "filter by name",
-    ] {
+    for k in ["j ↓", "tab", "/", "^r", "esc", "q ^c", "filter by name"] {
         assert!(s.contains(k), "{k:?} missing from help:\n{s}");
     }
     insta::assert_snapshot!(s);
