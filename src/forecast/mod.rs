@@ -16,6 +16,7 @@
 
 mod anomalies;
 mod band;
+pub mod command;
 
 mod decompose;
 pub mod evaluation;
