@@ -13,6 +13,8 @@ const WEEKLY_SEASONAL_LENGTH: usize = 25;
 /// The weekly component is smoothed over this long: with two cycles it is otherwise mostly the
 /// noise of two single weeks, which made forecasts worse on traces without a weekly rhythm.
 const WEEKLY_SMOOTHING_SECONDS: i64 = 3 * 3600;
+/// Evaluations of STL's trend and low-pass loess per window length (stlrs' default: 10).
+const SMOOTHER_EVALUATIONS_PER_WINDOW: f32 = 4.0;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Decomposition {
@@ -55,13 +57,10 @@ pub(crate) fn mstl(
     // stlrs works in f32; values are centred first so large magnitudes keep their precision.
     let centre = values.iter().sum::<f64>() / n as f64;
     let y: Vec<f32> = values.iter().map(|v| (v - centre) as f32).collect();
-    let mut params = stlrs::MstlParams::new();
-    params.seasonal_lengths(&lengths);
-    let fit = params.fit(&y, &periods).ok()?;
-
+    let components = mstl_components(&y, &periods, &lengths)?;
     let mut seasonal = vec![0.0; n];
     let mut future = vec![0.0; ahead];
-    for (c, (component, &period)) in fit.seasonal().iter().zip(&periods).enumerate() {
+    for (c, (component, &period)) in components.iter().zip(&periods).enumerate() {
         let mut s: Vec<f64> = component.iter().map(|v| *v as f64).collect();
         if c == 1 {
             let k = (WEEKLY_SMOOTHING_SECONDS / step_seconds as i64).max(1) as usize;
@@ -79,6 +78,46 @@ pub(crate) fn mstl(
         return None;
     }
     Some(Decomposition { seasonal, future })
+}
+
+/// MSTL (Bandara, Hyndman & Bergmeir 2021) as stlrs runs it: STL per period, shortest first,
+/// each on the series minus the other components, twice when there are several periods. Done
+/// here rather than through `stlrs::MstlParams` so each period gets its own smoother spacing:
+/// STL's trend and low-pass loess are evaluated every quarter window instead of every tenth and
+/// interpolated between, which cut the time by a third with no change in accuracy on the
+/// benchmark (one shared spacing would make the weekly smoothers far slower instead).
+fn mstl_components(y: &[f32], periods: &[usize], lengths: &[usize]) -> Option<Vec<Vec<f32>>> {
+    let n = y.len();
+    let mut deseasonalised = y.to_vec();
+    let mut components = vec![vec![0.0f32; n]; periods.len()];
+    let iterations = if periods.len() > 1 { 2 } else { 1 };
+    for iteration in 0..iterations {
+        for ((&period, &length), component) in periods.iter().zip(lengths).zip(&mut components) {
+            if iteration > 0 {
+                for (d, s) in deseasonalised.iter_mut().zip(component.iter()) {
+                    *d += s;
+                }
+            }
+            let np = period as f32;
+            // stlrs' default trend window for this period and seasonal length.
+            let trend_window = (1.5 * np / (1.0 - 1.5 / length as f32)).ceil();
+            let mut params = stlrs::params();
+            params
+                .seasonal_length(length)
+                .trend_jump(
+                    (trend_window / SMOOTHER_EVALUATIONS_PER_WINDOW)
+                        .ceil()
+                        .max(1.0) as usize,
+                )
+                .low_pass_jump((np / SMOOTHER_EVALUATIONS_PER_WINDOW).ceil().max(1.0) as usize);
+            let fit = params.fit(&deseasonalised, period).ok()?;
+            *component = fit.seasonal().to_vec();
+            for (d, s) in deseasonalised.iter_mut().zip(component.iter()) {
+                *d -= s;
+            }
+        }
+    }
+    Some(components)
 }
 
 #[cfg(test)]

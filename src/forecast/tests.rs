@@ -51,7 +51,11 @@ fn mstl_recovers_a_daily_pattern_plus_trend_better_than_naive() {
     let predicted: Vec<f64> = f.points.iter().map(|p| p.value).collect();
     let naive = &history[history.len() - DAY5..history.len() - DAY5 + 72];
     let (m, n) = (mae(&predicted, truth), mae(naive, truth));
-    assert!(m < 0.8 * n, "forecast MAE {m:.2} vs seasonal naive {n:.2}");
+    assert!(
+        m < 0.8 * n,
+        "forecast MAE {m:.2} vs seasonal naive {n:.2} ({})",
+        f.model
+    );
     // The noise-free truth is tracked closely.
     let clean: Vec<f64> = (8 * DAY5..8 * DAY5 + 72)
         .map(|i| 100.0 + daily(i, DAY5) + 0.01 * i as f64)
