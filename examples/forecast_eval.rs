@@ -44,10 +44,10 @@ fn main() {
         settings.max_history_days
     );
     println!(
-        "| trace | step | days | origins | rel. MAE | MASE (naive) | peak err % (naive) | \
-         90 % band coverage | ms/forecast CPU (wall) | models chosen |"
+        "| trace | step | days | origins | rel. MAE | MASE (naive) | peak err % mean (naive) | \
+         peak err % median | 90 % band coverage | ms/forecast CPU (wall) | models chosen |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut reports: Vec<TraceReport> = Vec::new();
     let mut timing_series = None;
     for path in &files {
@@ -65,7 +65,7 @@ fn main() {
             .map(|(m, c)| format!("{m} ×{c}"))
             .collect();
         println!(
-            "| {} | {} s | {:.1} | {} | {:.3} | {:.2} ({:.2}) | {:.1} ({:.1}) | {:.0} % | {:.1} ({:.1}) | {} |",
+            "| {} | {} s | {:.1} | {} | {:.3} | {:.2} ({:.2}) | {:.1} ({:.1}) | {:.1} | {:.0} % | {:.1} ({:.1}) | {} |",
             r.name,
             r.step_seconds,
             r.days,
@@ -75,6 +75,7 @@ fn main() {
             r.naive_mase(),
             r.peak_error_pct(),
             r.naive_peak_error_pct(),
+            r.median_peak_error_pct(),
             r.band_coverage() * 100.0,
             r.median_cpu_ms(),
             r.median_ms(),
@@ -104,12 +105,14 @@ fn main() {
     let geo_core =
         evaluation::geometric_mean(&core.iter().map(|r| r.relative_mae()).collect::<Vec<_>>());
     let peak_core = mean(core.iter().map(|r| r.peak_error_pct()));
+    let coverage = mean(reports.iter().map(TraceReport::band_coverage)) * 100.0;
     println!(
-        "| **geometric mean** (all {}) | | | | **{geo:.3}** | | mean {peak_all:.1} ({peak_naive:.1}) | | | |",
+        "| **geometric mean** (all {}) | | | | **{geo:.3}** | | **{peak_all:.1}** ({peak_naive:.1}) \
+         | | {coverage:.0} % | | |",
         reports.len()
     );
     println!(
-        "| geometric mean (core {}) | | | | {geo_core:.3} | | mean {peak_core:.1} | | | |",
+        "| geometric mean (core {}) | | | | {geo_core:.3} | | {peak_core:.1} | | | | |",
         core.len()
     );
 

@@ -182,6 +182,17 @@ impl TraceReport {
         peak_error(self.origins.iter().map(|o| (o.peak, o.actual_peak)))
     }
 
+    /// Median of the same relative peak errors: one outage or burst moves the mean, not this.
+    pub fn median_peak_error_pct(&self) -> f64 {
+        median_of(
+            self.origins
+                .iter()
+                .filter(|o| o.actual_peak > 0.0)
+                .map(|o| (o.peak - o.actual_peak).abs() / o.actual_peak * 100.0)
+                .collect(),
+        )
+    }
+
     pub fn naive_peak_error_pct(&self) -> f64 {
         peak_error(self.origins.iter().map(|o| (o.naive_peak, o.actual_peak)))
     }
@@ -495,6 +506,7 @@ mod tests {
         assert!(r.relative_mae() < 0.9, "{}", r.relative_mae());
         assert!(r.mase() < r.naive_mase());
         assert!(r.peak_error_pct().is_finite());
+        assert!(r.median_peak_error_pct() <= r.peak_error_pct() * 3.0);
         assert!(r.band_coverage() > 0.5);
         assert!(!r.model_mix().is_empty());
         assert!(r.median_ms() > 0.0);
