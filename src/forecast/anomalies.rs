@@ -2,18 +2,22 @@
 //!
 //! The in-sample fit is the seasonal component plus the level of the deseasonalised series: hourly
 //! medians, interpolated between the hours' centres. The band is ±4 robust standard deviations of
-//! the residuals (MAD-based, so the anomalies themselves do not widen it). Shorter blocks made a
+//! the residuals (MAD-based, so the anomalies themselves do not widen it), or 1.5× their 99th
+//! percentile when the tails are heavier than Gaussian (on the crane traces ±4σ alone flagged
+//! twenty points a day). Shorter blocks made a
 //! tighter fit but a band too narrow: with three 5-minute points per block the residuals
 //! understate the noise and ordinary points were flagged. Consecutive points outside the band
 //! are one anomaly, reported at its most extreme point.
 
 use super::prep::Prepared;
-use super::stats::{mean, median, robust_sigma};
+use super::stats::{mean, median, quantile, robust_sigma};
 use super::trend::LevelShift;
 use crate::model::{Anomaly, AnomalyKind};
 
 /// Half-width of the in-sample band in robust standard deviations.
 pub(crate) const BAND_SIGMAS: f64 = 4.0;
+/// The band is at least this many times the 99th percentile of |residual| (≈ 4σ if Gaussian).
+pub(crate) const TAIL_FACTOR: f64 = 1.5;
 /// At most this many outliers are reported (the most recent), so a bursty series does not
 /// drown the list; level shifts are rare and all kept.
 pub(crate) const MAX_OUTLIERS: usize = 20;
@@ -34,7 +38,11 @@ pub(crate) fn find(p: &Prepared, seasonal: Option<&[f64]>, shifts: &[LevelShift]
         .collect();
     // A floor keeps a perfectly flat series from flagging rounding noise.
     let typical = mean(&p.values.iter().map(|v| v.abs()).collect::<Vec<_>>());
-    let limit = BAND_SIGMAS * robust_sigma(&observed).max(1e-3 * typical + 1e-12);
+    let sigma = robust_sigma(&observed).max(1e-3 * typical + 1e-12);
+    // Heavy tails (bursty series) put far more than a Gaussian share beyond 4σ; the band also
+    // reaches 1.5× the 99th percentile of |residual|, so only the rare extremes are anomalies.
+    let abs: Vec<f64> = observed.iter().map(|r| r.abs()).collect();
+    let limit = (BAND_SIGMAS * sigma).max(TAIL_FACTOR * quantile(&abs, 0.99));
 
     let near_shift = |i: usize| {
         shifts

@@ -20,6 +20,10 @@ const SMOOTHER_EVALUATIONS_PER_WINDOW: f32 = 4.0;
 pub(crate) struct Decomposition {
     /// Sum of the seasonal components over the history.
     pub seasonal: Vec<f64>,
+    /// The daily component alone over the history. Trend and anomalies use it: with two weekly
+    /// cycles the weekly component absorbs half of any change in the last days, which hid a
+    /// 60 → 14 collapse in the NAB ASG trace from level-shift detection.
+    pub daily: Vec<f64>,
     /// The seasonal components continued `ahead` samples past the history.
     pub future: Vec<f64>,
 }
@@ -59,6 +63,7 @@ pub(crate) fn mstl(
     let y: Vec<f32> = values.iter().map(|v| (v - centre) as f32).collect();
     let components = mstl_components(&y, &periods, &lengths)?;
     let mut seasonal = vec![0.0; n];
+    let mut daily = Vec::new();
     let mut future = vec![0.0; ahead];
     for (c, (component, &period)) in components.iter().zip(&periods).enumerate() {
         let mut s: Vec<f64> = component.iter().map(|v| *v as f64).collect();
@@ -69,6 +74,9 @@ pub(crate) fn mstl(
         for (acc, v) in seasonal.iter_mut().zip(&s) {
             *acc += v;
         }
+        if c == 0 {
+            daily = s.clone();
+        }
         // The next cycle repeats the last one.
         for (i, acc) in future.iter_mut().enumerate() {
             *acc += s[n - period + i % period];
@@ -77,7 +85,11 @@ pub(crate) fn mstl(
     if seasonal.iter().chain(&future).any(|v| !v.is_finite()) {
         return None;
     }
-    Some(Decomposition { seasonal, future })
+    Some(Decomposition {
+        seasonal,
+        daily,
+        future,
+    })
 }
 
 /// MSTL (Bandara, Hyndman & Bergmeir 2021) as stlrs runs it: STL per period, shortest first,

@@ -17,7 +17,6 @@
 mod anomalies;
 mod band;
 pub mod command;
-
 mod decompose;
 pub mod evaluation;
 mod level;
@@ -81,7 +80,7 @@ struct Fitted {
     band: band::Offsets,
     /// Added to the forecast's maximum to give the expected peak.
     peak_excess: f64,
-    /// In-sample seasonal component, for trend and anomalies.
+    /// In-sample daily component, for trend and anomalies.
     seasonal: Option<Vec<f64>>,
     low_confidence: bool,
 }
@@ -112,7 +111,8 @@ pub fn forecast(input: SeriesInput<'_>, opts: ForecastOptions) -> Result<Forecas
         None => p.values.clone(),
     };
     let shifts = trend::level_shifts(&des, block);
-    let since = shifts.last().map_or(0, |s| s.index);
+    // From the first whole block after the last shift: the block it falls in is mixed.
+    let since = shifts.last().map_or(0, |s| s.index + block);
     let trend_pct_per_hour = trend::slope_pct_per_hour(&des, &p.values, block, p.step, since);
     let anomalies = anomalies::find(&p, fitted.seasonal.as_deref(), &shifts);
 
@@ -170,7 +170,7 @@ fn seasonal_model(p: &prep::Prepared, ahead: usize, block: usize) -> Option<Fitt
         point,
         band,
         peak_excess,
-        seasonal: Some(decomposition.seasonal),
+        seasonal: Some(decomposition.daily),
         low_confidence: false,
     })
 }

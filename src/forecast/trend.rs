@@ -44,29 +44,42 @@ pub(crate) fn level_shifts(des: &[f64], block: usize) -> Vec<LevelShift> {
         return Vec::new();
     }
 
+    // Hour-to-hour changes at every boundary. A shift must also stand out among these: a series
+    // whose level wanders by the hour (a daily shape the seasonal component does not fully
+    // capture) needs a larger step than a flat one.
+    let changes: Vec<(usize, f64, f64, f64)> = (SIDE_BLOCKS..=b.len() - SIDE_BLOCKS)
+        .map(|j| {
+            // Means of the block medians: robust already, and unlike a median they peak exactly
+            // at the step, not one block either side.
+            let (mb, ma) = (mean(&b[j - SIDE_BLOCKS..j]), mean(&b[j..j + SIDE_BLOCKS]));
+            (j, ma - mb, mb, ma)
+        })
+        .collect();
+    let typical_change = robust_sigma(&changes.iter().map(|c| c.1).collect::<Vec<_>>());
+    let threshold = threshold.max(SHIFT_SIGMAS * typical_change);
     let mut candidates: Vec<(usize, f64)> = Vec::new();
-    for j in SIDE_BLOCKS..=b.len() - SIDE_BLOCKS {
-        let before = &b[j - SIDE_BLOCKS..j];
-        let after = &b[j..j + SIDE_BLOCKS];
-        let (mb, ma) = (median(before), median(after));
-        let d = ma - mb;
+    for &(j, d, mb, ma) in &changes {
         if d.abs() <= threshold {
             continue;
         }
-        // Every block on its own side of the midpoint: a lasting step, not a burst.
+        let before = &b[j - SIDE_BLOCKS..j];
+        let after = &b[j..j + SIDE_BLOCKS];
+        // Blocks on their own side of the midpoint: a lasting step, not a burst. One block per
+        // side may stray (a spike the 15-minute median did not remove).
         let mid = (ma + mb) / 2.0;
         let sign = d.signum();
-        let lasting = before.iter().all(|v| (v - mid) * sign < 0.0)
-            && after.iter().all(|v| (v - mid) * sign > 0.0);
+        let stray_before = before.iter().filter(|v| (*v - mid) * sign >= 0.0).count();
+        let stray_after = after.iter().filter(|v| (*v - mid) * sign <= 0.0).count();
+        let lasting = stray_before <= 1 && stray_after <= 1;
         if lasting {
             candidates.push((j, d));
         }
     }
-    // One shift per cluster of neighbouring candidates: the largest.
+    // One shift per cluster of neighbouring candidates (within two hours): the largest.
     let mut shifts: Vec<(usize, f64)> = Vec::new();
     for (j, d) in candidates {
         match shifts.last_mut() {
-            Some(last) if j - last.0 <= SIDE_BLOCKS => {
+            Some(last) if j - last.0 <= 2 * SIDE_BLOCKS => {
                 if d.abs() > last.1.abs() {
                     *last = (j, d);
                 }
