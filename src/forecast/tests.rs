@@ -293,3 +293,35 @@ fn too_little_history_is_an_error_not_a_guess() {
         })
     );
 }
+
+#[test]
+fn horizons_from_one_step_to_a_week() {
+    let v: Vec<f64> = (0..4 * DAY5)
+        .map(|i| 50.0 + daily(i, DAY5) + gauss(i, 11))
+        .collect();
+    for horizon in [300, 5_400, 86_400, 7 * 86_400] {
+        let f = forecast(
+            SeriesInput {
+                start: 0,
+                step_seconds: 300,
+                values: &v,
+            },
+            ForecastOptions {
+                horizon_seconds: horizon,
+            },
+        )
+        .expect("forecast");
+        assert_eq!(f.points.len(), horizon as usize / 300);
+        assert_eq!(f.hourly.len(), horizon as usize / 3600);
+        assert!(
+            f.points
+                .iter()
+                .all(|p| p.value.is_finite() && p.lower <= p.value && p.value <= p.upper)
+        );
+        let last = f.points.last().expect("points");
+        assert_eq!(
+            last.timestamp,
+            (4 * DAY5) as i64 * 300 + horizon as i64 - 300
+        );
+    }
+}
