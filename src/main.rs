@@ -21,7 +21,7 @@ use ai4k8s::metrics::prometheus::PrometheusSource;
 use ai4k8s::metrics::{HistoryBackend, HistoryStore, store};
 use ai4k8s::model::DeploymentKey;
 use ai4k8s::tui::{self, app::App, app::SessionInfo};
-use ai4k8s::{pipeline, render_text};
+use ai4k8s::{forecast, pipeline, render_text};
 
 /// Exit status for bad input (DESIGN.md: 2 with a one-line reason).
 const BAD_INPUT: u8 = 2;
@@ -87,9 +87,25 @@ struct Setup {
 async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
     let cfg = &setup.cfg;
     match cli.command.take() {
-        Some(Commands::Forecast { .. }) => {
-            eprintln!("ai4k8s: forecast: not available in this build yet");
-            Ok(ExitCode::FAILURE)
+        Some(Commands::Forecast {
+            input,
+            horizon,
+            output,
+        }) => {
+            let horizon = match forecast::command::parse_horizon(&horizon) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("ai4k8s: forecast: --horizon {horizon}: {e}");
+                    return Ok(ExitCode::from(BAD_INPUT));
+                }
+            };
+            match forecast::command::run(&input, horizon, output == Output::Json) {
+                Ok(text) => print_stdout(text.trim_end()),
+                Err(e) => {
+                    eprintln!("ai4k8s: forecast: {e}");
+                    Ok(ExitCode::from(e.exit_code().clamp(1, 255) as u8))
+                }
+            }
         }
         Some(Commands::Autopilot { dry_run }) => {
             let Some(cluster) = connect(&cli, cfg, true)? else {

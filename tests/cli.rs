@@ -133,3 +133,53 @@ fn the_same_seed_gives_the_same_recommendations() {
     assert_eq!(a.stdout, b.stdout);
     assert_ne!(a.stdout, c.stdout);
 }
+
+#[test]
+fn forecast_prints_json_and_bad_csv_exits_2_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ai4k8s(
+        &[
+            "forecast",
+            "--input",
+            "assets/traces/crane_input9_1m.csv",
+            "--horizon",
+            "6h",
+            "-o",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for field in [
+        "model",
+        "step_seconds",
+        "points",
+        "peak",
+        "trend",
+        "anomalies",
+    ] {
+        assert!(v.get(field).is_some(), "{field} missing");
+    }
+    assert_eq!(v["step_seconds"], 60);
+    assert_eq!(v["points"].as_array().map(Vec::len), Some(360));
+    let p = &v["points"][0];
+    assert!(
+        p["lower"].as_f64() <= p["value"].as_f64() && p["value"].as_f64() <= p["upper"].as_f64()
+    );
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "timestamp,value\n0,1\n60,2\n120,oops\n").expect("write");
+    let out = ai4k8s(
+        &["forecast", "--input", bad.to_str().expect("utf-8")],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.csv:4:"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1);
+}
