@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cli::{Cli, Commands, Output};
+use ai4k8s::cli::{Cli, Commands, Output, SimCommand};
 use ai4k8s::cluster::Cluster;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{self, Config};
@@ -62,6 +62,31 @@ fn main() -> ExitCode {
 
 async fn run(mut cli: Cli, cfg: Config) -> color_eyre::Result<ExitCode> {
     match cli.command.take() {
+        Some(Commands::Sim {
+            command:
+                SimCommand::Serve {
+                    port,
+                    speed,
+                    deployments,
+                    write_kubeconfig,
+                },
+        }) => {
+            if !(speed > 0.0 && speed <= 10_000.0) {
+                eprintln!("ai4k8s: --speed {speed} must be within (0, 10000]");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            ai4k8s::simserve::run(ai4k8s::simserve::ServeArgs {
+                seed: cli.global.seed.unwrap_or(cfg.demo.seed),
+                port,
+                speed,
+                deployments,
+                history_hours: cfg.demo.history_hours,
+                kubeconfig: write_kubeconfig,
+                read_only: cli.global.read_only,
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Commands::Forecast { .. }) => {
             eprintln!("ai4k8s: forecast: not available in this build yet");
             Ok(ExitCode::FAILURE)
