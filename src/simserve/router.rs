@@ -13,7 +13,7 @@ use super::Server;
 use super::discovery::{self, Resource};
 use super::http::{self as h, Body, Media, Offers, Query};
 use super::status::ApiError;
-use super::{reads, writes};
+use super::{openapi, reads, writes};
 
 /// The apiserver refuses request bodies over 3 MiB.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -150,6 +150,15 @@ async fn route(server: &Arc<Server>, req: &Req, segs: &[&str]) -> Result<Respons
                 &discovery::resource_list(group, version).ok_or_else(ApiError::path_not_found)?,
             ))
         }
+        ["openapi", "v3"] => {
+            get_only()?;
+            Ok(h::json(200, openapi::root().to_string()))
+        }
+        ["openapi", "v3", gv @ ..] => {
+            get_only()?;
+            let doc = openapi::group_version(&gv.join("/")).ok_or_else(ApiError::path_not_found)?;
+            Ok(h::json(200, doc.to_string()))
+        }
         ["api", "v1", rest @ ..] => resource(server, req, "", "v1", rest).await,
         ["apis", group, version, rest @ ..] => resource(server, req, group, version, rest).await,
         _ => Err(ApiError::path_not_found()),
@@ -268,16 +277,12 @@ async fn resource(
         "list" => reads::list(server, req, &t),
         _ => {
             if server.options.read_only {
-                let ns = t.namespace.as_deref().unwrap_or_default();
-                let mut gr = t.resource.group_resource();
-                if t.subresource == Some("scale") {
-                    gr.resource = "deployments/scale";
-                }
-                return Err(ApiError::forbidden(
-                    gr,
+                return Err(ApiError::forbidden_sub(
+                    t.resource.group_resource(),
+                    t.subresource,
                     t.name.as_deref().unwrap_or_default(),
                     verb,
-                    ns,
+                    t.namespace.as_deref().unwrap_or_default(),
                 ));
             }
             writes::handle(server, req, &t, verb)

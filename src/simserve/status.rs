@@ -270,6 +270,17 @@ impl ApiError {
 
     /// 403 as RBAC words it for the anonymous user.
     pub fn forbidden(gr: GroupResource, name: &str, verb: &str, namespace: &str) -> Self {
+        Self::forbidden_sub(gr, None, name, verb, namespace)
+    }
+
+    /// 403 on a subresource: the resource is named `deployments/scale`.
+    pub fn forbidden_sub(
+        gr: GroupResource,
+        subresource: Option<&str>,
+        name: &str,
+        verb: &str,
+        namespace: &str,
+    ) -> Self {
         let sub = if name.is_empty() {
             String::new()
         } else {
@@ -288,7 +299,10 @@ impl ApiError {
                 format!(
                     "{}{sub} is forbidden: User \"system:anonymous\" cannot {verb} resource \"{}\" in API group \"{}\"{scope}",
                     gr.qualified(),
-                    gr.resource,
+                    match subresource {
+                        Some(s) => format!("{}/{s}", gr.resource),
+                        None => gr.resource.to_string(),
+                    },
                     gr.group
                 ),
             )
@@ -407,6 +421,11 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).expect("json");
         assert_eq!(v["details"]["causes"][0]["field"], "spec.maxReplicas");
+        assert_eq!(
+            ApiError::forbidden_sub(deploy, Some("scale"), "ledger", "patch", "payments").message,
+            "deployments.apps \"ledger\" is forbidden: User \"system:anonymous\" cannot patch \
+             resource \"deployments/scale\" in API group \"apps\" in the namespace \"payments\""
+        );
         assert_eq!(v["details"]["causes"][0]["reason"], "FieldValueInvalid");
     }
 }

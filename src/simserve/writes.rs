@@ -22,6 +22,7 @@ use super::discovery::Backend;
 use super::http::{self as h, Body};
 use super::objects::{self, HpaMeta, REVISION_ANNOTATION};
 use super::patch::{self, PatchType};
+use super::proto;
 use super::reads::view_json;
 use super::router::{Req, Target};
 use super::status::{ApiError, FieldError, GroupResource};
@@ -34,15 +35,14 @@ const HPAS: GroupResource = GroupResource::new("autoscaling", "horizontalpodauto
 
 /// How the request changes the object: a whole new object (PUT) or a patch.
 enum Edit<'a> {
-    Put(&'a [u8]),
+    Put(Value),
     Patch(PatchType, &'a [u8]),
 }
 
 impl Edit<'_> {
     fn apply(&self, current: &Value) -> Result<Value, ApiError> {
         match self {
-            Edit::Put(body) => serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("json parse error: {e}"))),
+            Edit::Put(v) => Ok(v.clone()),
             Edit::Patch(ty, body) => patch::apply(current, *ty, body),
         }
     }
@@ -52,8 +52,86 @@ impl Edit<'_> {
     }
 }
 
-fn decode<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| ApiError::bad_request(e.to_string()))
+/// A POST/PUT body as JSON: JSON itself, or protobuf for HPAs (what typed clients such as
+/// `kubectl autoscale` send).
+fn body_json(req: &Req, backend: Backend) -> Result<Value, ApiError> {
+    let media = req
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "" | "application/json" => serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::bad_request(format!("json parse error: {e}"))),
+        proto::CONTENT_TYPE if matches!(backend, Backend::Stored(Kind::Hpa) | Backend::HpaV1) => {
+            proto::decode_hpa(&req.body, backend == Backend::HpaV1)
+        }
+        _ => Err(ApiError::unsupported_media_type(&[
+            "application/json",
+            proto::CONTENT_TYPE,
+        ])),
+    }
+}
+
+/// What the query asks of a write besides the change itself.
+#[derive(Clone, Copy, Debug)]
+struct WriteOpts {
+    /// `dryRun=All`: validate and answer, but store nothing.
+    dry_run: bool,
+    /// `fieldValidation=Strict`: unknown fields are an error (kubectl's default).
+    strict: bool,
+}
+
+/// Paths of fields in `input` that decoding into the typed object dropped.
+fn unknown_fields(input: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, known) {
+        (Value::Object(i), Value::Object(k)) => {
+            for (key, v) in i {
+                if v.is_null() {
+                    continue;
+                }
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match k.get(key) {
+                    None => out.push(p),
+                    Some(kv) => unknown_fields(v, kv, &p, out),
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(k)) => {
+            for (n, (a, b)) in i.iter().zip(k).enumerate() {
+                unknown_fields(a, b, &format!("{path}[{n}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Decode a written object; with `strict`, refuse fields its type does not have.
+fn decode<T: DeserializeOwned + serde::Serialize>(v: Value, strict: bool) -> Result<T, ApiError> {
+    let typed: T =
+        serde_json::from_value(v.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if strict {
+        let known = serde_json::to_value(&typed).unwrap_or(Value::Null);
+        let mut unknown = Vec::new();
+        unknown_fields(&v, &known, "", &mut unknown);
+        if !unknown.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "strict decoding error: {}",
+                unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(typed)
 }
 
 fn parse<T: DeserializeOwned>(json: &str) -> Result<T, ApiError> {
@@ -66,32 +144,43 @@ pub fn handle(
     t: &Target<'_>,
     verb: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let dry_run = req.query.dry_run()?;
+    let opts = WriteOpts {
+        dry_run: req.query.dry_run()?,
+        strict: match req.query.get("fieldValidation") {
+            None | Some("" | "Ignore" | "Warn") => false,
+            Some("Strict") => true,
+            Some(v) => {
+                return Err(ApiError::bad_request(format!(
+                    "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {v:?}"
+                )));
+            }
+        },
+    };
+    let backend = t.resource.backend;
     let edit = || -> Result<Edit<'_>, ApiError> {
         Ok(if verb == "patch" {
             Edit::Patch(PatchType::from_content_type(&req.content_type)?, &req.body)
         } else {
-            Edit::Put(&req.body)
+            Edit::Put(body_json(req, backend)?)
         })
     };
     let ns = t.namespace.as_deref().unwrap_or_default();
     let name = t.name.as_deref().unwrap_or_default();
-    let backend = t.resource.backend;
     match (backend, t.subresource, verb) {
         (Backend::Stored(Kind::Deployment), Some("scale"), "update" | "patch") => {
-            write_scale(server, ns, name, edit()?, dry_run)
+            write_scale(server, ns, name, edit()?, opts)
         }
         (Backend::Stored(Kind::Deployment), None, "update" | "patch") => {
-            write_deployment(server, ns, name, edit()?, dry_run)
+            write_deployment(server, ns, name, edit()?, opts)
         }
         (Backend::Stored(Kind::Hpa) | Backend::HpaV1, None, "create") => {
-            create_hpa(server, ns, &req.body, backend, dry_run)
+            create_hpa(server, ns, body_json(req, backend)?, backend, opts)
         }
         (Backend::Stored(Kind::Hpa) | Backend::HpaV1, None, "update" | "patch") => {
-            write_hpa(server, ns, name, edit()?, backend, dry_run)
+            write_hpa(server, ns, name, edit()?, backend, opts)
         }
         (Backend::Stored(Kind::Hpa) | Backend::HpaV1, None, "delete") => {
-            delete_hpa(server, ns, name, &req.body, backend, dry_run)
+            delete_hpa(server, ns, name, &req.body, backend, opts.dry_run)
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -151,7 +240,7 @@ fn write_scale(
     ns: &str,
     name: &str,
     edit: Edit<'_>,
-    dry_run: bool,
+    opts: WriteOpts,
 ) -> Result<Response<Body>, ApiError> {
     let key = DeploymentKey::new(ns, name);
     let (mut w, mut store) = server.both();
@@ -162,7 +251,7 @@ fn write_scale(
     let d: Deployment = parse(&cur.json)?;
     let scale = objects::scale(&d);
     let current = serde_json::to_value(&scale).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let new: hpa_v1::Scale = decode(edit.apply(&current)?)?;
+    let new: hpa_v1::Scale = decode(edit.apply(&current)?, opts.strict)?;
     check_meta(
         &new.metadata,
         &cur,
@@ -186,7 +275,7 @@ fn write_scale(
             )],
         ));
     }
-    if dry_run {
+    if opts.dry_run {
         let mut out = scale;
         out.spec = Some(hpa_v1::ScaleSpec {
             replicas: Some(replicas),
@@ -225,7 +314,7 @@ fn write_deployment(
     ns: &str,
     name: &str,
     edit: Edit<'_>,
-    dry_run: bool,
+    opts: WriteOpts,
 ) -> Result<Response<Body>, ApiError> {
     let key = DeploymentKey::new(ns, name);
     let (mut w, mut store) = server.both();
@@ -234,8 +323,8 @@ fn write_deployment(
         .get(Kind::Deployment, ns, name)
         .ok_or_else(|| ApiError::not_found(DEPLOYMENTS, name))?;
     let cur_v: Value = parse(&cur.json)?;
-    let old: Deployment = decode(cur_v.clone())?;
-    let new: Deployment = decode(edit.apply(&cur_v)?)?;
+    let old: Deployment = decode(cur_v.clone(), false)?;
+    let new: Deployment = decode(edit.apply(&cur_v)?, opts.strict)?;
     check_meta(
         &new.metadata,
         &cur,
@@ -273,7 +362,7 @@ fn write_deployment(
     let annotations = without_revision(&new.metadata.annotations);
     let labels = validate::map(&new.metadata.labels);
     let old_replicas = old.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-    if dry_run {
+    if opts.dry_run {
         let mut out = old;
         let mut shown = annotations.clone();
         shown.insert(REVISION_ANNOTATION.into(), "1".into());
@@ -317,12 +406,13 @@ fn hpa_from_body(
     v: Value,
     backend: Backend,
     keep: Option<&SimHpa>,
+    strict: bool,
 ) -> Result<(ObjectMeta, HorizontalPodAutoscalerSpec), ApiError> {
     if backend != Backend::HpaV1 {
-        let h: HorizontalPodAutoscaler = decode(v)?;
+        let h: HorizontalPodAutoscaler = decode(v, strict)?;
         return Ok((h.metadata, h.spec.unwrap_or_default()));
     }
-    let h: hpa_v1::HorizontalPodAutoscaler = decode(v)?;
+    let h: hpa_v1::HorizontalPodAutoscaler = decode(v, strict)?;
     let spec = h.spec.unwrap_or_default();
     let utilization = |name: &str, pct: i32| MetricSpec {
         type_: "Resource".into(),
@@ -377,13 +467,11 @@ fn hpa_response(
 fn create_hpa(
     server: &Arc<Server>,
     ns: &str,
-    body: &[u8],
+    v: Value,
     backend: Backend,
-    dry_run: bool,
+    opts: WriteOpts,
 ) -> Result<Response<Body>, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("json parse error: {e}")))?;
-    let (meta, spec) = hpa_from_body(v, backend, None)?;
+    let (meta, spec) = hpa_from_body(v, backend, None, opts.strict)?;
     if let Some(n) = meta.namespace.as_deref()
         && !n.is_empty()
         && n != ns
@@ -461,7 +549,7 @@ fn create_hpa(
     let mut hpa_meta = HpaMeta::new(store.seed(), &key, &name, w.now());
     hpa_meta.labels = validate::map(&meta.labels);
     hpa_meta.annotations = validate::map(&meta.annotations);
-    if dry_run {
+    if opts.dry_run {
         let h = HorizontalPodAutoscaler {
             metadata: ObjectMeta {
                 name: Some(name),
@@ -504,7 +592,7 @@ fn write_hpa(
     name: &str,
     edit: Edit<'_>,
     backend: Backend,
-    dry_run: bool,
+    opts: WriteOpts,
 ) -> Result<Response<Body>, ApiError> {
     let (mut w, mut store) = server.both();
     if store.synced_generation() != Some(w.generation()) {
@@ -521,7 +609,8 @@ fn write_hpa(
     let shown: Value = serde_json::from_str(&view_json(backend, &cur.json)?)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let keep = current_sim_hpa(&w, &key);
-    let (new_meta, new_spec) = hpa_from_body(edit.apply(&shown)?, backend, keep.as_ref())?;
+    let (new_meta, new_spec) =
+        hpa_from_body(edit.apply(&shown)?, backend, keep.as_ref(), opts.strict)?;
     check_meta(
         &new_meta,
         &cur,
@@ -561,7 +650,7 @@ fn write_hpa(
     let spec_changed = keep
         .as_ref()
         .is_none_or(|k| k.config != sim.config || k.with_behavior != sim.with_behavior);
-    if dry_run {
+    if opts.dry_run {
         let mut out = old;
         out.spec = Some(objects::hpa_spec(&key, &sim.config, sim.with_behavior));
         out.metadata.labels = (!labels.is_empty()).then_some(labels);
@@ -604,6 +693,12 @@ fn delete_hpa(
     } else {
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?
     };
+    // kubectl delete --dry-run=server says so in the DeleteOptions body.
+    let dry_run = dry_run
+        || options
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
     let (mut w, mut store) = server.both();
     if store.synced_generation() != Some(w.generation()) {
         store.sync_all(&w);
