@@ -190,6 +190,11 @@ impl Clocks {
         entry.1
     }
 
+    /// Remember `key` at the next sweep without re-rendering its object.
+    pub fn keep(&mut self, key: String) {
+        self.touched.insert(key);
+    }
+
     /// Forget conditions of objects not rendered since the last sweep.
     pub fn sweep(&mut self) {
         let touched = std::mem::take(&mut self.touched);
@@ -297,6 +302,11 @@ fn i32_of(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// The key of a deployment's Available-condition clock.
+pub fn deployment_clock(uid: &str) -> String {
+    format!("{uid}/Available")
+}
+
 pub fn deployment(view: &DeploymentView<'_>, ctx: &Ctx, clocks: &mut Clocks) -> Deployment {
     let (seed, now) = (ctx.seed, ctx.now);
     let key = view.key;
@@ -319,7 +329,7 @@ pub fn deployment(view: &DeploymentView<'_>, ctx: &Ctx, clocks: &mut Clocks) -> 
             "Deployment does not have minimum availability.",
         )
     };
-    let avail_since = clocks.since(format!("{uid}/Available"), avail_status, now);
+    let avail_since = clocks.since(deployment_clock(&uid), avail_status, now);
     let mut annotations = view.annotations.clone();
     annotations.insert(REVISION_ANNOTATION.into(), "1".into());
     Deployment {

@@ -139,6 +139,8 @@ pub struct Change {
 
 struct Slot {
     obj: Arc<Obj>,
+    /// Fingerprint of the world data the object was rendered from (0: always re-render).
+    input: u64,
     body_hash: u64,
     spec_hash: u64,
     generation: i64,
@@ -159,6 +161,9 @@ pub struct Rendered {
     name: String,
     owner: String,
     value: Value,
+    input: u64,
+    /// Its inputs did not change since it was stored: nothing to render or compare.
+    unchanged: bool,
 }
 
 impl Rendered {
@@ -177,7 +182,26 @@ impl Rendered {
             name: text("name"),
             owner: owner.to_string(),
             value,
+            input: 0,
+            unchanged: false,
         })
+    }
+
+    fn with_input(mut self, input: u64) -> Self {
+        self.input = input;
+        self
+    }
+
+    fn unchanged(kind: Kind, namespace: &str, name: String) -> Self {
+        Self {
+            kind,
+            namespace: namespace.to_string(),
+            name,
+            owner: String::new(),
+            value: Value::Null,
+            input: 0,
+            unchanged: true,
+        }
     }
 }
 
@@ -379,12 +403,17 @@ impl Store {
 
     /// Store `r`, versioning it if it changed. Returns whether it did.
     fn upsert(&mut self, r: Rendered) -> bool {
+        if r.unchanged {
+            return false;
+        }
         let Rendered {
             kind,
             namespace,
             name,
             owner,
             mut value,
+            input,
+            ..
         } = r;
         let key = (namespace, name);
         let spec_hash = value
@@ -405,6 +434,9 @@ impl Store {
         }
         let body_hash = hash(&value.to_string());
         if prev.is_some_and(|p| p.body_hash == body_hash) {
+            if let Some(slot) = self.kinds[kind.index()].objects.get_mut(&key) {
+                slot.input = input;
+            }
             return false;
         }
         let prev = prev.map(|p| p.obj.clone());
@@ -423,6 +455,7 @@ impl Store {
             key,
             Slot {
                 obj: obj.clone(),
+                input,
                 body_hash,
                 spec_hash,
                 generation,
@@ -467,6 +500,13 @@ impl Store {
         );
     }
 
+    fn same_input(&self, kind: Kind, namespace: &str, name: &str, input: u64) -> bool {
+        self.state(kind)
+            .objects
+            .get(&(namespace.to_string(), name.to_string()))
+            .is_some_and(|s| s.input == input)
+    }
+
     /// The deployment's objects as the world has them now.
     fn render_key(&mut self, w: &SimWorld, key: &DeploymentKey, initial: bool) -> Vec<Rendered> {
         let Some(view) = w.deployment_view(key) else {
@@ -475,23 +515,58 @@ impl Store {
         let ctx = self.ctx(w.now());
         let (seed, now) = (ctx.seed, ctx.now);
         let owner = key.name.as_str();
+        let ns = key.namespace.as_str();
         let mut out = Vec::with_capacity(view.pods.len() + 3);
-        out.extend(Rendered::new(
-            Kind::Deployment,
-            &objects::deployment(&view, &ctx, &mut self.clocks),
-            owner,
+        // Most objects do not change at a step: fingerprint what they are rendered from and
+        // skip rendering (the expensive part) when it is the same. HPAs change every sync.
+        let ready = view.pods.iter().filter(|p| p.ready).count();
+        let input = hash(&format!(
+            "{}|{}|{ready}|{:?}|{:?}",
+            view.replicas,
+            view.pods.len(),
+            view.annotations,
+            view.labels
         ));
-        out.extend(Rendered::new(
-            Kind::ReplicaSet,
-            &objects::replica_set(&view, &ctx),
-            owner,
-        ));
+        if self.same_input(Kind::Deployment, ns, &key.name, input) {
+            self.clocks
+                .keep(objects::deployment_clock(&objects::deployment_uid(
+                    seed, key,
+                )));
+            out.push(Rendered::unchanged(Kind::Deployment, ns, key.name.clone()));
+        } else {
+            out.extend(
+                Rendered::new(
+                    Kind::Deployment,
+                    &objects::deployment(&view, &ctx, &mut self.clocks),
+                    owner,
+                )
+                .map(|r| r.with_input(input)),
+            );
+        }
+        let rs_name = objects::replica_set_name(key);
+        let input = hash(&format!("{}|{}|{ready}", view.replicas, view.pods.len()));
+        if self.same_input(Kind::ReplicaSet, ns, &rs_name, input) {
+            out.push(Rendered::unchanged(Kind::ReplicaSet, ns, rs_name));
+        } else {
+            out.extend(
+                Rendered::new(Kind::ReplicaSet, &objects::replica_set(&view, &ctx), owner)
+                    .map(|r| r.with_input(input)),
+            );
+        }
         for p in &view.pods {
-            out.extend(Rendered::new(
-                Kind::Pod,
-                &objects::pod(&view, p, &ctx),
-                owner,
+            let name = objects::pod_name(key, p.id);
+            let input = hash(&format!(
+                "{}|{}|{}|{}",
+                p.id, p.created, p.ready_at, p.ready
             ));
+            if self.same_input(Kind::Pod, ns, &name, input) {
+                out.push(Rendered::unchanged(Kind::Pod, ns, name));
+            } else {
+                out.extend(
+                    Rendered::new(Kind::Pod, &objects::pod(&view, p, &ctx), owner)
+                        .map(|r| r.with_input(input)),
+                );
+            }
         }
         if view.hpa.is_some() {
             let meta = self.hpa_meta.entry(key.clone()).or_insert_with(|| {
@@ -665,6 +740,20 @@ mod tests {
                 .count(),
             5
         );
+        // Pods that become ready are re-rendered although most objects are skipped.
+        w.advance(150);
+        s.sync_all(&w);
+        let ready = s
+            .list(Kind::Pod, Some("payments"), None)
+            .filter(|p| p.name.starts_with("ledger-"))
+            .filter(|p| p.json.contains(r#""ready":true"#))
+            .count();
+        assert_eq!(ready, 5);
+        let d: Value = serde_json::from_str(
+            &s.get(Kind::Deployment, "payments", "ledger").expect("ledger").json,
+        )
+        .expect("json");
+        assert_eq!(d["status"]["readyReplicas"], 5);
         // The scale shows up as the deployment controller's event.
         let ev: Vec<_> = s.list(Kind::Event, Some("payments"), None).collect();
         assert!(
