@@ -245,6 +245,20 @@ fn get_deploy_hpa_pods_in_all_namespaces() {
     let pods = out.lines().filter(|l| l.contains(" pod/")).count();
     let total: u32 = snapshot.deployments.iter().map(|d| d.total_pods).sum();
     assert_eq!(pods, total as usize);
+    // Paged lists: kubectl follows continue tokens to the same 14 rows.
+    let paged = s.ok(&["get", "deploy", "-A", "--chunk-size=3", "--no-headers"]);
+    assert_eq!(paged.lines().count(), 14, "{paged}");
+    let page: Value =
+        serde_json::from_str(&s.ok(&["get", "--raw", "/apis/apps/v1/deployments?limit=5"]))
+            .expect("json");
+    assert_eq!(page["kind"], "DeploymentList");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(5));
+    assert_eq!(page["metadata"]["remainingItemCount"], 9);
+    assert!(
+        page["metadata"]["continue"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
     // payments/api has two metric targets: both are shown with the current value.
     let api = out
         .lines()
@@ -910,6 +924,36 @@ fn kube_rs_lists_watches_and_scales() {
                 .len(),
             14
         );
+        // Discovery (kube-rs uses the legacy documents).
+        let discovery = kube::Discovery::new(client.clone())
+            .run()
+            .await
+            .expect("discovery");
+        let groups: Vec<String> = discovery.groups().map(|g| g.name().to_string()).collect();
+        for g in ["", "apps", "autoscaling", "metrics.k8s.io"] {
+            assert!(groups.iter().any(|x| x == g), "{g} in {groups:?}");
+        }
+        let (hpa, _) = discovery
+            .groups()
+            .find(|g| g.name() == "autoscaling")
+            .and_then(|g| g.recommended_kind("HorizontalPodAutoscaler"))
+            .expect("HPA kind");
+        assert_eq!(hpa.version, "v2");
+
+        // A streaming-list watch: initial events end with the annotated bookmark.
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "shop");
+        let mut stream = watcher(pods, watcher::Config::default().streaming_lists()).boxed();
+        let mut initial = 0;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.try_next()).await {
+                Ok(Ok(Some(watcher::Event::InitApply(_)))) => initial += 1,
+                Ok(Ok(Some(watcher::Event::InitDone))) => break,
+                Ok(Ok(Some(_))) => {}
+                other => panic!("streaming watcher: {other:?}"),
+            }
+        }
+        assert!(initial > 10, "{initial} pods in shop");
+
         let payments: Api<Deployment> = Api::namespaced(client, "payments");
         let err = payments.get("nope").await.expect_err("404");
         match err {

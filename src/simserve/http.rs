@@ -185,11 +185,8 @@ pub fn negotiate(accept: &str, offers: Offers) -> Result<Media, ApiError> {
             _ => {}
         }
     }
-    Err(ApiError::not_acceptable(&[
-        "application/json",
-        "application/yaml",
-        "application/vnd.kubernetes.protobuf",
-    ]))
+    // Only JSON is served (protobuf and YAML are not).
+    Err(ApiError::not_acceptable(&["application/json"]))
 }
 
 #[cfg(test)]

@@ -750,7 +750,9 @@ mod tests {
             .count();
         assert_eq!(ready, 5);
         let d: Value = serde_json::from_str(
-            &s.get(Kind::Deployment, "payments", "ledger").expect("ledger").json,
+            &s.get(Kind::Deployment, "payments", "ledger")
+                .expect("ledger")
+                .json,
         )
         .expect("json");
         assert_eq!(d["status"]["readyReplicas"], 5);
