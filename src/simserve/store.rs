@@ -18,7 +18,7 @@ use crate::model::{DeploymentKey, UnixSeconds};
 /// half of HPA status updates for 700 HPAs, like the apiserver's 75 s window).
 const LOG_CAPACITY: usize = 4096;
 /// Changes a watcher may fall behind before it is dropped (it then re-watches).
-const BROADCAST_CAPACITY: usize = 4096;
+pub const BROADCAST_CAPACITY: usize = 4096;
 /// Events live an hour, like the apiserver's default --event-ttl.
 const EVENT_TTL: i64 = 3600;
 /// Namespaces every cluster has, besides the deployments' own.

@@ -258,3 +258,99 @@ pub fn serve(server: Arc<Server>, spec: WatchSpec) -> Result<Response<Body>, Api
     }
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::cluster::sim::{SimCluster, SimWorld, scenario};
+    use crate::model::DeploymentKey;
+    use crate::simserve::store::Store;
+    use crate::simserve::{Options, Server};
+
+    fn server() -> Arc<Server> {
+        let sim = SimCluster::new(SimWorld::new(3, scenario::demo()));
+        let server = Arc::new(Server {
+            sim,
+            store: Mutex::new(Store::new(3, 0)),
+            options: Options::default(),
+        });
+        drop(server.fresh());
+        server
+    }
+
+    fn spec(resource_version: Option<String>) -> WatchSpec {
+        WatchSpec {
+            kind: Kind::Deployment,
+            backend: Backend::Stored(Kind::Deployment),
+            media: Media::Json,
+            include: IncludeObject::Metadata,
+            namespace: Some("payments".into()),
+            labels: LabelSelector::default(),
+            fields: FieldSelector::default(),
+            timeout_seconds: Some(30),
+            bookmarks: false,
+            send_initial_events: false,
+            resource_version,
+            group_version_kind: ("apps/v1".into(), "Deployment"),
+        }
+    }
+
+    fn annotate(server: &Server, n: usize) {
+        let key = DeploymentKey::new("payments", "ledger");
+        let (mut w, mut store) = server.both();
+        w.set_annotations(&key, BTreeMap::from([("n".to_string(), n.to_string())]))
+            .expect("annotate");
+        store.sync_key(&w, &key);
+    }
+
+    #[tokio::test]
+    async fn a_watcher_that_falls_behind_is_dropped_not_buffered() {
+        let server = server();
+        let rv = server.store().rv().to_string();
+        let body = serve(server.clone(), spec(Some(rv)))
+            .expect("watch")
+            .into_body();
+        // Nobody reads while more changes happen than a watcher may lag behind.
+        for n in 0..crate::simserve::store::BROADCAST_CAPACITY + 10 {
+            annotate(&server, n);
+        }
+        let collected = tokio::time::timeout(Duration::from_secs(20), body.collect())
+            .await
+            .expect("the stream ends at once, long before its 30 s timeout")
+            .expect("body");
+        assert!(collected.to_bytes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn selectors_turn_leaving_objects_into_deletes() {
+        let server = server();
+        let rv = server.store().rv().to_string();
+        let mut s = spec(Some(rv));
+        s.labels = LabelSelector::parse("team=payments").expect("selector");
+        s.timeout_seconds = Some(1);
+        let body = serve(server.clone(), s).expect("watch").into_body();
+        let key = DeploymentKey::new("payments", "ledger");
+        for labels in [
+            BTreeMap::from([("team".to_string(), "payments".to_string())]),
+            BTreeMap::new(),
+        ] {
+            let (mut w, mut store) = server.both();
+            w.set_labels(&key, labels).expect("label");
+            store.sync_key(&w, &key);
+        }
+        let bytes = body.collect().await.expect("body").to_bytes();
+        let types: Vec<String> = String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).expect("event");
+                v["type"].as_str().unwrap_or_default().to_string()
+            })
+            .collect();
+        assert_eq!(types, ["ADDED", "DELETED"]);
+    }
+}
