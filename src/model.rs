@@ -77,8 +77,8 @@ pub struct DeploymentState {
     pub ready_replicas: u32,
     /// Pods that exist (ready or starting).
     pub total_pods: u32,
-    /// Bounds: the HPA's when there is one, otherwise the seed's annotations, otherwise
-    /// [1, max(desired, 1) * 4] as a conservative default.
+    /// Bounds: the seed's annotations where set (the user's policy), else the HPA's, else
+    /// [1, max(desired, 1) * 4] as a conservative default; never above the HPA's maximum.
     pub min_replicas: u32,
     pub max_replicas: u32,
     pub cpu_request_millis: u32,
@@ -90,6 +90,10 @@ pub struct DeploymentState {
     pub hpa: Option<HpaState>,
     /// The seed's `ai4k8s.io/predictive-autoscaling` annotation.
     pub predictive_enabled: bool,
+    /// The seed's `ai4k8s.io/min-replicas` / `max-replicas` annotations as set (None: absent).
+    /// With an HPA they keep the user's bounds while pre-scaling moves the HPA's minReplicas.
+    #[serde(default)]
+    pub annotated_bounds: (Option<u32>, Option<u32>),
 }
 
 /// The whole cluster at one instant, as one poll or one watch event batch produced it.
@@ -189,7 +193,7 @@ pub struct Forecast {
     pub low_confidence: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScalingAction {
     ScaleUp,
@@ -218,7 +222,7 @@ impl ScalingAction {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Low,
@@ -236,7 +240,7 @@ impl Level {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PerformanceImpact {
     Positive,
@@ -254,7 +258,7 @@ impl PerformanceImpact {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Timing {
     Immediate,
@@ -273,8 +277,8 @@ impl Timing {
 }
 
 /// The seed's JSON contract: exactly what the LLM is asked to return, and what the rules
-/// advisor produces too.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// advisor produces too. Its JSON schema (schemars) is the LLM's structured-output contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     pub action: ScalingAction,
     pub target_replicas: u32,

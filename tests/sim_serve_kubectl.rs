@@ -436,26 +436,26 @@ fn patch_hpa_merge_json_and_strategic() {
 fn annotate_and_label_a_deployment() {
     let s = serve();
     let key = "ai4k8s.io/predictive-autoscaling";
-    assert!(!s.state("payments", "ledger").predictive_enabled);
+    assert!(!s.state("platform", "auth").predictive_enabled);
     let out = s.ok(&[
         "annotate",
         "deploy",
-        "ledger",
+        "auth",
         "-n",
-        "payments",
+        "platform",
         &format!("{key}=true"),
     ]);
-    assert_eq!(out.trim(), "deployment.apps/ledger annotated");
-    assert!(s.state("payments", "ledger").predictive_enabled);
+    assert_eq!(out.trim(), "deployment.apps/auth annotated");
+    assert!(s.state("platform", "auth").predictive_enabled);
     s.ok(&[
         "annotate",
         "deploy",
-        "ledger",
+        "auth",
         "-n",
-        "payments",
+        "platform",
         &format!("{key}-"),
     ]);
-    assert!(!s.state("payments", "ledger").predictive_enabled);
+    assert!(!s.state("platform", "auth").predictive_enabled);
     s.ok(&[
         "label",
         "deploy",
@@ -723,13 +723,13 @@ fn server_side_dry_run_does_not_persist() {
     s.ok(&[
         "annotate",
         "deploy",
-        "ledger",
+        "auth",
         "-n",
-        "payments",
+        "platform",
         "ai4k8s.io/predictive-autoscaling=true",
         "--dry-run=server",
     ]);
-    assert!(!s.state("payments", "ledger").predictive_enabled);
+    assert!(!s.state("platform", "auth").predictive_enabled);
     s.ok(&[
         "delete",
         "hpa",
