@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::reflector::Store;
+use kube::{Api, Resource};
 use serde_json::{Map, Value, json};
 
 use super::{errors, hpa};
@@ -51,16 +51,18 @@ impl Writer<'_> {
     }
 
     pub async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &key.namespace);
         // The replica count is absolute, like `kubectl scale`: no precondition needed.
         let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
         let what = format!("scale deployment {key} to {replicas}");
-        self.bounded(
-            &what,
-            api.patch_scale(&key.name, &self.patch_params(), &patch),
-        )
-        .await
-        .map(|_| ())
+        let url = Deployment::url_path(&(), Some(&key.namespace));
+        let req = kube::core::Request::new(url)
+            .patch_subresource("scale", &key.name, &self.patch_params(), &patch)
+            .map_err(|e| ClusterError::Invalid(format!("{what}: {e}")))?;
+        // Read the answer as plain JSON: servers differ in which Scale version (or object)
+        // they return, and only the status code matters here.
+        self.bounded(&what, self.client.request::<Value>(req))
+            .await
+            .map(|_| ())
     }
 
     pub async fn annotate(
