@@ -48,6 +48,16 @@ pub struct LlmConfig {
     pub timeout_seconds: u64,
     pub temperature: f64,
     pub max_tokens: u32,
+    /// `response_format` sent: "auto" (strict json_schema for models known to support it, else
+    /// json_object), "json_schema", "json_object" or "none".
+    pub structured_output: String,
+    /// `reasoning_effort` sent: "auto" ("low" for gpt-oss models, whose reasoning tokens count
+    /// against max_tokens; nothing for others), "low", "medium", "high" or "off".
+    pub reasoning_effort: String,
+    /// Longest `retry-after` honoured on a 429 before the one retry; longer waits fall back.
+    pub max_retry_wait_seconds: u64,
+    /// Past decisions for the deployment (and what followed them) shown in the prompt.
+    pub history_in_prompt: usize,
 }
 
 impl Default for LlmConfig {
@@ -64,6 +74,10 @@ impl Default for LlmConfig {
             timeout_seconds: 20,
             temperature: 0.3,
             max_tokens: 1000,
+            structured_output: "auto".into(),
+            reasoning_effort: "auto".into(),
+            max_retry_wait_seconds: 30,
+            history_in_prompt: 5,
         }
     }
 }
@@ -276,6 +290,20 @@ impl Config {
                     "llm.base_url {:?} must start with http:// or https://",
                     self.llm.base_url
                 ),
+            );
+        }
+        if !["auto", "json_schema", "json_object", "none"]
+            .contains(&self.llm.structured_output.as_str())
+        {
+            return bad(
+                "structured_output",
+                "llm.structured_output must be auto, json_schema, json_object or none".into(),
+            );
+        }
+        if !["auto", "low", "medium", "high", "off"].contains(&self.llm.reasoning_effort.as_str()) {
+            return bad(
+                "reasoning_effort",
+                "llm.reasoning_effort must be auto, low, medium, high or off".into(),
             );
         }
         if self.advisor.max_step == 0 {

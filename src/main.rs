@@ -1,6 +1,6 @@
 //! `ai4k8s`: CLI dispatch, logging to a file, and the wiring of cluster → engine → face.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use ai4k8s::advisor::Advisor;
+use ai4k8s::advisor::llm::{LlmAdvisor, no_llm_reason};
 use ai4k8s::cli::{Cli, Commands, Output};
 use ai4k8s::cluster::Cluster;
 use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
         eprintln!("ai4k8s: {e}");
     }
     let cli = Cli::parse();
-    let (cfg, _) = match Config::load(cli.global.config.as_deref()) {
+    let (cfg, config_file) = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ai4k8s: config: {e}");
@@ -51,7 +52,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, cfg)) {
+    // Prompt overrides and a relative key file live beside the config file.
+    let config_dir = config_file
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .or_else(|| config::default_config_path().and_then(|p| p.parent().map(Path::to_path_buf)));
+    let setup = Setup {
+        cfg,
+        config_dir,
+        data_dir,
+    };
+    match runtime.block_on(run(cli, setup)) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -61,7 +73,15 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(mut cli: Cli, cfg: Config) -> color_eyre::Result<ExitCode> {
+/// What every command needs besides its flags.
+struct Setup {
+    cfg: Config,
+    config_dir: Option<PathBuf>,
+    data_dir: PathBuf,
+}
+
+async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
+    let cfg = &setup.cfg;
     match cli.command.take() {
         Some(Commands::Forecast { .. }) => {
             eprintln!("ai4k8s: forecast: not available in this build yet");
@@ -80,10 +100,10 @@ async fn run(mut cli: Cli, cfg: Config) -> color_eyre::Result<ExitCode> {
                 }
                 None => None,
             };
-            let Some(cluster) = connect(&cli, &cfg, false).await? else {
+            let Some(cluster) = connect(&cli, cfg, false).await? else {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
-            let advisor = build_advisor(&cfg);
+            let advisor = build_advisor(&setup);
             let recs = match pipeline::recommend(cluster.as_ref(), &advisor, wanted.as_ref()).await
             {
                 Ok(r) => r,
@@ -108,10 +128,10 @@ async fn run(mut cli: Cli, cfg: Config) -> color_eyre::Result<ExitCode> {
             print_stdout(&text)
         }
         None => {
-            let Some(cluster) = connect(&cli, &cfg, true).await? else {
+            let Some(cluster) = connect(&cli, cfg, true).await? else {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
-            let advisor = build_advisor(&cfg);
+            let advisor = build_advisor(&setup);
             let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
             let opts = EngineOptions {
                 // Poll once per 15 s of cluster time.
@@ -198,14 +218,22 @@ async fn connect(
     }
 }
 
-fn build_advisor(cfg: &Config) -> Advisor {
-    let has_key = std::env::var(&cfg.llm.api_key_env).is_ok_and(|k| !k.is_empty());
-    let reason = if has_key {
-        "LLM client not built yet"
-    } else {
-        "no key"
-    };
-    Advisor::rules_only(cfg.advisor.clone(), reason)
+/// The LLM advisor when a key is configured, else the rules with the reason why.
+fn build_advisor(setup: &Setup) -> Advisor {
+    let cfg = &setup.cfg;
+    match LlmAdvisor::from_config(
+        &cfg.llm,
+        &cfg.advisor,
+        setup.config_dir.as_deref(),
+        &setup.data_dir,
+    ) {
+        Ok(Some(llm)) => Advisor::with_llm(cfg.advisor.clone(), Arc::new(llm)),
+        Ok(None) => Advisor::rules_only(cfg.advisor.clone(), no_llm_reason(&cfg.llm)),
+        Err(e) => {
+            tracing::warn!("LLM disabled: {e}");
+            Advisor::rules_only(cfg.advisor.clone(), format!("LLM off: {e}"))
+        }
+    }
 }
 
 /// Logs go to `DATA_DIR/logs/ai4k8s.log`, never to the terminal the TUI draws on.

@@ -219,7 +219,7 @@ pub struct Forecast {
     pub low_confidence: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScalingAction {
     ScaleUp,
@@ -248,7 +248,7 @@ impl ScalingAction {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Low,
@@ -266,7 +266,7 @@ impl Level {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PerformanceImpact {
     Positive,
@@ -284,7 +284,7 @@ impl PerformanceImpact {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Timing {
     Immediate,
@@ -303,8 +303,8 @@ impl Timing {
 }
 
 /// The seed's JSON contract: exactly what the LLM is asked to return, and what the rules
-/// advisor produces too.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// advisor produces too. Its JSON schema (schemars) is the LLM's structured-output contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     pub action: ScalingAction,
     pub target_replicas: u32,

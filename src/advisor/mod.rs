@@ -4,6 +4,7 @@
 //! fails, the forecast-driven rules answer and the card says why. Every decision, whoever made
 //! it, passes the same validation.
 
+pub mod llm;
 pub mod rules;
 pub mod validate;
 

@@ -39,12 +39,12 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Decision {
     let cpu_peak = inputs
         .cpu_forecast
         .as_ref()
-        .map(|f| f.peak)
+        .map(sizing_peak)
         .unwrap_or(cpu_now);
     let mem_peak = inputs
         .mem_forecast
         .as_ref()
-        .map(|f| f.peak)
+        .map(sizing_peak)
         .unwrap_or(mem_now);
 
     // Load is spread over the ready pods; while pods start, the HPA counts only those.
@@ -91,7 +91,8 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Decision {
     );
     if let Some(f) = &inputs.cpu_forecast {
         reasoning.push_str(&format!(
-            " The 6-hour forecast ({}) peaks at {:.1}% CPU at {} (in {:.1} h), trend {}.",
+            " The 6-hour forecast ({}) peaks at {:.1}% CPU at {} (in {:.1} h), its busiest hour \
+             averages {cpu_peak:.1}%, trend {}.",
             f.model,
             f.peak,
             &rfc3339(f.peak_at)[11..16],
@@ -122,7 +123,7 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Decision {
         format!("memory {mem_now:.1}% vs target {mem_target:.0}%"),
     ];
     if inputs.cpu_forecast.is_some() {
-        factors.push(format!("forecast CPU peak {cpu_peak:.1}%"));
+        factors.push(format!("forecast busiest hour {cpu_peak:.1}% CPU"));
     }
     factors.push(format!("bounds [{min}, {max}]"));
     if let Some(h) = &inputs.hpa {
@@ -189,6 +190,17 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Decision {
         performance_impact: perf,
         recommended_timing: timing,
     }
+}
+
+/// The forecast level the rules size for: the highest hourly mean. A single minute's peak of a
+/// noisy series overstates the sustained capacity needed; the HPA absorbs short bursts.
+fn sizing_peak(f: &crate::model::ForecastSummary) -> f64 {
+    f.predictions
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)
+        .unwrap_or(f.peak)
 }
 
 fn missing_metrics(inputs: &AdvisorInputs) -> Decision {

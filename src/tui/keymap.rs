@@ -117,7 +117,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key(':')],
         Action::StartCommand,
-        "command: ns NAME, ns, ctx, q",
+        "command: ns NAME, ns (picker), q",
         Some(": cmd"),
     ),
     bind(

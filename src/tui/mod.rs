@@ -5,6 +5,7 @@
 pub mod action;
 pub mod app;
 pub mod keymap;
+pub mod preview;
 pub mod ui;
 
 use std::io;

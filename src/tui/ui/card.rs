@@ -44,7 +44,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         RecommendationSource::Reactive => "reactive".to_string(),
     };
     let block = Block::bordered()
-        .title(format!(" Recommendation · {source} "))
+        .title(format!(" {} · {source} ", v.state.key))
         .border_style(theme::border(focused));
     let paragraph = Paragraph::new(lines(r))
         .wrap(Wrap { trim: true })

@@ -39,6 +39,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ),
     };
     let title = match forecast {
+        Some(f) if area.width < 70 => format!(
+            " {label}% · {}{} ",
+            f.model,
+            if f.low_confidence { " (low conf.)" } else { "" }
+        ),
         Some(f) => format!(
             " {label} % · {}h + 6h forecast · {}{} ",
             app.chart_history_hours,

@@ -54,7 +54,8 @@ pub fn layout(area: Rect) -> Areas {
             .direction(Direction::Horizontal)
             .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(bottom);
-        let spark_h = if right.height >= 14 { 6 } else { 4 };
+        // Bordered sparklines when there is room, two-line ones otherwise.
+        let spark_h = if right.height >= 16 { 6 } else { 4 };
         let [sparklines, chart] =
             Layout::vertical([Constraint::Length(spark_h), Constraint::Min(0)]).areas(right);
         Areas {
@@ -92,6 +93,31 @@ pub fn render(frame: &mut Frame, app: &App) {
         Mode::Help => help::render(frame, frame.area(), app),
         Mode::NamespacePicker(i) => picker::render(frame, frame.area(), app, i),
         _ => {}
+    }
+}
+
+/// One pane on its own (snapshot tests of each pane).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaneKind {
+    Table,
+    Sparklines,
+    Chart,
+    Card,
+    Status,
+    Help,
+    NamespacePicker,
+}
+
+pub fn render_pane(frame: &mut Frame, app: &App, pane: PaneKind) {
+    let area = frame.area();
+    match pane {
+        PaneKind::Table => deployments::render(frame, area, app),
+        PaneKind::Sparklines => sparklines::render(frame, area, app),
+        PaneKind::Chart => chart::render(frame, area, app),
+        PaneKind::Card => card::render(frame, area, app),
+        PaneKind::Status => status::render(frame, area, app),
+        PaneKind::Help => help::render(frame, area, app),
+        PaneKind::NamespacePicker => picker::render(frame, area, app, 0),
     }
 }
 

@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
-use ratatui::widgets::{Block, Sparkline};
+use ratatui::widgets::{Block, Paragraph, Sparkline};
 
 use super::theme;
 use crate::metrics::History;
@@ -58,7 +58,11 @@ fn one(
     label: &str,
     color: Color,
 ) {
-    let inner_w = area.width.saturating_sub(2) as usize;
+    let inner_w = if area.height >= 3 {
+        area.width.saturating_sub(2)
+    } else {
+        area.width
+    } as usize;
     let buckets = downsample(history, metric, HOURS * 60, inner_w);
     let known: Vec<f64> = buckets.iter().flatten().copied().collect();
     let (lo, hi) = known
@@ -79,11 +83,24 @@ fn one(
         .map(|b| b.map(|x| x.max(0.0).round() as u64))
         .collect();
     let spark = Sparkline::default()
-        .block(Block::bordered().title(title).border_style(theme::dim()))
         .data(data)
         .max(hi.max(1.0).ceil() as u64)
         .style(Style::new().fg(color));
-    frame.render_widget(spark, area);
+    if area.height >= 3 {
+        frame.render_widget(
+            spark.block(Block::bordered().title(title).border_style(theme::dim())),
+            area,
+        );
+    } else {
+        // Cramped terminals: the label on one line, the bars on the next.
+        let [label_row, bars] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        frame.render_widget(
+            Paragraph::new(title.trim().to_string()).style(theme::dim()),
+            label_row,
+        );
+        frame.render_widget(spark, bars);
+    }
 }
 
 /// The last `minutes` of a metric averaged into `width` buckets, oldest first; None where a

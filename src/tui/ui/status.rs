@@ -72,9 +72,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             left.push(Span::styled(msg.clone(), style));
         }
         _ => {
-            let hints: Vec<&str> = keymap::visible(app.session.read_only)
+            // Help first: on a narrow terminal it may be the only hint that fits.
+            let mut hints: Vec<&str> = keymap::visible(app.session.read_only)
                 .filter_map(|b| b.hint)
                 .collect();
+            if let Some(i) = hints.iter().position(|h| h.starts_with('?')) {
+                let help = hints.remove(i);
+                hints.insert(0, help);
+            }
             left.push(Span::styled(hints.join("  "), theme::dim()));
         }
     }

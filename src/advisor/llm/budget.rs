@@ -1,0 +1,109 @@
+//! The daily budget: at most `daily_budget` LLM requests per UTC day, all deployments together,
+//! and a rule for spending them where they matter when they run short.
+//!
+//! Days are counted on the cluster clock (`inputs.observed_at`), like the cache and the rate
+//! limit, so a simulated day is a day. The provider's quota runs on real days, so requests are
+//! also counted per wall-clock UTC day and the same limit applies there: a demo whose virtual
+//! clock runs 20 times faster cannot spend 20 days of quota in one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::UnixSeconds;
+
+const DAY: i64 = 86_400;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    pub cluster_day: i64,
+    pub cluster_used: u32,
+    pub wall_day: i64,
+    pub wall_used: u32,
+}
+
+impl Budget {
+    /// Start new days where the clocks have moved to one (either way: a clock that jumped back
+    /// to an earlier day starts that day afresh; the wall-clock count still holds).
+    pub fn roll(&mut self, cluster_now: UnixSeconds, wall_now: UnixSeconds) {
+        let cd = cluster_now.div_euclid(DAY);
+        if cd != self.cluster_day {
+            self.cluster_day = cd;
+            self.cluster_used = 0;
+        }
+        let wd = wall_now.div_euclid(DAY);
+        if wd != self.wall_day {
+            self.wall_day = wd;
+            self.wall_used = 0;
+        }
+    }
+
+    pub fn used(&self) -> u32 {
+        self.cluster_used.max(self.wall_used)
+    }
+
+    pub fn remaining(&self, limit: u32) -> u32 {
+        limit.saturating_sub(self.used())
+    }
+
+    pub fn spend(&mut self) {
+        self.cluster_used = self.cluster_used.saturating_add(1);
+        self.wall_used = self.wall_used.saturating_add(1);
+    }
+}
+
+/// Whether a deployment whose need scores `score` (0 = nothing moved, 1 = new, or its load or
+/// the rules' answer moved a lot) gets a call, given `remaining` calls today and `demand`: the
+/// calls the deployments that currently want one would use if each called every interval until
+/// the day ends. With enough budget everyone is served; as it runs short, only higher scores.
+pub fn admit(remaining: u32, demand: f64, score: f64) -> bool {
+    if remaining == 0 {
+        return false;
+    }
+    if demand <= remaining as f64 {
+        return true;
+    }
+    let plenty = remaining as f64 / demand.max(1.0);
+    score >= 1.0 - plenty
+}
+
+/// Calls the wanting deployments could make before the cluster day ends.
+pub fn demand(wanting: usize, cluster_now: UnixSeconds, interval_seconds: u64) -> f64 {
+    let left_today = (DAY - cluster_now.rem_euclid(DAY)) as f64;
+    let intervals = (left_today / interval_seconds.max(1) as f64)
+        .ceil()
+        .max(1.0);
+    wanting.max(1) as f64 * intervals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_roll_on_both_clocks() {
+        let mut b = Budget::default();
+        b.roll(DAY * 10, DAY * 20);
+        b.spend();
+        b.spend();
+        assert_eq!((b.used(), b.remaining(5)), (2, 3));
+        // A new cluster day (fast virtual clock) in the same wall-clock day: still 2 used.
+        b.roll(DAY * 11, DAY * 20 + 60);
+        assert_eq!((b.cluster_used, b.wall_used, b.remaining(5)), (0, 2, 3));
+        b.roll(DAY * 11, DAY * 21);
+        assert_eq!(b.remaining(5), 5);
+        assert_eq!(b.remaining(0), 0);
+    }
+
+    #[test]
+    fn admission_tightens_as_the_budget_runs_short() {
+        // 3 deployments, 12 h left at 300 s intervals: 3 × 144 = 432 calls wanted.
+        let d = demand(3, DAY / 2, 300);
+        assert_eq!(d, 432.0);
+        assert!(admit(500, d, 0.0), "enough for everyone");
+        assert!(
+            admit(216, d, 0.5) && !admit(216, d, 0.4),
+            "half the demand: half the need"
+        );
+        assert!(admit(1, d, 1.0) && !admit(1, d, 0.9));
+        assert!(!admit(0, d, 1.0), "never beyond the budget");
+    }
+}

@@ -1,0 +1,689 @@
+//! The LLM advisor (issue 4): the seed's Groq advisor as an [`LlmBackend`], behind its cache,
+//! per-deployment rate limit and daily budget, with model fallback and anonymization.
+//!
+//! One call to [`LlmAdvisor::advise`] goes: cache (fresh answer for the same rounded inputs) →
+//! last answer (inputs unchanged since: no call) → provider back-off after a 429 → daily budget
+//! (and, when it runs short, whether this deployment needs the call) → rate limit (one call per
+//! deployment per interval) → prompt (cleaned, fenced, anonymized) → request (one retry after
+//! a 429's retry-after; the next model when one is retired) → parse (four steps) → names
+//! restored → cache, memory and state file. Every "now" is the cluster clock
+//! (`inputs.observed_at`), so the demo's virtual clock and a real cluster behave alike; only
+//! the provider's own back-off and the wall-clock budget guard use real time.
+//!
+//! No lock is held across a network call; the state file is written after each call.
+
+mod anonymize;
+mod budget;
+mod cache;
+mod client;
+mod endpoint;
+mod error;
+mod history;
+mod key;
+mod limiter;
+mod parse;
+mod prompt;
+mod sanitize;
+mod schema;
+mod state;
+mod wire;
+
+pub use error::LlmSetupError;
+pub use schema::decision_schema;
+pub use state::FILE_NAME as STATE_FILE_NAME;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use super::{LlmAdvice, LlmBackend, LlmFailure};
+use crate::config::{AdvisorConfig, LlmConfig};
+use crate::model::{AdvisorInputs, UnixSeconds};
+use anonymize::Anonymizer;
+use budget::Budget;
+use cache::{AdviceCache, CachedAdvice, cache_key};
+use client::{CallError, ChatClient, RateLimits};
+use endpoint::Endpoint;
+use history::{DeploymentMemory, Observation};
+use limiter::CallLimiter;
+use prompt::{Names, Prompts};
+
+/// Why there is no LLM when no key is configured, for the status bar and the cards
+/// (e.g. "no key ($GROQ_API_KEY unset)"; the app appends ": rules only").
+pub fn no_llm_reason(llm: &LlmConfig) -> String {
+    key::missing_reason(llm)
+}
+
+/// Deployments not seen for this long (cluster seconds) are left out of the state file.
+const FORGET_AFTER: i64 = 7 * 86_400;
+
+/// Back-off after a 429 that came without a usable retry-after.
+const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
+
+type WallClock = Arc<dyn Fn() -> UnixSeconds + Send + Sync>;
+
+pub struct LlmAdvisor {
+    client: ChatClient,
+    prompts: Prompts,
+    /// The model, then the fallbacks, without duplicates.
+    models: Vec<String>,
+    anonymize: bool,
+    daily_budget: u32,
+    interval_seconds: u64,
+    history_in_prompt: usize,
+    max_retry_wait: u64,
+    rules_cfg: AdvisorConfig,
+    state_path: PathBuf,
+    inner: Mutex<Inner>,
+    /// Serializes state-file writes; holds the generation last written.
+    save_lock: Arc<Mutex<u64>>,
+    wall_clock: WallClock,
+}
+
+struct Inner {
+    cache: AdviceCache,
+    limiter: CallLimiter,
+    budget: Budget,
+    retired: Vec<String>,
+    memory: BTreeMap<String, DeploymentMemory>,
+    anonymizer: Anonymizer,
+    /// The server's last rate-limit headers.
+    limits: RateLimits,
+    /// No request before this (real time) after a 429.
+    backoff_until: Option<Instant>,
+    /// Cluster time of the last advise call (for the status bar's budget day).
+    cluster_now: UnixSeconds,
+    generation: u64,
+}
+
+/// What [`LlmAdvisor::plan`] decided: answer now, or call with this plan.
+enum Next {
+    Answer(Result<LlmAdvice, LlmFailure>),
+    Call(Plan),
+}
+
+/// What a call needs once the lock is released.
+struct Plan {
+    model: String,
+    user_prompt: String,
+    anonymizer: Anonymizer,
+}
+
+impl fmt::Debug for LlmAdvisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmAdvisor")
+            .field("endpoint", &self.client.endpoint().display)
+            .field("models", &self.models)
+            .field("anonymize", &self.anonymize)
+            .field("daily_budget", &self.daily_budget)
+            .field("prompt_version", &self.prompts.version)
+            .field("state_path", &self.state_path)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl LlmAdvisor {
+    /// The advisor for this configuration; `Ok(None)` when no key is configured (rules only,
+    /// see [`no_llm_reason`]). `config_dir` holds `prompts/` overrides and anchors a relative
+    /// `api_key_file`; `data_dir` holds the state file.
+    pub fn from_config(
+        llm: &LlmConfig,
+        advisor: &AdvisorConfig,
+        config_dir: Option<&Path>,
+        data_dir: &Path,
+    ) -> Result<Option<Self>, LlmSetupError> {
+        Self::from_config_with_env(llm, advisor, config_dir, data_dir, &|k| {
+            std::env::var(k).ok()
+        })
+    }
+
+    /// As [`from_config`](Self::from_config), reading environment variables through `env`.
+    pub fn from_config_with_env(
+        llm: &LlmConfig,
+        advisor: &AdvisorConfig,
+        config_dir: Option<&Path>,
+        data_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, LlmSetupError> {
+        // A bad or insecure URL is worth saying even before a key exists.
+        Endpoint::parse(&llm.base_url)?;
+        match key::load(llm, config_dir, env)? {
+            Some(k) => Self::new(llm, advisor, config_dir, data_dir, k).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The advisor with an explicit key.
+    pub fn new(
+        llm: &LlmConfig,
+        advisor: &AdvisorConfig,
+        config_dir: Option<&Path>,
+        data_dir: &Path,
+        key: SecretString,
+    ) -> Result<Self, LlmSetupError> {
+        let endpoint = Endpoint::parse(&llm.base_url)?;
+        let anonymize = endpoint.anonymize(llm.anonymize);
+        let prompts = Prompts::load(config_dir)
+            .map_err(|(path, reason)| LlmSetupError::Prompt { path, reason })?;
+        std::fs::create_dir_all(data_dir).map_err(|e| LlmSetupError::DataDir {
+            path: data_dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let state_path = state::path_in(data_dir);
+        let saved = state::load(&state_path);
+
+        let mut models: Vec<String> = vec![];
+        for m in std::iter::once(&llm.model).chain(&llm.fallback_models) {
+            let m = m.trim();
+            if !m.is_empty() && !models.iter().any(|x| x == m) {
+                models.push(m.to_string());
+            }
+        }
+        let mut cache = AdviceCache::new(advisor.cache_capacity, advisor.cache_ttl_seconds);
+        for (k, v) in saved.cache {
+            cache.put(k, v);
+        }
+        let inner = Inner {
+            cache,
+            limiter: CallLimiter::new(advisor.min_call_interval_seconds, saved.last_calls),
+            budget: saved.budget,
+            retired: saved.retired_models,
+            memory: saved.memory,
+            anonymizer: saved.anonymizer,
+            limits: RateLimits::default(),
+            backoff_until: None,
+            cluster_now: 0,
+            generation: 0,
+        };
+        tracing::info!(
+            endpoint = %endpoint.display,
+            models = ?models,
+            anonymize,
+            prompt_version = %prompts.version,
+            custom_prompts = ?prompts.overrides,
+            "LLM advisor ready"
+        );
+        Ok(Self {
+            client: ChatClient::new(llm, endpoint, key)?,
+            prompts,
+            models,
+            anonymize,
+            daily_budget: llm.daily_budget,
+            interval_seconds: advisor.min_call_interval_seconds,
+            history_in_prompt: llm.history_in_prompt,
+            max_retry_wait: llm.max_retry_wait_seconds,
+            rules_cfg: advisor.clone(),
+            state_path,
+            inner: Mutex::new(inner),
+            save_lock: Arc::new(Mutex::new(0)),
+            wall_clock: Arc::new(|| chrono::Utc::now().timestamp()),
+        })
+    }
+
+    /// Replace the wall clock used for the provider-day budget guard (tests, replays).
+    pub fn with_wall_clock(
+        mut self,
+        clock: impl Fn() -> UnixSeconds + Send + Sync + 'static,
+    ) -> Self {
+        self.wall_clock = Arc::new(clock);
+        self
+    }
+
+    /// Whether names leave the process as placeholders.
+    pub fn anonymizes(&self) -> bool {
+        self.anonymize
+    }
+
+    /// Where cache, limiter and budget state is kept.
+    pub fn state_path(&self) -> &Path {
+        &self.state_path
+    }
+
+    /// LLM requests left today (the smaller of the cluster-day and wall-day allowances).
+    pub fn budget_remaining(&self) -> u32 {
+        let st = self.lock();
+        let mut b = st.budget.clone();
+        b.roll(st.cluster_now, (self.wall_clock)());
+        b.remaining(self.daily_budget)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves plain data behind; keep serving.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Decide under the lock whether to call, and prepare the call.
+    fn plan(&self, inputs: &AdvisorInputs) -> Next {
+        let now = inputs.observed_at;
+        let dep = inputs.key().to_string();
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        st.cluster_now = now;
+        st.budget.roll(now, (self.wall_clock)());
+
+        let Some(model) = current_model(&self.models, &st.retired) else {
+            return Next::Answer(Err(fail(format!(
+                "no live model: {} retired",
+                self.models.join(", ")
+            ))));
+        };
+        let key = cache_key(inputs, &model, &self.prompts.version);
+        let mem = st.memory.entry(dep.clone()).or_default();
+        mem.observe(inputs);
+
+        if let Some(hit) = st.cache.get(&key, now) {
+            return Next::Answer(Ok(advice(hit, true, vec![])));
+        }
+        if mem.last_key.as_deref() == Some(key.as_str())
+            && let Some(last) = mem.last_answer.clone().filter(|a| a.created_at <= now)
+        {
+            // Unchanged inputs never cost a call: the last answer stands.
+            let note = format!(
+                "inputs unchanged since the LLM answered {} min ago; answer reused",
+                (now - last.created_at) / 60
+            );
+            return Next::Answer(Ok(advice(last, true, vec![note])));
+        }
+        mem.wanted_at = Some(now);
+        let score = self.need(inputs, mem);
+        let last_failure = mem.last_failure.clone();
+
+        if let Some(until) = st.backoff_until {
+            let left = until.saturating_duration_since(Instant::now());
+            if !left.is_zero() {
+                return Next::Answer(Err(fail(format!(
+                    "429 rate limited, retry in {} s",
+                    left.as_secs().max(1)
+                ))));
+            }
+            st.backoff_until = None;
+        }
+
+        let remaining = st.budget.remaining(self.daily_budget);
+        if remaining == 0 {
+            return Next::Answer(Err(fail(format!(
+                "daily budget spent ({}/{})",
+                st.budget.used().min(self.daily_budget),
+                self.daily_budget
+            ))));
+        }
+        let window = 2 * self.interval_seconds.max(1) as i64;
+        let wanting = st
+            .memory
+            .values()
+            .filter(|m| m.wanted_at.is_some_and(|t| t <= now && now - t <= window))
+            .count();
+        let demand = budget::demand(wanting, now, self.interval_seconds);
+        if !budget::admit(remaining, demand, score) {
+            return Next::Answer(Err(fail(format!(
+                "budget tight ({remaining}/{} left today for {wanting} deployments): saved for \
+                 deployments whose load moved or whose rules disagree",
+                self.daily_budget
+            ))));
+        }
+
+        if let Err(wait) = st.limiter.try_call(&dep, now) {
+            let mut reason = format!(
+                "rate-limited: next call for this deployment in {}",
+                human_wait(wait)
+            );
+            if let Some(f) = last_failure {
+                reason.push_str(&format!(" (last call: {f})"));
+            }
+            return Next::Answer(Err(fail(reason)));
+        }
+        st.budget.spend();
+
+        let names = if self.anonymize {
+            Names {
+                namespace: st.anonymizer.namespace(&inputs.namespace),
+                deployment: st.anonymizer.deployment(&inputs.name),
+                hpa: inputs
+                    .hpa
+                    .as_ref()
+                    .map(|h| st.anonymizer.hpa(&h.name, &inputs.name)),
+            }
+        } else {
+            Names {
+                namespace: sanitize::clean(&inputs.namespace),
+                deployment: sanitize::clean(&inputs.name),
+                hpa: inputs.hpa.as_ref().map(|h| sanitize::clean(&h.name)),
+            }
+        };
+        let history = st
+            .memory
+            .get(&dep)
+            .map(|m| m.render(self.history_in_prompt, now))
+            .unwrap_or_default();
+        Next::Call(Plan {
+            model,
+            user_prompt: self.prompts.render_user(inputs, &names, &history),
+            anonymizer: st.anonymizer.clone(),
+        })
+    }
+
+    /// How much this deployment needs a call, 0 to 1: new to the LLM, its load or forecast
+    /// moved since the last answer, or the rules want a different replica count.
+    fn need(&self, inputs: &AdvisorInputs, mem: &DeploymentMemory) -> f64 {
+        let Some(before) = &mem.last_answer_inputs else {
+            return 1.0;
+        };
+        let moved = Observation::of(inputs).movement_since(before);
+        let rules = super::rules::decide(inputs, &self.rules_cfg);
+        let current = inputs.current_replicas.max(1);
+        let disagree = if rules.target_replicas != inputs.current_replicas {
+            0.6 + 0.4 * (rules.target_replicas.abs_diff(current) as f64 / current as f64).min(1.0)
+        } else {
+            0.0
+        };
+        moved.max(disagree)
+    }
+
+    /// Count one more request (a retry, a fallback model) if the budget allows.
+    fn spend_one(&self) -> bool {
+        let mut st = self.lock();
+        let now = st.cluster_now;
+        st.budget.roll(now, (self.wall_clock)());
+        if st.budget.remaining(self.daily_budget) == 0 {
+            return false;
+        }
+        st.budget.spend();
+        true
+    }
+
+    /// Requests for one advice: one retry after a 429 that says when, the next model when one
+    /// is retired. Returns the reply, the model that gave it and notices for the card.
+    async fn request(&self, plan: &Plan) -> Result<(client::Reply, String, Vec<String>), String> {
+        let mut notices = vec![];
+        self.request_inner(plan, &mut notices)
+            .await
+            .map_err(|reason| {
+                // A model switch is news even when the next model fails too.
+                notices.push(reason);
+                notices.join("; then ")
+            })
+    }
+
+    async fn request_inner(
+        &self,
+        plan: &Plan,
+        notes: &mut Vec<String>,
+    ) -> Result<(client::Reply, String, Vec<String>), String> {
+        let mut model = plan.model.clone();
+        let mut waited: Option<u64> = None;
+        loop {
+            let (result, limits) = self
+                .client
+                .complete(&model, &self.prompts.system, &plan.user_prompt)
+                .await;
+            if !limits.is_empty() {
+                self.lock().limits = limits.clone();
+            }
+            let err = match result {
+                Ok(reply) => return Ok((reply, model, std::mem::take(notes))),
+                Err(e) => e,
+            };
+            match err {
+                CallError::RateLimited {
+                    retry_after,
+                    detail,
+                } => {
+                    tracing::warn!(model = %model, ?retry_after, detail = %detail, "LLM 429");
+                    match (retry_after, waited) {
+                        (Some(s), None) if s <= self.max_retry_wait => {
+                            if !self.spend_one() {
+                                return Err("429 rate limited; no budget left to retry".into());
+                            }
+                            tokio::time::sleep(Duration::from_secs(s)).await;
+                            waited = Some(s);
+                        }
+                        _ => {
+                            let backoff = retry_after
+                                .map(Duration::from_secs)
+                                .unwrap_or(DEFAULT_BACKOFF);
+                            self.lock().backoff_until = Some(Instant::now() + backoff);
+                            let mut reason = match waited {
+                                Some(w) => format!(
+                                    "429 rate limited again after waiting {w} s and retrying once"
+                                ),
+                                None => "429 rate limited".to_string(),
+                            };
+                            match retry_after {
+                                Some(s) => reason.push_str(&format!(", retry in {s} s")),
+                                None => reason.push_str(&format!(": {detail}")),
+                            }
+                            return Err(reason);
+                        }
+                    }
+                }
+                CallError::ModelGone { detail } => {
+                    let next = self.retire(&model);
+                    let notice = match &next {
+                        Some(n) => format!("model {model} retired; using {n}"),
+                        None => {
+                            format!("model {model} unavailable ({detail}); no fallback model left")
+                        }
+                    };
+                    tracing::warn!(detail = %detail, "{notice}");
+                    match next {
+                        Some(n) if self.spend_one() => {
+                            notes.push(notice);
+                            model = n;
+                        }
+                        Some(_) => {
+                            notes.push(notice);
+                            return Err("no budget left to try it".into());
+                        }
+                        None => return Err(notice),
+                    }
+                }
+                other => return Err(other.reason()),
+            }
+        }
+    }
+
+    /// Mark `model` retired; the model to use now.
+    fn retire(&self, model: &str) -> Option<String> {
+        let mut st = self.lock();
+        if !st.retired.iter().any(|m| m == model) {
+            st.retired.push(model.to_string());
+        }
+        current_model(&self.models, &st.retired)
+    }
+
+    fn finish(
+        &self,
+        inputs: &AdvisorInputs,
+        plan: &Plan,
+        outcome: Result<(client::Reply, String, Vec<String>), String>,
+    ) -> Result<LlmAdvice, LlmFailure> {
+        let now = inputs.observed_at;
+        let dep = inputs.key().to_string();
+        let parsed = outcome.and_then(|(reply, model, notices)| {
+            if reply.model != model {
+                tracing::debug!(requested = %model, answered = %reply.model, "server renamed model");
+            }
+            let mut p = parse::parse(&reply.content, inputs)?;
+            tracing::debug!(step = ?p.step, "LLM reply parsed");
+            if self.anonymize {
+                let a = &plan.anonymizer;
+                p.decision.reasoning = a.restore(&p.decision.reasoning);
+                for f in &mut p.decision.factors_considered {
+                    *f = a.restore(f);
+                }
+            }
+            Ok((p, model, notices))
+        });
+        let mut st = self.lock();
+        match parsed {
+            Ok((p, model, notices)) => {
+                let key = cache_key(inputs, &model, &self.prompts.version);
+                let cached = CachedAdvice {
+                    decision: p.decision,
+                    model,
+                    notes: p.notes,
+                    created_at: now,
+                };
+                st.cache.put(key.clone(), cached.clone());
+                st.memory
+                    .entry(dep)
+                    .or_default()
+                    .remember(key, inputs, cached.clone());
+                Ok(advice(cached, false, notices))
+            }
+            Err(reason) => {
+                tracing::warn!(deployment = %dep, reason = %reason, "LLM advice failed; rules answer");
+                st.memory.entry(dep).or_default().last_failure = Some(reason.clone());
+                Err(fail(reason))
+            }
+        }
+    }
+
+    /// What the state file should hold now. Deployments idle for a week and calls older than
+    /// the interval are left out, so the file does not grow with every deployment ever seen.
+    fn snapshot(&self) -> (u64, state::Persisted) {
+        let mut st = self.lock();
+        st.generation += 1;
+        let now = st.cluster_now;
+        let interval = self.interval_seconds as i64;
+        let snap = state::Persisted {
+            version: 0,
+            cache: st.cache.entries(),
+            last_calls: st
+                .limiter
+                .last_calls()
+                .iter()
+                .filter(|(_, t)| now - **t < interval)
+                .map(|(k, t)| (k.clone(), *t))
+                .collect(),
+            budget: st.budget.clone(),
+            retired_models: st.retired.clone(),
+            memory: st
+                .memory
+                .iter()
+                .filter(|(_, m)| m.last_active().is_some_and(|t| now - t < FORGET_AFTER))
+                .map(|(k, m)| (k.clone(), m.clone()))
+                .collect(),
+            anonymizer: st.anonymizer.clone(),
+        };
+        (st.generation, snap)
+    }
+
+    /// Write the state file on the blocking pool (it ends in an fsync); a failure is logged,
+    /// never fatal: the next write may succeed.
+    async fn persist(&self) {
+        let (generation, snapshot) = self.snapshot();
+        let path = self.state_path.clone();
+        let save_lock = self.save_lock.clone();
+        let write = tokio::task::spawn_blocking(move || {
+            let mut written = save_lock.lock().unwrap_or_else(|p| p.into_inner());
+            if *written >= generation {
+                return; // a newer snapshot is already on disk
+            }
+            match state::save(&path, &snapshot) {
+                Ok(()) => *written = generation,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot save LLM state")
+                }
+            }
+        });
+        if let Err(e) = write.await {
+            tracing::warn!(error = %e, "LLM state writer failed");
+        }
+    }
+}
+
+#[async_trait]
+impl LlmBackend for LlmAdvisor {
+    async fn advise(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
+        let plan = match self.plan(inputs) {
+            Next::Call(plan) => plan,
+            Next::Answer(answer) => return answer,
+        };
+        // The budget was spent: record that before the request, so a crash cannot forget it.
+        self.persist().await;
+        let outcome = self.request(&plan).await;
+        let result = self.finish(inputs, &plan, outcome);
+        self.persist().await;
+        result
+    }
+
+    fn status(&self) -> String {
+        let st = self.lock();
+        let mut b = st.budget.clone();
+        b.roll(st.cluster_now, (self.wall_clock)());
+        let Some(model) = current_model(&self.models, &st.retired) else {
+            return format!(
+                "LLM: no live model ({} retired): rules only",
+                self.models.join(", ")
+            );
+        };
+        let mut s = format!("LLM {}", short(&model));
+        let retired: Vec<&str> = self
+            .models
+            .iter()
+            .filter(|m| st.retired.contains(m))
+            .map(|m| short(m))
+            .collect();
+        if !retired.is_empty() {
+            s.push_str(&format!(" ({} retired)", retired.join(", ")));
+        }
+        s.push_str(&format!(
+            " · {}/{} left today",
+            b.remaining(self.daily_budget),
+            self.daily_budget
+        ));
+        if let Some(r) = &st.limits.remaining_requests {
+            s.push_str(&format!(" · server: {r} req"));
+            if let Some(t) = &st.limits.remaining_tokens {
+                s.push_str(&format!(", {t} tok"));
+            }
+            s.push_str(" left");
+        }
+        if let Some(until) = st.backoff_until {
+            let left = until.saturating_duration_since(Instant::now());
+            if !left.is_zero() {
+                s.push_str(&format!(" · 429: paused {} s", left.as_secs().max(1)));
+            }
+        }
+        s
+    }
+}
+
+fn current_model(models: &[String], retired: &[String]) -> Option<String> {
+    models.iter().find(|m| !retired.contains(m)).cloned()
+}
+
+fn short(model: &str) -> &str {
+    model.rsplit('/').next().unwrap_or(model)
+}
+
+fn advice(c: CachedAdvice, cached: bool, mut extra: Vec<String>) -> LlmAdvice {
+    let mut notes = c.notes;
+    notes.append(&mut extra);
+    LlmAdvice {
+        decision: c.decision,
+        model: c.model,
+        cached,
+        notes,
+    }
+}
+
+fn fail(reason: String) -> LlmFailure {
+    LlmFailure { reason }
+}
+
+/// "45 s", "4 min".
+fn human_wait(seconds: u64) -> String {
+    if seconds < 90 {
+        format!("{seconds} s")
+    } else {
+        format!("{} min", seconds.div_ceil(60))
+    }
+}

@@ -1,0 +1,134 @@
+//! End to end: the built binary with `--demo` in a real terminal (tmux), driven by keys, read
+//! back from the screen. Asserts the screen text after each key and a clean exit: status 0 and
+//! the terminal back in cooked mode with the alternate screen left.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str, w: u16, h: u16) -> Self {
+        let socket = format!("ai4k8s-e2e-{}", std::process::id());
+        let t = Tmux {
+            socket,
+            session: "e2e".into(),
+        };
+        let ok = Command::new("tmux")
+            .args(["-L", &t.socket, "new-session", "-d", "-s", &t.session])
+            .args(["-x", &w.to_string(), "-y", &h.to_string(), cmd])
+            .status()
+            .expect("tmux must be installed (apt-get install tmux)");
+        assert!(ok.success(), "tmux new-session failed");
+        t
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(ok.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-t",
+                &self.session,
+            ])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until the screen satisfies `pred`, or fail showing the last screen.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_ai4k8s");
+    let cmd = format!(
+        "env -u GROQ_API_KEY -u AI4K8S_CONFIG {bin} --demo --seed 42 --data-dir {}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
+        data.path().display()
+    );
+    let t = Tmux::start(&cmd, 100, 30);
+
+    let s = t.wait_for("the deployments table", |s| {
+        s.contains("Deployments [all] 14/14") && s.contains("data/etl-worker ·")
+    });
+    assert!(s.contains("RECOMMEND"), "{s}");
+    assert!(
+        s.contains("no key ($GROQ_API_KEY unset): rules only"),
+        "{s}"
+    );
+
+    // j moves the selection: the card follows it to the second deployment.
+    t.keys(&["j"]);
+    t.wait_for("the card of the second deployment", |s| {
+        s.contains("data/feature-cache ·")
+    });
+
+    // ? opens help generated from the keymap; Esc closes it.
+    t.keys(&["?"]);
+    t.wait_for("help", |s| {
+        s.contains("Help · esc closes") && s.contains("filter deployments by name")
+    });
+    t.keys(&["Escape"]);
+    t.wait_for("help to close", |s| !s.contains("Help · esc closes"));
+
+    // / filters by name.
+    t.keys(&["/", "l", "e", "d", "g", "e", "r", "Enter"]);
+    let s = t.wait_for("the filtered table", |s| {
+        s.contains("Deployments [all] 1/14")
+    });
+    assert!(s.contains("payments/ledger"), "{s}");
+    assert!(!s.contains("shop/frontend"), "filtered out:\n{s}");
+    assert!(
+        s.contains("payments/ledger ·"),
+        "card follows the only row:\n{s}"
+    );
+
+    // q quits: exit status 0, the terminal is back in canonical mode, the app's screen is gone.
+    t.keys(&["q"]);
+    let s = t.wait_for("exit", |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=0"), "{s}");
+    assert!(
+        s.lines().any(|l| l.trim() == "icanon"),
+        "terminal left in raw mode:\n{s}"
+    );
+    assert!(!s.contains("RECOMMEND"), "alternate screen not left:\n{s}");
+    let log = std::fs::read_to_string(data.path().join("logs/ai4k8s.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+}

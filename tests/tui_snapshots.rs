@@ -1,0 +1,134 @@
+//! Whole-screen and per-pane snapshots of the TUI over the demo cluster (fixed seed), drawn with
+//! ratatui's TestBackend exactly as the running app draws them.
+
+use ai4k8s::advisor::Advisor;
+use ai4k8s::cluster::sim::SimWorld;
+use ai4k8s::config::AdvisorConfig;
+use ai4k8s::tui::app::{App, Mode, SessionInfo};
+use ai4k8s::tui::preview::app_from_world;
+use ai4k8s::tui::ui::{self, PaneKind};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+
+fn demo_app() -> App {
+    let world = SimWorld::demo(42, 48);
+    let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+    app_from_world(
+        &world,
+        &advisor,
+        SessionInfo {
+            context: "demo".into(),
+            speed: Some(20.0),
+            read_only: false,
+        },
+    )
+}
+
+/// The screen as text, one line per row, trailing spaces trimmed.
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    ui::prepare(app, Rect::new(0, 0, w, h));
+    term.draw(|f| ui::render(f, app)).expect("draw");
+    text(term.backend())
+}
+
+fn pane(app: &App, kind: PaneKind, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    term.draw(|f| ui::render_pane(f, app, kind)).expect("draw");
+    text(term.backend())
+}
+
+fn text(b: &TestBackend) -> String {
+    let buf = b.buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        for x in 0..buf.area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn whole_screen_80x24() {
+    let mut app = demo_app();
+    insta::assert_snapshot!(screen(&mut app, 80, 24));
+}
+
+#[test]
+fn whole_screen_160x48() {
+    let mut app = demo_app();
+    insta::assert_snapshot!(screen(&mut app, 160, 48));
+}
+
+#[test]
+fn whole_screen_200x60_uses_the_room() {
+    let mut app = demo_app();
+    let s = screen(&mut app, 200, 60);
+    // Every deployment fits in the table and the namespace has its own column.
+    for name in [
+        "frontend",
+        "checkout",
+        "ledger",
+        "feature-cache",
+        "ingress-gateway",
+    ] {
+        assert!(s.contains(name), "{name} missing:\n{s}");
+    }
+    assert!(s.contains("NAMESPACE"));
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = demo_app();
+    for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 10), (79, 23), (300, 100)] {
+        let s = screen(&mut app, w, h);
+        assert_eq!(s.lines().count(), h as usize);
+    }
+    app.mode = Mode::Help;
+    screen(&mut app, 12, 4);
+}
+
+#[test]
+fn help_overlay_lists_the_keymap() {
+    let mut app = demo_app();
+    app.mode = Mode::Help;
+    let s = screen(&mut app, 100, 30);
+    for k in [
+        "j ↓",
+        "tab",
+        "/",
+        "^r",
+        "esc",
+        "q ^c",
+        "filter deployments by name",
+    ] {
+        assert!(s.contains(k), "{k:?} missing from help:\n{s}");
+    }
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn each_pane() {
+    let mut app = demo_app();
+    // Select a deployment with an HPA so the chart shows the target line.
+    app.selected = app
+        .visible
+        .iter()
+        .position(|k| k.name == "frontend")
+        .expect("frontend");
+    insta::assert_snapshot!("pane_table", pane(&app, PaneKind::Table, 100, 18));
+    insta::assert_snapshot!("pane_sparklines", pane(&app, PaneKind::Sparklines, 60, 8));
+    insta::assert_snapshot!("pane_chart", pane(&app, PaneKind::Chart, 70, 16));
+    insta::assert_snapshot!("pane_card", pane(&app, PaneKind::Card, 60, 20));
+    insta::assert_snapshot!("pane_status", pane(&app, PaneKind::Status, 120, 1));
+    insta::assert_snapshot!(
+        "pane_namespace_picker",
+        pane(&app, PaneKind::NamespacePicker, 50, 10)
+    );
+}
