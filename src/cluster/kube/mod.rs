@@ -188,7 +188,15 @@ impl KubeCluster {
                 if !d.synced
                     && let Some(f) = &d.failure
                 {
-                    return Err(f.error.clone());
+                    return Err(match &f.error {
+                        // RBAC often allows one namespace but not all of them.
+                        ClusterError::Forbidden(m) if self.opts.namespace.is_none() => {
+                            ClusterError::Forbidden(format!(
+                                "{m} (to watch a single namespace, pass --namespace NS)"
+                            ))
+                        }
+                        e => e.clone(),
+                    });
                 }
             }
             if self.first_data_in() {
@@ -357,9 +365,7 @@ impl Cluster for KubeCluster {
                 source: "API server".into(),
                 state: SourceState::Stale,
                 detail: Some(e.to_string()),
-                updated_at: lock(&self.shared.liveness)
-                    .last_answer
-                    .map(|_| lock(&self.deployments_health).last_ok_wall.unwrap_or(0)),
+                updated_at: lock(&self.deployments_health).last_ok_wall,
             });
         }
         sources.push(lock(&self.deployments_health).status());

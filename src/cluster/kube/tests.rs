@@ -318,6 +318,10 @@ async fn forbidden_deployments_fail_the_snapshot_with_the_servers_reason() {
         msg.contains("deployments is forbidden: User \"dev\" cannot list"),
         "{msg}"
     );
+    assert!(
+        msg.ends_with("(to watch a single namespace, pass --namespace NS)"),
+        "{msg}"
+    );
 }
 
 /// Call `snapshot()` until it succeeds.
