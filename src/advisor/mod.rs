@@ -6,6 +6,7 @@
 
 pub mod llm;
 pub mod rules;
+pub mod scheduled;
 pub mod validate;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct Advisor {
     llm: Option<Arc<dyn LlmBackend>>,
     /// Why there is no LLM (e.g. "no key"), shown in the status bar and on cards.
     no_llm_reason: String,
+    /// `[[schedule]]` windows raise recommendations to their minimum.
+    schedule: scheduled::Schedule,
 }
 
 impl Advisor {
@@ -56,6 +59,7 @@ impl Advisor {
             cfg,
             llm: None,
             no_llm_reason: reason.into(),
+            schedule: scheduled::Schedule::default(),
         }
     }
 
@@ -64,7 +68,14 @@ impl Advisor {
             cfg,
             llm: Some(llm),
             no_llm_reason: String::new(),
+            schedule: scheduled::Schedule::default(),
         }
+    }
+
+    /// Add the `[[schedule]]` rules.
+    pub fn with_schedule(mut self, schedule: scheduled::Schedule) -> Self {
+        self.schedule = schedule;
+        self
     }
 
     pub fn config(&self) -> &AdvisorConfig {
@@ -79,8 +90,18 @@ impl Advisor {
         }
     }
 
-    /// A validated recommendation for one deployment.
+    /// A validated recommendation for one deployment, raised to an open schedule window's
+    /// minimum when it is below it.
     pub async fn recommend(&self, inputs: &AdvisorInputs) -> Recommendation {
+        let rec = self.advise(inputs).await;
+        if self.schedule.is_empty() {
+            rec
+        } else {
+            self.schedule.overlay(rec, self.cfg.max_step)
+        }
+    }
+
+    async fn advise(&self, inputs: &AdvisorInputs) -> Recommendation {
         let llm_result = match &self.llm {
             Some(llm) => Some(llm.advise(inputs).await),
             None => None,

@@ -188,8 +188,8 @@ pub async fn poll_once(
                 "{what}: no answer within {} s",
                 timeout.as_secs()
             ));
-            lock(&shared.liveness).failed(mapped.to_string());
-            s.health.fail(mapped, true);
+            // A slow metrics API is not a dead API server: only the metrics go stale.
+            s.health.fail(mapped, false);
         }
     }
 }

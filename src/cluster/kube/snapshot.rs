@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Pod;
 use super::metrics::UsageMap;
 use super::utilization::{self, PodRequests, Utilization};
 use super::{hpa, selector};
-use crate::cluster::annotations;
+use crate::cluster::{annotations, deployment_bounds};
 use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, UnixSeconds};
 
 pub struct Inputs<'a> {
@@ -175,13 +175,12 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
                 .get(k)
                 .and_then(|v| v.trim().parse::<u32>().ok())
         };
-        let (min, max) = match &hpa_state {
-            Some(h) => (h.min_replicas, h.max_replicas),
-            None => (
-                annotated(annotations::MIN_REPLICAS).unwrap_or(1),
-                annotated(annotations::MAX_REPLICAS).unwrap_or(desired.max(1) * 4),
-            ),
-        };
+        let annotated_bounds = (
+            annotated(annotations::MIN_REPLICAS),
+            annotated(annotations::MAX_REPLICAS),
+        );
+        // The same rule as the simulator's (annotations, else the HPA's, capped by its max).
+        let (min, max) = deployment_bounds(annotated_bounds, hpa_state.as_ref(), desired);
         out.push(DeploymentState {
             key,
             desired_replicas: desired,
@@ -197,6 +196,7 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
             predictive_enabled: annotations
                 .get(annotations::PREDICTIVE)
                 .is_some_and(|v| v == "true"),
+            annotated_bounds,
         });
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -443,8 +443,8 @@ async fn a_connection_drop_mid_watch_keeps_the_last_good_data_and_recovers() {
     );
     let mut app = App::new(SessionInfo {
         context: "test".into(),
-        speed: None,
         read_only: true,
+        ..SessionInfo::default()
     });
     // The first good snapshot.
     loop {
