@@ -83,6 +83,8 @@ pub struct KubeCluster {
     pods_health: Arc<Mutex<Health>>,
     metrics: Arc<Mutex<MetricsState>>,
     shared: Arc<Shared>,
+    /// From the last snapshot: how many deployments lack CPU/memory %, and one example why.
+    unknown_utilization: Mutex<Option<(usize, String)>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -159,6 +161,7 @@ impl KubeCluster {
             pods_health,
             metrics,
             shared,
+            unknown_utilization: Mutex::new(None),
             tasks: vec![t1, t2, t3, t4],
         }
     }
@@ -301,7 +304,12 @@ impl Cluster for KubeCluster {
         if let Some(e) = self.down() {
             return Err(e);
         }
-        Ok(self.build().0)
+        let (snap, reasons) = self.build();
+        *lock(&self.unknown_utilization) = reasons
+            .iter()
+            .next()
+            .map(|(k, why)| (reasons.len(), format!("{k}: {why}")));
+        Ok(snap)
     }
 
     async fn history(&self) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, ClusterError> {
@@ -391,19 +399,13 @@ impl Cluster for KubeCluster {
                 .map(|d| format!("{d}; CPU and memory % not shown"));
         }
         drop(m);
-        if metrics.state == SourceState::Ok && lock(&self.deployments_health).synced {
-            let (_, reasons) = self.build();
-            if !reasons.is_empty() {
-                let (k, why) = reasons
-                    .iter()
-                    .next()
-                    .map(|(k, w)| (k.to_string(), w.clone()))
-                    .unwrap_or_default();
-                metrics.detail = Some(format!(
-                    "{} deployments without CPU/memory %, e.g. {k}: {why}",
-                    reasons.len()
-                ));
-            }
+        // Kept from the last snapshot: status() must stay cheap at any cluster size.
+        if metrics.state == SourceState::Ok
+            && let Some((n, example)) = lock(&self.unknown_utilization).clone()
+        {
+            metrics.detail = Some(format!(
+                "{n} deployments without CPU/memory %, e.g. {example}"
+            ));
         }
         sources.push(metrics);
         ClusterStatus { sources }
