@@ -230,7 +230,7 @@ async fn run(
                             k.recommended_at = None;
                             let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
                             if let Some(snap) = &snapshot {
-                                schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, false);
+                                schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, true);
                             }
                         }
                         continue;
@@ -481,7 +481,10 @@ fn schedule(
 ) {
     let t = snap.time;
     let due = |at: Option<UnixSeconds>, every: i64| at.is_none_or(|a| t - a >= every);
-    if due(k.forecast_at, opts.forecast_every) && in_flight.insert((key.clone(), false)) {
+    // `now` (a forecast just landed, or the user asked) goes straight to the recommendation:
+    // with a fast clock a new forecast may already be due, and recommending only when none is
+    // would starve the cards.
+    if !now && due(k.forecast_at, opts.forecast_every) && in_flight.insert((key.clone(), false)) {
         let history = k.history.clone();
         let key = key.clone();
         k.forecast_at = Some(t);
