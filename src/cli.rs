@@ -45,6 +45,10 @@ pub struct Global {
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
 
+    /// Watch one namespace (default: all namespaces).
+    #[arg(long, short = 'n', global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+
     /// Disable every write to the cluster.
     #[arg(long, global = true)]
     pub read_only: bool,

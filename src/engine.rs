@@ -33,6 +33,10 @@ pub enum Update {
     LlmStatus(String),
     /// A cluster call failed; data shown is from the last good poll.
     ClusterError(String),
+    /// A lasting problem with one data source ("cluster": missing metrics, RBAC; "history":
+    /// the store or Prometheus), or None when it cleared. Unlike `ClusterError`, a good
+    /// snapshot does not clear it.
+    Notice(&'static str, Option<String>),
     /// A write finished (or was refused): what to tell the user.
     ActionDone(ActionReport),
     /// A write met a conflict (409): the same request made from a fresh read, to confirm again.
@@ -135,6 +139,7 @@ async fn run(
 ) {
     let mut known: HashMap<DeploymentKey, Known> = HashMap::new();
     let mut snapshot: Option<Arc<ClusterSnapshot>> = None;
+    let mut cluster_notice: Option<String> = None;
     let mut work: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
@@ -148,13 +153,16 @@ async fn run(
     // The store first, then the cluster's own history; `History::extend` merges by time.
     let mut start = opts.history.stored().await.unwrap_or_else(|e| {
         tracing::warn!("{e}");
-        let _ = updates.send(Update::ClusterError(e));
+        let _ = updates.send(Update::Notice(
+            "history",
+            Some(format!("history store: {e}")),
+        ));
         Vec::new()
     });
     match cluster.history().await {
         Ok(history) => start.extend(history),
         Err(e) => {
-            let _ = updates.send(Update::ClusterError(format!("history: {e}")));
+            let _ = updates.send(Update::Notice("history", Some(format!("history: {e}"))));
         }
     }
     for (key, samples) in start {
@@ -297,6 +305,12 @@ async fn run(
                     work.spawn(async move { Done::Backfill(history.prometheus(&snap).await) });
                 }
                 let _ = updates.send(Update::Snapshot(snap.clone()));
+                // Which data is missing or stale, said once per change.
+                let status = cluster.status().summary();
+                if status != cluster_notice {
+                    cluster_notice = status.clone();
+                    let _ = updates.send(Update::Notice("cluster", status));
+                }
                 if force {
                     for k in known.values_mut() {
                         k.forecast_at = None;
@@ -439,7 +453,10 @@ fn merge_backfill(
         Ok(b) => b,
         Err(e) => {
             tracing::warn!("prometheus backfill failed: {e}");
-            let _ = updates.send(Update::ClusterError(format!("no prometheus backfill: {e}")));
+            let _ = updates.send(Update::Notice(
+                "history",
+                Some(format!("no prometheus backfill: {e}")),
+            ));
             return;
         }
     };

@@ -14,6 +14,7 @@ use ai4k8s::advisor::scheduled::Schedule;
 use ai4k8s::autopilot::{self, AutopilotOptions};
 use ai4k8s::cli::{Cli, Commands, Output, SimCommand};
 use ai4k8s::cluster::Cluster;
+use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{self, Config};
 use ai4k8s::engine::{self, EngineOptions};
@@ -133,7 +134,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             }
         }
         Some(Commands::Autopilot { dry_run }) => {
-            let Some(cluster) = connect(&cli, cfg, true)? else {
+            let Some(cluster) = connect(&cli, cfg, true).await? else {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let read_only = cli.global.read_only || cfg.context_read_only(&cluster.context());
@@ -196,7 +197,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 }
                 None => None,
             };
-            let Some(cluster) = connect(&cli, cfg, false)? else {
+            let Some(cluster) = connect(&cli, cfg, false).await? else {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let advisor = build_advisor(&setup);
@@ -211,6 +212,10 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                         return Ok(ExitCode::from(BAD_INPUT));
                     }
                 };
+            // Missing or stale data (no metrics-server, RBAC) weakens the answer: say so.
+            if let Some(problems) = cluster.status().summary() {
+                eprintln!("ai4k8s: warning: {problems}");
+            }
             let text = match (output, wanted.is_some()) {
                 (Output::Json, true) => serde_json::to_string_pretty(&recs[0])?,
                 (Output::Json, false) => serde_json::to_string_pretty(&recs)?,
@@ -223,7 +228,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             print_stdout(&text)
         }
         None => {
-            let Some(cluster) = connect(&cli, cfg, true)? else {
+            let Some(cluster) = connect(&cli, cfg, true).await? else {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let advisor = build_advisor(&setup);
@@ -294,7 +299,11 @@ fn print_stdout(text: &str) -> color_eyre::Result<ExitCode> {
 }
 
 /// The cluster to work on; None after printing why there is none. `live`: the demo clock runs.
-fn connect(cli: &Cli, cfg: &Config, live: bool) -> color_eyre::Result<Option<Arc<dyn Cluster>>> {
+async fn connect(
+    cli: &Cli,
+    cfg: &Config,
+    live: bool,
+) -> color_eyre::Result<Option<Arc<dyn Cluster>>> {
     if cli.demo {
         let seed = cli.global.seed.unwrap_or(cfg.demo.seed);
         let speed = cli.speed.unwrap_or(cfg.demo.speed);
@@ -308,8 +317,33 @@ fn connect(cli: &Cli, cfg: &Config, live: bool) -> color_eyre::Result<Option<Arc
         }
         return Ok(Some(Arc::new(sim)));
     }
-    eprintln!("ai4k8s: live clusters are not supported by this build yet; run with --demo");
-    Ok(None)
+    // The context decides `[contexts.NAME] read_only` before anything is watched.
+    let kubeconfig = cli.global.kubeconfig.as_deref();
+    let context = match &cli.global.context {
+        Some(c) => Some(c.clone()),
+        None => ai4k8s::cluster::kube::contexts(kubeconfig)
+            .ok()
+            .and_then(|(_, current)| current),
+    };
+    let read_only =
+        cli.global.read_only || context.as_deref().is_some_and(|c| cfg.context_read_only(c));
+    let opts = KubeOptions {
+        kubeconfig: cli.global.kubeconfig.clone(),
+        context: cli.global.context.clone(),
+        namespace: cli.global.namespace.clone(),
+        read_only,
+        ..KubeOptions::default()
+    };
+    match KubeCluster::connect(opts).await {
+        Ok(c) => {
+            tracing::info!("watching context {}", c.context());
+            Ok(Some(Arc::new(c)))
+        }
+        Err(e) => {
+            eprintln!("ai4k8s: {e}");
+            Ok(None)
+        }
+    }
 }
 
 /// Live clusters keep their history in the data dir, keyed by kube context, and may backfill

@@ -46,7 +46,7 @@ impl FromStr for DeploymentKey {
 }
 
 /// What the HorizontalPodAutoscaler on a deployment says about itself (autoscaling/v2 status).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HpaState {
     pub name: String,
     pub min_replicas: u32,
@@ -60,6 +60,36 @@ pub struct HpaState {
     /// Short human status: "stable", "scaling up", "scaling down", "at max", "limited: …".
     pub scaling_status: String,
     pub last_scale_time: Option<UnixSeconds>,
+    /// Every metric the HPA scales on, current against target (live clusters; the simulator
+    /// leaves it empty and uses the two targets above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<HpaMetric>,
+}
+
+/// One metric of an autoscaling/v2 HPA, rendered for people: any of the five metric types.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HpaMetric {
+    /// Resource, ContainerResource, Pods, Object or External.
+    pub kind: String,
+    /// What is measured: "cpu", "container app memory", "packets-per-second",
+    /// "Ingress/main requests-per-second".
+    pub name: String,
+    /// The target as the HPA states it: "70%", "avg 100", "500".
+    pub target: String,
+    /// The current value the HPA last computed; None when unknown.
+    pub current: Option<String>,
+    /// Why `current` is unknown (the HPA's condition, or that it has not reported yet).
+    pub unknown_reason: Option<String>,
+}
+
+impl fmt::Display for HpaMetric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.current, &self.unknown_reason) {
+            (Some(c), _) => write!(f, "{} {}/{}", self.name, c, self.target),
+            (None, Some(why)) => write!(f, "{} <unknown>/{} ({why})", self.name, self.target),
+            (None, None) => write!(f, "{} <unknown>/{}", self.name, self.target),
+        }
+    }
 }
 
 impl HpaState {

@@ -123,7 +123,10 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
 
     // q quits: exit status 0, the terminal is back in canonical mode, the app's screen is gone.
     t.keys(&["q"]);
-    let s = t.wait_for("exit", |s| s.contains("EXIT="));
+    // Wait for the line after EXIT= too: stty prints it a moment later.
+    let s = t.wait_for("exit", |s| {
+        s.contains("EXIT=") && s.lines().any(|l| l.trim().ends_with("icanon"))
+    });
     assert!(s.contains("EXIT=0"), "{s}");
     assert!(
         s.lines().any(|l| l.trim() == "icanon"),

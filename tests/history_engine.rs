@@ -216,7 +216,7 @@ async fn an_unreachable_prometheus_is_reported_and_the_engine_goes_on() {
     let mut snapshots = 0;
     let message = loop {
         match next(&mut rx).await {
-            Update::ClusterError(e) if e.contains("prometheus") => break e,
+            Update::Notice("history", Some(e)) if e.contains("Prometheus") => break e,
             Update::Snapshot(_) => {
                 snapshots += 1;
                 sim.advance(15);

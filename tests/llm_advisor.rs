@@ -85,6 +85,7 @@ fn inputs(ns: &str, name: &str, cpu: f64, at: i64) -> AdvisorInputs {
             desired_replicas: 4,
             scaling_status: "stable".into(),
             last_scale_time: None,
+            metrics: Vec::new(),
         }),
         observed_at: at,
     }

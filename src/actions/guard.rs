@@ -178,6 +178,7 @@ mod tests {
                 desired_replicas: replicas,
                 scaling_status: "stable".into(),
                 last_scale_time: None,
+                metrics: Vec::new(),
             }),
             predictive_enabled: false,
             annotated_bounds: (None, None),

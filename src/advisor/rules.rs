@@ -257,6 +257,7 @@ mod tests {
                 desired_replicas: replicas,
                 scaling_status: "stable".into(),
                 last_scale_time: None,
+                metrics: Vec::new(),
             }),
             observed_at: 0,
         }

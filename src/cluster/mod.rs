@@ -1,12 +1,13 @@
 //! Where deployments, HPAs and pod metrics come from and where writes go: the `Cluster` trait,
 //! implemented by the embedded simulator (`sim`) and, for live clusters, by kube-rs.
 
+pub mod kube;
 pub mod sim;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
+use crate::model::{ClusterSnapshot, DeploymentKey, Sample, UnixSeconds};
 
 /// The seed's annotations on a deployment.
 pub mod annotations {
@@ -68,6 +69,112 @@ pub struct HpaSpec {
     pub target_mem_pct: Option<u32>,
 }
 
+/// How one source of cluster data is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    /// Delivering current data.
+    Ok,
+    /// The first list has not arrived yet.
+    Syncing,
+    /// Had data, but the last attempt failed: what is shown may be old.
+    Stale,
+    /// Never delivered (forbidden, not served, unreachable): shown without it.
+    Missing,
+}
+
+/// The health of one source: deployments, HPAs, pods, pod metrics, the API server itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub source: String,
+    pub state: SourceState,
+    /// Why it is stale or missing (the server's words), or what stands in for it.
+    pub detail: Option<String>,
+    /// When it last delivered data (wall clock).
+    pub updated_at: Option<UnixSeconds>,
+}
+
+/// Which data is missing or stale and why; empty when the cluster cannot tell (simulator).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub sources: Vec<SourceStatus>,
+}
+
+impl ClusterStatus {
+    /// Sources that are not Ok.
+    pub fn problems(&self) -> impl Iterator<Item = &SourceStatus> {
+        self.sources.iter().filter(|s| s.state != SourceState::Ok)
+    }
+
+    /// One line for a status bar, None when every source is fine.
+    pub fn summary(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .problems()
+            .map(|s| {
+                let state = match s.state {
+                    SourceState::Ok => "ok",
+                    SourceState::Syncing => "syncing",
+                    SourceState::Stale => "stale",
+                    SourceState::Missing => "missing",
+                };
+                match &s.detail {
+                    Some(d) => format!("{} {state}: {d}", s.source),
+                    None => format!("{} {state}", s.source),
+                }
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// One write, as a value: what previews (server-side dry run) and journals talk about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Write {
+    Scale {
+        key: DeploymentKey,
+        replicas: u32,
+    },
+    PatchHpa {
+        key: DeploymentKey,
+        min_replicas: Option<u32>,
+        max_replicas: Option<u32>,
+    },
+    Annotate {
+        key: DeploymentKey,
+        changes: Vec<(String, Option<String>)>,
+    },
+    CreateHpa {
+        key: DeploymentKey,
+        spec: HpaSpec,
+    },
+}
+
+impl Write {
+    pub fn key(&self) -> &DeploymentKey {
+        match self {
+            Write::Scale { key, .. }
+            | Write::PatchHpa { key, .. }
+            | Write::Annotate { key, .. }
+            | Write::CreateHpa { key, .. } => key,
+        }
+    }
+
+    /// Perform the write on `cluster`.
+    pub async fn apply(&self, cluster: &dyn Cluster) -> Result<(), ClusterError> {
+        match self {
+            Write::Scale { key, replicas } => cluster.scale(key, *replicas).await,
+            Write::PatchHpa {
+                key,
+                min_replicas,
+                max_replicas,
+            } => cluster.patch_hpa(key, *min_replicas, *max_replicas).await,
+            Write::Annotate { key, changes } => cluster.annotate(key, changes).await,
+            Write::CreateHpa { key, spec } => cluster.create_hpa(key, spec).await,
+        }
+    }
+}
+
 /// A cluster the pipeline can read and act on.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -100,4 +207,13 @@ pub trait Cluster: Send + Sync {
 
     /// Create an HPA for a deployment that has none.
     async fn create_hpa(&self, key: &DeploymentKey, spec: &HpaSpec) -> Result<(), ClusterError>;
+
+    /// Check a write without making it (server-side dry run on live clusters): the same
+    /// validation, admission and RBAC answer the real write would get.
+    async fn dry_run(&self, write: &Write) -> Result<(), ClusterError>;
+
+    /// Which data is missing or stale and why. Never waits on the network.
+    fn status(&self) -> ClusterStatus {
+        ClusterStatus::default()
+    }
 }

@@ -142,6 +142,8 @@ pub struct App {
     pub dismissed: HashMap<DeploymentKey, (ScalingAction, u32)>,
     /// Journal entries for the journal overlay, oldest first.
     pub journal: Vec<Entry>,
+    /// Lasting data problems by source (missing metrics, RBAC, no backfill).
+    pub notices: BTreeMap<&'static str, String>,
 }
 
 impl App {
@@ -168,6 +170,7 @@ impl App {
             chart_history_hours: 12,
             dismissed: HashMap::new(),
             journal: Vec::new(),
+            notices: BTreeMap::new(),
         }
     }
 
@@ -229,6 +232,14 @@ impl App {
                 }
             }
             Update::Journal(entries) => self.journal = entries,
+            Update::Notice(source, text) => match text {
+                Some(t) => {
+                    self.notices.insert(source, t);
+                }
+                None => {
+                    self.notices.remove(source);
+                }
+            },
             Update::Dismissed(list) => {
                 for (key, action, target) in list {
                     self.dismissed.insert(key, (action, target));

@@ -255,6 +255,7 @@ mod tests {
                 desired_replicas: 4,
                 scaling_status: "stable".into(),
                 last_scale_time: None,
+                metrics: Vec::new(),
             }),
             predictive_enabled: false,
             annotated_bounds: (None, None),

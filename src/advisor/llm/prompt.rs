@@ -222,6 +222,7 @@ mod tests {
                 desired_replicas: 10,
                 scaling_status: "stable".into(),
                 last_scale_time: None,
+                metrics: Vec::new(),
             }),
             observed_at: 0,
         }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 pub use world::SimWorld;
 
-use super::{Cluster, ClusterError, HpaSpec};
+use super::{Cluster, ClusterError, HpaSpec, Write};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 /// A `SimWorld` behind the `Cluster` trait, shared between the clock task and readers.
@@ -103,5 +103,11 @@ impl Cluster for SimCluster {
 
     async fn create_hpa(&self, key: &DeploymentKey, spec: &HpaSpec) -> Result<(), ClusterError> {
         self.world().create_hpa(key, spec)
+    }
+
+    async fn dry_run(&self, write: &Write) -> Result<(), ClusterError> {
+        // The same validation on a throwaway copy of the world.
+        let preview = SimCluster::new(self.world().clone());
+        write.apply(&preview).await
     }
 }

@@ -448,6 +448,7 @@ impl SimWorld {
                 desired_replicas: status.desired,
                 scaling_status: scaling_status(&status.reason, d.replicas, h.config.max_replicas),
                 last_scale_time: status.last_scale_time,
+                metrics: Vec::new(),
             }
         });
         let annotated = |k: &str| d.annotations.get(k).and_then(|v| v.parse::<u32>().ok());

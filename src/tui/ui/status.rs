@@ -51,6 +51,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             theme::dim(),
         )),
     }
+    for notice in app.notices.values() {
+        left.push(sep.clone());
+        left.push(Span::styled(notice.clone(), Style::new().fg(Color::Yellow)));
+    }
     left.push(sep);
 
     match (&app.mode, &app.message) {

@@ -1,0 +1,211 @@
+//! A `ClusterSnapshot` assembled from the reflector stores and the last pod metrics: pods are
+//! matched to deployments through the deployment's selector, HPAs through their scale target.
+//! Pure and fast (no network): the stores are in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Pod;
+
+use super::metrics::UsageMap;
+use super::utilization::{self, PodRequests, Utilization};
+use super::{hpa, selector};
+use crate::cluster::{annotations, deployment_bounds};
+use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, UnixSeconds};
+
+pub struct Inputs<'a> {
+    pub context: &'a str,
+    pub now: UnixSeconds,
+    pub deployments: &'a [Arc<Deployment>],
+    pub hpas: &'a [Arc<HorizontalPodAutoscaler>],
+    /// None when pods cannot be listed: counts then come from the deployment's status and
+    /// metrics are matched through the labels metrics-server copies onto PodMetrics.
+    pub pods: Option<&'a [Arc<Pod>]>,
+    /// None when pod metrics are missing.
+    pub usage: Option<&'a UsageMap>,
+}
+
+/// Per deployment, why CPU or memory is unknown.
+pub type Reasons = BTreeMap<DeploymentKey, String>;
+
+fn running(p: &Pod) -> bool {
+    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+    p.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
+}
+
+fn ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Pods indexed by (namespace, label key, label value), and by namespace.
+struct PodIndex<'a> {
+    by_label: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Pod>>,
+    by_ns: HashMap<&'a str, Vec<&'a Pod>>,
+}
+
+impl<'a> PodIndex<'a> {
+    fn new(pods: &'a [Arc<Pod>]) -> Self {
+        let mut by_label: HashMap<_, Vec<&Pod>> = HashMap::new();
+        let mut by_ns: HashMap<_, Vec<&Pod>> = HashMap::new();
+        for p in pods.iter().map(|p| p.as_ref()).filter(|p| running(p)) {
+            let ns = p.metadata.namespace.as_deref().unwrap_or("");
+            by_ns.entry(ns).or_default().push(p);
+            for (k, v) in p.metadata.labels.iter().flatten() {
+                by_label
+                    .entry((ns, k.as_str(), v.as_str()))
+                    .or_default()
+                    .push(p);
+            }
+        }
+        Self { by_label, by_ns }
+    }
+
+    fn matching(
+        &self,
+        ns: &str,
+        sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    ) -> Vec<&'a Pod> {
+        let candidates = match selector::required_label(sel) {
+            Some((k, v)) => self.by_label.get(&(ns, k, v)),
+            None => self.by_ns.get(ns),
+        };
+        let empty = BTreeMap::new();
+        candidates
+            .map(|c| {
+                c.iter()
+                    .copied()
+                    .filter(|p| {
+                        selector::matches(sel, p.metadata.labels.as_ref().unwrap_or(&empty))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
+    let index = inp.pods.map(PodIndex::new);
+    // HPAs by (namespace, target deployment name).
+    let mut hpas: HashMap<(&str, &str), &HorizontalPodAutoscaler> = HashMap::new();
+    for h in inp.hpas {
+        let ns = h.metadata.namespace.as_deref().unwrap_or("");
+        if let Some(spec) = &h.spec
+            && hpa::targets(h, &spec.scale_target_ref.name)
+        {
+            // Two HPAs on one deployment fight; show the first by name, as kubectl lists.
+            hpas.entry((ns, spec.scale_target_ref.name.as_str()))
+                .and_modify(|cur| {
+                    if h.metadata.name < cur.metadata.name {
+                        *cur = h;
+                    }
+                })
+                .or_insert(h);
+        }
+    }
+    let mut reasons = Reasons::new();
+    let mut out = Vec::with_capacity(inp.deployments.len());
+    for d in inp.deployments {
+        let (Some(ns), Some(name)) = (&d.metadata.namespace, &d.metadata.name) else {
+            continue;
+        };
+        let key = DeploymentKey::new(ns.as_str(), name.as_str());
+        let spec = d.spec.clone().unwrap_or_default();
+        let status = d.status.clone().unwrap_or_default();
+        let desired = spec.replicas.unwrap_or(1).max(0) as u32;
+        let template = spec.template.spec.clone().unwrap_or_default();
+        let template_req = utilization::requests(&template);
+
+        let (ready_n, total, util) = match &index {
+            Some(index) => {
+                let pods = index.matching(ns, &spec.selector);
+                let ready_n = pods.iter().filter(|p| ready(p)).count() as u32;
+                let reqs: Vec<(PodRequests, Option<&_>)> = pods
+                    .iter()
+                    .map(|p| {
+                        let r = p
+                            .spec
+                            .as_ref()
+                            .map(utilization::requests)
+                            .unwrap_or_default();
+                        let u = inp.usage.and_then(|m| {
+                            m.get(&(ns.clone(), p.metadata.name.clone().unwrap_or_default()))
+                        });
+                        (r, u)
+                    })
+                    .collect();
+                let util = utilization::aggregate(reqs.iter().map(|(r, u)| (r, *u)));
+                (ready_n, pods.len() as u32, util)
+            }
+            None => {
+                // Without pods: metrics matched by their copied labels, template requests.
+                let util = match inp.usage {
+                    Some(m) => utilization::aggregate(
+                        m.iter()
+                            .filter(|((pns, _), u)| {
+                                pns == ns && selector::matches(&spec.selector, &u.labels)
+                            })
+                            .map(|(_, u)| (&template_req, Some(u))),
+                    ),
+                    None => Utilization::default(),
+                };
+                (
+                    status.ready_replicas.unwrap_or(0).max(0) as u32,
+                    status.replicas.unwrap_or(0).max(0) as u32,
+                    util,
+                )
+            }
+        };
+        if inp.usage.is_some()
+            && let Some(r) = &util.reason
+        {
+            reasons.insert(key.clone(), r.clone());
+        }
+
+        let hpa_state = hpas
+            .get(&(ns.as_str(), name.as_str()))
+            .map(|h| hpa::state(h));
+        let annotations = d.metadata.annotations.clone().unwrap_or_default();
+        let annotated = |k: &str| {
+            annotations
+                .get(k)
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        };
+        let annotated_bounds = (
+            annotated(annotations::MIN_REPLICAS),
+            annotated(annotations::MAX_REPLICAS),
+        );
+        // The same rule as the simulator's (annotations, else the HPA's, capped by its max).
+        let (min, max) = deployment_bounds(annotated_bounds, hpa_state.as_ref(), desired);
+        out.push(DeploymentState {
+            key,
+            desired_replicas: desired,
+            ready_replicas: ready_n,
+            total_pods: total,
+            min_replicas: min,
+            max_replicas: max,
+            cpu_request_millis: template_req.cpu_millis.unwrap_or(0.0).round() as u32,
+            mem_request_mib: (template_req.mem_bytes.unwrap_or(0.0) / 1048576.0).round() as u32,
+            cpu_pct: util.cpu_pct,
+            mem_pct: util.mem_pct,
+            hpa: hpa_state,
+            predictive_enabled: annotations
+                .get(annotations::PREDICTIVE)
+                .is_some_and(|v| v == "true"),
+            annotated_bounds,
+        });
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    (
+        ClusterSnapshot {
+            context: inp.context.to_string(),
+            time: inp.now,
+            deployments: out,
+        },
+        reasons,
+    )
+}

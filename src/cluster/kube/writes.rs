@@ -1,0 +1,261 @@
+//! Writes: `/scale` for replicas, merge patches for HPA bounds and annotations, a POST for a
+//! new autoscaling/v2 HPA; each can run as a server-side dry run. HPA bound patches carry the
+//! resourceVersion they were decided on: a 409 re-reads the HPA, re-checks the bounds against
+//! it and retries once, so a concurrent change is never overwritten blindly.
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::reflector::Store;
+use kube::{Api, Resource};
+use serde_json::{Map, Value, json};
+
+use super::{errors, hpa};
+use crate::cluster::{ClusterError, HpaSpec};
+use crate::model::DeploymentKey;
+
+/// Field manager named in managedFields, so `kubectl` users see who changed what.
+pub const FIELD_MANAGER: &str = "ai4k8s";
+
+pub struct Writer<'a> {
+    pub client: &'a kube::Client,
+    pub hpas: &'a Store<HorizontalPodAutoscaler>,
+    pub timeout: Duration,
+    pub dry_run: bool,
+}
+
+impl Writer<'_> {
+    fn patch_params(&self) -> PatchParams {
+        PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            dry_run: self.dry_run,
+            ..PatchParams::default()
+        }
+    }
+
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ClusterError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r.map_err(|e| errors::map(&e, what)),
+            Err(_) => Err(ClusterError::Unavailable(format!(
+                "{what}: no answer within {} s",
+                self.timeout.as_secs()
+            ))),
+        }
+    }
+
+    pub async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
+        // The replica count is absolute, like `kubectl scale`: no precondition needed.
+        let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
+        let what = format!("scale deployment {key} to {replicas}");
+        let url = Deployment::url_path(&(), Some(&key.namespace));
+        let req = kube::core::Request::new(url)
+            .patch_subresource("scale", &key.name, &self.patch_params(), &patch)
+            .map_err(|e| ClusterError::Invalid(format!("{what}: {e}")))?;
+        // Read the answer as plain JSON: servers differ in which Scale version (or object)
+        // they return, and only the status code matters here.
+        self.bounded(&what, self.client.request::<Value>(req))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn annotate(
+        &self,
+        key: &DeploymentKey,
+        changes: &[(String, Option<String>)],
+    ) -> Result<(), ClusterError> {
+        if let Some((k, _)) = changes
+            .iter()
+            .find(|(k, _)| k.is_empty() || k.contains(' '))
+        {
+            return Err(ClusterError::Invalid(format!(
+                "annotation key {k:?} is not valid"
+            )));
+        }
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &key.namespace);
+        // In a merge patch, null removes a key.
+        let annotations: Map<String, Value> = changes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().map_or(Value::Null, Value::String)))
+            .collect();
+        let patch = Patch::Merge(json!({ "metadata": { "annotations": annotations } }));
+        let what = format!("annotate deployment {key}");
+        self.bounded(&what, api.patch(&key.name, &self.patch_params(), &patch))
+            .await
+            .map(|_| ())
+    }
+
+    /// The HPA scaling the deployment: from the store (`fresh`: re-read from the server),
+    /// else found by listing the namespace.
+    async fn find_hpa(
+        &self,
+        key: &DeploymentKey,
+        fresh: bool,
+    ) -> Result<HorizontalPodAutoscaler, ClusterError> {
+        let api: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client.clone(), &key.namespace);
+        let cached = self.hpas.find(|h| {
+            h.metadata.namespace.as_deref() == Some(&key.namespace) && hpa::targets(h, &key.name)
+        });
+        let found = match cached {
+            Some(h) => {
+                let name = h.metadata.name.clone().unwrap_or_default();
+                if fresh {
+                    self.bounded(&format!("get hpa {}/{name}", key.namespace), api.get(&name))
+                        .await?
+                } else {
+                    (*h).clone()
+                }
+            }
+            None => {
+                let what = format!("list hpas in {}", key.namespace);
+                let list = self
+                    .bounded(&what, api.list(&ListParams::default()))
+                    .await?;
+                let mut targeting: Vec<_> = list
+                    .items
+                    .into_iter()
+                    .filter(|h| hpa::targets(h, &key.name))
+                    .collect();
+                targeting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+                targeting.into_iter().next().ok_or_else(|| {
+                    ClusterError::NotFound(format!(
+                        "no HorizontalPodAutoscaler scales deployment {key}"
+                    ))
+                })?
+            }
+        };
+        Ok(found)
+    }
+
+    pub async fn patch_hpa(
+        &self,
+        key: &DeploymentKey,
+        min: Option<u32>,
+        max: Option<u32>,
+    ) -> Result<(), ClusterError> {
+        if min.is_none() && max.is_none() {
+            return Ok(());
+        }
+        let mut current = self.find_hpa(key, false).await?;
+        for attempt in 0..2 {
+            let name = current.metadata.name.clone().unwrap_or_default();
+            let spec = current.spec.clone().unwrap_or_default();
+            let new_min = min.unwrap_or(spec.min_replicas.unwrap_or(1).max(0) as u32);
+            let new_max = max.unwrap_or(spec.max_replicas.max(0) as u32);
+            // Checked against the HPA as it is now, not as it was when the change was decided.
+            if new_min < 1 || new_min > new_max {
+                return Err(ClusterError::Invalid(format!(
+                    "hpa {}/{name}: minReplicas {new_min} must be at least 1 and at most maxReplicas {new_max}",
+                    key.namespace
+                )));
+            }
+            let mut spec_patch = Map::new();
+            if let Some(m) = min {
+                spec_patch.insert("minReplicas".into(), json!(m));
+            }
+            if let Some(m) = max {
+                spec_patch.insert("maxReplicas".into(), json!(m));
+            }
+            let mut body = json!({ "spec": spec_patch });
+            // The version decided on: the server refuses the patch (409) if the HPA changed since.
+            if let Some(rv) = &current.metadata.resource_version {
+                body["metadata"] = json!({ "resourceVersion": rv });
+            }
+            let api: Api<HorizontalPodAutoscaler> =
+                Api::namespaced(self.client.clone(), &key.namespace);
+            let what = format!("patch hpa {}/{name}", key.namespace);
+            match self
+                .bounded(
+                    &what,
+                    api.patch(&name, &self.patch_params(), &Patch::Merge(body)),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(ClusterError::Conflict(m)) if attempt == 0 => {
+                    tracing::info!("{m}; re-reading and retrying once");
+                    current = self.find_hpa(key, true).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ClusterError::Conflict(format!(
+            "hpa for {key} kept changing; not retried again"
+        )))
+    }
+
+    pub async fn create_hpa(
+        &self,
+        key: &DeploymentKey,
+        spec: &HpaSpec,
+    ) -> Result<(), ClusterError> {
+        if spec.min_replicas < 1 || spec.min_replicas > spec.max_replicas {
+            return Err(ClusterError::Invalid(format!(
+                "minReplicas {} must be at least 1 and at most maxReplicas {}",
+                spec.min_replicas, spec.max_replicas
+            )));
+        }
+        if spec.target_cpu_pct.is_none() && spec.target_mem_pct.is_none() {
+            return Err(ClusterError::Invalid(
+                "an HPA needs a CPU or a memory target".into(),
+            ));
+        }
+        if let Some(h) = self.hpas.find(|h| {
+            h.metadata.namespace.as_deref() == Some(&key.namespace) && hpa::targets(h, &key.name)
+        }) {
+            return Err(ClusterError::Conflict(format!(
+                "deployment {key} already has HorizontalPodAutoscaler {}",
+                h.metadata.name.as_deref().unwrap_or("?")
+            )));
+        }
+        let body: HorizontalPodAutoscaler = serde_json::from_value(hpa_manifest(key, spec))
+            .map_err(|e| ClusterError::Invalid(format!("hpa manifest: {e}")))?;
+        let api: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client.clone(), &key.namespace);
+        let pp = PostParams {
+            dry_run: self.dry_run,
+            field_manager: Some(FIELD_MANAGER.into()),
+        };
+        let what = format!("create hpa for deployment {key}");
+        self.bounded(&what, api.create(&pp, &body))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The seed's HPA manager's manifest: autoscaling/v2, CPU and/or memory utilization targets.
+pub fn hpa_manifest(key: &DeploymentKey, spec: &HpaSpec) -> Value {
+    let resource = |name: &str, pct: u32| {
+        json!({ "type": "Resource", "resource": { "name": name,
+            "target": { "type": "Utilization", "averageUtilization": pct } } })
+    };
+    let metrics: Vec<Value> = [
+        ("cpu", spec.target_cpu_pct),
+        ("memory", spec.target_mem_pct),
+    ]
+    .into_iter()
+    .filter_map(|(n, p)| p.map(|p| resource(n, p)))
+    .collect();
+    json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": key.name,
+            "namespace": key.namespace,
+            "labels": { "app.kubernetes.io/managed-by": "ai4k8s" }
+        },
+        "spec": {
+            "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": key.name },
+            "minReplicas": spec.min_replicas,
+            "maxReplicas": spec.max_replicas,
+            "metrics": metrics
+        }
+    })
+}
