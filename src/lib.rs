@@ -4,6 +4,7 @@
 //! TUI, the headless commands and the backtest. See `docs/architecture.md`.
 
 pub mod advisor;
+pub mod backtest;
 pub mod cli;
 pub mod cluster;
 pub mod config;
