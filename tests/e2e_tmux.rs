@@ -89,7 +89,10 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
         s.contains("Deployments [all] 14/14") && s.contains("data/etl-worker ·")
     });
     assert!(s.contains("RECOMMEND"), "{s}");
-    assert!(s.contains("no key ($GROQ_API_KEY unset): rules only"), "{s}");
+    assert!(
+        s.contains("no key ($GROQ_API_KEY unset): rules only"),
+        "{s}"
+    );
 
     // j moves the selection: the card follows it to the second deployment.
     t.keys(&["j"]);

@@ -28,6 +28,15 @@ pub struct PredictiveParams {
     pub hold_seconds: i64,
     /// The need must fall this fraction below the floor before the floor is lowered.
     pub lower_hysteresis: f64,
+    /// The floor is never lowered below what the highest demand seen over this long (up to
+    /// now) needs at `target_utilization`: a forecast that misses a burst does not undo it.
+    pub recent_seconds: i64,
+    /// No raise within this long after a lowering (the HPA still reacts to real load), so the
+    /// floor itself never reverses within the flap window.
+    pub reverse_guard_seconds: i64,
+    /// When the HPA has scaled above the floor, the floor follows it up: scale-downs then only
+    /// happen through the guarded lowering above, never straight after the HPA's own window.
+    pub follow_hpa: bool,
 }
 
 impl Default for PredictiveParams {
@@ -36,9 +45,12 @@ impl Default for PredictiveParams {
             target_utilization: 0.8,
             band: 0.0,
             lookahead_seconds: 900,
-            lower_lookahead_seconds: 3600,
+            lower_lookahead_seconds: 1800,
             hold_seconds: 600,
             lower_hysteresis: 0.1,
+            recent_seconds: 900,
+            reverse_guard_seconds: 300,
+            follow_hpa: true,
         }
     }
 }
@@ -80,6 +92,15 @@ pub fn forecast_peak(
         .reduce(f64::max)
 }
 
+/// What the planner knows at a decision besides the forecast.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// spec.replicas now (what the HPA holds).
+    pub replicas: u32,
+    /// Highest demand seen over `recent_seconds`, in the forecast's demand units after `scale`.
+    pub recent_peak: Option<f64>,
+}
+
 /// Moves a floor (the HPA's minReplicas) after the forecast: up at once, down slowly.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FloorPlanner {
@@ -88,7 +109,8 @@ pub struct FloorPlanner {
     pub base_min: u32,
     pub max: u32,
     floor: u32,
-    last_change: Option<UnixSeconds>,
+    last_raise: Option<UnixSeconds>,
+    last_lower: Option<UnixSeconds>,
 }
 
 impl FloorPlanner {
@@ -99,7 +121,8 @@ impl FloorPlanner {
             base_min,
             max: max.max(base_min),
             floor: base_min,
-            last_change: None,
+            last_raise: None,
+            last_lower: None,
         }
     }
 
@@ -109,33 +132,47 @@ impl FloorPlanner {
 
     /// The floor after a new forecast at `now`; `capacity` is one replica's capacity in the
     /// forecast's demand units (after `scale`). Without a usable forecast the floor falls back
-    /// to the HPA's own minimum, leaving the HPA in charge.
+    /// to the HPA's own minimum (through the same guarded lowering), leaving the HPA in charge.
     pub fn plan(
         &mut self,
         now: UnixSeconds,
         forecast: Option<&Forecast>,
         scale: f64,
         capacity: f64,
+        seen: Observed,
     ) -> u32 {
         let p = self.params;
+        let size = |d: f64| replicas_for(d, capacity, p.target_utilization);
         let need = |horizon: i64| {
             forecast
                 .and_then(|f| forecast_peak(f, now, now + horizon, p.band, scale))
-                .map(|d| replicas_for(d, capacity, p.target_utilization))
+                .map(size)
                 .unwrap_or(0)
                 .clamp(self.base_min, self.max)
         };
+        let since = |t: Option<UnixSeconds>, d: i64| t.is_none_or(|t| now - t >= d);
+
         let up = need(p.lookahead_seconds);
-        if up > self.floor {
+        if up > self.floor && since(self.last_lower, p.reverse_guard_seconds) {
             self.floor = up;
-            self.last_change = Some(now);
-            return self.floor;
+            self.last_raise = Some(now);
         }
-        let held = self.last_change.is_none_or(|t| now - t >= p.hold_seconds);
-        let down = need(p.lower_lookahead_seconds.max(p.lookahead_seconds));
-        if held && (down as f64) < self.floor as f64 * (1.0 - p.lower_hysteresis) {
-            self.floor = down.max(up);
-            self.last_change = Some(now);
+        if p.follow_hpa && seen.replicas > self.floor {
+            // Already there: following costs no scale event.
+            self.floor = seen.replicas.min(self.max);
+            self.last_raise = Some(now);
+        }
+        let recent = seen.recent_peak.map(size).unwrap_or(0);
+        let down = need(p.lower_lookahead_seconds.max(p.lookahead_seconds))
+            .max(up)
+            .max(recent)
+            .clamp(self.base_min, self.max);
+        let last_change = self.last_raise.max(self.last_lower);
+        if since(last_change, p.hold_seconds)
+            && (down as f64) < self.floor as f64 * (1.0 - p.lower_hysteresis)
+        {
+            self.floor = down;
+            self.last_lower = Some(now);
         }
         self.floor
     }
@@ -201,22 +238,25 @@ mod tests {
             lower_lookahead_seconds: 1200,
             hold_seconds: 600,
             lower_hysteresis: 0.2,
+            recent_seconds: 0,
+            reverse_guard_seconds: 300,
+            follow_hpa: false,
         };
         let mut p = FloorPlanner::new(params, 2, 50);
         let high = forecast(0, 300, &[10.0; 8]);
-        assert_eq!(p.plan(0, Some(&high), 1.0, 1.0), 10);
+        assert_eq!(p.plan(0, Some(&high), 1.0, 1.0, Observed::default()), 10);
         // Lower need shortly after: held.
         let low = forecast(300, 300, &[4.0; 8]);
-        assert_eq!(p.plan(300, Some(&low), 1.0, 1.0), 10);
+        assert_eq!(p.plan(300, Some(&low), 1.0, 1.0, Observed::default()), 10);
         // After the hold it falls to the longer window's need.
-        assert_eq!(p.plan(600, Some(&low), 1.0, 1.0), 4);
+        assert_eq!(p.plan(600, Some(&low), 1.0, 1.0, Observed::default()), 4);
         // Within the margin: kept.
         let slightly = forecast(1800, 300, &[3.5; 8]);
-        assert_eq!(p.plan(1800, Some(&slightly), 1.0, 1.0), 4);
+        assert_eq!(p.plan(1800, Some(&slightly), 1.0, 1.0, Observed::default()), 4);
         // A peak 15 min out is within the long window: no lowering below it.
         let dip = forecast(2400, 300, &[1.0, 1.0, 1.0, 4.0, 1.0]);
-        assert_eq!(p.plan(2400, Some(&dip), 1.0, 1.0), 4);
+        assert_eq!(p.plan(2400, Some(&dip), 1.0, 1.0, Observed::default()), 4);
         // No forecast: back to the HPA's own minimum (after the hold).
-        assert_eq!(p.plan(4000, None, 1.0, 1.0), 2);
+        assert_eq!(p.plan(4000, None, 1.0, 1.0, Observed::default()), 2);
     }
 }

@@ -81,6 +81,15 @@ pub struct BacktestArgs {
     /// Fraction the need must fall below the floor before it is lowered.
     #[arg(long, value_name = "0..1")]
     pub predictive_hysteresis: Option<f64>,
+    /// The floor never goes below the need of the peak seen over this window.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub predictive_recent: Option<i64>,
+    /// No floor raise within this long after a lowering.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub predictive_reverse_guard: Option<i64>,
+    /// Whether the floor follows the HPA up when it scales above it: true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub predictive_follow_hpa: Option<bool>,
 }
 
 impl BacktestArgs {
@@ -123,6 +132,15 @@ impl BacktestArgs {
         }
         if let Some(v) = self.predictive_hysteresis {
             s.lower_hysteresis = v;
+        }
+        if let Some(v) = self.predictive_recent {
+            s.recent_seconds = v;
+        }
+        if let Some(v) = self.predictive_reverse_guard {
+            s.reverse_guard_seconds = v;
+        }
+        if let Some(v) = self.predictive_follow_hpa {
+            s.follow_hpa = v;
         }
         let opts = Options {
             model: ModelOptions {

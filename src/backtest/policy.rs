@@ -4,7 +4,7 @@
 //! excepted, by design).
 
 use crate::advisor::Advisor;
-use crate::advisor::predictive::{FloorPlanner, replicas_for};
+use crate::advisor::predictive::{FloorPlanner, Observed, replicas_for};
 use crate::cluster::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 use crate::forecast::{self, ForecastOptions, SeriesInput};
 use crate::model::{
@@ -122,9 +122,18 @@ pub fn run(kind: PolicyKind, shared: &Shared<'_>) -> PolicyMetrics {
                 fc.feed(r);
                 if fc.due(r.now()) {
                     let f = fc.forecast(r);
-                    hpa.ctl.config.min_replicas = planner.plan(r.now(), f.as_ref(), 1.0, 1.0);
+                    let seen = Observed {
+                        replicas: r.replicas(),
+                        recent_peak: r.recent_peak(p.sizing.recent_seconds),
+                    };
+                    hpa.ctl.config.min_replicas =
+                        planner.plan(r.now(), f.as_ref(), 1.0, 1.0, seen);
                 }
                 hpa.act(r);
+                if std::env::var_os("BT_DEBUG").is_some() && r.score.scored(r.tick()) {
+                    let d = r.demand.values[r.tick()];
+                    eprintln!("{},{:.3},{},{},{}", r.now(), d, r.ready_now(), r.replicas(), hpa.ctl.config.min_replicas);
+                }
             })
         }
         // Advisor-driven policies need the advisor; `run_advisor` handles them.

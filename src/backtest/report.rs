@@ -72,6 +72,9 @@ pub struct PredictiveSummary {
     pub lower_lookahead_seconds: i64,
     pub hold_seconds: i64,
     pub lower_hysteresis: f64,
+    pub recent_seconds: i64,
+    pub reverse_guard_seconds: i64,
+    pub follow_hpa: bool,
 }
 
 /// One of the goals for one policy.
@@ -130,6 +133,9 @@ impl Report {
                     lower_lookahead_seconds: p.sizing.lower_lookahead_seconds,
                     hold_seconds: p.sizing.hold_seconds,
                     lower_hysteresis: p.sizing.lower_hysteresis,
+                    recent_seconds: p.sizing.recent_seconds,
+                    reverse_guard_seconds: p.sizing.reverse_guard_seconds,
+                    follow_hpa: p.sizing.follow_hpa,
                 },
             },
             policies,

@@ -132,6 +132,14 @@ impl<'a> Replay<'a> {
         Some((self.demand.time(j), *self.served.get(j)?))
     }
 
+    /// The highest served demand observed over the `seconds` up to the newest visible sample.
+    pub fn recent_peak(&self, seconds: i64) -> Option<f64> {
+        let end = self.k.checked_sub(self.lag_ticks)?;
+        let n = (seconds / self.demand.tick_seconds).max(0) as usize;
+        let v = self.served.get(end.saturating_sub(n)..=end)?;
+        v.iter().copied().reduce(f64::max)
+    }
+
     /// Lagged utilization of the pods that were ready, as a fraction of their request.
     pub fn lagged_utilization(&self) -> Option<f64> {
         let (_, served, ready) = self.lagged();
