@@ -252,7 +252,10 @@ mod tests {
         assert_eq!(p.plan(600, Some(&low), 1.0, 1.0, Observed::default()), 4);
         // Within the margin: kept.
         let slightly = forecast(1800, 300, &[3.5; 8]);
-        assert_eq!(p.plan(1800, Some(&slightly), 1.0, 1.0, Observed::default()), 4);
+        assert_eq!(
+            p.plan(1800, Some(&slightly), 1.0, 1.0, Observed::default()),
+            4
+        );
         // A peak 15 min out is within the long window: no lowering below it.
         let dip = forecast(2400, 300, &[1.0, 1.0, 1.0, 4.0, 1.0]);
         assert_eq!(p.plan(2400, Some(&dip), 1.0, 1.0, Observed::default()), 4);

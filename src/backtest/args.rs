@@ -51,6 +51,9 @@ pub struct BacktestArgs {
     /// Forecast and decide this often.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub forecast_every: Option<i64>,
+    /// Re-plan the predictive floor this often (from the latest forecast).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub decide_every: Option<i64>,
     /// Step of the series the forecaster is given.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub forecast_step: Option<i64>,
@@ -101,6 +104,9 @@ impl BacktestArgs {
         let mut p = PredictiveOptions::default();
         if let Some(v) = self.forecast_every {
             p.every_seconds = v;
+        }
+        if let Some(v) = self.decide_every {
+            p.decide_every_seconds = v;
         }
         if let Some(v) = self.forecast_step {
             p.step_seconds = u32::try_from(v).map_err(|_| format!("forecast step {v} s"))?;

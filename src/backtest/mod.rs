@@ -105,8 +105,11 @@ impl fmt::Display for Aggregate {
 /// The forecasting policies' knobs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PredictiveOptions {
-    /// Forecast (and decide) this often; the HPA still syncs every tick.
+    /// Forecast this often (the advisor-driven policies also decide this often).
     pub every_seconds: i64,
+    /// The predictive floor is re-planned this often from the latest forecast; the HPA still
+    /// syncs every tick.
+    pub decide_every_seconds: i64,
     /// Step of the series handed to the forecaster.
     pub step_seconds: u32,
     pub aggregate: Aggregate,
@@ -121,6 +124,7 @@ impl Default for PredictiveOptions {
     fn default() -> Self {
         Self {
             every_seconds: 300,
+            decide_every_seconds: 60,
             step_seconds: 300,
             aggregate: Aggregate::Max,
             history_seconds: 7 * 86_400,
@@ -482,3 +486,5 @@ fn history_trace(samples: &[Sample], name: &str) -> Result<Trace, BacktestError>
         values,
     })
 }
+#[cfg(test)]
+mod tests;

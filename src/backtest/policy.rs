@@ -89,6 +89,14 @@ fn buckets(demand: &Demand, p: &PredictiveOptions) -> Vec<f64> {
 
 /// Run one synchronous policy over the whole trace.
 pub fn run(kind: PolicyKind, shared: &Shared<'_>) -> PolicyMetrics {
+    run_with_events(kind, shared).0
+}
+
+/// The same, with every change of spec.replicas: (time, new count).
+pub fn run_with_events(
+    kind: PolicyKind,
+    shared: &Shared<'_>,
+) -> (PolicyMetrics, Vec<(UnixSeconds, u32)>) {
     match kind {
         PolicyKind::Static => {
             let p99 = crate::traces::quantile(&shared.demand.values, 0.99);
@@ -118,33 +126,49 @@ pub fn run(kind: PolicyKind, shared: &Shared<'_>) -> PolicyMetrics {
                 shared.model.min_replicas,
                 shared.model.max_replicas,
             );
+            let mut latest: Option<Forecast> = None;
+            let decide_every = p.decide_every_seconds.max(shared.demand.tick_seconds);
+            let mut next_decision = shared.demand.start;
             drive(shared.replay(shared.initial_replicas()), |r| {
                 fc.feed(r);
                 if fc.due(r.now()) {
-                    let f = fc.forecast(r);
+                    latest = fc.forecast(r);
+                }
+                if r.now() >= next_decision {
+                    next_decision = r.now() + decide_every;
                     let seen = Observed {
                         replicas: r.replicas(),
                         recent_peak: r.recent_peak(p.sizing.recent_seconds),
                     };
                     hpa.ctl.config.min_replicas =
-                        planner.plan(r.now(), f.as_ref(), 1.0, 1.0, seen);
+                        planner.plan(r.now(), latest.as_ref(), 1.0, 1.0, seen);
                 }
                 hpa.act(r);
                 if std::env::var_os("BT_DEBUG").is_some() && r.score.scored(r.tick()) {
                     let d = r.demand.values[r.tick()];
-                    eprintln!("{},{:.3},{},{},{}", r.now(), d, r.ready_now(), r.replicas(), hpa.ctl.config.min_replicas);
+                    eprintln!(
+                        "{},{:.3},{},{},{}",
+                        r.now(),
+                        d,
+                        r.ready_now(),
+                        r.replicas(),
+                        hpa.ctl.config.min_replicas
+                    );
                 }
             })
         }
-        // Advisor-driven policies need the advisor; `run_advisor` handles them.
-        PolicyKind::Rules | PolicyKind::Llm => PolicyMetrics::default(),
+        // Advisor-driven policies need the advisor: `run_rules`, `run_llm`.
+        PolicyKind::Rules | PolicyKind::Llm => (PolicyMetrics::default(), Vec::new()),
     }
 }
 
 /// The replay loop: serve, score, let the policy act, next tick.
-fn drive(mut r: Replay<'_>, mut act: impl FnMut(&mut Replay<'_>)) -> PolicyMetrics {
+fn drive(
+    mut r: Replay<'_>,
+    mut act: impl FnMut(&mut Replay<'_>),
+) -> (PolicyMetrics, Vec<(UnixSeconds, u32)>) {
     if r.demand.is_empty() {
-        return PolicyMetrics::default();
+        return (PolicyMetrics::default(), Vec::new());
     }
     loop {
         r.observe();
@@ -153,7 +177,7 @@ fn drive(mut r: Replay<'_>, mut act: impl FnMut(&mut Replay<'_>)) -> PolicyMetri
             break;
         }
     }
-    r.score.finish()
+    (r.score.finish(), r.events)
 }
 
 /// The autoscaling/v2 controller on the replay's pods.

@@ -62,6 +62,7 @@ pub struct ModelSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PredictiveSummary {
     pub every_seconds: i64,
+    pub decide_every_seconds: i64,
     pub step_seconds: u32,
     pub aggregate: String,
     pub history_seconds: i64,
@@ -123,6 +124,7 @@ impl Report {
                 scored_minutes: minutes(d.len().saturating_sub(scored_from)),
                 predictive: PredictiveSummary {
                     every_seconds: p.every_seconds,
+                    decide_every_seconds: p.decide_every_seconds,
                     step_seconds: p.step_seconds,
                     aggregate: p.aggregate.to_string(),
                     history_seconds: p.history_seconds,

@@ -48,6 +48,8 @@ pub struct Replay<'a> {
     lag_ticks: usize,
     startup: i64,
     pub score: Scorer,
+    /// Every change of spec.replicas: (time, new count).
+    pub events: Vec<(UnixSeconds, u32)>,
 }
 
 impl<'a> Replay<'a> {
@@ -69,6 +71,7 @@ impl<'a> Replay<'a> {
             lag_ticks: (model.lag_seconds / demand.tick_seconds).max(0) as usize,
             startup: model.startup_seconds,
             score: Scorer::new(scored_from, demand.tick_seconds, model.flap_window_seconds),
+            events: Vec::new(),
         }
     }
 
@@ -200,5 +203,6 @@ impl<'a> Replay<'a> {
             self.pods.truncate(n);
         }
         self.score.record_event(self.k, now, n > before);
+        self.events.push((now, n as u32));
     }
 }
