@@ -78,7 +78,7 @@ pub enum Commands {
         output: Output,
     },
     /// Replay a trace through autoscaling policies and score them (HPA vs predictive vs oracle).
-    Backtest(crate::backtest::args::BacktestArgs),
+    Backtest(Box<crate::backtest::args::BacktestArgs>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -29,8 +29,11 @@ pub struct PredictiveParams {
     /// The need must fall this fraction below the floor before the floor is lowered.
     pub lower_hysteresis: f64,
     /// The floor is never lowered below what the highest demand seen over this long (up to
-    /// now) needs at `target_utilization`: a forecast that misses a burst does not undo it.
+    /// now) needs at `recent_utilization`: a forecast that misses a burst does not undo it.
     pub recent_seconds: i64,
+    /// Utilization the recent peak is sized at when lowering. At the safety-net HPA's own
+    /// target, a lowered floor is one the HPA would not immediately scale back up from.
+    pub recent_utilization: f64,
     /// No raise within this long after a lowering (the HPA still reacts to real load), so the
     /// floor itself never reverses within the flap window.
     pub reverse_guard_seconds: i64,
@@ -42,14 +45,15 @@ pub struct PredictiveParams {
 impl Default for PredictiveParams {
     fn default() -> Self {
         Self {
-            target_utilization: 0.8,
+            target_utilization: 0.9,
             band: 0.0,
-            lookahead_seconds: 900,
-            lower_lookahead_seconds: 1800,
-            hold_seconds: 600,
+            lookahead_seconds: 300,
+            lower_lookahead_seconds: 1200,
+            hold_seconds: 360,
             lower_hysteresis: 0.1,
-            recent_seconds: 900,
-            reverse_guard_seconds: 300,
+            recent_seconds: 300,
+            recent_utilization: 0.85,
+            reverse_guard_seconds: 360,
             follow_hpa: true,
         }
     }
@@ -59,7 +63,8 @@ impl Default for PredictiveParams {
 /// `utilization`. A hair of slack keeps 20.000000001 from becoming 21.
 pub fn replicas_for(demand: f64, capacity: f64, utilization: f64) -> u32 {
     let per_replica = capacity * utilization;
-    if !(demand > 0.0) || !(per_replica > 0.0) {
+    // Written to be false for NaN as well.
+    if demand.is_nan() || per_replica.is_nan() || demand <= 0.0 || per_replica <= 0.0 {
         return 0;
     }
     let r = (demand / per_replica - 1e-9).ceil();
@@ -162,7 +167,10 @@ impl FloorPlanner {
             self.floor = seen.replicas.min(self.max);
             self.last_raise = Some(now);
         }
-        let recent = seen.recent_peak.map(size).unwrap_or(0);
+        let recent = seen
+            .recent_peak
+            .map(|d| replicas_for(d, capacity, p.recent_utilization))
+            .unwrap_or(0);
         let down = need(p.lower_lookahead_seconds.max(p.lookahead_seconds))
             .max(up)
             .max(recent)
@@ -239,6 +247,7 @@ mod tests {
             hold_seconds: 600,
             lower_hysteresis: 0.2,
             recent_seconds: 0,
+            recent_utilization: 1.0,
             reverse_guard_seconds: 300,
             follow_hpa: false,
         };

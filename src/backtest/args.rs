@@ -54,6 +54,9 @@ pub struct BacktestArgs {
     /// Re-plan the predictive floor this often (from the latest forecast).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub decide_every: Option<i64>,
+    /// The rules and llm policies decide this often.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub advisor_every: Option<i64>,
     /// Step of the series the forecaster is given.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub forecast_step: Option<i64>,
@@ -87,6 +90,9 @@ pub struct BacktestArgs {
     /// The floor never goes below the need of the peak seen over this window.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_recent: Option<i64>,
+    /// Utilization the recent peak is sized at when lowering, % (default: the HPA's target).
+    #[arg(long, value_name = "PCT")]
+    pub predictive_recent_utilization: Option<f64>,
     /// No floor raise within this long after a lowering.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_reverse_guard: Option<i64>,
@@ -107,6 +113,9 @@ impl BacktestArgs {
         }
         if let Some(v) = self.decide_every {
             p.decide_every_seconds = v;
+        }
+        if let Some(v) = self.advisor_every {
+            p.advisor_every_seconds = v;
         }
         if let Some(v) = self.forecast_step {
             p.step_seconds = u32::try_from(v).map_err(|_| format!("forecast step {v} s"))?;
@@ -141,6 +150,11 @@ impl BacktestArgs {
         }
         if let Some(v) = self.predictive_recent {
             s.recent_seconds = v;
+        }
+        if let Some(v) = self.predictive_recent_utilization {
+            s.recent_utilization = v / 100.0;
+        } else if let Some(t) = self.predictive_hpa_target {
+            s.recent_utilization = t as f64 / 100.0;
         }
         if let Some(v) = self.predictive_reverse_guard {
             s.reverse_guard_seconds = v;

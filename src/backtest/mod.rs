@@ -105,11 +105,15 @@ impl fmt::Display for Aggregate {
 /// The forecasting policies' knobs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PredictiveOptions {
-    /// Forecast this often (the advisor-driven policies also decide this often).
+    /// Forecast this often. The slowest part of a replay: a forecast covers six hours, so an
+    /// hourly one keeps the floor informed while a heavier model stays affordable.
     pub every_seconds: i64,
     /// The predictive floor is re-planned this often from the latest forecast; the HPA still
     /// syncs every tick.
     pub decide_every_seconds: i64,
+    /// The advisor-driven policies (rules, llm) decide this often: the LLM limiter's interval,
+    /// so every decision can be a fresh call.
+    pub advisor_every_seconds: i64,
     /// Step of the series handed to the forecaster.
     pub step_seconds: u32,
     pub aggregate: Aggregate,
@@ -123,12 +127,13 @@ pub struct PredictiveOptions {
 impl Default for PredictiveOptions {
     fn default() -> Self {
         Self {
-            every_seconds: 300,
+            every_seconds: 3600,
             decide_every_seconds: 60,
+            advisor_every_seconds: 300,
             step_seconds: 300,
             aggregate: Aggregate::Max,
-            history_seconds: 7 * 86_400,
-            hpa_target_pct: 70,
+            history_seconds: 3 * 86_400,
+            hpa_target_pct: 85,
             sizing: PredictiveParams::default(),
         }
     }
@@ -286,7 +291,7 @@ pub fn demand(trace: &Trace, model: &ModelOptions) -> Result<Demand, BacktestErr
     let units = match model.p99_replicas {
         Some(r) => {
             let p99 = trace.quantile(0.99);
-            if !(p99 > 0.0) {
+            if p99.is_nan() || p99 <= 0.0 {
                 return Err(BacktestError::Trace(format!(
                     "{}: the trace's 99th percentile is {p99}, cannot rescale",
                     trace.name

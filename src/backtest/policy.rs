@@ -144,17 +144,6 @@ pub fn run_with_events(
                         planner.plan(r.now(), latest.as_ref(), 1.0, 1.0, seen);
                 }
                 hpa.act(r);
-                if std::env::var_os("BT_DEBUG").is_some() && r.score.scored(r.tick()) {
-                    let d = r.demand.values[r.tick()];
-                    eprintln!(
-                        "{},{:.3},{},{},{}",
-                        r.now(),
-                        d,
-                        r.ready_now(),
-                        r.replicas(),
-                        hpa.ctl.config.min_replicas
-                    );
-                }
             })
         }
         // Advisor-driven policies need the advisor: `run_rules`, `run_llm`.
@@ -348,6 +337,9 @@ pub struct AdvisorDriven<'s, 'a> {
     fc: Forecaster<'s, 'a>,
     r: Replay<'a>,
     name: String,
+    latest: Option<Forecast>,
+    next_decision: UnixSeconds,
+    every: i64,
     pub counts: DecisionCounts,
 }
 
@@ -362,6 +354,12 @@ impl<'s, 'a> AdvisorDriven<'s, 'a> {
                 .name
                 .replace(['_', '.', ' '], "-")
                 .to_lowercase(),
+            latest: None,
+            next_decision: shared.demand.start,
+            every: shared
+                .predictive
+                .advisor_every_seconds
+                .max(shared.demand.tick_seconds),
             counts: DecisionCounts::default(),
         }
     }
@@ -370,11 +368,19 @@ impl<'s, 'a> AdvisorDriven<'s, 'a> {
     pub fn begin_tick(&mut self) -> Option<AdvisorInputs> {
         self.r.observe();
         self.fc.feed(&self.r);
-        if !self.fc.due(self.r.now()) {
+        if self.fc.due(self.r.now()) {
+            self.latest = self.fc.forecast(&mut self.r);
+        }
+        if self.r.now() < self.next_decision {
             return None;
         }
-        let f = self.fc.forecast(&mut self.r);
-        Some(advisor_inputs(&self.r, &self.hpa, f.as_ref(), &self.name))
+        self.next_decision = self.r.now() + self.every;
+        Some(advisor_inputs(
+            &self.r,
+            &self.hpa,
+            self.latest.as_ref(),
+            &self.name,
+        ))
     }
 
     /// Whether this tick is scored (the LLM is only asked then).

@@ -63,6 +63,7 @@ pub struct ModelSummary {
 pub struct PredictiveSummary {
     pub every_seconds: i64,
     pub decide_every_seconds: i64,
+    pub advisor_every_seconds: i64,
     pub step_seconds: u32,
     pub aggregate: String,
     pub history_seconds: i64,
@@ -74,6 +75,7 @@ pub struct PredictiveSummary {
     pub hold_seconds: i64,
     pub lower_hysteresis: f64,
     pub recent_seconds: i64,
+    pub recent_utilization: f64,
     pub reverse_guard_seconds: i64,
     pub follow_hpa: bool,
 }
@@ -125,6 +127,7 @@ impl Report {
                 predictive: PredictiveSummary {
                     every_seconds: p.every_seconds,
                     decide_every_seconds: p.decide_every_seconds,
+                    advisor_every_seconds: p.advisor_every_seconds,
                     step_seconds: p.step_seconds,
                     aggregate: p.aggregate.to_string(),
                     history_seconds: p.history_seconds,
@@ -136,6 +139,7 @@ impl Report {
                     hold_seconds: p.sizing.hold_seconds,
                     lower_hysteresis: p.sizing.lower_hysteresis,
                     recent_seconds: p.sizing.recent_seconds,
+                    recent_utilization: p.sizing.recent_utilization,
                     reverse_guard_seconds: p.sizing.reverse_guard_seconds,
                     follow_hpa: p.sizing.follow_hpa,
                 },
