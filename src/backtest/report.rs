@@ -236,13 +236,22 @@ impl Report {
             );
         }
         for p in &self.policies {
-            if let Some(d) = &p.decisions {
-                let _ = writeln!(
+            let Some(d) = &p.decisions else { continue };
+            let _ = if d.llm + d.llm_cached > 0 || p.policy == "llm" {
+                writeln!(
                     s,
-                    "{} decisions: {} LLM ({} cached), {} rules, {} rules during warm-up",
+                    "{} decisions after the warm-up: {} fresh LLM answers, {} reused, {} by the \
+                     rules (LLM unavailable, limited or over budget); {} by the rules during the \
+                     warm-up",
                     p.policy, d.llm, d.llm_cached, d.rules, d.warmup_rules
-                );
-            }
+                )
+            } else {
+                writeln!(
+                    s,
+                    "{} decisions: {} after the warm-up, {} during it",
+                    p.policy, d.rules, d.warmup_rules
+                )
+            };
         }
         if !self.goals.is_empty() {
             let _ = writeln!(s, "goals (vs hpa and oracle-100):");
