@@ -285,6 +285,9 @@ pub enum BacktestError {
 
 /// Per-tick demand from a trace under the model: rescaled (or not) and held per sample.
 pub fn demand(trace: &Trace, model: &ModelOptions) -> Result<Demand, BacktestError> {
+    if model.tick_seconds <= 0 {
+        return Err(BacktestError::Options("tick must be positive".into()));
+    }
     if trace.values.is_empty() || trace.step_seconds == 0 {
         return Err(BacktestError::Trace(format!("{}: empty trace", trace.name)));
     }
@@ -333,6 +336,8 @@ pub fn run(
     if policies.contains(&PolicyKind::Llm) {
         return Err(BacktestError::NoAdvisor);
     }
+    // Before `demand`, which divides by the tick.
+    opts.validate()?;
     let d = demand(trace, &opts.model)?;
     run_demand(&d, opts, policies)
 }

@@ -220,6 +220,13 @@ fn bad_options_are_refused() {
     o.model.min_replicas = 5;
     o.model.max_replicas = 4;
     assert!(o.validate().is_err());
+    let mut o = Options::default();
+    o.model.tick_seconds = 0;
+    assert!(
+        run(&step_up(2.0), &o, &[PolicyKind::Hpa]).is_err(),
+        "no division by zero"
+    );
+    assert!(demand(&step_up(2.0), &o.model).is_err());
     assert!(PolicyKind::parse_list("hpa,bogus").is_err());
     assert_eq!(
         PolicyKind::parse_list("oracle,hpa,oracle-70"),
