@@ -13,7 +13,8 @@ pub struct BacktestArgs {
     /// `timestamp,value` CSV trace to replay.
     #[arg(long, value_name = "FILE.csv")]
     pub trace: PathBuf,
-    /// Policies: hpa, predictive, oracle (= oracle-100 and oracle-70), static, rules, llm.
+    /// Policies: hpa, predictive, oracle (= oracle-100 and oracle-70, the latter at --target),
+    /// static, rules, llm.
     #[arg(long, default_value = "hpa,predictive,oracle,static")]
     pub policies: String,
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
@@ -32,71 +33,72 @@ pub struct BacktestArgs {
     #[arg(long, default_value_t = 70, value_name = "PCT")]
     pub target: u32,
     /// Replay tick (the HPA's sync period).
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    #[arg(long, default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
     pub tick: i64,
     /// Time from pod creation to serving.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub startup: i64,
     /// Age of the metrics the policies see.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub lag: i64,
     #[arg(long, default_value_t = 1)]
     pub min: u32,
     #[arg(long, default_value_t = 200)]
     pub max: u32,
     /// Unscored warm-up (at most half the trace).
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     pub warmup: i64,
 
-    /// Forecast and decide this often.
+    /// Forecast this often (default 1h).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub forecast_every: Option<i64>,
-    /// Re-plan the predictive floor this often (from the latest forecast).
+    /// Re-plan the predictive floor this often from the latest forecast (default 1m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub decide_every: Option<i64>,
-    /// The rules and llm policies decide this often.
+    /// The rules and llm policies decide this often (default 5m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub advisor_every: Option<i64>,
-    /// Step of the series the forecaster is given.
+    /// Step of the series the forecaster is given (default 5m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub forecast_step: Option<i64>,
-    /// How each forecast step aggregates the observations: mean or max.
+    /// How each forecast step aggregates the observations: mean or max (default max).
     #[arg(long, value_name = "mean|max")]
     pub forecast_aggregate: Option<Aggregate>,
-    /// History the forecaster is given.
+    /// History the forecaster is given (default 3d).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub forecast_history: Option<i64>,
-    /// CPU target of the HPA under the predictive floor, %.
+    /// CPU target of the safety-net HPA under the predictive floor, % (default 85).
     #[arg(long, value_name = "PCT")]
     pub predictive_hpa_target: Option<u32>,
-    /// Utilization the forecast is sized at, %.
+    /// Utilization the forecast is sized at, % (default 90).
     #[arg(long, value_name = "PCT")]
     pub predictive_utilization: Option<f64>,
-    /// Where in the forecast band to size: 0 = point forecast, 1 = upper bound.
+    /// Where in the forecast band to size: 0 = point forecast, 1 = upper bound (default 0).
     #[arg(long, value_name = "0..1")]
     pub predictive_band: Option<f64>,
-    /// Forecast window the floor covers.
+    /// Forecast window the floor covers (default 5m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_lookahead: Option<i64>,
-    /// Forecast window the floor may be lowered to.
+    /// Forecast window the floor may be lowered to (default 20m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_lower_lookahead: Option<i64>,
-    /// No lowering within this long of the last change.
+    /// No lowering within this long of the last change (default 6m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_hold: Option<i64>,
-    /// Fraction the need must fall below the floor before it is lowered.
+    /// Fraction the need must fall below the floor before it is lowered (default 0.1).
     #[arg(long, value_name = "0..1")]
     pub predictive_hysteresis: Option<f64>,
-    /// The floor never goes below the need of the peak seen over this window.
+    /// The floor never goes below the need of the peak seen over this window (default 5m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_recent: Option<i64>,
-    /// Utilization the recent peak is sized at when lowering, % (default: the HPA's target).
+    /// Utilization the recent peak is sized at when lowering, % (default: the safety-net HPA's
+    /// target).
     #[arg(long, value_name = "PCT")]
     pub predictive_recent_utilization: Option<f64>,
-    /// No floor raise within this long after a lowering.
+    /// No floor raise within this long after a lowering (default 6m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_reverse_guard: Option<i64>,
-    /// Whether the floor follows the HPA up when it scales above it: true or false.
+    /// Whether the floor follows the HPA up when it scales above it (default true).
     #[arg(long, value_name = "BOOL")]
     pub predictive_follow_hpa: Option<bool>,
 }
@@ -204,6 +206,81 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The help text states the defaults; this pins them so the two change together.
+    #[test]
+    fn the_defaults_the_help_states() {
+        let p = PredictiveOptions::default();
+        assert_eq!(
+            (
+                p.every_seconds,
+                p.decide_every_seconds,
+                p.advisor_every_seconds
+            ),
+            (3600, 60, 300)
+        );
+        assert_eq!(
+            (
+                p.step_seconds,
+                p.aggregate,
+                p.history_seconds,
+                p.hpa_target_pct
+            ),
+            (300, Aggregate::Max, 3 * 86_400, 85)
+        );
+        let s = p.sizing;
+        assert_eq!(
+            (
+                s.target_utilization,
+                s.band,
+                s.lower_hysteresis,
+                s.recent_utilization
+            ),
+            (0.9, 0.0, 0.1, 0.85)
+        );
+        assert_eq!(
+            (
+                s.lookahead_seconds,
+                s.lower_lookahead_seconds,
+                s.hold_seconds,
+                s.recent_seconds,
+                s.reverse_guard_seconds,
+                s.follow_hpa
+            ),
+            (300, 1200, 360, 300, 360, true)
+        );
+    }
+
+    #[test]
+    fn flags_override_the_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: BacktestArgs,
+        }
+        let t = T::try_parse_from([
+            "t",
+            "--trace",
+            "x.csv",
+            "--predictive-hpa-target",
+            "80",
+            "--forecast-aggregate",
+            "mean",
+            "--predictive-hold",
+            "10m",
+        ])
+        .expect("parses");
+        let o = t.a.options().expect("valid");
+        assert_eq!(o.predictive.hpa_target_pct, 80);
+        assert_eq!(
+            o.predictive.sizing.recent_utilization, 0.8,
+            "follows the HPA target"
+        );
+        assert_eq!(o.predictive.aggregate, Aggregate::Mean);
+        assert_eq!(o.predictive.sizing.hold_seconds, 600);
+        assert_eq!(o.model.p99_replicas, Some(20));
+    }
 
     #[test]
     fn durations_parse_with_units() {
