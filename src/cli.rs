@@ -20,7 +20,7 @@ pub struct Cli {
     pub demo: bool,
 
     /// Demo clock speed: cluster seconds per real second.
-    #[arg(long, value_name = "N")]
+    #[arg(long, global = true, value_name = "N")]
     pub speed: Option<f64>,
 
     #[command(subcommand)]
@@ -66,6 +66,13 @@ pub enum Commands {
         all: bool,
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
+    },
+    /// Apply recommendations headless for deployments with predictive autoscaling enabled
+    /// (the `ai4k8s.io/predictive-autoscaling` annotation); stops on SIGINT/SIGTERM.
+    Autopilot {
+        /// Journal what would be done without writing to the cluster.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Forecast a `timestamp,value` CSV series.
     Forecast {

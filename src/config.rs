@@ -19,6 +19,7 @@ pub struct Config {
     pub llm: LlmConfig,
     pub advisor: AdvisorConfig,
     pub prometheus: PrometheusConfig,
+    pub actions: ActionsConfig,
     pub ui: UiConfig,
     pub demo: DemoConfig,
     #[serde(rename = "schedule")]
@@ -114,11 +115,50 @@ impl Default for AdvisorConfig {
     }
 }
 
-/// `[prometheus]`: optional history source.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+/// `[actions]`: what writes may do, and the autopilot's manners.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// Highest max replicas the editor accepts.
+    pub replicas_cap: u32,
+    /// The autopilot changes one deployment at most once per this many cluster seconds.
+    pub autopilot_cooldown_seconds: u64,
+    /// The autopilot applies only recommendations at least this confident.
+    pub autopilot_min_confidence: f64,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        Self {
+            replicas_cap: 500,
+            autopilot_cooldown_seconds: 900,
+            autopilot_min_confidence: 0.7,
+        }
+    }
+}
+
+/// `[prometheus]`: optional history source, queried once at start.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusConfig {
     pub url: Option<String>,
+    /// Hours of history asked for.
+    pub lookback_hours: u32,
+    /// Per query.
+    pub query_timeout_seconds: u64,
+    /// Queries in flight at once.
+    pub max_concurrent_queries: usize,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            lookback_hours: 14 * 24,
+            query_timeout_seconds: 30,
+            max_concurrent_queries: 4,
+        }
+    }
 }
 
 /// `[ui]`
@@ -315,10 +355,42 @@ impl Config {
                 "advisor.default_target_cpu_pct must be within 1..=100".into(),
             );
         }
+        if self.actions.replicas_cap == 0 {
+            return bad(
+                "replicas_cap",
+                "actions.replicas_cap must be at least 1".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.actions.autopilot_min_confidence) {
+            return bad(
+                "autopilot_min_confidence",
+                "actions.autopilot_min_confidence must be within 0..=1".into(),
+            );
+        }
         if self.advisor.cache_capacity == 0 {
             return bad(
                 "cache_capacity",
                 "advisor.cache_capacity must be at least 1".into(),
+            );
+        }
+        if let Some(url) = &self.prometheus.url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return bad(
+                "url",
+                format!("prometheus.url {url:?} must start with http:// or https://"),
+            );
+        }
+        if self.prometheus.query_timeout_seconds == 0 {
+            return bad(
+                "query_timeout_seconds",
+                "prometheus.query_timeout_seconds must be at least 1".into(),
+            );
+        }
+        if self.prometheus.max_concurrent_queries == 0 {
+            return bad(
+                "max_concurrent_queries",
+                "prometheus.max_concurrent_queries must be at least 1".into(),
             );
         }
         if !(self.demo.speed > 0.0 && self.demo.speed <= 10_000.0) {
@@ -329,6 +401,16 @@ impl Config {
                 "history_hours",
                 "demo.history_hours must be at least 24".into(),
             );
+        }
+        for (i, rule) in self.schedules.iter().enumerate() {
+            if let Err(e) = crate::advisor::scheduled::Schedule::compile(std::slice::from_ref(rule))
+            {
+                // Point at the rule's own table header.
+                return Err((
+                    format!("[[schedule]]#{i}"),
+                    e.replacen("schedule 1", &format!("schedule {}", i + 1), 1),
+                ));
+            }
         }
         for s in &self.schedules {
             if s.deployment.parse::<crate::model::DeploymentKey>().is_err() {
@@ -371,6 +453,18 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
 
 /// The first line that sets `key`, for errors found after parsing.
 fn line_of_key(text: &str, key: &str) -> usize {
+    // "[[table]]#N": the N-th (0-based) header of an array of tables.
+    if let Some((header, n)) = key.split_once('#')
+        && let Ok(n) = n.parse::<usize>()
+    {
+        return text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim() == header)
+            .nth(n)
+            .map(|(i, _)| i + 1)
+            .unwrap_or(0);
+    }
     text.lines()
         .position(|l| {
             let l = l.trim_start();
@@ -378,6 +472,16 @@ fn line_of_key(text: &str, key: &str) -> usize {
         })
         .map(|i| i + 1)
         .unwrap_or(0)
+}
+
+impl Config {
+    /// The guard's limits from `[advisor] max_step` and `[actions] replicas_cap`.
+    pub fn limits(&self) -> crate::actions::Limits {
+        crate::actions::Limits {
+            max_step: self.advisor.max_step,
+            replicas_cap: self.actions.replicas_cap,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -417,6 +521,14 @@ mod tests {
         assert!(e.message.contains("max_step"));
         let e = Config::parse("c.toml", "[llm]\nbase_url = \"ftp://x\"\n").expect_err("url");
         assert!(e.message.contains("http"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_schedule_points_at_its_own_table() {
+        let text = "[[schedule]]\ndeployment = \"a/b\"\ncron = \"0 8 * * *\"\nduration_minutes = 5\nmin_replicas = 2\n\n[[schedule]]\ndeployment = \"a/b\"\ncron = \"0 8 * * *\"\ntimezone = \"Nowhere/City\"\nduration_minutes = 5\nmin_replicas = 2\n";
+        let e = Config::parse("c.toml", text).expect_err("bad tz");
+        assert_eq!(e.line, 7, "{e}");
+        assert!(e.message.starts_with("schedule 2:"), "{e}");
     }
 
     #[test]

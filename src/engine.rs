@@ -9,11 +9,14 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::actions::{ActionError, Actions, Intent, Plan, journal, plan};
 use crate::advisor::Advisor;
 use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
-use crate::metrics::History;
-use crate::model::{ClusterSnapshot, DeploymentKey, Recommendation, Sample, UnixSeconds};
+use crate::metrics::{History, HistoryBackend};
+use crate::model::{
+    ClusterSnapshot, DeploymentKey, Recommendation, Sample, ScalingAction, UnixSeconds,
+};
 use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
 
 /// What the engine tells its faces.
@@ -30,6 +33,21 @@ pub enum Update {
     LlmStatus(String),
     /// A cluster call failed; data shown is from the last good poll.
     ClusterError(String),
+    /// A write finished (or was refused): what to tell the user.
+    ActionDone(ActionReport),
+    /// A write met a conflict (409): the same request made from a fresh read, to confirm again.
+    ConfirmAgain(Box<Plan>),
+    /// Recent journal entries, oldest first (answer to `Command::LoadJournal`).
+    Journal(Vec<journal::Entry>),
+    /// Recommendations dismissed earlier (from the journal): key → (action, target).
+    Dismissed(Vec<(DeploymentKey, ScalingAction, u32)>),
+}
+
+/// The result of a write for the status line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionReport {
+    pub ok: bool,
+    pub message: String,
 }
 
 /// What faces ask of the engine.
@@ -39,6 +57,14 @@ pub enum Command {
     Refresh,
     /// Recompute one deployment's recommendation now.
     Reconsider(DeploymentKey),
+    /// Carry out a confirmed plan through the guard and the journal.
+    Execute(Box<Plan>),
+    /// Undo the last change made from this app.
+    Undo,
+    /// Journal a dismissed recommendation.
+    Dismiss(Arc<Recommendation>),
+    /// Read the journal's recent entries.
+    LoadJournal,
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +77,10 @@ pub struct EngineOptions {
     pub recommend_every: i64,
     /// Minute samples of history sent to the faces in the backfill.
     pub backfill_minutes: usize,
+    /// Where writes go; None: the engine only reads.
+    pub actions: Option<Arc<Actions>>,
+    /// Persisted history and Prometheus backfill (none by default).
+    pub history: HistoryBackend,
 }
 
 impl Default for EngineOptions {
@@ -60,6 +90,8 @@ impl Default for EngineOptions {
             forecast_every: 300,
             recommend_every: 60,
             backfill_minutes: 36 * 60,
+            actions: None,
+            history: HistoryBackend::default(),
         }
     }
 }
@@ -89,6 +121,9 @@ pub fn spawn(
 enum Done {
     Forecast(DeploymentKey, UnixSeconds, Box<Forecasts>),
     Recommendation(Box<Recommendation>),
+    Action(ActionReport, Option<Box<Plan>>),
+    Journal(Vec<journal::Entry>),
+    Backfill(Result<crate::metrics::prometheus::Backfill, String>),
 }
 
 async fn run(
@@ -103,23 +138,34 @@ async fn run(
     let mut work: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
-
-    match cluster.history().await {
-        Ok(history) => {
-            let mut for_faces = Vec::with_capacity(history.len());
-            for (key, samples) in history {
-                let tail = samples.len().saturating_sub(opts.backfill_minutes);
-                for_faces.push((key.clone(), samples[tail..].to_vec()));
-                let mut h = History::with_capacity(HISTORY_MINUTES);
-                h.extend(samples);
-                known.insert(key, new_known(h));
-            }
-            let _ = updates.send(Update::Backfill(for_faces));
+    if let Some(actions) = &opts.actions {
+        let dismissed = dismissed_from_journal(actions);
+        if !dismissed.is_empty() {
+            let _ = updates.send(Update::Dismissed(dismissed));
         }
+    }
+
+    // The store first, then the cluster's own history; `History::extend` merges by time.
+    let mut start = opts.history.stored().await.unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        let _ = updates.send(Update::ClusterError(e));
+        Vec::new()
+    });
+    match cluster.history().await {
+        Ok(history) => start.extend(history),
         Err(e) => {
             let _ = updates.send(Update::ClusterError(format!("history: {e}")));
         }
     }
+    for (key, samples) in start {
+        known
+            .entry(key)
+            .or_insert_with(|| new_known(History::with_capacity(HISTORY_MINUTES)))
+            .history
+            .extend(samples);
+    }
+    let _ = updates.send(Update::Backfill(backfill_tails(&known, None, &opts)));
+    let mut prometheus_asked = false;
 
     let mut poll = tokio::time::interval(opts.poll_every);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -131,6 +177,39 @@ async fn run(
                 None => return,
                 Some(Command::Refresh) => {
                     force = true;
+                }
+                Some(Command::Execute(plan)) => {
+                    start_action(&mut work, &opts, ActionJob::Execute(plan));
+                    continue;
+                }
+                Some(Command::Undo) => {
+                    start_action(&mut work, &opts, ActionJob::Undo);
+                    continue;
+                }
+                Some(Command::Dismiss(rec)) => {
+                    if let Some(actions) = &opts.actions {
+                        let t = snapshot.as_ref().map_or(0, |s| s.time);
+                        if let Err(e) = actions.dismiss(&rec, t) {
+                            let _ = updates.send(Update::ActionDone(ActionReport {
+                                ok: false,
+                                message: e.to_string(),
+                            }));
+                        }
+                    }
+                    continue;
+                }
+                Some(Command::LoadJournal) => {
+                    if let Some(actions) = opts.actions.clone() {
+                        work.spawn(async move {
+                            let entries = tokio::task::spawn_blocking(move || {
+                                actions.journal().recent(JOURNAL_VIEW_ENTRIES).unwrap_or_default()
+                            })
+                            .await
+                            .unwrap_or_default();
+                            Done::Journal(entries)
+                        });
+                    }
+                    continue;
                 }
                 Some(Command::Reconsider(key)) => {
                     if let (Some(snap), Some(k)) = (&snapshot, known.get_mut(&key)) {
@@ -151,18 +230,39 @@ async fn run(
                             k.recommended_at = None;
                             let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
                             if let Some(snap) = &snapshot {
-                                schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, false);
+                                schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, true);
                             }
                         }
+                        continue;
                     }
                     Ok(Done::Recommendation(r)) => {
                         in_flight.remove(&(r.key(), true));
                         let _ = updates.send(Update::Recommendation(Arc::new(*r)));
                         let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+                        continue;
                     }
-                    Err(e) => tracing::error!("engine task failed: {e}"),
+                    Ok(Done::Action(report, again)) => {
+                        let _ = updates.send(Update::ActionDone(report));
+                        if let Some(plan) = again {
+                            let _ = updates.send(Update::ConfirmAgain(plan));
+                        }
+                        // Show the write's effect now rather than at the next poll.
+                        force = true;
+                        // Fall through to poll.
+                    }
+                    Ok(Done::Journal(entries)) => {
+                        let _ = updates.send(Update::Journal(entries));
+                        continue;
+                    }
+                    Ok(Done::Backfill(result)) => {
+                        merge_backfill(result, &mut known, &opts, &updates);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!("engine task failed: {e}");
+                        continue;
+                    }
                 }
-                continue;
             }
         }
 
@@ -187,7 +287,14 @@ async fn run(
                 // Deployments deleted from the cluster leave the engine too.
                 known.retain(|key, _| snap.deployments.iter().any(|d| &d.key == key));
                 if !closed.is_empty() {
+                    opts.history.record(&closed);
                     let _ = updates.send(Update::Samples(closed));
+                }
+                if !prometheus_asked && opts.history.prometheus.is_some() {
+                    prometheus_asked = true;
+                    let history = opts.history.clone();
+                    let snap = snap.clone();
+                    work.spawn(async move { Done::Backfill(history.prometheus(&snap).await) });
                 }
                 let _ = updates.send(Update::Snapshot(snap.clone()));
                 if force {
@@ -221,6 +328,135 @@ async fn run(
     }
 }
 
+/// Journal entries the journal pane shows.
+const JOURNAL_VIEW_ENTRIES: usize = 200;
+
+enum ActionJob {
+    Execute(Box<Plan>),
+    Undo,
+}
+
+/// Run a write off the loop; its report (and a re-asked plan after a 409) comes back as `Done`.
+fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: ActionJob) {
+    let Some(actions) = opts.actions.clone() else {
+        work.spawn(async {
+            Done::Action(
+                ActionReport {
+                    ok: false,
+                    message: "this session cannot write to the cluster".into(),
+                },
+                None,
+            )
+        });
+        return;
+    };
+    work.spawn(async move {
+        let (result, original) = match job {
+            ActionJob::Execute(plan) => {
+                let original = (*plan).clone();
+                (actions.execute(*plan, false).await, Some(original))
+            }
+            ActionJob::Undo => (actions.undo_last().await, None),
+        };
+        match result {
+            Ok(done) => {
+                let what = done.plan.describe().join("; ");
+                let verb = if done.plan.intent == Intent::Undo {
+                    "undone"
+                } else {
+                    "done"
+                };
+                Done::Action(
+                    ActionReport {
+                        ok: true,
+                        message: format!("{verb}: {what}"),
+                    },
+                    None,
+                )
+            }
+            Err(ActionError::Conflict { reason, fresh }) => {
+                let again = original
+                    .as_ref()
+                    .zip(fresh.as_deref())
+                    .and_then(|(p, f)| plan::replan(p, f))
+                    .map(Box::new);
+                let message = if again.is_some() {
+                    format!("changed on the server ({reason}): re-read; confirm again")
+                } else {
+                    format!("changed on the server ({reason}): nothing applied")
+                };
+                Done::Action(ActionReport { ok: false, message }, again)
+            }
+            Err(e) => Done::Action(
+                ActionReport {
+                    ok: false,
+                    message: e.to_string(),
+                },
+                None,
+            ),
+        }
+    });
+}
+
+/// The latest dismissal per deployment, from the journal (dismissals survive restarts).
+fn dismissed_from_journal(actions: &Actions) -> Vec<(DeploymentKey, ScalingAction, u32)> {
+    let mut latest: HashMap<DeploymentKey, (ScalingAction, u32)> = HashMap::new();
+    for e in actions.journal().recent(2_000).unwrap_or_default() {
+        if e.kind == journal::EntryKind::Dismiss
+            && let Some(r) = &e.recommendation
+        {
+            latest.insert(
+                DeploymentKey::new(e.namespace, e.name),
+                (r.action, r.target_replicas),
+            );
+        }
+    }
+    latest.into_iter().map(|(k, (a, t))| (k, a, t)).collect()
+}
+
+/// What the faces get of the engine's histories: the newest `backfill_minutes` of each
+/// deployment (of `only` when given).
+fn backfill_tails(
+    known: &HashMap<DeploymentKey, Known>,
+    only: Option<&[DeploymentKey]>,
+    opts: &EngineOptions,
+) -> Vec<(DeploymentKey, Vec<Sample>)> {
+    known
+        .iter()
+        .filter(|(k, _)| only.is_none_or(|o| o.contains(k)))
+        .map(|(k, v)| (k.clone(), v.history.tail(opts.backfill_minutes)))
+        .collect()
+}
+
+/// Merge Prometheus' history (after the first snapshot) and forecast again from it.
+fn merge_backfill(
+    result: Result<crate::metrics::prometheus::Backfill, String>,
+    known: &mut HashMap<DeploymentKey, Known>,
+    opts: &EngineOptions,
+    updates: &mpsc::UnboundedSender<Update>,
+) {
+    let backfill = match result {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!("prometheus backfill failed: {e}");
+            let _ = updates.send(Update::ClusterError(format!("no prometheus backfill: {e}")));
+            return;
+        }
+    };
+    tracing::info!("{}", backfill.summary());
+    let mut merged = Vec::new();
+    for (key, samples) in backfill.series {
+        if let Some(k) = known.get_mut(&key) {
+            k.history.extend(samples);
+            k.forecast_at = None;
+            merged.push(key);
+        }
+    }
+    if !merged.is_empty() {
+        let _ = updates.send(Update::Backfill(backfill_tails(known, Some(&merged), opts)));
+    }
+}
+
 fn new_known(history: History) -> Known {
     Known {
         history,
@@ -245,7 +481,10 @@ fn schedule(
 ) {
     let t = snap.time;
     let due = |at: Option<UnixSeconds>, every: i64| at.is_none_or(|a| t - a >= every);
-    if due(k.forecast_at, opts.forecast_every) && in_flight.insert((key.clone(), false)) {
+    // `now` (a forecast just landed, or the user asked) goes straight to the recommendation:
+    // with a fast clock a new forecast may already be due, and recommending only when none is
+    // would starve the cards.
+    if !now && due(k.forecast_at, opts.forecast_every) && in_flight.insert((key.clone(), false)) {
         let history = k.history.clone();
         let key = key.clone();
         k.forecast_at = Some(t);

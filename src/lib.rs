@@ -3,7 +3,9 @@
 //! One pipeline (cluster → metrics → forecast → advisor → actions) shared by three faces: the
 //! TUI, the headless commands and the backtest. See `docs/architecture.md`.
 
+pub mod actions;
 pub mod advisor;
+pub mod autopilot;
 pub mod backtest;
 pub mod cli;
 pub mod cluster;

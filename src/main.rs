@@ -7,16 +7,21 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use ai4k8s::actions::{Actions, Journal};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::advisor::llm::{LlmAdvisor, no_llm_reason};
+use ai4k8s::advisor::scheduled::Schedule;
+use ai4k8s::autopilot::{self, AutopilotOptions};
 use ai4k8s::cli::{Cli, Commands, Output};
 use ai4k8s::cluster::Cluster;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{self, Config};
 use ai4k8s::engine::{self, EngineOptions};
+use ai4k8s::metrics::prometheus::PrometheusSource;
+use ai4k8s::metrics::{HistoryBackend, HistoryStore, store};
 use ai4k8s::model::DeploymentKey;
 use ai4k8s::tui::{self, app::App, app::SessionInfo};
-use ai4k8s::{pipeline, render_text};
+use ai4k8s::{forecast, pipeline, render_text};
 
 /// Exit status for bad input (DESIGN.md: 2 with a one-line reason).
 const BAD_INPUT: u8 = 2;
@@ -82,9 +87,76 @@ struct Setup {
 async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
     let cfg = &setup.cfg;
     match cli.command.take() {
-        Some(Commands::Forecast { .. }) => {
-            eprintln!("ai4k8s: forecast: not available in this build yet");
-            Ok(ExitCode::FAILURE)
+        Some(Commands::Forecast {
+            input,
+            horizon,
+            output,
+        }) => {
+            let horizon = match forecast::command::parse_horizon(&horizon) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("ai4k8s: forecast: --horizon {horizon}: {e}");
+                    return Ok(ExitCode::from(BAD_INPUT));
+                }
+            };
+            match forecast::command::run(&input, horizon, output == Output::Json) {
+                Ok(text) => print_stdout(text.trim_end()),
+                Err(e) => {
+                    eprintln!("ai4k8s: forecast: {e}");
+                    Ok(ExitCode::from(e.exit_code().clamp(1, 255) as u8))
+                }
+            }
+        }
+        Some(Commands::Autopilot { dry_run }) => {
+            let Some(cluster) = connect(&cli, cfg, true)? else {
+                return Ok(ExitCode::from(BAD_INPUT));
+            };
+            let read_only = cli.global.read_only || cfg.context_read_only(&cluster.context());
+            if read_only && !dry_run {
+                eprintln!("ai4k8s: autopilot: this context is read-only; use --dry-run");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            let journal = Arc::new(Journal::open(&setup.data_dir)?);
+            let actions = Arc::new(Actions::new(
+                cluster.clone(),
+                journal.clone(),
+                cfg.limits(),
+                read_only,
+            ));
+            let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
+            let history = history_backend(&cli, &setup, cluster.as_ref());
+            let engine_opts = EngineOptions {
+                poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
+                    .max(Duration::from_millis(100)),
+                recommend_every: cfg.advisor.refresh_seconds as i64,
+                history: history.clone(),
+                ..EngineOptions::default()
+            };
+            let opts = AutopilotOptions {
+                cooldown_seconds: cfg.actions.autopilot_cooldown_seconds as i64,
+                min_confidence: cfg.actions.autopilot_min_confidence,
+                dry_run,
+            };
+            println!(
+                "ai4k8s autopilot on {}{}: journal {}; stop with ctrl-c",
+                cluster.context(),
+                if dry_run { " (dry run)" } else { "" },
+                journal.path().display()
+            );
+            let advisor = build_advisor(&setup);
+            let done = autopilot::run(
+                cluster,
+                advisor,
+                actions,
+                engine_opts,
+                opts,
+                shutdown_signal(),
+                |line| println!("{line}"),
+            )
+            .await;
+            println!("autopilot stopped after {done} change(s)");
+            flush_history(&history).await;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Commands::Backtest(args)) => backtest(&args, &setup).await,
         Some(Commands::Recommend {
@@ -104,14 +176,17 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let advisor = build_advisor(&setup);
-            let recs = match pipeline::recommend(cluster.as_ref(), &advisor, wanted.as_ref()).await
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("ai4k8s: recommend: {e}");
-                    return Ok(ExitCode::from(BAD_INPUT));
-                }
-            };
+            let history = history_backend(&cli, &setup, cluster.as_ref());
+            let recs =
+                match pipeline::recommend(cluster.as_ref(), &history, &advisor, wanted.as_ref())
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("ai4k8s: recommend: {e}");
+                        return Ok(ExitCode::from(BAD_INPUT));
+                    }
+                };
             let text = match (output, wanted.is_some()) {
                 (Output::Json, true) => serde_json::to_string_pretty(&recs[0])?,
                 (Output::Json, false) => serde_json::to_string_pretty(&recs)?,
@@ -128,19 +203,30 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let advisor = build_advisor(&setup);
+            let history = history_backend(&cli, &setup, cluster.as_ref());
             let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
             let opts = EngineOptions {
                 // Poll once per 15 s of cluster time.
                 poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
                     .max(Duration::from_millis(100)),
                 recommend_every: cfg.advisor.refresh_seconds as i64,
+                history: history.clone(),
                 ..EngineOptions::default()
+            };
+            let read_only = cli.global.read_only || cfg.context_read_only(&cluster.context());
+            let journal = Journal::open(&setup.data_dir)?;
+            let actions = Actions::new(cluster.clone(), Arc::new(journal), cfg.limits(), read_only);
+            let opts = EngineOptions {
+                actions: Some(Arc::new(actions)),
+                ..opts
             };
             let (commands, updates) = engine::spawn(cluster.clone(), advisor, opts);
             let mut app = App::new(SessionInfo {
                 context: cluster.context(),
                 speed,
-                read_only: cli.global.read_only || cfg.context_read_only(&cluster.context()),
+                read_only,
+                limits: cfg.limits(),
+                stale_after_seconds: cfg.advisor.stale_after_seconds as i64,
             });
             app.chart_history_hours = cfg.ui.chart_history_hours;
             tui::run_terminal(
@@ -150,6 +236,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 Duration::from_millis(cfg.ui.tick_ms),
             )
             .await?;
+            flush_history(&history).await;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -211,6 +298,22 @@ async fn backtest(
     }
 }
 
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 /// Print to stdout; a closed pipe (`| head`) is not an error worth a panic.
 fn print_stdout(text: &str) -> color_eyre::Result<ExitCode> {
     use std::io::Write;
@@ -241,10 +344,41 @@ fn connect(cli: &Cli, cfg: &Config, live: bool) -> color_eyre::Result<Option<Arc
     Ok(None)
 }
 
+/// Live clusters keep their history in the data dir, keyed by kube context, and may backfill
+/// from Prometheus. The demo stores nothing: its virtual clock restarts at the same instant
+/// every run, so a previous run's minutes would sit in the new run's future, and its warm-up
+/// (per seed) is the authoritative history anyway.
+fn history_backend(cli: &Cli, setup: &Setup, cluster: &dyn Cluster) -> HistoryBackend {
+    if cli.demo {
+        return HistoryBackend::default();
+    }
+    let path = setup.data_dir.join(store::FILE_NAME);
+    let store = HistoryStore::open(&path, &cluster.context())
+        .inspect_err(|e| tracing::warn!("history not persisted: {e}"))
+        .ok();
+    let prometheus = PrometheusSource::from_config(&setup.cfg.prometheus)
+        .inspect_err(|e| tracing::warn!("no prometheus backfill: {e}"))
+        .ok()
+        .flatten()
+        .map(Arc::new);
+    HistoryBackend { store, prometheus }
+}
+
+/// The last poll's minutes reach the disk before exit.
+async fn flush_history(history: &HistoryBackend) {
+    if let Some(s) = &history.store
+        && let Err(e) = s.flush().await
+    {
+        tracing::warn!("history store: {e}");
+    }
+}
+
 /// The LLM advisor when a key is configured, else the rules with the reason why.
 fn build_advisor(setup: &Setup) -> Advisor {
     let cfg = &setup.cfg;
-    match LlmAdvisor::from_config(
+    // Schedules were checked when the config was loaded.
+    let schedule = Schedule::compile(&cfg.schedules).unwrap_or_default();
+    let advisor = match LlmAdvisor::from_config(
         &cfg.llm,
         &cfg.advisor,
         setup.config_dir.as_deref(),
@@ -256,7 +390,8 @@ fn build_advisor(setup: &Setup) -> Advisor {
             tracing::warn!("LLM disabled: {e}");
             Advisor::rules_only(cfg.advisor.clone(), format!("LLM off: {e}"))
         }
-    }
+    };
+    advisor.with_schedule(schedule)
 }
 
 /// Logs go to `DATA_DIR/logs/ai4k8s.log`, never to the terminal the TUI draws on.

@@ -77,8 +77,8 @@ pub struct DeploymentState {
     pub ready_replicas: u32,
     /// Pods that exist (ready or starting).
     pub total_pods: u32,
-    /// Bounds: the HPA's when there is one, otherwise the seed's annotations, otherwise
-    /// [1, max(desired, 1) * 4] as a conservative default.
+    /// Bounds: the seed's annotations where set (the user's policy), else the HPA's, else
+    /// [1, max(desired, 1) * 4] as a conservative default; never above the HPA's maximum.
     pub min_replicas: u32,
     pub max_replicas: u32,
     pub cpu_request_millis: u32,
@@ -90,6 +90,10 @@ pub struct DeploymentState {
     pub hpa: Option<HpaState>,
     /// The seed's `ai4k8s.io/predictive-autoscaling` annotation.
     pub predictive_enabled: bool,
+    /// The seed's `ai4k8s.io/min-replicas` / `max-replicas` annotations as set (None: absent).
+    /// With an HPA they keep the user's bounds while pre-scaling moves the HPA's minReplicas.
+    #[serde(default)]
+    pub annotated_bounds: (Option<u32>, Option<u32>),
 }
 
 /// The whole cluster at one instant, as one poll or one watch event batch produced it.

@@ -8,9 +8,11 @@ use crate::advisor::Advisor;
 use crate::cluster::{Cluster, ClusterError};
 use crate::forecast::{self, ForecastOptions, SeriesInput};
 use crate::metrics::History;
+use crate::metrics::backend::HistoryBackend;
 use crate::metrics::history::Metric;
 use crate::model::{
     AdvisorInputs, ClusterSnapshot, DeploymentKey, DeploymentState, Forecast, Recommendation,
+    Sample,
 };
 
 /// Two weeks of minutes: the longest history a forecast is made from.
@@ -53,18 +55,31 @@ pub fn inputs(state: &DeploymentState, forecasts: &Forecasts, now: i64) -> Advis
     AdvisorInputs::from_state(state, forecasts.cpu.as_ref(), forecasts.mem.as_ref(), now)
 }
 
-/// Build histories from what the cluster can provide now (its recorded history plus the
-/// current snapshot) — the headless commands' one-shot view.
+/// Build histories the way the engine does at start — the store, then the cluster's own
+/// history, then Prometheus — for the headless commands' one-shot view. A history source that
+/// fails is logged and skipped: the recommendation is still made, from less history.
 pub async fn load_histories(
     cluster: &dyn Cluster,
+    backend: &HistoryBackend,
 ) -> Result<(ClusterSnapshot, HashMap<DeploymentKey, History>), ClusterError> {
     let snapshot = cluster.snapshot().await?;
     let mut histories: HashMap<DeploymentKey, History> = HashMap::new();
-    for (key, samples) in cluster.history().await? {
-        histories
-            .entry(key)
-            .or_insert_with(|| History::with_capacity(HISTORY_MINUTES))
-            .extend(samples);
+    let mut add = |series: Vec<(DeploymentKey, Vec<Sample>)>| {
+        for (key, samples) in series {
+            histories
+                .entry(key)
+                .or_insert_with(|| History::with_capacity(HISTORY_MINUTES))
+                .extend(samples);
+        }
+    };
+    match backend.stored().await {
+        Ok(s) => add(s),
+        Err(e) => tracing::warn!("history store: {e}"),
+    }
+    add(cluster.history().await?);
+    match backend.prometheus(&snapshot).await {
+        Ok(b) => add(b.series),
+        Err(e) => tracing::warn!("prometheus backfill: {e}"),
     }
     Ok((snapshot, histories))
 }
@@ -72,10 +87,11 @@ pub async fn load_histories(
 /// One-shot recommendations for the deployments `wanted` selects (all when None).
 pub async fn recommend(
     cluster: &dyn Cluster,
+    backend: &HistoryBackend,
     advisor: &Advisor,
     wanted: Option<&DeploymentKey>,
 ) -> Result<Vec<Recommendation>, ClusterError> {
-    let (snapshot, histories) = load_histories(cluster).await?;
+    let (snapshot, histories) = load_histories(cluster, backend).await?;
     if let Some(k) = wanted
         && !snapshot.deployments.iter().any(|d| &d.key == k)
     {

@@ -11,8 +11,9 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(cmd: &str, w: u16, h: u16) -> Self {
-        let socket = format!("ai4k8s-e2e-{}", std::process::id());
+    /// `name` keeps tests running in parallel on separate tmux servers.
+    fn start(name: &str, cmd: &str, w: u16, h: u16) -> Self {
+        let socket = format!("ai4k8s-e2e-{}-{name}", std::process::id());
         let t = Tmux {
             socket,
             session: "e2e".into(),
@@ -83,7 +84,7 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
         "env -u GROQ_API_KEY -u AI4K8S_CONFIG {bin} --demo --seed 42 --data-dir {}; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 60",
         data.path().display()
     );
-    let t = Tmux::start(&cmd, 100, 30);
+    let t = Tmux::start("nav", &cmd, 100, 30);
 
     let s = t.wait_for("the deployments table", |s| {
         s.contains("Deployments [all] 14/14") && s.contains("data/etl-worker ·")
@@ -103,7 +104,7 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
     // ? opens help generated from the keymap; Esc closes it.
     t.keys(&["?"]);
     t.wait_for("help", |s| {
-        s.contains("Help · esc closes") && s.contains("filter deployments by name")
+        s.contains("Help · esc closes") && s.contains("filter by name")
     });
     t.keys(&["Escape"]);
     t.wait_for("help to close", |s| !s.contains("Help · esc closes"));
@@ -131,4 +132,69 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
     assert!(!s.contains("RECOMMEND"), "alternate screen not left:\n{s}");
     let log = std::fs::read_to_string(data.path().join("logs/ai4k8s.log")).unwrap_or_default();
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn apply_and_edit_flows_in_a_real_terminal() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_ai4k8s");
+    let cmd = format!(
+        "env -u GROQ_API_KEY -u AI4K8S_CONFIG {bin} --demo --seed 42 --speed 1 --data-dir {}; echo EXIT=$?; sleep 60",
+        data.path().display()
+    );
+    let t = Tmux::start("flows", &cmd, 120, 40);
+    t.wait_for("recommendations", |s| s.contains("▼ DOWN 2"));
+
+    // Apply: the confirm dialog names the object, the field and the kubectl command.
+    t.keys(&["/", "l", "e", "d", "g", "e", "r", "Enter", "a"]);
+    let s = t.wait_for("the confirm dialog", |s| {
+        s.contains("Confirm · payments/ledger")
+    });
+    assert!(
+        s.contains("deployment/ledger scale: spec.replicas 3 → 2"),
+        "{s}"
+    );
+    assert!(
+        s.contains("kubectl -n payments scale deployment/ledger --replicas=2"),
+        "{s}"
+    );
+    t.keys(&["y"]);
+    t.wait_for("the write", |s| s.contains("done: deployment/ledger scale"));
+    t.wait_for("the table to show it", |s| {
+        s.contains("2/2") && s.contains("payments/ledger")
+    });
+
+    // Edit: a bad value is refused inline, Esc leaves everything unchanged.
+    t.keys(&["e"]);
+    t.wait_for("the editor", |s| {
+        s.contains("Edit min/max · payments/ledger")
+    });
+    t.keys(&["BSpace", "BSpace", "x"]);
+    t.wait_for("the inline error", |s| s.contains("is not a whole number"));
+    t.keys(&["Enter"]);
+    t.wait_for("the editor to stay open", |s| s.contains("Edit min/max"));
+    t.keys(&["Escape"]);
+    t.wait_for("cancel", |s| s.contains("cancelled: nothing changed"));
+
+    // A valid edit writes the annotations (no HPA on ledger).
+    t.keys(&["e", "BSpace", "BSpace", "3", "Tab", "BSpace", "BSpace", "8"]);
+    t.wait_for("a valid form", |s| {
+        s.contains("annotations min 2 → 3, max 6 → 8")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("the edit", |s| {
+        s.contains("done: deployment/ledger: annotations")
+    });
+    t.wait_for("new bounds in the table", |s| s.contains("3-8"));
+
+    t.keys(&["q"]);
+    let s = t.wait_for("exit", |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=0"), "{s}");
+    let journal = std::fs::read_to_string(data.path().join("journal.jsonl")).expect("journal");
+    let kinds: Vec<&str> = journal
+        .lines()
+        .filter_map(|l| l.split("\"kind\":\"").nth(1))
+        .filter_map(|r| r.split('"').next())
+        .collect();
+    assert_eq!(kinds, vec!["apply", "edit"], "{journal}");
 }

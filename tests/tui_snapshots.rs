@@ -20,7 +20,7 @@ fn demo_app() -> App {
         SessionInfo {
             context: "demo".into(),
             speed: Some(20.0),
-            read_only: false,
+            ..SessionInfo::default()
         },
     )
 }
@@ -99,18 +99,42 @@ fn help_overlay_lists_the_keymap() {
     let mut app = demo_app();
     app.mode = Mode::Help;
     let s = screen(&mut app, 100, 30);
-    for k in [
-        "j ↓",
-        "tab",
-        "/",
-        "^r",
-        "esc",
-        "q ^c",
-        "filter deployments by name",
-    ] {
+    for k in ["j ↓", "tab", "/", "^r", "esc", "q ^c", "filter by name"] {
         assert!(s.contains(k), "{k:?} missing from help:\n{s}");
     }
     insta::assert_snapshot!(s);
+}
+
+#[test]
+fn help_fits_80x24_with_every_key() {
+    let mut app = demo_app();
+    app.mode = Mode::Help;
+    let s = screen(&mut app, 80, 24);
+    for k in [
+        "j ↓",
+        "q ^c",
+        "esc",
+        "?",
+        "undo last change",
+        "edit min/max",
+    ] {
+        assert!(s.contains(k), "{k:?} missing from help at 80x24:\n{s}");
+    }
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn read_only_help_hides_write_keys() {
+    let mut app = demo_app();
+    app.session.read_only = true;
+    app.mode = Mode::Help;
+    let s = screen(&mut app, 100, 40);
+    assert!(
+        !s.contains("apply (confirm first)") && !s.contains("edit min/max"),
+        "{s}"
+    );
+    assert!(s.contains("dismiss until it changes"), "{s}");
+    assert!(s.contains(" RO "), "the status bar says read-only:\n{s}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 pub mod llm;
 pub mod predictive;
 pub mod rules;
+pub mod scheduled;
 pub mod validate;
 
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct Advisor {
     llm: Option<Arc<dyn LlmBackend>>,
     /// Why there is no LLM (e.g. "no key"), shown in the status bar and on cards.
     no_llm_reason: String,
+    /// `[[schedule]]` windows raise recommendations to their minimum.
+    schedule: scheduled::Schedule,
 }
 
 impl Advisor {
@@ -57,6 +60,7 @@ impl Advisor {
             cfg,
             llm: None,
             no_llm_reason: reason.into(),
+            schedule: scheduled::Schedule::default(),
         }
     }
 
@@ -65,7 +69,14 @@ impl Advisor {
             cfg,
             llm: Some(llm),
             no_llm_reason: String::new(),
+            schedule: scheduled::Schedule::default(),
         }
+    }
+
+    /// Add the `[[schedule]]` rules.
+    pub fn with_schedule(mut self, schedule: scheduled::Schedule) -> Self {
+        self.schedule = schedule;
+        self
     }
 
     pub fn config(&self) -> &AdvisorConfig {
@@ -80,8 +91,18 @@ impl Advisor {
         }
     }
 
-    /// A validated recommendation for one deployment.
+    /// A validated recommendation for one deployment, raised to an open schedule window's
+    /// minimum when it is below it.
     pub async fn recommend(&self, inputs: &AdvisorInputs) -> Recommendation {
+        let rec = self.advise(inputs).await;
+        if self.schedule.is_empty() {
+            rec
+        } else {
+            self.schedule.overlay(rec, self.cfg.max_step)
+        }
+    }
+
+    async fn advise(&self, inputs: &AdvisorInputs) -> Recommendation {
         let llm_result = match &self.llm {
             Some(llm) => Some(llm.advise(inputs).await),
             None => None,

@@ -17,6 +17,25 @@ pub mod annotations {
     pub const MAX_REPLICAS: &str = "ai4k8s.io/max-replicas";
 }
 
+/// A deployment's replica bounds: the seed's annotations where set (the user's policy, which
+/// pre-scaling through the HPA's minReplicas must not erase), else the HPA's, else
+/// [1, 4 × replicas]; never above the HPA's maximum, which the HPA cannot exceed.
+pub fn deployment_bounds(
+    annotated: (Option<u32>, Option<u32>),
+    hpa: Option<&crate::model::HpaState>,
+    replicas: u32,
+) -> (u32, u32) {
+    let (hpa_min, hpa_max) = hpa.map_or((None, None), |h| {
+        (Some(h.min_replicas), Some(h.max_replicas))
+    });
+    let min = annotated.0.or(hpa_min).unwrap_or(1).max(1);
+    let mut max = annotated.1.or(hpa_max).unwrap_or(replicas.max(1) * 4);
+    if let Some(h) = hpa_max {
+        max = max.min(h);
+    }
+    (min, max.max(min))
+}
+
 /// Why a cluster call failed, in the categories the UI must tell apart.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClusterError {

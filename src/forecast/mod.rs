@@ -2,14 +2,40 @@
 //!
 //! `forecast` is the one entry point every face uses. It is pure and CPU-bound: the engine runs
 //! it on the blocking pool, never on the render loop.
+//!
+//! The model, per series (see `docs/benchmarks.md` for how each choice was measured):
+//! - history finer than a minute is averaged to one minute and cut to the last 14 days;
+//! - with two days or more: augurs' MSTL (daily period, plus weekly from two weeks), a damped
+//!   AutoETS on 15-minute means of the deseasonalised series, blended with seasonal naive by a
+//!   weight chosen in a backtest on the most recent day;
+//! - with less: a damped AutoETS alone, marked low-confidence.
+//!
+//! Stages, one file each: `prep` (regular gap-free series), `decompose` (MSTL), `level` (ETS),
+//! `select` (backtest and blend), `band`, `peak`, `trend` (label, level shifts), `anomalies`,
+//! `evaluation` (rolling-origin benchmark) and `command` (`ai4k8s forecast`).
 
-use crate::model::{Forecast, ForecastPoint, Peak, Trend, UnixSeconds};
+mod anomalies;
+mod band;
+pub mod command;
+mod decompose;
+pub mod evaluation;
+mod level;
+mod peak;
+mod prep;
+mod select;
+mod stats;
+mod trend;
+
+use crate::model::{Forecast, ForecastPoint, Peak, UnixSeconds};
+
+pub use prep::MAX_HISTORY_DAYS;
+pub use trend::{STABLE_SLOPE_PCT_PER_HOUR, classify_trend};
 
 /// Six hours, the seed's horizon.
 pub const DEFAULT_HORIZON_SECONDS: u32 = 6 * 3600;
-const DAY: i64 = 86_400;
-/// Below this slope (percentage points per hour) a series is "stable".
-pub const STABLE_SLOPE_PCT_PER_HOUR: f64 = 1.0;
+const DAY_SECONDS: i64 = 86_400;
+/// Fewest observed points a forecast is made from.
+pub const MIN_POINTS: usize = 10;
 
 /// A regular series: `values[i]` observed at `start + i * step_seconds`; NaN marks a gap.
 #[derive(Clone, Copy, Debug)]
@@ -46,124 +72,199 @@ pub enum ForecastError {
     BadStep,
 }
 
-/// Fewest observed points a forecast is made from.
-pub const MIN_POINTS: usize = 10;
+/// What a model produced at the working step, before it is laid out as a `Forecast`.
+struct Fitted {
+    model: String,
+    point: Vec<f64>,
+    /// (lower, upper) offsets from the point, per sample.
+    band: band::Offsets,
+    /// Added to the forecast's maximum to give the expected peak.
+    peak_excess: f64,
+    /// In-sample daily component, for trend and anomalies.
+    seasonal: Option<Vec<f64>>,
+    low_confidence: bool,
+}
 
 /// Forecast the series `opts.horizon_seconds` ahead at its own step.
 ///
-/// With a day of history or more: "same time yesterday" (seasonal naive), shifted by the gap
-/// between today's and yesterday's level over the last hour. With less: the last hour's linear
-/// trend, damped, marked low-confidence.
+/// Gaps (NaN) in the input are filled; errors only when fewer than `MIN_POINTS` values are
+/// observed or the step is zero. Never panics on NaN, empty or constant input.
 pub fn forecast(input: SeriesInput<'_>, opts: ForecastOptions) -> Result<Forecast, ForecastError> {
-    if input.step_seconds == 0 {
-        return Err(ForecastError::BadStep);
-    }
-    let observed = input.values.iter().filter(|v| v.is_finite()).count();
-    let values = fill_gaps(input.values);
-    if observed < MIN_POINTS {
-        return Err(ForecastError::TooShort {
-            have: observed,
-            need: MIN_POINTS,
-        });
-    }
-    let step = input.step_seconds as i64;
-    let horizon = (opts.horizon_seconds as i64 / step).max(1) as usize;
-    let season = (DAY / step) as usize;
-    let hour = (3600 / step).max(1) as usize;
-    let n = values.len();
-    let current = values[n - 1];
+    let p = prep::prepare(input)?;
+    let ahead = (opts.horizon_seconds as usize)
+        .div_ceil(p.step as usize)
+        .max(1);
+    let n = p.values.len();
+    let per_day = p.per_day();
+    let block = level::block_len(p.step);
 
-    let (model, mean, low_confidence, residuals) = if n >= season + hour {
-        let level_shift =
-            mean_of(&values[n - hour..]) - mean_of(&values[n - hour - season..n - season]);
-        let mean: Vec<f64> = (0..horizon)
-            .map(|h| {
-                // Index of the same instant one (or more) days back.
-                let mut back = n + h;
-                while back >= n {
-                    back -= season;
-                }
-                values[back] + level_shift
-            })
-            .collect();
-        let residuals: Vec<f64> = (season..n)
-            .map(|i| values[i] - values[i - season])
-            .collect();
-        ("seasonal-naive", mean, false, residuals)
+    let fitted = if per_day >= 2 && n >= 2 * per_day {
+        seasonal_model(&p, ahead, block)
     } else {
-        let window = &values[n.saturating_sub(hour)..];
-        let (slope, _) = linear_fit(window);
-        // Damped: the slope fades over the horizon so a short rise does not run away.
-        let phi: f64 = 0.98;
-        let mut acc = 0.0;
-        let mean: Vec<f64> = (0..horizon)
-            .map(|h| {
-                acc += phi.powi(h as i32 + 1);
-                current + slope * acc
-            })
-            .collect();
-        let residuals: Vec<f64> = values.windows(2).map(|w| w[1] - w[0]).collect();
-        ("linear-trend", mean, true, residuals)
-    };
+        None
+    }
+    .unwrap_or_else(|| short_history_model(&p, ahead, block));
 
-    let spread =
-        crate::traces::quantile(&residuals.iter().map(|r| r.abs()).collect::<Vec<_>>(), 0.9);
-    let start = input.end();
-    let points: Vec<ForecastPoint> = mean
+    // Trend and level shifts on the deseasonalised history.
+    let des: Vec<f64> = match &fitted.seasonal {
+        Some(s) => p.values.iter().zip(s).map(|(v, s)| v - s).collect(),
+        None => p.values.clone(),
+    };
+    let shifts = trend::level_shifts(&des, block);
+    // From the first whole block after the last shift: the block it falls in is mixed.
+    let since = shifts.last().map_or(0, |s| s.index + block);
+    let trend_pct_per_hour = trend::slope_pct_per_hour(&des, &p.values, block, p.step, since);
+    let anomalies = anomalies::find(&p, fitted.seasonal.as_deref(), &shifts);
+
+    Ok(lay_out(
+        input,
+        opts,
+        &p,
+        fitted,
+        trend_pct_per_hour,
+        anomalies,
+    ))
+}
+
+/// MSTL + damped ETS, blended with seasonal naive as the backtest says. None if MSTL fails.
+fn seasonal_model(p: &prep::Prepared, ahead: usize, block: usize) -> Option<Fitted> {
+    let per_day = p.per_day();
+    let decomposition = decompose::mstl(&p.values, per_day, p.step, ahead)?;
+    let des = decomposition.deseasonalise(&p.values);
+    let level = level::damped_level(&des, p.step, block, ahead, false);
+    let naive = select::seasonal_naive(&p.values, per_day, ahead);
+    let selection = select::backtest(&p.values, &p.observed, per_day, p.step, block, ahead);
+    let w = selection.as_ref().map_or(1.0, |s| s.weight);
+    let point: Vec<f64> = (0..ahead)
+        .map(|i| w * (decomposition.future[i] + level.point[i]) + (1.0 - w) * naive[i])
+        .collect();
+
+    // The smooth in-sample fit: seasonal plus an hour's moving average of the rest.
+    let smooth = stats::moving_average(&des, p.per_hour());
+    let fit: Vec<f64> = decomposition
+        .seasonal
         .iter()
-        .enumerate()
-        .map(|(h, &v)| {
-            let v = v.max(0.0);
-            // The band widens with the square root of the distance for the trend model.
-            let width = if low_confidence {
-                spread * ((h + 1) as f64).sqrt()
-            } else {
-                spread
-            };
+        .zip(&smooth)
+        .map(|(s, l)| s + l)
+        .collect();
+    let band = selection
+        .as_ref()
+        .and_then(|s| band::from_errors(&s.errors, ahead, p.per_hour()))
+        .unwrap_or_else(|| {
+            let residuals = recent_residuals(p, &fit);
+            band::from_residuals(&residuals, ahead, None)
+        });
+    // Seasonal naive already carries yesterday's noise; only the smooth part needs the excess.
+    let peak_excess = w * peak::typical_excess(&p.values, &fit, ahead, per_day);
+    let model = match w {
+        w if w >= 1.0 => "mstl+ets".to_string(),
+        w if w <= 0.0 => "seasonal-naive".to_string(),
+        w => format!(
+            "mstl+ets {:.0}% + seasonal-naive {:.0}%",
+            w * 100.0,
+            (1.0 - w) * 100.0
+        ),
+    };
+    Some(Fitted {
+        model,
+        point,
+        band,
+        peak_excess,
+        seasonal: Some(decomposition.daily),
+        low_confidence: false,
+    })
+}
+
+/// Under two days of history: damped ETS on block means (smaller blocks for very short
+/// history), low-confidence.
+fn short_history_model(p: &prep::Prepared, ahead: usize, block: usize) -> Fitted {
+    let n = p.values.len();
+    // At least 16 blocks to fit, even if they must be shorter than 15 minutes.
+    let block = block.min(n / 16).max(1);
+    let level = level::damped_level(&p.values, p.step, block, ahead, true);
+    let smooth = stats::moving_average(&p.values, block.max(p.per_hour().min(n / 4).max(1)));
+    let band = band::from_residuals(
+        &recent_residuals(p, &smooth),
+        ahead,
+        level.half_width.as_deref(),
+    );
+    let peak_excess = peak::typical_excess(&p.values, &smooth, ahead.min(n / 2), p.per_day());
+    Fitted {
+        model: if level.fitted {
+            "ets-damped"
+        } else {
+            "recent-mean"
+        }
+        .to_string(),
+        point: level.point,
+        band,
+        peak_excess,
+        seasonal: None,
+        low_confidence: true,
+    }
+}
+
+/// Observed values minus the fit over the last three days.
+fn recent_residuals(p: &prep::Prepared, fit: &[f64]) -> Vec<f64> {
+    let n = p.values.len();
+    let from = n.saturating_sub(3 * p.per_day());
+    (from..n)
+        .filter(|&i| p.observed[i])
+        .map(|i| p.values[i] - fit[i])
+        .collect()
+}
+
+/// Turn a working-step forecast into the shared `Forecast` at the input's step.
+fn lay_out(
+    input: SeriesInput<'_>,
+    opts: ForecastOptions,
+    p: &prep::Prepared,
+    fitted: Fitted,
+    trend_pct_per_hour: f64,
+    anomalies: Vec<crate::model::Anomaly>,
+) -> Forecast {
+    let step = input.step_seconds as i64;
+    let count = (opts.horizon_seconds as i64 / step).max(1) as usize;
+    let start = input.end();
+    let factor = p.factor.max(1) as usize;
+    let clamp = |v: f64| if p.nonnegative { v.max(0.0) } else { v };
+    let points: Vec<ForecastPoint> = (0..count)
+        .map(|j| {
+            // Sub-minute input was averaged: each working sample covers `factor` input steps.
+            let i = (j / factor).min(fitted.point.len().saturating_sub(1));
+            let v = fitted.point.get(i).copied().unwrap_or(0.0);
+            let (lo, hi) = fitted.band.get(i).copied().unwrap_or((0.0, 0.0));
             ForecastPoint {
-                timestamp: start + h as i64 * step,
-                value: v,
-                lower: (v - width).max(0.0),
-                upper: v + width,
+                timestamp: start + j as i64 * step,
+                value: clamp(v),
+                lower: clamp(v + lo),
+                upper: clamp(v + hi).max(clamp(v)),
             }
         })
         .collect();
-    let peak = points
-        .iter()
-        .max_by(|a, b| a.value.total_cmp(&b.value))
-        .map(|p| Peak {
-            timestamp: p.timestamp,
-            value: p.value,
-        })
-        .unwrap_or(Peak {
-            timestamp: start,
-            value: current,
-        });
-    let recent = &values[n.saturating_sub(3 * hour)..];
-    let (slope_per_step, _) = linear_fit(recent);
-    let trend_pct_per_hour = slope_per_step * hour as f64;
-    Ok(Forecast {
-        model: model.to_string(),
+    let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    let top = stats::argmax(&values);
+    let peak = Peak {
+        timestamp: points.get(top).map_or(start, |p| p.timestamp),
+        value: values.get(top).copied().unwrap_or(0.0) + fitted.peak_excess.max(0.0),
+    };
+    let per_hour = (3600 / step).max(1) as usize;
+    let current = if p.last_observed.is_finite() {
+        p.last_observed
+    } else {
+        p.values.last().copied().unwrap_or(0.0)
+    };
+    Forecast {
+        model: fitted.model,
         step_seconds: input.step_seconds,
-        hourly: hourly_means(&points, hour),
+        hourly: hourly_means(&points, per_hour),
         points,
         peak,
         trend: classify_trend(trend_pct_per_hour),
         trend_pct_per_hour,
         current,
-        anomalies: Vec::new(),
-        low_confidence,
-    })
-}
-
-/// Trend label from a slope in percentage points per hour.
-pub fn classify_trend(pct_per_hour: f64) -> Trend {
-    if pct_per_hour > STABLE_SLOPE_PCT_PER_HOUR {
-        Trend::Increasing
-    } else if pct_per_hour < -STABLE_SLOPE_PCT_PER_HOUR {
-        Trend::Decreasing
-    } else {
-        Trend::Stable
+        anomalies,
+        low_confidence: fitted.low_confidence,
     }
 }
 
@@ -176,134 +277,5 @@ fn hourly_means(points: &[ForecastPoint], per_hour: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Carry the last observed value into gaps; leading gaps take the first observed value.
-fn fill_gaps(values: &[f64]) -> Vec<f64> {
-    let first = values.iter().copied().find(|v| v.is_finite());
-    let mut last = first.unwrap_or(f64::NAN);
-    values
-        .iter()
-        .map(|&v| {
-            if v.is_finite() {
-                last = v;
-            }
-            last
-        })
-        .collect()
-}
-
-fn mean_of(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        0.0
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
-/// Least-squares line through `v` against its index: (slope per step, intercept).
-fn linear_fit(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    if v.len() < 2 {
-        return (0.0, v.first().copied().unwrap_or(0.0));
-    }
-    let mx = (n - 1.0) / 2.0;
-    let my = mean_of(v);
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (i, y) in v.iter().enumerate() {
-        let dx = i as f64 - mx;
-        sxy += dx * (y - my);
-        sxx += dx * dx;
-    }
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    (slope, my - slope * mx)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn daily_wave(days: usize, step: u32) -> Vec<f64> {
-        let per_day = 86_400 / step as usize;
-        (0..days * per_day)
-            .map(|i| {
-                let phase = (i % per_day) as f64 / per_day as f64 * std::f64::consts::TAU;
-                50.0 + 30.0 * phase.sin()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn seasonal_naive_repeats_yesterday() {
-        let v = daily_wave(3, 60);
-        let f = forecast(
-            SeriesInput {
-                start: 0,
-                step_seconds: 60,
-                values: &v,
-            },
-            ForecastOptions::default(),
-        )
-        .expect("forecast");
-        assert_eq!(f.model, "seasonal-naive");
-        assert_eq!(f.points.len(), 360);
-        assert_eq!(f.hourly.len(), 6);
-        // The series is exactly periodic, so the forecast equals the next day's wave.
-        for (h, p) in f.points.iter().enumerate() {
-            let expected = v[(v.len() + h) % 1440];
-            assert!(
-                (p.value - expected).abs() < 1e-9,
-                "h={h}: {} vs {expected}",
-                p.value
-            );
-        }
-        assert_eq!(f.points[0].timestamp, 3 * 86_400);
-        assert!(!f.low_confidence);
-        // 6 hours after midnight the wave is rising towards its 6 am maximum of 80.
-        assert!((f.peak.value - 80.0).abs() < 0.1, "peak {}", f.peak.value);
-        assert_eq!(f.trend, Trend::Increasing);
-    }
-
-    #[test]
-    fn short_history_uses_a_damped_trend_marked_low_confidence() {
-        let v: Vec<f64> = (0..120).map(|i| 10.0 + i as f64 * 0.1).collect();
-        let f = forecast(
-            SeriesInput {
-                start: 0,
-                step_seconds: 60,
-                values: &v,
-            },
-            ForecastOptions::default(),
-        )
-        .expect("forecast");
-        assert_eq!(f.model, "linear-trend");
-        assert!(f.low_confidence);
-        assert!(f.points[0].value > 21.9 && f.points[0].value < 22.1);
-        // Damping: far less than the undamped 21.9 + 36.
-        assert!(f.peak.value < 30.0, "peak {}", f.peak.value);
-        assert!((f.trend_pct_per_hour - 6.0).abs() < 1e-6);
-        assert!(
-            f.points
-                .iter()
-                .all(|p| p.lower <= p.value && p.value <= p.upper)
-        );
-    }
-
-    #[test]
-    fn too_little_history_is_an_error_not_a_guess() {
-        let v = [1.0, f64::NAN, 2.0];
-        let r = forecast(
-            SeriesInput {
-                start: 0,
-                step_seconds: 60,
-                values: &v,
-            },
-            ForecastOptions::default(),
-        );
-        assert_eq!(
-            r,
-            Err(ForecastError::TooShort {
-                have: 2,
-                need: MIN_POINTS
-            })
-        );
-    }
-}
+mod tests;

@@ -1,6 +1,6 @@
 //! A bounded, regular 1-minute history of one deployment.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::model::{Sample, UnixSeconds};
 
@@ -82,11 +82,35 @@ impl History {
         self.samples.iter()
     }
 
-    /// Add finished minute samples (backfill); older or duplicate timestamps are skipped.
+    /// Add finished minute samples (backfill from the store, the cluster or Prometheus, in any
+    /// order): the result stays sorted; on equal timestamps the sample already held wins, so
+    /// sources merged first take precedence. The newest `capacity` samples are kept.
     pub fn extend(&mut self, samples: impl IntoIterator<Item = Sample>) {
+        let mut older = Vec::new();
         for s in samples {
-            self.push(s);
+            if !self.push(s) {
+                older.push(s);
+            }
         }
+        if older.is_empty() {
+            return;
+        }
+        // Rare path (a second source filling gaps before the newest sample): rebuild.
+        let mut all: BTreeMap<UnixSeconds, Sample> = BTreeMap::new();
+        for s in older {
+            all.entry(s.timestamp).or_insert(s);
+        }
+        for s in self.samples.drain(..) {
+            all.insert(s.timestamp, s);
+        }
+        let skip = all.len().saturating_sub(self.capacity);
+        self.samples.extend(all.into_values().skip(skip));
+    }
+
+    /// The newest `n` samples, oldest first.
+    pub fn tail(&self, n: usize) -> Vec<Sample> {
+        let skip = self.samples.len().saturating_sub(n);
+        self.samples.iter().skip(skip).copied().collect()
     }
 
     /// Add one finished minute sample; returns whether it was new.
@@ -217,6 +241,34 @@ mod tests {
             !h.push(sample(120, 0.0)),
             "older than the newest is refused"
         );
+    }
+
+    #[test]
+    fn extend_merges_sources_in_any_order_and_the_first_wins_ties() {
+        let mut h = History::with_capacity(5);
+        // The store's recent minutes first …
+        h.extend([sample(300, 3.0), sample(360, 4.0)]);
+        // … then a source that also covers earlier minutes and overlaps.
+        h.extend([
+            sample(120, 1.0),
+            sample(240, 2.0),
+            sample(300, 99.0),
+            sample(420, 5.0),
+        ]);
+        let got: Vec<(i64, f64)> = h.iter().map(|s| (s.timestamp, s.cpu_pct)).collect();
+        assert_eq!(
+            got,
+            [(120, 1.0), (240, 2.0), (300, 3.0), (360, 4.0), (420, 5.0)]
+        );
+        // Full: older samples beyond the capacity are not kept.
+        h.extend([sample(60, 0.5)]);
+        assert_eq!(h.len(), 5);
+        assert_eq!(h.iter().next().map(|s| s.timestamp), Some(120));
+        assert_eq!(
+            h.tail(2).iter().map(|s| s.timestamp).collect::<Vec<_>>(),
+            [360, 420]
+        );
+        assert_eq!(h.tail(99).len(), 5);
     }
 
     #[test]

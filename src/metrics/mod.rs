@@ -1,7 +1,17 @@
 //! Per-deployment metric history: 15-second observations averaged into 1-minute samples, kept
 //! in bounded ring buffers. The engine keeps the long history forecasts are made from; the TUI
 //! keeps a short one for its charts. Both use `History`.
+//!
+//! The engine's history also survives restarts (`store`, `persist`: SQLite in the data dir, per
+//! kube context) and can be backfilled from Prometheus (`prometheus`); `backend` ties both to
+//! the engine.
 
+pub mod backend;
 pub mod history;
+pub mod persist;
+pub mod prometheus;
+pub mod store;
 
+pub use backend::HistoryBackend;
 pub use history::{History, MINUTE};
+pub use persist::HistoryStore;

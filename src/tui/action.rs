@@ -25,4 +25,20 @@ pub enum Action {
     Refresh,
     /// Show CPU or memory in the forecast chart.
     ToggleChartMetric,
+    /// `a`: apply the selected recommendation (after a confirm dialog).
+    Apply,
+    /// `x`: dismiss the selected recommendation until it changes.
+    Dismiss,
+    /// `e`: edit min/max inline.
+    EditBounds,
+    /// `s`: scale by hand.
+    Scale,
+    /// `p`: toggle predictive autoscaling for the deployment.
+    TogglePredictive,
+    /// `u`: undo the last change made from this app.
+    Undo,
+    /// `J`: the journal.
+    Journal,
+    /// `H`: create an HPA for a deployment without one.
+    CreateHpa,
 }

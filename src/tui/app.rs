@@ -2,15 +2,22 @@
 //! actions (`apply`). Nothing here draws, sleeps or touches the network; rendering is a pure
 //! function of this state (see `ui`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::actions::Limits;
+use crate::actions::journal::Entry;
+use crate::actions::plan::{self, Plan};
 use crate::engine::{Command, Update};
 use crate::metrics::History;
-use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, Recommendation, UnixSeconds};
+use crate::model::{
+    ClusterSnapshot, DeploymentKey, DeploymentState, Recommendation, ScalingAction, UnixSeconds,
+};
 use crate::pipeline::Forecasts;
 
 use super::action::Action;
+use super::form::Form;
+use super::keymap;
 
 /// Minutes of history the TUI keeps per deployment (charts show at most this).
 pub const UI_HISTORY_MINUTES: usize = 36 * 60;
@@ -41,7 +48,7 @@ impl Pane {
 }
 
 /// What has the keyboard.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Mode {
     Normal,
     /// Typing a filter; the text is `App::filter`.
@@ -51,6 +58,12 @@ pub enum Mode {
     Help,
     /// Choosing a namespace; the index into `App::namespace_choices()`.
     NamespacePicker(usize),
+    /// A write waiting for y/Enter or Esc.
+    Confirm(Box<Plan>),
+    /// An inline editor (min/max, scale, new HPA).
+    Form(Box<Form>),
+    /// The journal overlay.
+    Journal,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,12 +88,28 @@ pub enum Severity {
 }
 
 /// Static facts about the session, shown in the status bar.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SessionInfo {
     pub context: String,
     /// Cluster seconds per real second (demo only).
     pub speed: Option<f64>,
     pub read_only: bool,
+    /// What the guard allows (the editors validate against the same limits).
+    pub limits: Limits,
+    /// A recommendation made from inputs older than this is refreshed before it is applied.
+    pub stale_after_seconds: i64,
+}
+
+impl Default for SessionInfo {
+    fn default() -> Self {
+        Self {
+            context: String::new(),
+            speed: None,
+            read_only: false,
+            limits: Limits::default(),
+            stale_after_seconds: 600,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -109,6 +138,10 @@ pub struct App {
     pub should_quit: bool,
     /// Hours of history drawn in the chart.
     pub chart_history_hours: u32,
+    /// Dismissed recommendations: hidden while the action and target stay the same.
+    pub dismissed: HashMap<DeploymentKey, (ScalingAction, u32)>,
+    /// Journal entries for the journal overlay, oldest first.
+    pub journal: Vec<Entry>,
 }
 
 impl App {
@@ -133,6 +166,8 @@ impl App {
             message: None,
             should_quit: false,
             chart_history_hours: 12,
+            dismissed: HashMap::new(),
+            journal: Vec::new(),
         }
     }
 
@@ -179,6 +214,26 @@ impl App {
             }
             Update::LlmStatus(s) => self.llm_status = s,
             Update::ClusterError(e) => self.cluster_error = Some(e),
+            Update::ActionDone(report) => {
+                let sev = if report.ok {
+                    Severity::Info
+                } else {
+                    Severity::Error
+                };
+                self.message = Some((report.message, sev));
+            }
+            Update::ConfirmAgain(plan) => {
+                // Only if the user is not busy with something else.
+                if matches!(self.mode, Mode::Normal) {
+                    self.mode = Mode::Confirm(plan);
+                }
+            }
+            Update::Journal(entries) => self.journal = entries,
+            Update::Dismissed(list) => {
+                for (key, action, target) in list {
+                    self.dismissed.insert(key, (action, target));
+                }
+            }
         }
     }
 
@@ -261,7 +316,52 @@ impl App {
     /// Carry out a user action; returns a command for the engine when one is needed.
     pub fn apply(&mut self, action: Action) -> Option<Command> {
         self.message = None;
+        if self.session.read_only && keymap::writes(action) {
+            self.message = Some((
+                "read-only session: writes are disabled (--read-only or read_only in the config)"
+                    .into(),
+                Severity::Error,
+            ));
+            return None;
+        }
         match action {
+            Action::Apply => return self.start_apply(),
+            Action::Dismiss => return self.dismiss(),
+            Action::EditBounds => {
+                if let Some(v) = self.selected_view() {
+                    self.mode = Mode::Form(Box::new(Form::bounds(&v.state)));
+                }
+            }
+            Action::Scale => {
+                if let Some(v) = self.selected_view() {
+                    self.mode = Mode::Form(Box::new(Form::scale(&v.state)));
+                }
+            }
+            Action::CreateHpa => match self.selected_view() {
+                Some(v) if v.state.hpa.is_some() => {
+                    self.message = Some((
+                        format!("{} already has an HPA: edit its bounds with e", v.state.key),
+                        Severity::Error,
+                    ));
+                }
+                Some(v) => self.mode = Mode::Form(Box::new(Form::create_hpa(&v.state))),
+                None => {}
+            },
+            Action::TogglePredictive => {
+                if let Some(v) = self.selected_view() {
+                    let p = plan::plan_predictive(&v.state);
+                    self.message = Some((format!("{}…", p.reason), Severity::Info));
+                    return Some(Command::Execute(Box::new(p)));
+                }
+            }
+            Action::Undo => {
+                self.message = Some(("undoing the last change…".into(), Severity::Info));
+                return Some(Command::Undo);
+            }
+            Action::Journal => {
+                self.mode = Mode::Journal;
+                return Some(Command::LoadJournal);
+            }
             Action::Quit => self.should_quit = true,
             Action::Down => self.scroll(1),
             Action::Up => self.scroll(-1),
@@ -282,7 +382,7 @@ impl App {
                 self.mode = Mode::NamespacePicker(at);
             }
             Action::ToggleHelp => {
-                self.mode = if self.mode == Mode::Help {
+                self.mode = if matches!(self.mode, Mode::Help) {
                     Mode::Normal
                 } else {
                     Mode::Help
@@ -301,6 +401,76 @@ impl App {
             }
         }
         None
+    }
+
+    /// The selected recommendation unless it is dismissed.
+    pub fn shown_recommendation(&self, v: &DeploymentView) -> Option<Arc<Recommendation>> {
+        let r = v.recommendation.as_ref()?;
+        (!self.is_dismissed(r)).then(|| r.clone())
+    }
+
+    /// Dismissed and unchanged in action and target since.
+    pub fn is_dismissed(&self, r: &Recommendation) -> bool {
+        self.dismissed
+            .get(&r.key())
+            .is_some_and(|&(a, t)| a == r.decision.action && t == r.decision.target_replicas)
+    }
+
+    /// `a`: a fresh recommendation opens the confirm dialog; a stale one is refreshed first.
+    fn start_apply(&mut self) -> Option<Command> {
+        let v = self.selected_view()?;
+        let Some(rec) = self.shown_recommendation(v) else {
+            self.message = Some(("no recommendation to apply".into(), Severity::Error));
+            return None;
+        };
+        let age = self.cluster_time.unwrap_or(0) - rec.inputs.observed_at;
+        if age > self.session.stale_after_seconds {
+            let key = v.state.key.clone();
+            self.message = Some((
+                format!(
+                    "recommendation is {} min old: refreshing it first, press a again when it updates",
+                    age / 60
+                ),
+                Severity::Info,
+            ));
+            return Some(Command::Reconsider(key));
+        }
+        match plan::plan_apply(&v.state, &rec) {
+            Ok(p) => self.mode = Mode::Confirm(Box::new(p)),
+            Err(why) => self.message = Some((why.to_string(), Severity::Info)),
+        }
+        None
+    }
+
+    /// `x`: hide the card until the recommendation changes; journalled.
+    fn dismiss(&mut self) -> Option<Command> {
+        let rec = self.selected_view()?.recommendation.clone()?;
+        self.dismissed.insert(
+            rec.key(),
+            (rec.decision.action, rec.decision.target_replicas),
+        );
+        self.message = Some((
+            format!(
+                "dismissed until the recommendation for {} changes",
+                rec.key()
+            ),
+            Severity::Info,
+        ));
+        Some(Command::Dismiss(rec))
+    }
+
+    /// y/Enter in the confirm dialog.
+    pub fn confirm(&mut self) -> Option<Command> {
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Confirm(plan) => {
+                self.message = Some(("applying…".into(), Severity::Info));
+                Some(Command::Execute(plan))
+            }
+            other => {
+                self.mode = other;
+                None
+            }
+        }
     }
 
     fn back(&mut self) {
@@ -457,5 +627,6 @@ fn placeholder_state(key: DeploymentKey) -> DeploymentState {
         mem_pct: None,
         hpa: None,
         predictive_enabled: false,
+        annotated_bounds: (None, None),
     }
 }

@@ -59,19 +59,29 @@ const fn bind(
     }
 }
 
+const fn write(
+    keys: &'static [Key],
+    action: Action,
+    help: &'static str,
+    hint: Option<&'static str>,
+) -> Binding {
+    Binding {
+        keys,
+        action,
+        help,
+        hint,
+        writes: true,
+    }
+}
+
 pub const BINDINGS: &[Binding] = &[
     bind(
         &[key('j'), code(KeyCode::Down)],
         Action::Down,
-        "next deployment / scroll down",
+        "move down",
         None,
     ),
-    bind(
-        &[key('k'), code(KeyCode::Up)],
-        Action::Up,
-        "previous deployment / scroll up",
-        None,
-    ),
+    bind(&[key('k'), code(KeyCode::Up)], Action::Up, "move up", None),
     bind(
         &[code(KeyCode::PageDown), ctrl('f')],
         Action::PageDown,
@@ -84,16 +94,11 @@ pub const BINDINGS: &[Binding] = &[
         "page up",
         None,
     ),
-    bind(
-        &[key('g'), code(KeyCode::Home)],
-        Action::Top,
-        "first deployment",
-        None,
-    ),
+    bind(&[key('g'), code(KeyCode::Home)], Action::Top, "first", None),
     bind(
         &[key('G'), code(KeyCode::End)],
         Action::Bottom,
-        "last deployment",
+        "last",
         None,
     ),
     bind(
@@ -111,13 +116,13 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key('/')],
         Action::StartFilter,
-        "filter deployments by name",
+        "filter by name",
         Some("/ filter"),
     ),
     bind(
         &[key(':')],
         Action::StartCommand,
-        "command: ns NAME, ns, ctx, q",
+        "command: ns NAME, ns, q",
         Some(": cmd"),
     ),
     bind(
@@ -132,6 +137,44 @@ pub const BINDINGS: &[Binding] = &[
         "chart CPU / memory",
         Some("m cpu/mem"),
     ),
+    write(
+        &[key('a')],
+        Action::Apply,
+        "apply (confirm first)",
+        Some("a apply"),
+    ),
+    bind(
+        &[key('x')],
+        Action::Dismiss,
+        "dismiss until it changes",
+        Some("x dismiss"),
+    ),
+    write(
+        &[key('e')],
+        Action::EditBounds,
+        "edit min/max",
+        Some("e min/max"),
+    ),
+    write(&[key('s')], Action::Scale, "scale by hand", None),
+    write(
+        &[key('p')],
+        Action::TogglePredictive,
+        "toggle predictive",
+        None,
+    ),
+    write(&[key('H')], Action::CreateHpa, "create an HPA", None),
+    write(
+        &[key('u')],
+        Action::Undo,
+        "undo last change",
+        Some("u undo"),
+    ),
+    bind(
+        &[key('J')],
+        Action::Journal,
+        "journal of changes",
+        Some("J journal"),
+    ),
     bind(
         &[ctrl('r')],
         Action::Refresh,
@@ -142,14 +185,15 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[code(KeyCode::Esc)],
         Action::Back,
-        "back: close, or clear the filter",
+        "back / clear filter",
         None,
     ),
     bind(&[key('q'), ctrl('c')], Action::Quit, "quit", Some("q quit")),
 ];
 
-/// The action bound to a key event, if any (writes refused when read-only).
-pub fn action_for(event: &KeyEvent, read_only: bool) -> Option<Action> {
+/// The action bound to a key event, if any. Write keys are returned in read-only mode too, so
+/// pressing one is refused with a message rather than silently ignored.
+pub fn action_for(event: &KeyEvent) -> Option<Action> {
     if event.kind == KeyEventKind::Release {
         return None;
     }
@@ -157,13 +201,17 @@ pub fn action_for(event: &KeyEvent, read_only: bool) -> Option<Action> {
     let mods = event.modifiers - KeyModifiers::SHIFT;
     BINDINGS
         .iter()
-        .filter(|b| !(read_only && b.writes))
         .find(|b| {
             b.keys
                 .iter()
                 .any(|k| k.code == event.code && k.mods == mods)
         })
         .map(|b| b.action)
+}
+
+/// Whether the action writes to the cluster.
+pub fn writes(action: Action) -> bool {
+    BINDINGS.iter().any(|b| b.action == action && b.writes)
 }
 
 /// Bindings shown to the user (write keys hidden when read-only).
@@ -231,12 +279,29 @@ mod tests {
             (ev(KeyCode::Char('G'), KeyModifiers::SHIFT), Action::Bottom),
         ];
         for (e, a) in cases {
-            assert_eq!(action_for(&e, false), Some(a), "{e:?}");
+            assert_eq!(action_for(&e), Some(a), "{e:?}");
         }
         assert_eq!(
-            action_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE), false),
+            action_for(&ev(KeyCode::Char('r'), KeyModifiers::NONE)),
             None
         );
+    }
+
+    #[test]
+    fn write_keys_are_hidden_when_read_only() {
+        let all: Vec<Action> = visible(false).map(|b| b.action).collect();
+        let ro: Vec<Action> = visible(true).map(|b| b.action).collect();
+        for a in [
+            Action::Apply,
+            Action::EditBounds,
+            Action::Scale,
+            Action::Undo,
+            Action::CreateHpa,
+        ] {
+            assert!(writes(a));
+            assert!(all.contains(&a) && !ro.contains(&a), "{a:?}");
+        }
+        assert!(ro.contains(&Action::Dismiss) && ro.contains(&Action::Journal));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod app;
+pub mod form;
 pub mod keymap;
 pub mod preview;
 pub mod ui;
@@ -157,6 +158,52 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             }
             None
         }
+        Mode::Confirm(_) => {
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => return app.confirm(),
+                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
+                    app.mode = Mode::Normal;
+                    app.message = Some(("cancelled: nothing changed".into(), app::Severity::Info));
+                }
+                _ => {}
+            }
+            None
+        }
+        Mode::Form(mut form) => {
+            let limits = app.session.limits;
+            match form.input(key, limits) {
+                form::FormEvent::Editing | form::FormEvent::Invalid => {
+                    app.mode = Mode::Form(form);
+                    None
+                }
+                form::FormEvent::Cancel => {
+                    app.mode = Mode::Normal;
+                    app.message = Some(("cancelled: nothing changed".into(), app::Severity::Info));
+                    None
+                }
+                form::FormEvent::Submit(plan) => {
+                    // A new HPA is confirmed like an apply; edits and scales are confirmed by
+                    // the form itself (it shows what will change).
+                    if plan.intent == crate::actions::Intent::CreateHpa {
+                        app.mode = Mode::Confirm(plan);
+                        None
+                    } else {
+                        app.mode = Mode::Normal;
+                        app.message = Some(("writing…".into(), app::Severity::Info));
+                        Some(Command::Execute(plan))
+                    }
+                }
+            }
+        }
+        Mode::Journal => {
+            if matches!(
+                key.code,
+                KeyCode::Esc | KeyCode::Char('J') | KeyCode::Char('q')
+            ) {
+                app.mode = Mode::Normal;
+            }
+            None
+        }
         Mode::Help => {
             if matches!(
                 key.code,
@@ -167,7 +214,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             None
         }
         Mode::Normal => {
-            let action = keymap::action_for(&key, app.session.read_only)?;
+            let action = keymap::action_for(&key)?;
             app.apply(action)
         }
     }

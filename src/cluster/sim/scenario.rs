@@ -44,6 +44,8 @@ pub struct DeploymentSpec {
     /// Seconds from pod creation to Ready (each pod jitters ±25 %).
     pub startup_seconds: u32,
     pub demand: DemandSpec,
+    /// Starts with the seed's predictive-autoscaling annotation (the autopilot acts on it).
+    pub predictive: bool,
 }
 
 const fn hpa(cpu: u32) -> Option<HpaSpecSim> {
@@ -77,6 +79,7 @@ const fn dep(
         hpa,
         startup_seconds,
         demand,
+        predictive: false,
     }
 }
 
@@ -98,7 +101,7 @@ const fn demand(
 
 /// The demo cluster: 14 deployments in 4 namespaces.
 pub fn demo() -> Vec<DeploymentSpec> {
-    vec![
+    let mut specs = vec![
         // Daily cycle, HPA on CPU.
         dep(
             "shop",
@@ -259,7 +262,15 @@ pub fn demo() -> Vec<DeploymentSpec> {
             120,
             demand("crane_input9_1m", 0.5, 3.0, 0.0, 0.02),
         ),
-    ]
+    ];
+    // A few deployments opt in to predictive autoscaling, so `autopilot --demo` has work.
+    for d in &mut specs {
+        d.predictive = matches!(
+            d.name,
+            "frontend" | "ledger" | "report-builder" | "metrics-collector"
+        );
+    }
+    specs
 }
 
 /// `count` deployments for benchmarks and stress tests, cycling the demo's shapes.

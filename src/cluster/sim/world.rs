@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 use super::scenario::{self, DeploymentSpec};
-use crate::cluster::{ClusterError, HpaSpec, annotations};
+use crate::cluster::{ClusterError, HpaSpec, annotations, deployment_bounds};
 use crate::model::{
     ClusterSnapshot, DeploymentKey, DeploymentState, HpaState, Sample, UnixSeconds,
 };
@@ -115,8 +115,8 @@ pub struct SimWorld {
     /// Minute samples kept while `recording` (the warm-up history).
     history: Vec<Vec<Sample>>,
     recording: bool,
-    /// Errors the next writes return, for tests of the error paths.
-    faults: Vec<ClusterError>,
+    /// Errors later writes return (after that many successes), for tests of the error paths.
+    faults: Vec<(u32, ClusterError)>,
 }
 
 impl SimWorld {
@@ -149,6 +149,9 @@ impl SimWorld {
                     annotations::MAX_REPLICAS.to_string(),
                     spec.max_replicas.to_string(),
                 );
+            }
+            if spec.predictive {
+                annotations.insert(annotations::PREDICTIVE.to_string(), "true".to_string());
             }
             let hpa = spec.hpa.as_ref().map(|h| {
                 HpaController::new(HpaConfig {
@@ -287,13 +290,11 @@ impl SimWorld {
             }
         });
         let annotated = |k: &str| d.annotations.get(k).and_then(|v| v.parse::<u32>().ok());
-        let (min, max) = match &hpa {
-            Some(h) => (h.min_replicas, h.max_replicas),
-            None => (
-                annotated(annotations::MIN_REPLICAS).unwrap_or(1),
-                annotated(annotations::MAX_REPLICAS).unwrap_or((d.replicas.max(1)) * 4),
-            ),
-        };
+        let annotated_bounds = (
+            annotated(annotations::MIN_REPLICAS),
+            annotated(annotations::MAX_REPLICAS),
+        );
+        let (min, max) = deployment_bounds(annotated_bounds, hpa.as_ref(), d.replicas);
         DeploymentState {
             key: d.key.clone(),
             desired_replicas: d.replicas,
@@ -310,6 +311,7 @@ impl SimWorld {
                 .annotations
                 .get(annotations::PREDICTIVE)
                 .is_some_and(|v| v == "true"),
+            annotated_bounds,
         }
     }
 
@@ -331,14 +333,22 @@ impl SimWorld {
 
     /// Make the next write fail with `error` (tests of the 403/409 paths).
     pub fn inject_fault(&mut self, error: ClusterError) {
-        self.faults.push(error);
+        self.inject_fault_after(0, error);
+    }
+
+    /// Let `successes` writes through, then fail one with `error` (tests of rollback).
+    pub fn inject_fault_after(&mut self, successes: u32, error: ClusterError) {
+        self.faults.push((successes, error));
     }
 
     fn take_fault(&mut self) -> Result<(), ClusterError> {
-        if self.faults.is_empty() {
-            Ok(())
-        } else {
-            Err(self.faults.remove(0))
+        match self.faults.first_mut() {
+            None => Ok(()),
+            Some((skip, _)) if *skip > 0 => {
+                *skip -= 1;
+                Ok(())
+            }
+            Some(_) => Err(self.faults.remove(0).1),
         }
     }
 

@@ -22,6 +22,26 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     };
+    if let Some(r) = v.recommendation.as_deref()
+        && app.is_dismissed(r)
+    {
+        frame.render_widget(
+            Paragraph::new(format!(
+                "Dismissed: {} {} stays hidden until the recommendation changes.",
+                r.decision.action.label(),
+                r.decision.target_replicas
+            ))
+            .wrap(Wrap { trim: true })
+            .style(theme::dim())
+            .block(
+                Block::bordered()
+                    .title(format!(" {} · dismissed ", v.state.key))
+                    .border_style(theme::border(focused)),
+            ),
+            area,
+        );
+        return;
+    }
     let Some(r) = v.recommendation.as_deref() else {
         frame.render_widget(
             Paragraph::new("computing…").style(theme::dim()).block(

@@ -91,7 +91,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .take(body_rows(area))
         .filter_map(|(i, key)| app.deployments.get(key).map(|v| (i, v)))
         .map(|(i, v)| {
-            let row = row(v, wide);
+            let row = row(v, wide, app);
             if i == app.selected {
                 row.style(theme::selected_row())
             } else {
@@ -121,7 +121,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(table, area);
 }
 
-fn row(v: &DeploymentView, wide: bool) -> Row<'static> {
+fn row(v: &DeploymentView, wide: bool, app: &App) -> Row<'static> {
     let s = &v.state;
     let mut cells: Vec<Cell> = Vec::with_capacity(9);
     if wide {
@@ -144,7 +144,10 @@ fn row(v: &DeploymentView, wide: bool) -> Row<'static> {
         .and_then(|f| f.cpu.as_ref())
         .map(|f| f.trend);
     cells.push(trend_cell(trend));
-    cells.push(badge_cell(v.recommendation.as_deref()));
+    cells.push(match v.recommendation.as_deref() {
+        Some(r) if app.is_dismissed(r) => Cell::from("dismissed").style(theme::dim()),
+        r => badge_cell(r),
+    });
     Row::new(cells)
 }
 

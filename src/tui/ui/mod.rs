@@ -3,8 +3,11 @@
 
 mod card;
 mod chart;
+mod confirm;
 mod deployments;
+mod editor;
 mod help;
+mod journal;
 mod picker;
 mod sparklines;
 mod status;
@@ -89,10 +92,13 @@ pub fn render(frame: &mut Frame, app: &App) {
     chart::render(frame, areas.chart, app);
     card::render(frame, areas.card, app);
     status::render(frame, areas.status, app);
-    match app.mode {
+    match &app.mode {
         Mode::Help => help::render(frame, frame.area(), app),
-        Mode::NamespacePicker(i) => picker::render(frame, frame.area(), app, i),
-        _ => {}
+        Mode::NamespacePicker(i) => picker::render(frame, frame.area(), app, *i),
+        Mode::Confirm(plan) => confirm::render(frame, frame.area(), plan),
+        Mode::Form(form) => editor::render(frame, frame.area(), app, form),
+        Mode::Journal => journal::render(frame, frame.area(), app),
+        Mode::Normal | Mode::Filter | Mode::Command(_) => {}
     }
 }
 

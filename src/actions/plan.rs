@@ -1,0 +1,390 @@
+//! What a write will change, before it is made: a `Plan` is a list of `Change`s on one
+//! deployment, each naming the object and field, with the equivalent `kubectl` command. The
+//! confirm dialog shows it, the guard checks it, the journal records it, undo inverts it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{HpaSpec, annotations};
+use crate::model::{DeploymentKey, DeploymentState, Recommendation, ScalingAction};
+
+/// One field of one object, from one value to another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// `deployments/scale` spec.replicas.
+    Scale { from: u32, to: u32 },
+    /// The HPA's spec.minReplicas (pre-scaling: the HPA keeps acting above it).
+    HpaMin { hpa: String, from: u32, to: u32 },
+    /// The HPA's spec.minReplicas and spec.maxReplicas.
+    HpaBounds {
+        hpa: String,
+        from: (u32, u32),
+        to: (u32, u32),
+    },
+    /// The seed's min/max annotations on the deployment (None: absent).
+    BoundsAnnotations {
+        from: (Option<u32>, Option<u32>),
+        to: (Option<u32>, Option<u32>),
+    },
+    /// The seed's predictive-autoscaling annotation.
+    Predictive { from: bool, to: bool },
+    /// A new HPA (the seed's HPA manager); undone by nothing: delete it with kubectl.
+    CreateHpa { spec: HpaSpec },
+}
+
+impl Change {
+    /// The change that restores what this one replaced; None when it cannot be undone here.
+    pub fn inverse(&self) -> Option<Change> {
+        Some(match self {
+            Change::Scale { from, to } => Change::Scale {
+                from: *to,
+                to: *from,
+            },
+            Change::HpaMin { hpa, from, to } => Change::HpaMin {
+                hpa: hpa.clone(),
+                from: *to,
+                to: *from,
+            },
+            Change::HpaBounds { hpa, from, to } => Change::HpaBounds {
+                hpa: hpa.clone(),
+                from: *to,
+                to: *from,
+            },
+            Change::BoundsAnnotations { from, to } => Change::BoundsAnnotations {
+                from: *to,
+                to: *from,
+            },
+            Change::Predictive { from, to } => Change::Predictive {
+                from: *to,
+                to: *from,
+            },
+            Change::CreateHpa { .. } => return None,
+        })
+    }
+
+    /// A line for the confirm dialog: the object, the field, before → after.
+    pub fn describe(&self, key: &DeploymentKey) -> String {
+        match self {
+            Change::Scale { from, to } => {
+                format!("deployment/{} scale: spec.replicas {from} → {to}", key.name)
+            }
+            Change::HpaMin { hpa, from, to } => {
+                format!("hpa/{hpa}: spec.minReplicas {from} → {to}")
+            }
+            Change::HpaBounds { hpa, from, to } => format!(
+                "hpa/{hpa}: spec.minReplicas {} → {}, spec.maxReplicas {} → {}",
+                from.0, to.0, from.1, to.1
+            ),
+            Change::BoundsAnnotations { from, to } => format!(
+                "deployment/{}: annotations min {} → {}, max {} → {}",
+                key.name,
+                opt(from.0),
+                opt(to.0),
+                opt(from.1),
+                opt(to.1)
+            ),
+            Change::Predictive { from, to } => format!(
+                "deployment/{}: annotation {} {from} → {to}",
+                key.name,
+                annotations::PREDICTIVE
+            ),
+            Change::CreateHpa { spec } => format!(
+                "create hpa/{}: min {} max {} cpu {} memory {}",
+                key.name,
+                spec.min_replicas,
+                spec.max_replicas,
+                spec.target_cpu_pct.map_or("-".into(), |c| format!("{c}%")),
+                spec.target_mem_pct.map_or("-".into(), |m| format!("{m}%")),
+            ),
+        }
+    }
+
+    /// The `kubectl` command that makes the same change.
+    pub fn kubectl(&self, key: &DeploymentKey) -> String {
+        let ns = &key.namespace;
+        let name = &key.name;
+        match self {
+            Change::Scale { to, .. } => {
+                format!("kubectl -n {ns} scale deployment/{name} --replicas={to}")
+            }
+            Change::HpaMin { hpa, to, .. } => format!(
+                "kubectl -n {ns} patch hpa/{hpa} --type=merge -p '{{\"spec\":{{\"minReplicas\":{to}}}}}'"
+            ),
+            Change::HpaBounds { hpa, to, .. } => format!(
+                "kubectl -n {ns} patch hpa/{hpa} --type=merge -p '{{\"spec\":{{\"minReplicas\":{},\"maxReplicas\":{}}}}}'",
+                to.0, to.1
+            ),
+            Change::BoundsAnnotations { to, .. } => format!(
+                "kubectl -n {ns} annotate deployment/{name} --overwrite {}={} {}={}",
+                annotations::MIN_REPLICAS,
+                opt(to.0),
+                annotations::MAX_REPLICAS,
+                opt(to.1)
+            ),
+            Change::Predictive { to, .. } => {
+                if *to {
+                    format!(
+                        "kubectl -n {ns} annotate deployment/{name} --overwrite {}=true",
+                        annotations::PREDICTIVE
+                    )
+                } else {
+                    format!(
+                        "kubectl -n {ns} annotate deployment/{name} {}-",
+                        annotations::PREDICTIVE
+                    )
+                }
+            }
+            Change::CreateHpa { spec } => {
+                let mut cmd = format!(
+                    "kubectl -n {ns} autoscale deployment/{name} --min={} --max={}",
+                    spec.min_replicas, spec.max_replicas
+                );
+                if let Some(c) = spec.target_cpu_pct {
+                    cmd.push_str(&format!(" --cpu-percent={c}"));
+                }
+                cmd
+            }
+        }
+    }
+}
+
+fn opt(v: Option<u32>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+/// What kind of user action a plan carries out (journal `kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    Apply,
+    Edit,
+    Scale,
+    Undo,
+    Predictive,
+    CreateHpa,
+    Autopilot,
+}
+
+/// A set of changes to one deployment, checked and journalled as one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub key: DeploymentKey,
+    pub intent: Intent,
+    pub changes: Vec<Change>,
+    /// Why: the recommendation's reasoning, or what the user asked for.
+    pub reason: String,
+    /// The recommendation being applied, if any.
+    pub recommendation: Option<Box<Recommendation>>,
+    /// A note for the dialog (e.g. "the HPA will override a manual scale").
+    pub warning: Option<String>,
+}
+
+impl Plan {
+    pub fn describe(&self) -> Vec<String> {
+        self.changes.iter().map(|c| c.describe(&self.key)).collect()
+    }
+
+    pub fn kubectl(&self) -> Vec<String> {
+        self.changes.iter().map(|c| c.kubectl(&self.key)).collect()
+    }
+
+    /// The plan that restores the state before this one; None if something cannot be undone.
+    pub fn inverse(&self) -> Option<Plan> {
+        let changes: Option<Vec<Change>> = self.changes.iter().rev().map(Change::inverse).collect();
+        Some(Plan {
+            key: self.key.clone(),
+            intent: Intent::Undo,
+            changes: changes?,
+            reason: format!("undo {:?}", self.intent).to_lowercase(),
+            recommendation: None,
+            warning: None,
+        })
+    }
+}
+
+/// Why a recommendation has nothing to apply.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NothingToApply {
+    #[error("maintain: nothing to change")]
+    Maintain,
+    #[error("at max ({0}): raise the maximum with e, nothing to apply")]
+    AtMax(u32),
+    #[error("already at {0} replicas")]
+    AlreadyThere(u32),
+    #[error("the HPA's minReplicas is already {0}; it will scale on its own")]
+    HpaAlreadyThere(u32),
+    #[error("the HPA scales down on its own (its minReplicas {0} is below the target)")]
+    HpaScalesDown(u32),
+}
+
+/// How a recommendation is applied: with an HPA, by moving its minReplicas to the target (the
+/// HPA would undo a direct scale within seconds; pre-scaling keeps it as the reactive safety
+/// net); without one, through the `/scale` subresource.
+pub fn plan_apply(state: &DeploymentState, rec: &Recommendation) -> Result<Plan, NothingToApply> {
+    let d = &rec.decision;
+    match d.action {
+        ScalingAction::Maintain => return Err(NothingToApply::Maintain),
+        ScalingAction::AtMax => return Err(NothingToApply::AtMax(state.max_replicas)),
+        _ => {}
+    }
+    let mut changes = Vec::new();
+    match &state.hpa {
+        Some(h) => {
+            if h.min_replicas == d.target_replicas {
+                return Err(NothingToApply::HpaAlreadyThere(d.target_replicas));
+            }
+            // Scaling down is the HPA's own job once its floor allows it; raising the floor to
+            // the target would only stop it going lower.
+            if d.action == ScalingAction::ScaleDown && h.min_replicas < d.target_replicas {
+                return Err(NothingToApply::HpaScalesDown(h.min_replicas));
+            }
+            // Keep the user's bounds in the seed's annotations before minReplicas moves, so a
+            // later scale-down can bring minReplicas back to the original floor.
+            if state.annotated_bounds == (None, None) {
+                changes.push(Change::BoundsAnnotations {
+                    from: (None, None),
+                    to: (Some(h.min_replicas), Some(h.max_replicas)),
+                });
+            }
+            changes.push(Change::HpaMin {
+                hpa: h.name.clone(),
+                from: h.min_replicas,
+                to: d.target_replicas,
+            });
+        }
+        None => {
+            if state.desired_replicas == d.target_replicas {
+                return Err(NothingToApply::AlreadyThere(d.target_replicas));
+            }
+            changes.push(Change::Scale {
+                from: state.desired_replicas,
+                to: d.target_replicas,
+            });
+        }
+    }
+    Ok(Plan {
+        key: state.key.clone(),
+        intent: Intent::Apply,
+        changes,
+        reason: d.reasoning.clone(),
+        recommendation: Some(Box::new(rec.clone())),
+        warning: None,
+    })
+}
+
+/// Editing min/max: the HPA's bounds when there is one, and the seed's annotations always (so
+/// the bounds survive an HPA being removed and apply to deployments without one).
+pub fn plan_edit_bounds(
+    state: &DeploymentState,
+    min: u32,
+    max: u32,
+    annotated: (Option<u32>, Option<u32>),
+) -> Plan {
+    let mut changes = Vec::new();
+    if let Some(h) = &state.hpa
+        && (h.min_replicas, h.max_replicas) != (min, max)
+    {
+        changes.push(Change::HpaBounds {
+            hpa: h.name.clone(),
+            from: (h.min_replicas, h.max_replicas),
+            to: (min, max),
+        });
+    }
+    if annotated != (Some(min), Some(max)) {
+        changes.push(Change::BoundsAnnotations {
+            from: annotated,
+            to: (Some(min), Some(max)),
+        });
+    }
+    Plan {
+        key: state.key.clone(),
+        intent: Intent::Edit,
+        changes,
+        reason: format!("bounds set to [{min}, {max}] by hand"),
+        recommendation: None,
+        warning: None,
+    }
+}
+
+/// Scaling by hand through `/scale`; warns when an HPA will override it.
+pub fn plan_scale(state: &DeploymentState, replicas: u32) -> Plan {
+    Plan {
+        key: state.key.clone(),
+        intent: Intent::Scale,
+        changes: vec![Change::Scale {
+            from: state.desired_replicas,
+            to: replicas,
+        }],
+        reason: format!("scaled to {replicas} by hand"),
+        recommendation: None,
+        warning: state.hpa.as_ref().map(|h| {
+            format!(
+                "hpa/{} manages this deployment and will move it back within its next syncs; \
+                 apply a recommendation or edit min/max instead",
+                h.name
+            )
+        }),
+    }
+}
+
+pub fn plan_predictive(state: &DeploymentState) -> Plan {
+    let to = !state.predictive_enabled;
+    Plan {
+        key: state.key.clone(),
+        intent: Intent::Predictive,
+        changes: vec![Change::Predictive {
+            from: state.predictive_enabled,
+            to,
+        }],
+        reason: if to {
+            "predictive autoscaling enabled".into()
+        } else {
+            "predictive autoscaling disabled".into()
+        },
+        recommendation: None,
+        warning: None,
+    }
+}
+
+pub fn plan_create_hpa(state: &DeploymentState, spec: HpaSpec) -> Plan {
+    Plan {
+        key: state.key.clone(),
+        intent: Intent::CreateHpa,
+        changes: vec![Change::CreateHpa { spec }],
+        reason: "HPA created by hand".into(),
+        recommendation: None,
+        warning: None,
+    }
+}
+
+/// The same request made again from a fresh read of the deployment (after a 409): the targets
+/// stay, the "from" values are today's. None when the request no longer applies.
+pub fn replan(plan: &Plan, fresh: &DeploymentState) -> Option<Plan> {
+    match plan.intent {
+        Intent::Apply | Intent::Autopilot => {
+            let rec = plan.recommendation.as_deref()?;
+            plan_apply(fresh, rec).ok().map(|p| Plan {
+                intent: plan.intent,
+                ..p
+            })
+        }
+        Intent::Edit => plan
+            .changes
+            .iter()
+            .find_map(|c| match c {
+                Change::HpaBounds { to, .. } => Some(*to),
+                Change::BoundsAnnotations {
+                    to: (Some(min), Some(max)),
+                    ..
+                } => Some((*min, *max)),
+                _ => None,
+            })
+            .map(|(min, max)| plan_edit_bounds(fresh, min, max, fresh.annotated_bounds)),
+        Intent::Scale => plan.changes.iter().find_map(|c| match c {
+            Change::Scale { to, .. } => Some(plan_scale(fresh, *to)),
+            _ => None,
+        }),
+        Intent::Predictive => Some(plan_predictive(fresh)),
+        Intent::Undo | Intent::CreateHpa => None,
+    }
+}

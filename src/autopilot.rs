@@ -1,0 +1,167 @@
+//! The autopilot: applies recommendations by itself, only for deployments that opted in with
+//! the seed's predictive-autoscaling annotation, through the same actions (guard, journal) as
+//! the keys, plus a per-deployment cooldown and a minimum confidence.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::actions::{ActionError, Actions, Intent, Plan, plan};
+use crate::advisor::Advisor;
+use crate::cluster::Cluster;
+use crate::engine::{self, EngineOptions, Update};
+use crate::model::{DeploymentKey, DeploymentState, Recommendation, UnixSeconds, rfc3339};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutopilotOptions {
+    /// Cluster seconds between two changes to one deployment.
+    pub cooldown_seconds: i64,
+    pub min_confidence: f64,
+    /// Journal what would be done, write nothing.
+    pub dry_run: bool,
+}
+
+/// Why the autopilot left a recommendation alone.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Skip {
+    #[error("predictive autoscaling not enabled")]
+    NotEnabled,
+    #[error("confidence {0:.2} below the minimum")]
+    LowConfidence(f64),
+    #[error("cooling down for {0} s")]
+    Cooldown(i64),
+    #[error("{0}")]
+    Nothing(String),
+}
+
+/// The autopilot's memory: when it last changed each deployment.
+#[derive(Clone, Debug)]
+pub struct Autopilot {
+    opts: AutopilotOptions,
+    last_change: HashMap<DeploymentKey, UnixSeconds>,
+}
+
+impl Autopilot {
+    pub fn new(opts: AutopilotOptions) -> Self {
+        Self {
+            opts,
+            last_change: HashMap::new(),
+        }
+    }
+
+    pub fn options(&self) -> AutopilotOptions {
+        self.opts
+    }
+
+    /// The plan to carry out for `rec`, or why not.
+    pub fn decide(
+        &self,
+        state: &DeploymentState,
+        rec: &Recommendation,
+        now: UnixSeconds,
+    ) -> Result<Plan, Skip> {
+        if !state.predictive_enabled {
+            return Err(Skip::NotEnabled);
+        }
+        if rec.decision.confidence < self.opts.min_confidence {
+            return Err(Skip::LowConfidence(rec.decision.confidence));
+        }
+        if let Some(&t) = self.last_change.get(&state.key) {
+            let left = self.opts.cooldown_seconds - (now - t);
+            if left > 0 {
+                return Err(Skip::Cooldown(left));
+            }
+        }
+        let p = plan::plan_apply(state, rec).map_err(|e| Skip::Nothing(e.to_string()))?;
+        Ok(Plan {
+            intent: Intent::Autopilot,
+            ..p
+        })
+    }
+
+    /// Remember a change made at `now` (starts the cooldown).
+    pub fn changed(&mut self, key: &DeploymentKey, now: UnixSeconds) {
+        self.last_change.insert(key.clone(), now);
+    }
+
+    /// Decide and, if there is something to do, do it through `actions`. Returns a line for the
+    /// log when something was done (or would be, in a dry run).
+    pub async fn act(
+        &mut self,
+        actions: &Actions,
+        state: &DeploymentState,
+        rec: &Recommendation,
+        now: UnixSeconds,
+    ) -> Option<String> {
+        let plan = match self.decide(state, rec, now) {
+            Ok(p) => p,
+            Err(skip) => {
+                tracing::debug!("autopilot: {}: {skip}", state.key);
+                return None;
+            }
+        };
+        let what = plan.describe().join("; ");
+        let dry_run = self.opts.dry_run;
+        match actions.execute(plan, dry_run).await {
+            Ok(_) => {
+                self.changed(&state.key, now);
+                Some(format!(
+                    "{} {}{}: {what} ({} {:.0}%)",
+                    rfc3339(now),
+                    state.key,
+                    if dry_run { " [dry run]" } else { "" },
+                    rec.source.as_str(),
+                    rec.decision.confidence * 100.0
+                ))
+            }
+            Err(ActionError::Conflict { reason, .. }) => {
+                // The next recommendation will be made from the new state.
+                tracing::info!("autopilot: {}: changed meanwhile: {reason}", state.key);
+                None
+            }
+            Err(e) => Some(format!("{} {}: failed: {e}", rfc3339(now), state.key)),
+        }
+    }
+}
+
+/// Run headless until `shutdown` resolves: recommendations from the engine, applied by the
+/// autopilot. Each action is printed through `log` and journalled.
+pub async fn run(
+    cluster: Arc<dyn Cluster>,
+    advisor: Advisor,
+    actions: Arc<Actions>,
+    engine_opts: EngineOptions,
+    opts: AutopilotOptions,
+    shutdown: impl Future<Output = ()>,
+    mut log: impl FnMut(&str),
+) -> usize {
+    let (_commands, mut updates) = engine::spawn(cluster, advisor, engine_opts);
+    let mut pilot = Autopilot::new(opts);
+    let mut states: HashMap<DeploymentKey, DeploymentState> = HashMap::new();
+    let mut now: UnixSeconds = 0;
+    let mut done = 0;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            u = updates.recv() => match u {
+                None => break,
+                Some(Update::Snapshot(s)) => {
+                    now = s.time;
+                    states = s.deployments.iter().map(|d| (d.key.clone(), d.clone())).collect();
+                }
+                Some(Update::Recommendation(r)) => {
+                    if let Some(state) = states.get(&r.key())
+                        && let Some(line) = pilot.act(&actions, state, &r, now).await
+                    {
+                        done += 1;
+                        log(&line);
+                    }
+                }
+                Some(Update::ClusterError(e)) => log(&format!("cluster: {e}")),
+                Some(_) => {}
+            }
+        }
+    }
+    done
+}

@@ -1,0 +1,53 @@
+//! Where the engine's history comes from besides the cluster, and where it goes: the store
+//! (read at start, written every poll) and Prometheus (read once, after the first snapshot).
+//!
+//! Merge order at start: the store, then the cluster's own history (the simulator's warm-up),
+//! then Prometheus. `History::extend` keeps every series sorted whatever order samples come
+//! in, and on equal timestamps the source merged first wins: what ai4k8s itself observed beats
+//! what Prometheus reconstructs.
+
+use std::sync::Arc;
+
+use super::persist::HistoryStore;
+use super::prometheus::{Backfill, PrometheusSource};
+use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
+use crate::pipeline::HISTORY_MINUTES;
+
+/// Nothing by default (tests, the demo).
+#[derive(Clone, Debug, Default)]
+pub struct HistoryBackend {
+    pub store: Option<HistoryStore>,
+    pub prometheus: Option<Arc<PrometheusSource>>,
+}
+
+impl HistoryBackend {
+    pub fn is_empty(&self) -> bool {
+        self.store.is_none() && self.prometheus.is_none()
+    }
+
+    /// Each stored deployment's last `HISTORY_MINUTES`; empty without a store.
+    pub async fn stored(&self) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, String> {
+        match &self.store {
+            Some(s) => s
+                .load_recent(HISTORY_MINUTES as i64 * super::MINUTE)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Persist one poll's closed minutes (queued; never blocks).
+    pub fn record(&self, closed: &[(DeploymentKey, Sample)]) {
+        if let Some(s) = &self.store {
+            s.record(closed.to_vec());
+        }
+    }
+
+    /// Prometheus' history for the snapshot's deployments; nothing without Prometheus.
+    pub async fn prometheus(&self, snapshot: &ClusterSnapshot) -> Result<Backfill, String> {
+        match &self.prometheus {
+            Some(p) => p.backfill(snapshot).await.map_err(|e| e.to_string()),
+            None => Ok(Backfill::default()),
+        }
+    }
+}

@@ -1,0 +1,570 @@
+//! Optional Prometheus history source (`[prometheus] url`): at start, per deployment, range
+//! queries of container CPU and memory by pod (cAdvisor) and of pod requests (kube-state-metrics),
+//! turned into % of requests the way the HPA computes utilization: the sum of the pods' usage
+//! over the sum of the same pods' requests.
+//!
+//! Pods belong to a deployment by name: a Deployment's pods are named
+//! `NAME-<replicaset hash>-<pod hash>`, and neither hash contains a `-`, so `web` never takes
+//! `web-admin`'s pods. Without kube-state-metrics, the deployment's per-pod requests from the
+//! snapshot stand in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+
+use crate::config::PrometheusConfig;
+use crate::metrics::MINUTE;
+use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, Sample, UnixSeconds};
+
+/// Prometheus refuses a range query whose (end - start) / step exceeds 11,000 (so at most
+/// 11,001 points per series); chunks stay within 11,000 points.
+pub const PROMETHEUS_MAX_POINTS: i64 = 11_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrometheusOptions {
+    /// Resolution asked for; the history's step.
+    pub step_seconds: i64,
+    /// How far back to backfill.
+    pub lookback_seconds: i64,
+    /// Points per series per query (at most `PROMETHEUS_MAX_POINTS`).
+    pub max_points: i64,
+    /// Per request, connect included.
+    pub timeout: Duration,
+    /// Queries in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for PrometheusOptions {
+    fn default() -> Self {
+        Self {
+            step_seconds: MINUTE,
+            lookback_seconds: 14 * 24 * 3600,
+            max_points: 10_000,
+            timeout: Duration::from_secs(30),
+            concurrency: 4,
+        }
+    }
+}
+
+impl PrometheusOptions {
+    pub fn from_config(cfg: &PrometheusConfig) -> Self {
+        Self {
+            lookback_seconds: i64::from(cfg.lookback_hours) * 3600,
+            timeout: Duration::from_secs(cfg.query_timeout_seconds.max(1)),
+            concurrency: cfg.max_concurrent_queries.max(1),
+            ..Self::default()
+        }
+    }
+}
+
+/// Why no backfill was made. Every variant says what to look at.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PromError {
+    #[error("prometheus url {url:?} is not usable: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("cannot reach Prometheus at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("Prometheus at {url} answered HTTP {status}: {message}")]
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("Prometheus at {url} sent an answer that is not a query result: {reason}")]
+    BadAnswer { url: String, reason: String },
+    #[error("cannot start the HTTP client: {0}")]
+    Client(String),
+}
+
+/// The history Prometheus could give, and which deployments it could not, with why.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Backfill {
+    pub series: Vec<(DeploymentKey, Vec<Sample>)>,
+    pub skipped: Vec<(DeploymentKey, String)>,
+}
+
+impl Backfill {
+    /// One line for the status bar and the log.
+    pub fn summary(&self) -> String {
+        let points: usize = self.series.iter().map(|(_, s)| s.len()).sum();
+        let mut line = format!(
+            "prometheus backfill: {} deployments, {points} minutes",
+            self.series.len()
+        );
+        if let Some((k, why)) = self.skipped.first() {
+            line.push_str(&format!("; none for {k} ({why})"));
+            if self.skipped.len() > 1 {
+                line.push_str(&format!(" and {} more", self.skipped.len() - 1));
+            }
+        }
+        line
+    }
+}
+
+pub struct PrometheusSource {
+    base: url::Url,
+    shown: String,
+    client: reqwest::Client,
+    opts: PrometheusOptions,
+}
+
+impl std::fmt::Debug for PrometheusSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusSource")
+            .field("url", &self.shown)
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    CpuUsage,
+    MemUsage,
+    CpuRequests,
+    MemRequests,
+}
+
+/// Per pod, value by timestamp.
+type PodSeries = HashMap<String, HashMap<UnixSeconds, f64>>;
+
+#[derive(Deserialize)]
+struct Answer {
+    status: String,
+    data: Option<Matrix>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Matrix {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<RangeSeries>,
+}
+
+#[derive(Deserialize)]
+struct RangeSeries {
+    metric: HashMap<String, String>,
+    values: Vec<(f64, String)>,
+}
+
+impl PrometheusSource {
+    /// The source for `[prometheus]`, or None when no url is configured.
+    pub fn from_config(cfg: &PrometheusConfig) -> Result<Option<Self>, PromError> {
+        match cfg.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Self::new(url, PrometheusOptions::from_config(cfg)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn new(url: &str, opts: PrometheusOptions) -> Result<Self, PromError> {
+        let bad = |reason: String| PromError::BadUrl {
+            url: url.to_string(),
+            reason,
+        };
+        let mut base = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(bad("must start with http:// or https://".into()));
+        }
+        // A path prefix (`http://host/prometheus`) is kept when the API path is joined on.
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(opts.timeout)
+            .connect_timeout(opts.timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("ai4k8s/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PromError::Client(e.to_string()))?;
+        let mut shown = base.clone();
+        // Never show credentials embedded in the url.
+        let _ = shown.set_password(None);
+        let _ = shown.set_username("");
+        Ok(Self {
+            base,
+            shown: shown.to_string(),
+            client,
+            opts: PrometheusOptions {
+                max_points: opts.max_points.clamp(2, PROMETHEUS_MAX_POINTS),
+                step_seconds: opts.step_seconds.max(1),
+                concurrency: opts.concurrency.max(1),
+                ..opts
+            },
+        })
+    }
+
+    pub fn options(&self) -> &PrometheusOptions {
+        &self.opts
+    }
+
+    /// Backfill every deployment of the snapshot, up to the last minute closed before it.
+    pub async fn backfill(&self, snapshot: &ClusterSnapshot) -> Result<Backfill, PromError> {
+        // The minute in progress is the engine's own; stop at the one before it.
+        let end = (snapshot.time - 1).div_euclid(MINUTE) * MINUTE;
+        self.backfill_range(&snapshot.deployments, end - self.opts.lookback_seconds, end)
+            .await
+    }
+
+    /// Backfill `deployments` over [start, end] (aligned to the step).
+    pub async fn backfill_range(
+        &self,
+        deployments: &[DeploymentState],
+        start: UnixSeconds,
+        end: UnixSeconds,
+    ) -> Result<Backfill, PromError> {
+        let step = self.opts.step_seconds;
+        let start = start.div_euclid(step) * step;
+        let end = end.div_euclid(step) * step;
+        let chunks = chunks(start, end, step, self.opts.max_points);
+        let mut jobs = Vec::new();
+        for (i, d) in deployments.iter().enumerate() {
+            for kind in [
+                Kind::CpuUsage,
+                Kind::MemUsage,
+                Kind::CpuRequests,
+                Kind::MemRequests,
+            ] {
+                let query = promql(kind, &d.key);
+                for &(from, to) in &chunks {
+                    jobs.push((i, kind, query.clone(), from, to));
+                }
+            }
+        }
+        // The first failure ends the backfill: the remaining queries are dropped, not sent.
+        let results: Vec<(usize, Kind, Vec<RangeSeries>)> = futures::stream::iter(jobs)
+            .map(|(i, kind, query, from, to)| async move {
+                self.query_range(&query, from, to)
+                    .await
+                    .map(|series| (i, kind, series))
+            })
+            .buffer_unordered(self.opts.concurrency)
+            .try_collect()
+            .await?;
+        let mut by_deployment: HashMap<(usize, Kind), PodSeries> = HashMap::new();
+        for (i, kind, series) in results {
+            let pods = by_deployment.entry((i, kind)).or_default();
+            for s in series {
+                let Some(pod) = s.metric.get("pod") else {
+                    continue;
+                };
+                let points = pods.entry(pod.clone()).or_default();
+                for (t, v) in s.values {
+                    if let Ok(v) = v.parse::<f64>()
+                        && v.is_finite()
+                        && t.is_finite()
+                    {
+                        points.insert(t.round() as UnixSeconds, v);
+                    }
+                }
+            }
+        }
+        let mut out = Backfill::default();
+        let empty = PodSeries::new();
+        for (i, d) in deployments.iter().enumerate() {
+            let get = |kind| by_deployment.get(&(i, kind)).unwrap_or(&empty);
+            let cpu = utilization(
+                get(Kind::CpuUsage),
+                get(Kind::CpuRequests),
+                f64::from(d.cpu_request_millis) / 1000.0,
+            );
+            let mem = utilization(
+                get(Kind::MemUsage),
+                get(Kind::MemRequests),
+                f64::from(d.mem_request_mib) * 1024.0 * 1024.0,
+            );
+            if cpu.is_empty() && mem.is_empty() {
+                let why = if get(Kind::CpuUsage).is_empty() && get(Kind::MemUsage).is_empty() {
+                    format!(
+                        "no container series for pods {}-*-* in {}",
+                        d.key.name, d.key.namespace
+                    )
+                } else {
+                    "no CPU or memory requests known".to_string()
+                };
+                out.skipped.push((d.key.clone(), why));
+                continue;
+            }
+            out.series.push((d.key.clone(), samples(&cpu, &mem)));
+        }
+        Ok(out)
+    }
+
+    /// One range query; its result must be a matrix.
+    async fn query_range(
+        &self,
+        query: &str,
+        start: UnixSeconds,
+        end: UnixSeconds,
+    ) -> Result<Vec<RangeSeries>, PromError> {
+        let mut url = self
+            .base
+            .join("api/v1/query_range")
+            .map_err(|e| PromError::BadUrl {
+                url: self.shown.clone(),
+                reason: e.to_string(),
+            })?;
+        url.query_pairs_mut()
+            .append_pair("query", query)
+            .append_pair("start", &start.to_string())
+            .append_pair("end", &end.to_string())
+            .append_pair("step", &self.opts.step_seconds.to_string());
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| PromError::Unreachable {
+                url: self.shown.clone(),
+                reason: error_chain(&e),
+            })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| PromError::Unreachable {
+            url: self.shown.clone(),
+            reason: error_chain(&e),
+        })?;
+        let answer = serde_json::from_slice::<Answer>(&body);
+        if !status.is_success() {
+            let message = match answer {
+                Ok(a) => format!(
+                    "{}: {}",
+                    a.error_type.unwrap_or_default(),
+                    a.error.unwrap_or_default()
+                ),
+                Err(_) => snippet(&body),
+            };
+            return Err(PromError::Http {
+                url: self.shown.clone(),
+                status: status.as_u16(),
+                message,
+            });
+        }
+        let bad = |reason: String| PromError::BadAnswer {
+            url: self.shown.clone(),
+            reason,
+        };
+        let answer = answer.map_err(|e| bad(format!("{e} in {:?}", snippet(&body))))?;
+        if answer.status != "success" {
+            return Err(bad(format!(
+                "status {:?}: {}",
+                answer.status,
+                answer.error.unwrap_or_default()
+            )));
+        }
+        let data = answer.data.ok_or_else(|| bad("no data".into()))?;
+        if data.result_type != "matrix" {
+            return Err(bad(format!(
+                "resultType {:?}, not matrix",
+                data.result_type
+            )));
+        }
+        Ok(data.result)
+    }
+}
+
+/// [start, end] cut into pieces of at most `max_points` steps each.
+fn chunks(start: i64, end: i64, step: i64, max_points: i64) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut from = start;
+    while from <= end {
+        let to = (from + (max_points - 1) * step).min(end);
+        out.push((from, to));
+        from = to + step;
+    }
+    out
+}
+
+/// The PromQL of one kind of series for one deployment's pods, summed per pod.
+fn promql(kind: Kind, key: &DeploymentKey) -> String {
+    let ns = promql_string(&key.namespace);
+    let pods = promql_string(&format!("{}-[a-z0-9]+-[a-z0-9]+", regex_escape(&key.name)));
+    let containers = r#"container!="",container!="POD""#;
+    match kind {
+        Kind::CpuUsage => format!(
+            "sum by (pod) (rate(container_cpu_usage_seconds_total{{namespace={ns},pod=~{pods},{containers}}}[5m]))"
+        ),
+        Kind::MemUsage => format!(
+            "sum by (pod) (container_memory_working_set_bytes{{namespace={ns},pod=~{pods},{containers}}})"
+        ),
+        Kind::CpuRequests => format!(
+            r#"sum by (pod) (kube_pod_container_resource_requests{{namespace={ns},pod=~{pods},resource="cpu"}})"#
+        ),
+        Kind::MemRequests => format!(
+            r#"sum by (pod) (kube_pod_container_resource_requests{{namespace={ns},pod=~{pods},resource="memory"}})"#
+        ),
+    }
+}
+
+/// A PromQL double-quoted string literal.
+fn promql_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Escape RE2 metacharacters (names may contain `.`).
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Per timestamp: the pods' summed usage over the same pods' summed requests, in %, and how
+/// many pods counted. A pod without a known request is left out of both sums, as the HPA does.
+fn utilization(
+    usage: &PodSeries,
+    requests: &PodSeries,
+    fallback_per_pod: f64,
+) -> BTreeMap<UnixSeconds, (f64, u32)> {
+    let mut sums: BTreeMap<UnixSeconds, (f64, f64, u32)> = BTreeMap::new();
+    for (pod, points) in usage {
+        let pod_requests = requests.get(pod);
+        for (&t, &u) in points {
+            let request = pod_requests
+                .and_then(|r| r.get(&t))
+                .copied()
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .or((fallback_per_pod > 0.0).then_some(fallback_per_pod));
+            if let Some(r) = request {
+                let e = sums.entry(t).or_default();
+                e.0 += u;
+                e.1 += r;
+                e.2 += 1;
+            }
+        }
+    }
+    sums.into_iter()
+        .map(|(t, (u, r, n))| (t, (u / r * 100.0, n)))
+        .collect()
+}
+
+/// Minute samples from the CPU and memory utilization series.
+fn samples(
+    cpu: &BTreeMap<UnixSeconds, (f64, u32)>,
+    mem: &BTreeMap<UnixSeconds, (f64, u32)>,
+) -> Vec<Sample> {
+    let mut times: Vec<UnixSeconds> = cpu.keys().chain(mem.keys()).copied().collect();
+    times.sort_unstable();
+    times.dedup();
+    times
+        .into_iter()
+        .map(|t| {
+            let c = cpu.get(&t);
+            let m = mem.get(&t);
+            let pods = c.map_or(0, |c| c.1).max(m.map_or(0, |m| m.1));
+            Sample {
+                timestamp: t,
+                cpu_pct: c.map_or(f64::NAN, |c| c.0),
+                mem_pct: m.map_or(f64::NAN, |m| m.0),
+                replicas: pods,
+                ready: pods,
+            }
+        })
+        .collect()
+}
+
+/// reqwest's Display hides the cause (connection refused, timeout): show the chain.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_respect_the_point_limit_and_cover_the_range() {
+        let c = chunks(0, 20_159 * 60, 60, 10_000);
+        assert_eq!(
+            c,
+            [
+                (0, 9_999 * 60),
+                (10_000 * 60, 19_999 * 60),
+                (20_000 * 60, 20_159 * 60)
+            ]
+        );
+        for (a, b) in &c {
+            assert!((b - a) / 60 < 10_000, "at most 10,000 points");
+        }
+        assert_eq!(chunks(60, 60, 60, 10), [(60, 60)]);
+        assert!(chunks(120, 60, 60, 10).is_empty());
+    }
+
+    #[test]
+    fn queries_escape_names_and_filter_pause_containers() {
+        let q = promql(Kind::CpuUsage, &DeploymentKey::new("shop", "my.app"));
+        assert_eq!(
+            q,
+            r#"sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="shop",pod=~"my\\.app-[a-z0-9]+-[a-z0-9]+",container!="",container!="POD"}[5m]))"#
+        );
+        assert!(
+            promql(Kind::MemRequests, &DeploymentKey::new("a", "b"))
+                .contains(r#"resource="memory""#)
+        );
+        assert_eq!(promql_string(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    #[test]
+    fn utilization_is_summed_usage_over_summed_requests_of_the_same_pods() {
+        let series = |v: &[(&str, f64)]| -> PodSeries {
+            v.iter()
+                .map(|(p, x)| (p.to_string(), HashMap::from([(60, *x)])))
+                .collect()
+        };
+        let usage = series(&[("a", 0.1), ("b", 0.3)]);
+        // b has no request series: the fallback stands in for it.
+        let requests = series(&[("a", 0.1), ("zombie", 5.0)]);
+        let u = utilization(&usage, &requests, 0.3);
+        assert_eq!(u.get(&60).map(|x| x.1), Some(2));
+        assert!((u[&60].0 - 100.0).abs() < 1e-9);
+        // Without a fallback, b is left out entirely.
+        let u = utilization(&usage, &requests, 0.0);
+        assert_eq!(u[&60], (100.0, 1));
+    }
+
+    #[test]
+    fn bad_urls_are_refused_with_the_reason() {
+        let e = PrometheusSource::new("ftp://x", PrometheusOptions::default()).expect_err("ftp");
+        assert!(e.to_string().contains("http://"), "{e}");
+        assert!(PrometheusSource::new("not a url", PrometheusOptions::default()).is_err());
+        let p = PrometheusSource::new("http://u:secret@h:9090/prom", PrometheusOptions::default())
+            .expect("valid");
+        assert!(!format!("{p:?}").contains("secret"));
+        assert_eq!(p.base.as_str(), "http://u:secret@h:9090/prom/");
+    }
+}

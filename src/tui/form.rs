@@ -1,0 +1,343 @@
+//! The inline editors: min/max bounds (`e`), a manual scale (`s`) and a new HPA (`H`). Each is
+//! a small form of numeric fields (tui-textarea) validated on every keystroke; a valid form
+//! yields the `Plan` it would carry out, an invalid one names the field and the reason.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use crate::actions::guard::{self, Limits};
+use crate::actions::plan::{self, Plan};
+use crate::cluster::HpaSpec;
+use crate::model::DeploymentState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormKind {
+    Bounds,
+    Scale,
+    CreateHpa,
+}
+
+#[derive(Clone, Debug)]
+pub struct Form {
+    pub kind: FormKind,
+    pub state: DeploymentState,
+    pub labels: Vec<&'static str>,
+    pub fields: Vec<TextArea<'static>>,
+    pub focus: usize,
+    /// Fields that may be left empty.
+    optional: Vec<bool>,
+}
+
+/// What a key did to the form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FormEvent {
+    Editing,
+    Cancel,
+    /// Enter on a valid form.
+    Submit(Box<Plan>),
+    /// Enter on an invalid form: nothing is written.
+    Invalid,
+}
+
+fn field(value: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![value.to_string()]);
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+impl Form {
+    /// `e`: min and max, prefilled with the deployment's bounds.
+    pub fn bounds(state: &DeploymentState) -> Self {
+        Self {
+            kind: FormKind::Bounds,
+            state: state.clone(),
+            labels: vec!["min replicas", "max replicas"],
+            fields: vec![
+                field(&state.min_replicas.to_string()),
+                field(&state.max_replicas.to_string()),
+            ],
+            focus: 0,
+            optional: vec![false, false],
+        }
+    }
+
+    /// `s`: the replica count, prefilled with today's.
+    pub fn scale(state: &DeploymentState) -> Self {
+        Self {
+            kind: FormKind::Scale,
+            state: state.clone(),
+            labels: vec!["replicas"],
+            fields: vec![field(&state.desired_replicas.to_string())],
+            focus: 0,
+            optional: vec![false],
+        }
+    }
+
+    /// `H`: an HPA for a deployment without one.
+    pub fn create_hpa(state: &DeploymentState) -> Self {
+        Self {
+            kind: FormKind::CreateHpa,
+            state: state.clone(),
+            labels: vec![
+                "min replicas",
+                "max replicas",
+                "target CPU %",
+                "target memory % (optional)",
+            ],
+            fields: vec![
+                field(&state.min_replicas.to_string()),
+                field(&state.max_replicas.to_string()),
+                field("70"),
+                field(""),
+            ],
+            focus: 0,
+            optional: vec![false, false, false, true],
+        }
+    }
+
+    pub fn title(&self) -> String {
+        let k = &self.state.key;
+        match self.kind {
+            FormKind::Bounds => format!(" Edit min/max · {k} "),
+            FormKind::Scale => format!(" Scale · {k} "),
+            FormKind::CreateHpa => format!(" Create HPA · {k} "),
+        }
+    }
+
+    pub fn value(&self, i: usize) -> String {
+        self.fields
+            .get(i)
+            .map(|f| f.lines().join(""))
+            .unwrap_or_default()
+    }
+
+    /// Route one key: Tab/arrows move between fields, Enter submits, Esc cancels, the rest
+    /// edits the focused field (single line: Enter never inserts a newline).
+    pub fn input(&mut self, key: KeyEvent, limits: Limits) -> FormEvent {
+        match key.code {
+            KeyCode::Esc => return FormEvent::Cancel,
+            KeyCode::Enter => {
+                return match self.validate(limits) {
+                    Ok(plan) => FormEvent::Submit(Box::new(plan)),
+                    Err(_) => FormEvent::Invalid,
+                };
+            }
+            KeyCode::Tab | KeyCode::Down => self.focus = (self.focus + 1) % self.fields.len(),
+            KeyCode::BackTab | KeyCode::Up => {
+                self.focus = (self.focus + self.fields.len() - 1) % self.fields.len()
+            }
+            KeyCode::Char('m') if key.modifiers.contains(KeyModifiers::CONTROL) => {}
+            _ => {
+                if let Some(f) = self.fields.get_mut(self.focus) {
+                    f.input(key);
+                }
+            }
+        }
+        FormEvent::Editing
+    }
+
+    /// The plan this form would carry out, or (field, reason).
+    pub fn validate(&self, limits: Limits) -> Result<Plan, (usize, String)> {
+        let mut nums: Vec<Option<u32>> = Vec::with_capacity(self.fields.len());
+        for (i, label) in self.labels.iter().enumerate() {
+            let raw = self.value(i);
+            let raw = raw.trim();
+            if raw.is_empty() {
+                if self.optional.get(i).copied().unwrap_or(false) {
+                    nums.push(None);
+                    continue;
+                }
+                return Err((i, format!("{label} is empty")));
+            }
+            match raw.parse::<u32>() {
+                Ok(n) => nums.push(Some(n)),
+                Err(_) => return Err((i, format!("{label}: {raw:?} is not a whole number"))),
+            }
+        }
+        let n = |i: usize| nums.get(i).copied().flatten().unwrap_or(0);
+        match self.kind {
+            FormKind::Bounds => {
+                let (min, max) = (n(0), n(1));
+                bounds_error(min, max, limits)?;
+                let p = plan::plan_edit_bounds(&self.state, min, max, self.state.annotated_bounds);
+                if p.changes.is_empty() {
+                    return Err((0, "unchanged".into()));
+                }
+                Ok(p)
+            }
+            FormKind::Scale => {
+                let r = n(0);
+                let (min, max) = (self.state.min_replicas, self.state.max_replicas);
+                if !(min..=max).contains(&r) {
+                    return Err((0, format!("{r} is outside [{min}, {max}]")));
+                }
+                let from = self.state.desired_replicas;
+                if from.abs_diff(r) > limits.max_step {
+                    return Err((
+                        0,
+                        format!(
+                            "{from} → {r} exceeds the maximum step of {}",
+                            limits.max_step
+                        ),
+                    ));
+                }
+                if r == from {
+                    return Err((0, "unchanged".into()));
+                }
+                Ok(plan::plan_scale(&self.state, r))
+            }
+            FormKind::CreateHpa => {
+                let (min, max) = (n(0), n(1));
+                bounds_error(min, max, limits)?;
+                let cpu = n(2);
+                if !(1..=100).contains(&cpu) {
+                    return Err((2, "target CPU % must be within 1..=100".into()));
+                }
+                let mem = nums.get(3).copied().flatten();
+                if let Some(m) = mem
+                    && !(1..=100).contains(&m)
+                {
+                    return Err((3, "target memory % must be within 1..=100".into()));
+                }
+                Ok(plan::plan_create_hpa(
+                    &self.state,
+                    HpaSpec {
+                        min_replicas: min,
+                        max_replicas: max,
+                        target_cpu_pct: Some(cpu),
+                        target_mem_pct: mem,
+                    },
+                ))
+            }
+        }
+    }
+}
+
+/// Bounds errors pointing at the field to fix.
+fn bounds_error(min: u32, max: u32, limits: Limits) -> Result<(), (usize, String)> {
+    guard::check_bounds(min, max, limits).map_err(|r| {
+        let msg = r.to_string();
+        let field = if msg.contains("cap") { 1 } else { 0 };
+        (field, msg)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DeploymentKey, HpaState};
+    use crossterm::event::KeyModifiers;
+
+    const LIMITS: Limits = Limits {
+        max_step: 10,
+        replicas_cap: 50,
+    };
+
+    fn state(hpa: bool) -> DeploymentState {
+        DeploymentState {
+            key: DeploymentKey::new("ns", "app"),
+            desired_replicas: 4,
+            ready_replicas: 4,
+            total_pods: 4,
+            min_replicas: 2,
+            max_replicas: 10,
+            cpu_request_millis: 100,
+            mem_request_mib: 100,
+            cpu_pct: None,
+            mem_pct: None,
+            hpa: hpa.then(|| HpaState {
+                name: "app".into(),
+                min_replicas: 2,
+                max_replicas: 10,
+                target_cpu_pct: Some(70),
+                target_mem_pct: None,
+                current_replicas: 4,
+                desired_replicas: 4,
+                scaling_status: "stable".into(),
+                last_scale_time: None,
+            }),
+            predictive_enabled: false,
+            annotated_bounds: (None, None),
+        }
+    }
+
+    fn set(form: &mut Form, i: usize, text: &str) {
+        form.fields[i] = field(text);
+    }
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn bounds_editor_rejects_bad_input_with_the_field_and_reason() {
+        let mut f = Form::bounds(&state(true));
+        for (min, max, field, needle) in [
+            ("abc", "10", 0, "not a whole number"),
+            ("0", "10", 0, "at least 1"),
+            ("8", "5", 0, "above max"),
+            ("2", "51", 1, "cap"),
+            ("", "10", 0, "empty"),
+            ("2", "-3", 1, "not a whole number"),
+        ] {
+            set(&mut f, 0, min);
+            set(&mut f, 1, max);
+            let err = f.validate(LIMITS).expect_err(needle);
+            assert_eq!(err.0, field, "{min}/{max}: {err:?}");
+            assert!(err.1.contains(needle), "{min}/{max}: {err:?}");
+            assert_eq!(f.input(key(KeyCode::Enter), LIMITS), FormEvent::Invalid);
+        }
+    }
+
+    #[test]
+    fn bounds_editor_plans_hpa_and_annotations() {
+        let mut f = Form::bounds(&state(true));
+        set(&mut f, 0, "3");
+        set(&mut f, 1, "12");
+        let FormEvent::Submit(p) = f.input(key(KeyCode::Enter), LIMITS) else {
+            panic!("valid form submits");
+        };
+        assert_eq!(p.changes.len(), 2, "{:?}", p.changes);
+        assert!(p.kubectl()[0].contains("\"minReplicas\":3,\"maxReplicas\":12"));
+        assert!(p.kubectl()[1].contains("ai4k8s.io/min-replicas=3"));
+        assert_eq!(f.input(key(KeyCode::Esc), LIMITS), FormEvent::Cancel);
+    }
+
+    #[test]
+    fn typing_edits_the_focused_field_and_tab_moves() {
+        let mut f = Form::bounds(&state(false));
+        f.input(key(KeyCode::Backspace), LIMITS);
+        f.input(key(KeyCode::Char('5')), LIMITS);
+        assert_eq!(f.value(0), "5");
+        f.input(key(KeyCode::Tab), LIMITS);
+        f.input(key(KeyCode::Char('0')), LIMITS);
+        assert_eq!(f.value(1), "100");
+        assert!(f.validate(LIMITS).is_err(), "100 is above the cap of 50");
+    }
+
+    #[test]
+    fn scale_form_stays_in_bounds_and_warns_about_the_hpa() {
+        let mut f = Form::scale(&state(true));
+        set(&mut f, 0, "11");
+        assert!(f.validate(LIMITS).is_err());
+        set(&mut f, 0, "6");
+        let p = f.validate(LIMITS).expect("valid");
+        assert!(p.warning.as_deref().is_some_and(|w| w.contains("hpa/app")));
+        let f = Form::scale(&state(false));
+        assert!(f.validate(LIMITS).is_err(), "unchanged is not a write");
+    }
+
+    #[test]
+    fn create_hpa_form_validates_targets() {
+        let mut f = Form::create_hpa(&state(false));
+        assert!(f.validate(LIMITS).is_ok());
+        set(&mut f, 2, "150");
+        assert_eq!(f.validate(LIMITS).map_err(|e| e.0), Err(2));
+        set(&mut f, 2, "60");
+        set(&mut f, 3, "80");
+        let p = f.validate(LIMITS).expect("valid");
+        assert!(
+            p.kubectl()[0].contains("autoscale deployment/app --min=2 --max=10 --cpu-percent=60")
+        );
+    }
+}
