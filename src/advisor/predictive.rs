@@ -45,7 +45,7 @@ pub struct PredictiveParams {
 impl Default for PredictiveParams {
     fn default() -> Self {
         Self {
-            target_utilization: 0.9,
+            target_utilization: 0.85,
             band: 0.0,
             lookahead_seconds: 300,
             lower_lookahead_seconds: 1200,

@@ -70,7 +70,7 @@ pub struct BacktestArgs {
     /// CPU target of the safety-net HPA under the predictive floor, % (default 85).
     #[arg(long, value_name = "PCT")]
     pub predictive_hpa_target: Option<u32>,
-    /// Utilization the forecast is sized at, % (default 90).
+    /// Utilization the forecast is sized at, % (default 85).
     #[arg(long, value_name = "PCT")]
     pub predictive_utilization: Option<f64>,
     /// Where in the forecast band to size: 0 = point forecast, 1 = upper bound (default 0).
@@ -236,7 +236,7 @@ mod tests {
                 s.lower_hysteresis,
                 s.recent_utilization
             ),
-            (0.9, 0.0, 0.1, 0.85)
+            (0.85, 0.0, 0.1, 0.85)
         );
         assert_eq!(
             (

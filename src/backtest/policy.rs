@@ -3,17 +3,18 @@
 //! tick (the HPA's 15 s sync) on what it may see: lagged metrics, never the future (the oracle
 //! excepted, by design).
 
+use crate::actions::plan::Change;
 use crate::advisor::Advisor;
 use crate::advisor::predictive::{FloorPlanner, Observed, replicas_for};
 use crate::cluster::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 use crate::forecast::{self, ForecastOptions, SeriesInput};
 use crate::model::{
-    AdvisorInputs, Forecast, ForecastSummary, HpaState, Recommendation, RecommendationSource,
-    ScalingAction, UnixSeconds,
+    AdvisorInputs, DeploymentKey, DeploymentState, Forecast, HpaState, Recommendation,
+    RecommendationSource, UnixSeconds,
 };
 
 use super::metrics::{ForecastScore, PolicyMetrics};
-use super::sim::{Demand, Replay};
+use super::sim::{Demand, REQUEST_MILLI, Replay};
 use super::{Aggregate, ModelOptions, PolicyKind, PredictiveOptions};
 
 /// What every policy of one run shares: the demand and what is derived from it once.
@@ -388,7 +389,9 @@ impl<'s, 'a> AdvisorDriven<'s, 'a> {
         self.r.score.scored(self.r.tick())
     }
 
-    /// Apply a recommendation: "maintain" changes nothing, anything else moves the floor.
+    /// Apply a recommendation exactly as the app's apply does (`actions::plan::plan_apply`):
+    /// on a deployment with an HPA that moves minReplicas to the target, except "maintain",
+    /// "at max", a floor already there, and a scale-down the HPA makes on its own.
     pub fn apply(&mut self, rec: &Recommendation) {
         match (rec.source, rec.cached, self.scored()) {
             (_, _, false) => self.counts.warmup_rules += 1,
@@ -396,15 +399,15 @@ impl<'s, 'a> AdvisorDriven<'s, 'a> {
             (RecommendationSource::Llm, false, _) => self.counts.llm += 1,
             _ => self.counts.rules += 1,
         }
-        if !matches!(
-            rec.decision.action,
-            ScalingAction::Maintain | ScalingAction::AtMax
-        ) {
-            let m = self.r.model;
-            self.hpa.ctl.config.min_replicas = rec
-                .decision
-                .target_replicas
-                .clamp(m.min_replicas, m.max_replicas);
+        let state = deployment_state(&self.r, &self.hpa, &self.name);
+        let Ok(plan) = crate::actions::plan::plan_apply(&state, rec) else {
+            return;
+        };
+        let m = self.r.model;
+        for change in &plan.changes {
+            if let Change::HpaMin { to, .. } = change {
+                self.hpa.ctl.config.min_replicas = (*to).clamp(m.min_replicas, m.max_replicas);
+            }
         }
     }
 
@@ -460,29 +463,36 @@ pub async fn run_llm(shared: &Shared<'_>, advisor: &Advisor) -> (PolicyMetrics, 
     p.finish()
 }
 
-/// What the app would hand the advisor for this deployment now. The CPU forecast is the demand
-/// forecast as CPU % of the pods now ready (what the app's own CPU forecast approximates). The
-/// bounds are the HPA's original ones: the app must remember them, or a raised floor could
-/// never be lowered again (validation clamps into [min, max]).
-fn advisor_inputs(r: &Replay<'_>, hpa: &Hpa, f: Option<&Forecast>, name: &str) -> AdvisorInputs {
+/// The deployment as the app would see it now: the HPA's current (possibly raised) floor, and
+/// the user's bounds kept in the seed's annotations, as the app's apply records them before it
+/// first moves minReplicas.
+fn deployment_state(r: &Replay<'_>, hpa: &Hpa, name: &str) -> DeploymentState {
+    let m = r.model;
     let ready = r.ready_now();
-    let per_pct = 100.0 / ready.max(1) as f64;
-    let cpu_forecast = f.map(|f| ForecastSummary::from_forecast(&scaled(f, per_pct)));
-    AdvisorInputs {
-        namespace: "backtest".into(),
-        name: name.to_string(),
-        current_replicas: r.replicas(),
-        min_replicas: r.model.min_replicas,
-        max_replicas: r.model.max_replicas,
+    DeploymentState {
+        key: DeploymentKey::new("backtest", name),
+        desired_replicas: r.replicas(),
+        ready_replicas: ready,
+        total_pods: r.replicas(),
+        min_replicas: m.min_replicas,
+        max_replicas: m.max_replicas,
+        cpu_request_millis: REQUEST_MILLI as u32,
+        mem_request_mib: 0,
         cpu_pct: r.lagged_utilization().map(|u| u * 100.0),
         mem_pct: None,
-        running_pods: ready,
-        total_pods: r.replicas(),
-        cpu_forecast,
-        mem_forecast: None,
         hpa: Some(hpa.state(r, name)),
-        observed_at: r.now(),
+        predictive_enabled: true,
+        annotated_bounds: (Some(m.min_replicas), Some(m.max_replicas)),
     }
+}
+
+/// What the app would hand the advisor for this deployment now. The CPU forecast is the demand
+/// forecast as CPU % of the pods now ready (what the app's own CPU forecast approximates).
+fn advisor_inputs(r: &Replay<'_>, hpa: &Hpa, f: Option<&Forecast>, name: &str) -> AdvisorInputs {
+    let state = deployment_state(r, hpa, name);
+    let per_pct = 100.0 / r.ready_now().max(1) as f64;
+    let cpu = f.map(|f| scaled(f, per_pct));
+    AdvisorInputs::from_state(&state, cpu.as_ref(), None, r.now())
 }
 
 /// The forecast with every value multiplied by `k`; hourly means and peak recomputed.
