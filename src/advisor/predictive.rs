@@ -271,4 +271,36 @@ mod tests {
         // No forecast: back to the HPA's own minimum (after the hold).
         assert_eq!(p.plan(4000, None, 1.0, 1.0, Observed::default()), 2);
     }
+
+    #[test]
+    fn floor_follows_the_hpa_keeps_the_recent_peak_and_does_not_reverse_soon() {
+        let params = PredictiveParams {
+            target_utilization: 1.0,
+            band: 0.0,
+            lookahead_seconds: 600,
+            lower_lookahead_seconds: 600,
+            hold_seconds: 360,
+            lower_hysteresis: 0.0,
+            recent_seconds: 300,
+            recent_utilization: 0.5,
+            reverse_guard_seconds: 360,
+            follow_hpa: true,
+        };
+        let mut p = FloorPlanner::new(params, 1, 50);
+        let low = forecast(0, 300, &[2.0; 40]);
+        let seen = |replicas, peak| Observed {
+            replicas,
+            recent_peak: Some(peak),
+        };
+        assert_eq!(p.plan(0, Some(&low), 1.0, 1.0, seen(2, 1.0)), 2);
+        // The HPA went to 9 on a burst the forecast missed: the floor follows, no event.
+        assert_eq!(p.plan(60, Some(&low), 1.0, 1.0, seen(9, 4.0)), 9);
+        // After the hold, lowered only to what the recent peak needs at 50 %: 3 / 0.5 = 6.
+        assert_eq!(p.plan(420, Some(&low), 1.0, 1.0, seen(9, 3.0)), 6);
+        // A forecast peak right after the lowering waits out the reverse guard...
+        let high = forecast(480, 300, &[12.0; 40]);
+        assert_eq!(p.plan(480, Some(&high), 1.0, 1.0, seen(6, 3.0)), 6);
+        // ...and is taken once it has passed.
+        assert_eq!(p.plan(780, Some(&high), 1.0, 1.0, seen(6, 3.0)), 12);
+    }
 }
