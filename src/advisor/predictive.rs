@@ -19,8 +19,9 @@ pub struct PredictiveParams {
     pub target_utilization: f64,
     /// Where in the forecast band to size: 0 = the point forecast, 1 = its upper bound.
     pub band: f64,
-    /// The floor covers the forecast from now to this far ahead: the time to the next decision
-    /// plus the time a new pod needs to serve plus the metrics lag, at least.
+    /// The floor covers the forecast from now to this far ahead: at least the time to the next
+    /// decision plus the time a new pod needs to serve (1 + 1 minutes in the backtest), with a
+    /// minute to spare.
     pub lookahead_seconds: i64,
     /// The floor is only lowered to what the forecast needs over this longer window.
     pub lower_lookahead_seconds: i64,
@@ -47,7 +48,7 @@ impl Default for PredictiveParams {
         Self {
             target_utilization: 0.85,
             band: 0.0,
-            lookahead_seconds: 300,
+            lookahead_seconds: 180,
             lower_lookahead_seconds: 1200,
             hold_seconds: 360,
             lower_hysteresis: 0.1,

@@ -76,7 +76,7 @@ pub struct BacktestArgs {
     /// Where in the forecast band to size: 0 = point forecast, 1 = upper bound (default 0).
     #[arg(long, value_name = "0..1")]
     pub predictive_band: Option<f64>,
-    /// Forecast window the floor covers (default 5m).
+    /// Forecast window the floor covers (default 3m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub predictive_lookahead: Option<i64>,
     /// Forecast window the floor may be lowered to (default 20m).
@@ -247,7 +247,7 @@ mod tests {
                 s.reverse_guard_seconds,
                 s.follow_hpa
             ),
-            (300, 1200, 360, 300, 360, true)
+            (180, 1200, 360, 300, 360, true)
         );
     }
 
