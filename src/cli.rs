@@ -67,6 +67,11 @@ pub enum Commands {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// The simulated cluster.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
     /// Apply recommendations headless for deployments with predictive autoscaling enabled
     /// (the `ai4k8s.io/predictive-autoscaling` annotation); stops on SIGINT/SIGTERM.
     Autopilot {
@@ -86,6 +91,25 @@ pub enum Commands {
     },
     /// Replay a trace through autoscaling policies and score them (HPA vs predictive vs oracle).
     Backtest(Box<crate::backtest::args::BacktestArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve the simulated cluster as a Kubernetes API on 127.0.0.1 (for kubectl and kube-rs).
+    Serve {
+        /// Port on 127.0.0.1; 0 picks a free one (printed).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Cluster seconds per real second.
+        #[arg(long, default_value_t = 1.0, value_name = "N")]
+        speed: f64,
+        /// Serve N synthetic deployments instead of the demo cluster.
+        #[arg(long, value_name = "N")]
+        deployments: Option<usize>,
+        /// Write a kubeconfig (context ai4k8s-sim) pointing at the server.
+        #[arg(long, value_name = "FILE")]
+        write_kubeconfig: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -121,6 +145,33 @@ mod tests {
         assert!(
             matches!(c.command, Some(Commands::Forecast { ref horizon, .. }) if horizon == "3h")
         );
+        let c = Cli::try_parse_from([
+            "ai4k8s",
+            "--seed",
+            "3",
+            "sim",
+            "serve",
+            "--port",
+            "0",
+            "--speed",
+            "30",
+            "--deployments",
+            "1000",
+            "--write-kubeconfig",
+            "k.yaml",
+        ])
+        .expect("sim serve");
+        assert!(matches!(
+            c.command,
+            Some(Commands::Sim {
+                command: SimCommand::Serve {
+                    port: 0,
+                    deployments: Some(1000),
+                    ..
+                }
+            })
+        ));
+        assert_eq!(c.global.seed, Some(3));
     }
 
     impl Cli {

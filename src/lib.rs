@@ -16,5 +16,6 @@ pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod render_text;
+pub mod simserve;
 pub mod traces;
 pub mod tui;

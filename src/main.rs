@@ -12,7 +12,7 @@ use ai4k8s::advisor::Advisor;
 use ai4k8s::advisor::llm::{LlmAdvisor, no_llm_reason};
 use ai4k8s::advisor::scheduled::Schedule;
 use ai4k8s::autopilot::{self, AutopilotOptions};
-use ai4k8s::cli::{Cli, Commands, Output};
+use ai4k8s::cli::{Cli, Commands, Output, SimCommand};
 use ai4k8s::cluster::Cluster;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{self, Config};
@@ -87,6 +87,31 @@ struct Setup {
 async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
     let cfg = &setup.cfg;
     match cli.command.take() {
+        Some(Commands::Sim {
+            command:
+                SimCommand::Serve {
+                    port,
+                    speed,
+                    deployments,
+                    write_kubeconfig,
+                },
+        }) => {
+            if !(speed > 0.0 && speed <= 10_000.0) {
+                eprintln!("ai4k8s: --speed {speed} must be within (0, 10000]");
+                return Ok(ExitCode::from(BAD_INPUT));
+            }
+            ai4k8s::simserve::run(ai4k8s::simserve::ServeArgs {
+                seed: cli.global.seed.unwrap_or(cfg.demo.seed),
+                port,
+                speed,
+                deployments,
+                history_hours: cfg.demo.history_hours,
+                kubeconfig: write_kubeconfig,
+                read_only: cli.global.read_only,
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Commands::Forecast {
             input,
             horizon,

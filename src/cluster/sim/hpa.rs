@@ -521,6 +521,13 @@ impl HpaController {
         self.with_behavior
     }
 
+    /// A spec update: the new config, with or without `spec.behavior`; the controller keeps its
+    /// recommendations and scale events, as the real one keeps them across updates.
+    pub fn set_config(&mut self, config: HpaConfig, with_behavior: bool) {
+        self.config = config;
+        self.with_behavior = with_behavior;
+    }
+
     pub fn last_scale_time(&self) -> Option<UnixSeconds> {
         self.last_scale_time
     }

@@ -4,13 +4,13 @@
 //! Everything is a function of the seed and the number of steps taken, so two worlds built with
 //! the same seed and stepped the same way are identical.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::hpa::{Behavior, HpaConfig, HpaController, PodSample};
+use super::hpa::{Behavior, HpaConfig, HpaController, PodSample, Reconcile};
 use super::scenario::{self, DeploymentSpec};
 use crate::cluster::{ClusterError, HpaSpec, annotations, deployment_bounds};
 use crate::model::{
@@ -26,16 +26,21 @@ pub const EPOCH: UnixSeconds = 1_772_409_600;
 /// A pod has its first metrics sample this long after it was created.
 const FIRST_METRICS_AFTER: i64 = 30;
 /// CPU limit as a multiple of the request: pods may burst up to it.
-const CPU_LIMIT_FACTOR: f64 = 3.0;
+pub const CPU_LIMIT_FACTOR: f64 = 3.0;
 /// Share of its request a starting pod burns before it is Ready.
 const STARTUP_CPU_SHARE: f64 = 0.15;
 
 #[derive(Clone, Debug)]
 struct Pod {
+    /// Unique within its deployment, in creation order (names the pod in `sim serve`).
+    id: u64,
     created: UnixSeconds,
     ready_at: UnixSeconds,
     /// Per-pod spread of load around the mean (uneven load balancing).
     skew: f64,
+    /// Last scrape, millicores and MiB; None before the pod's first metrics.
+    cpu_usage: Option<f64>,
+    mem_usage: Option<f64>,
 }
 
 impl Pod {
@@ -61,6 +66,9 @@ struct SimDeployment {
     /// Demand the ready pods could not serve at the last step, cores.
     unserved_cores: f64,
     minute: MinuteAccumulator,
+    /// Id of the next pod created.
+    next_pod_id: u64,
+    labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -68,6 +76,60 @@ struct HpaStatus {
     desired: u32,
     reason: String,
     last_scale_time: Option<UnixSeconds>,
+    /// The last sync's outcome (None before the first sync).
+    last: Option<Reconcile>,
+}
+
+/// How many replica changes the world remembers for `scale_records_since`.
+const SCALE_LOG_LEN: usize = 4096;
+
+/// One change of a deployment's spec.replicas, by the HPA or a write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleRecord {
+    /// Increases by one per record.
+    pub seq: u64,
+    pub time: UnixSeconds,
+    pub key: DeploymentKey,
+    pub from: u32,
+    pub to: u32,
+    /// Set when the HPA rescaled: its reason, worded like the controller's event.
+    pub hpa_reason: Option<String>,
+}
+
+/// A pod as `sim serve` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodView {
+    pub id: u64,
+    pub created: UnixSeconds,
+    pub ready_at: UnixSeconds,
+    pub ready: bool,
+    /// Usage at the last scrape, millicores and MiB; None before the first metrics.
+    pub cpu_usage_millis: Option<f64>,
+    pub mem_usage_mib: Option<f64>,
+}
+
+/// An HPA as `sim serve` shows it.
+#[derive(Clone, Debug)]
+pub struct HpaView {
+    pub config: HpaConfig,
+    /// False when `spec.behavior` is unset.
+    pub with_behavior: bool,
+    pub desired_replicas: u32,
+    pub last_scale_time: Option<UnixSeconds>,
+    /// The last sync's outcome (None before the first sync).
+    pub last: Option<Reconcile>,
+}
+
+/// A deployment with its pods and HPA, as `sim serve` shows it.
+#[derive(Clone, Debug)]
+pub struct DeploymentView<'a> {
+    pub key: &'a DeploymentKey,
+    pub spec: &'a DeploymentSpec,
+    pub replicas: u32,
+    pub pods: Vec<PodView>,
+    pub annotations: &'a BTreeMap<String, String>,
+    pub labels: &'a BTreeMap<String, String>,
+    pub hpa: Option<HpaView>,
 }
 
 /// Averages the 15-second scrapes of one minute into one sample.
@@ -117,6 +179,10 @@ pub struct SimWorld {
     recording: bool,
     /// Errors later writes return (after that many successes), for tests of the error paths.
     faults: Vec<(u32, ClusterError)>,
+    /// Bumped by every step and every successful write: readers poll it to see change.
+    generation: u64,
+    scale_log: VecDeque<ScaleRecord>,
+    next_scale_seq: u64,
 }
 
 impl SimWorld {
@@ -163,10 +229,13 @@ impl SimWorld {
                 })
             });
             let pods = (0..spec.initial_replicas)
-                .map(|_| Pod {
+                .map(|id| Pod {
+                    id: u64::from(id),
                     created: EPOCH - 3600,
                     ready_at: EPOCH - 3600,
                     skew: 1.0 + rng.random_range(-0.08..0.08),
+                    cpu_usage: None,
+                    mem_usage: None,
                 })
                 .collect();
             deployments.push(SimDeployment {
@@ -179,6 +248,7 @@ impl SimWorld {
                     desired: spec.initial_replicas,
                     reason: "DesiredWithinRange".into(),
                     last_scale_time: None,
+                    last: None,
                 }),
                 hpa,
                 annotations,
@@ -186,6 +256,8 @@ impl SimWorld {
                 mem_pct: None,
                 unserved_cores: 0.0,
                 minute: MinuteAccumulator::default(),
+                next_pod_id: u64::from(spec.initial_replicas),
+                labels: BTreeMap::from([("app".to_string(), spec.name.to_string())]),
                 spec,
             });
         }
@@ -198,6 +270,9 @@ impl SimWorld {
             history: vec![Vec::new(); n],
             recording: false,
             faults: Vec::new(),
+            generation: 0,
+            scale_log: VecDeque::new(),
+            next_scale_seq: 0,
         }
     }
 
@@ -233,7 +308,9 @@ impl SimWorld {
     /// One 15-second step: demand, readiness, scrape, HPA sync, pod churn, minute samples.
     pub fn step(&mut self) {
         self.now += STEP_SECONDS;
+        self.generation += 1;
         let now = self.now;
+        let mut rescaled = Vec::new();
         for (i, d) in self.deployments.iter_mut().enumerate() {
             let demand = demand_cores(self.seed, i, d, now);
             let pods = scrape(d, demand, now);
@@ -248,9 +325,12 @@ impl SimWorld {
                     None => r.reason.to_string(),
                 };
                 if r.desired_replicas != d.replicas {
+                    let reason = rescale_reason(&r, d.replicas, &hpa.config);
+                    rescaled.push((i, d.replicas, r.desired_replicas, reason));
                     d.replicas = r.desired_replicas;
                     status.last_scale_time = Some(now);
                 }
+                status.last = Some(r);
             }
             reconcile_pods(d, now, &mut self.rng);
 
@@ -262,6 +342,87 @@ impl SimWorld {
                 }
             }
         }
+        for (i, from, to, reason) in rescaled {
+            self.record_scale(i, from, to, Some(reason));
+        }
+    }
+
+    /// Bumped by every step and every successful write.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn record_scale(&mut self, i: usize, from: u32, to: u32, hpa_reason: Option<String>) {
+        if from == to {
+            return;
+        }
+        if self.scale_log.len() == SCALE_LOG_LEN {
+            self.scale_log.pop_front();
+        }
+        self.scale_log.push_back(ScaleRecord {
+            seq: self.next_scale_seq,
+            time: self.now,
+            key: self.deployments[i].key.clone(),
+            from,
+            to,
+            hpa_reason,
+        });
+        self.next_scale_seq += 1;
+    }
+
+    /// Replica changes with `seq >= from_seq` still remembered (the last 4,096), oldest first.
+    pub fn scale_records_since(&self, from_seq: u64) -> Vec<ScaleRecord> {
+        self.scale_log
+            .iter()
+            .filter(|r| r.seq >= from_seq)
+            .cloned()
+            .collect()
+    }
+
+    /// The sequence number the next scale record will get.
+    pub fn next_scale_seq(&self) -> u64 {
+        self.next_scale_seq
+    }
+
+    /// Every deployment's key, in the world's order.
+    pub fn deployment_keys(&self) -> Vec<DeploymentKey> {
+        self.deployments.iter().map(|d| d.key.clone()).collect()
+    }
+
+    /// One deployment with its pods and HPA, as an API server would show it.
+    pub fn deployment_view(&self, key: &DeploymentKey) -> Option<DeploymentView<'_>> {
+        let i = self.find(key).ok()?;
+        let d = &self.deployments[i];
+        let now = self.now;
+        Some(DeploymentView {
+            key: &d.key,
+            spec: &d.spec,
+            replicas: d.replicas,
+            pods: d
+                .pods
+                .iter()
+                .map(|p| PodView {
+                    id: p.id,
+                    created: p.created,
+                    ready_at: p.ready_at,
+                    ready: p.ready(now),
+                    cpu_usage_millis: p.cpu_usage,
+                    mem_usage_mib: p.mem_usage,
+                })
+                .collect(),
+            annotations: &d.annotations,
+            labels: &d.labels,
+            hpa: d.hpa.as_ref().map(|h| {
+                let status = d.hpa_status.clone().unwrap_or_default();
+                HpaView {
+                    config: h.config.clone(),
+                    with_behavior: h.uses_behavior(),
+                    desired_replicas: status.desired,
+                    last_scale_time: status.last_scale_time,
+                    last: status.last,
+                }
+            }),
+        })
     }
 
     /// The cluster as `kubectl get deploy,hpa` plus `kubectl top` would show it.
@@ -365,9 +526,12 @@ impl SimWorld {
     pub fn scale(&mut self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
         let i = self.find(key)?;
         self.take_fault()?;
+        let from = self.deployments[i].replicas;
         self.deployments[i].replicas = replicas;
         let now = self.now;
         reconcile_pods(&mut self.deployments[i], now, &mut self.rng);
+        self.record_scale(i, from, replicas, None);
+        self.generation += 1;
         Ok(())
     }
 
@@ -398,6 +562,7 @@ impl SimWorld {
             .ok_or_else(|| ClusterError::NotFound(key.name.clone()))?;
         hpa.config.min_replicas = new_min;
         hpa.config.max_replicas = new_max;
+        self.generation += 1;
         Ok(())
     }
 
@@ -415,6 +580,7 @@ impl SimWorld {
                 None => d.annotations.remove(k),
             };
         }
+        self.generation += 1;
         Ok(())
     }
 
@@ -450,9 +616,115 @@ impl SimWorld {
             desired: d.replicas,
             reason: "DesiredWithinRange".into(),
             last_scale_time: None,
+            last: None,
         });
+        self.generation += 1;
         Ok(())
     }
+
+    /// Replace the deployment's labels.
+    pub fn set_labels(
+        &mut self,
+        key: &DeploymentKey,
+        labels: BTreeMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        self.take_fault()?;
+        self.deployments[i].labels = labels;
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Replace the deployment's annotations.
+    pub fn set_annotations(
+        &mut self,
+        key: &DeploymentKey,
+        annotations: BTreeMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        self.take_fault()?;
+        self.deployments[i].annotations = annotations;
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Create the deployment's HPA, or replace its spec keeping the controller's memory
+    /// (recommendations, scale events), as the real controller keeps it across spec updates.
+    /// `with_behavior`: whether `spec.behavior` is set. The caller validates the config.
+    pub fn put_hpa(
+        &mut self,
+        key: &DeploymentKey,
+        config: HpaConfig,
+        with_behavior: bool,
+    ) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        self.take_fault()?;
+        let d = &mut self.deployments[i];
+        match d.hpa.as_mut() {
+            Some(h) => h.set_config(config, with_behavior),
+            None => {
+                d.hpa = Some(if with_behavior {
+                    HpaController::new(config)
+                } else {
+                    HpaController::without_behavior(config)
+                });
+                d.hpa_status = Some(HpaStatus {
+                    desired: d.replicas,
+                    reason: "DesiredWithinRange".into(),
+                    last_scale_time: None,
+                    last: None,
+                });
+            }
+        }
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Remove the deployment's HPA.
+    pub fn delete_hpa(&mut self, key: &DeploymentKey) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        if self.deployments[i].hpa.is_none() {
+            return Err(ClusterError::NotFound(format!(
+                "horizontalpodautoscalers.autoscaling \"{}\" not found",
+                key.name
+            )));
+        }
+        self.take_fault()?;
+        let d = &mut self.deployments[i];
+        d.hpa = None;
+        d.hpa_status = None;
+        self.generation += 1;
+        Ok(())
+    }
+}
+
+/// The reason in the controller's SuccessfulRescale event ("New size: N; reason: …").
+fn rescale_reason(r: &Reconcile, current: u32, config: &HpaConfig) -> String {
+    if r.reason == "TooManyReplicas" && current > config.max_replicas {
+        return "Current number of replicas above Spec.MaxReplicas".into();
+    }
+    if r.reason == "TooFewReplicas" && current < config.min_replicas {
+        return "Current number of replicas below Spec.MinReplicas".into();
+    }
+    if r.desired_replicas < current {
+        return "All metrics below target".into();
+    }
+    // The metric that asked for the most replicas: the highest usage-to-target ratio.
+    let ratio = |u: Option<u32>, t: Option<u32>| match (u, t) {
+        (Some(u), Some(t)) if t > 0 => f64::from(u) / f64::from(t),
+        _ => f64::NEG_INFINITY,
+    };
+    let cpu_target = match (config.target_cpu_pct, config.target_mem_pct) {
+        (None, None) => Some(super::hpa::DEFAULT_CPU_UTILIZATION),
+        (c, _) => c,
+    };
+    let metric =
+        if ratio(r.mem_utilization, config.target_mem_pct) > ratio(r.cpu_utilization, cpu_target) {
+            "memory"
+        } else {
+            "cpu"
+        };
+    format!("{metric} resource utilization (percentage of request) above target")
 }
 
 /// Demand in cores for deployment `i` at `now`, with seeded per-minute noise.
@@ -480,7 +752,7 @@ fn scrape(d: &mut SimDeployment, demand: f64, now: UnixSeconds) -> Vec<PodSample
     let (mut cpu_sum, mut mem_sum, mut req_n) = (0.0, 0.0, 0u32);
     let samples: Vec<PodSample> = d
         .pods
-        .iter()
+        .iter_mut()
         .map(|p| {
             let is_ready = p.ready(now);
             let cpu = if is_ready {
@@ -493,6 +765,8 @@ fn scrape(d: &mut SimDeployment, demand: f64, now: UnixSeconds) -> Vec<PodSample
             }
             let mem = d.spec.mem_base_mib + d.spec.mem_per_core_mib * cpu / 1000.0;
             let has_metrics = now - p.created >= FIRST_METRICS_AFTER;
+            p.cpu_usage = has_metrics.then_some(cpu);
+            p.mem_usage = has_metrics.then_some(mem);
             if has_metrics {
                 cpu_sum += cpu;
                 mem_sum += mem;
@@ -532,10 +806,14 @@ fn reconcile_pods(d: &mut SimDeployment, now: UnixSeconds, rng: &mut ChaCha8Rng)
         let s = d.spec.startup_seconds as f64;
         let delay = (s * rng.random_range(0.75..1.25)).round() as i64;
         d.pods.push(Pod {
+            id: d.next_pod_id,
             created: now,
             ready_at: now + delay.max(1),
             skew: 1.0 + rng.random_range(-0.08..0.08),
+            cpu_usage: None,
+            mem_usage: None,
         });
+        d.next_pod_id += 1;
     }
     if d.pods.len() > want {
         d.pods
