@@ -93,6 +93,8 @@ pub enum Commands {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Replay a trace through autoscaling policies and score them (HPA vs predictive vs oracle).
+    Backtest(Box<crate::backtest::args::BacktestArgs>),
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod advisor;
 pub mod autopilot;
+pub mod backtest;
 pub mod cli;
 pub mod cluster;
 pub mod config;

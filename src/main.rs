@@ -184,6 +184,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             flush_history(&history).await;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Commands::Backtest(args)) => backtest(&args, &setup).await,
         Some(Commands::Recommend {
             deployment,
             all: _,
@@ -268,6 +269,62 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             flush_history(&history).await;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `ai4k8s backtest`: bad trace files, flags and a missing LLM key exit 2 with one line.
+async fn backtest(
+    args: &ai4k8s::backtest::args::BacktestArgs,
+    setup: &Setup,
+) -> color_eyre::Result<ExitCode> {
+    use ai4k8s::backtest::{self, PolicyKind};
+    use ai4k8s::traces::{self, Gaps};
+    let bad = |why: String| {
+        eprintln!("ai4k8s: backtest: {why}");
+        Ok(ExitCode::from(BAD_INPUT))
+    };
+    let (policies, opts) = match (args.policies(), args.options()) {
+        (Ok(p), Ok(o)) => (p, o),
+        (Err(e), _) | (_, Err(e)) => return bad(e),
+    };
+    let gaps = if args.fill_gaps {
+        Gaps::FillWithLast
+    } else {
+        Gaps::Reject
+    };
+    let trace = match traces::load(&args.trace, gaps) {
+        Ok(t) => t,
+        Err(e) if e.reason.contains("irregular") && !args.fill_gaps => {
+            return bad(format!("{e} (--fill-gaps fills holes with the last value)"));
+        }
+        Err(e) => return bad(e.to_string()),
+    };
+    let report = if policies.contains(&PolicyKind::Llm) {
+        let advisor = match LlmAdvisor::from_config(
+            &setup.cfg.llm,
+            &setup.cfg.advisor,
+            setup.config_dir.as_deref(),
+            &setup.data_dir,
+        ) {
+            Ok(Some(llm)) => Advisor::with_llm(setup.cfg.advisor.clone(), Arc::new(llm)),
+            Ok(None) => {
+                return bad(format!(
+                    "--policies llm needs an LLM key: {} (set it, or leave llm out)",
+                    no_llm_reason(&setup.cfg.llm)
+                ));
+            }
+            Err(e) => return bad(format!("--policies llm: {e}")),
+        };
+        backtest::run_with_advisor(&trace, &opts, &policies, &advisor).await
+    } else {
+        backtest::run(&trace, &opts, &policies)
+    };
+    match report {
+        Ok(r) => print_stdout(&match args.output {
+            Output::Json => r.to_json(),
+            Output::Text => r.to_table(),
+        }),
+        Err(e) => bad(format!("{}: {e}", args.trace.display())),
     }
 }
 

@@ -5,6 +5,7 @@
 //! it, passes the same validation.
 
 pub mod llm;
+pub mod predictive;
 pub mod rules;
 pub mod scheduled;
 pub mod validate;
