@@ -207,6 +207,7 @@ impl Hpa {
             desired_replicas: r.replicas(),
             scaling_status: "stable".into(),
             last_scale_time: self.ctl.last_scale_time(),
+            metrics: Vec::new(),
         }
     }
 }
