@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::actions::{ActionError, Actions, Intent, Plan, journal, plan};
 use crate::advisor::Advisor;
+use crate::backtest;
 use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
 use crate::metrics::{History, HistoryBackend};
@@ -45,6 +46,8 @@ pub enum Update {
     Journal(Vec<journal::Entry>),
     /// Recommendations dismissed earlier (from the journal): key → (action, target).
     Dismissed(Vec<(DeploymentKey, ScalingAction, u32)>),
+    /// Answer to `Command::Backtest`: the replay's report, or why there is none.
+    Backtest(DeploymentKey, Result<Arc<backtest::Report>, String>),
 }
 
 /// The result of a write for the status line.
@@ -69,6 +72,8 @@ pub enum Command {
     Dismiss(Arc<Recommendation>),
     /// Read the journal's recent entries.
     LoadJournal,
+    /// Replay one deployment's history through the backtest's policies (`b`).
+    Backtest(DeploymentKey),
 }
 
 #[derive(Clone, Debug)]
@@ -128,6 +133,7 @@ enum Done {
     Action(ActionReport, Option<Box<Plan>>),
     Journal(Vec<journal::Entry>),
     Backfill(Result<crate::metrics::prometheus::Backfill, String>),
+    Backtest(DeploymentKey, Result<Box<backtest::Report>, String>),
 }
 
 async fn run(
@@ -219,6 +225,10 @@ async fn run(
                     }
                     continue;
                 }
+                Some(Command::Backtest(key)) => {
+                    start_backtest(&mut work, &known, snapshot.as_deref(), key);
+                    continue;
+                }
                 Some(Command::Reconsider(key)) => {
                     if let (Some(snap), Some(k)) = (&snapshot, known.get_mut(&key)) {
                         k.recommended_at = None;
@@ -260,6 +270,10 @@ async fn run(
                     }
                     Ok(Done::Journal(entries)) => {
                         let _ = updates.send(Update::Journal(entries));
+                        continue;
+                    }
+                    Ok(Done::Backtest(key, result)) => {
+                        let _ = updates.send(Update::Backtest(key, result.map(Arc::from)));
                         continue;
                     }
                     Ok(Done::Backfill(result)) => {
@@ -472,6 +486,32 @@ fn merge_backfill(
     if !merged.is_empty() {
         let _ = updates.send(Update::Backfill(backfill_tails(known, Some(&merged), opts)));
     }
+}
+
+/// Replay the deployment's history on the blocking pool: a replay is seconds of CPU.
+fn start_backtest(
+    work: &mut JoinSet<Done>,
+    known: &HashMap<DeploymentKey, Known>,
+    snapshot: Option<&ClusterSnapshot>,
+    key: DeploymentKey,
+) {
+    let state = snapshot.and_then(|s| s.deployments.iter().find(|d| d.key == key));
+    let (Some(k), Some(state)) = (known.get(&key), state) else {
+        work.spawn(async move { Done::Backtest(key, Err("no history for it yet".into())) });
+        return;
+    };
+    let samples: Vec<Sample> = k.history.iter().copied().collect();
+    let opts = backtest::HistoryReplayOptions::for_deployment(state);
+    work.spawn(async move {
+        let result = tokio::task::spawn_blocking(move || {
+            backtest::replay_history(&samples, &opts)
+                .map(Box::new)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the replay failed: {e}")));
+        Done::Backtest(key, result)
+    });
 }
 
 fn new_known(history: History) -> Known {

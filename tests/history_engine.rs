@@ -311,3 +311,47 @@ async fn a_prometheus_backfill_after_the_first_snapshot_fills_the_past() {
         assert_eq!(series[10].timestamp, first, "{key}: then the warm-up");
     }
 }
+
+#[tokio::test]
+async fn the_engine_replays_a_deployments_history_for_the_backtest_key() {
+    let sim = SimCluster::new(SimWorld::demo(3, 24));
+    let (cmd, mut rx) = engine::spawn(
+        Arc::new(sim.clone()),
+        advisor(),
+        options(HistoryBackend::default()),
+    );
+    let key = loop {
+        if let Update::Snapshot(s) = next(&mut rx).await {
+            break s.deployments[0].key.clone();
+        }
+    };
+    cmd.send(engine::Command::Backtest(key.clone()))
+        .expect("engine alive");
+    let missing = DeploymentKey::new("nowhere", "nothing");
+    cmd.send(engine::Command::Backtest(missing.clone()))
+        .expect("engine alive");
+    let (mut report, mut refused) = (None, None);
+    while report.is_none() || refused.is_none() {
+        if let Update::Backtest(k, r) = next(&mut rx).await {
+            if k == key {
+                report = Some(r.expect("24 h of demo history replays"));
+            } else {
+                assert_eq!(k, missing);
+                refused = Some(r.expect_err("an unknown deployment has no history"));
+            }
+        }
+    }
+    let report = report.expect("set above");
+    assert_eq!(report.trace, key.to_string());
+    let names: Vec<_> = report.policies.iter().map(|p| p.policy.as_str()).collect();
+    for want in ["hpa", "predictive", "oracle-100", "static"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    // The engine's whole history is replayed: 24 h of warm-up world, half of it scored.
+    assert!(
+        report.model.scored_minutes >= 11.0 * 60.0,
+        "{}",
+        report.model.scored_minutes
+    );
+    assert!(refused.is_some_and(|e| e.contains("no history")));
+}

@@ -156,3 +156,83 @@ fn each_pane() {
         pane(&app, PaneKind::NamespacePicker, 50, 10)
     );
 }
+
+/// `b` asks the engine for a replay of the selected deployment and shows its answer: the
+/// policies' table, ai4k8s against the HPA, and the goals.
+#[test]
+fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
+    use ai4k8s::backtest::{HistoryReplayOptions, replay_history};
+    use ai4k8s::engine::{Command, Update};
+    use ai4k8s::tui::action::Action;
+    use std::sync::Arc;
+
+    let mut app = demo_app();
+    let view = app
+        .selected_view()
+        .expect("a deployment is selected")
+        .clone();
+    let key = view.state.key.clone();
+    assert_eq!(
+        app.apply(Action::Backtest),
+        Some(Command::Backtest(key.clone()))
+    );
+    assert!(matches!(app.mode, Mode::Backtest));
+    let s = screen(&mut app, 80, 24);
+    assert!(s.contains("Replaying the history of"), "{s}");
+
+    // An answer for another deployment (an earlier `b`) is not this one's.
+    let other = app.visible[1].clone();
+    app.on_update(Update::Backtest(other, Err("stale".into())));
+    assert!(!screen(&mut app, 80, 24).contains("stale"));
+
+    let samples: Vec<_> = view.history.iter().copied().collect();
+    let report = replay_history(&samples, &HistoryReplayOptions::for_deployment(&view.state))
+        .expect("a demo deployment has enough history");
+    app.on_update(Update::Backtest(key.clone(), Ok(Arc::new(report.clone()))));
+    let wide = screen(&mut app, 160, 48);
+    let hpa = report.policy("hpa").expect("hpa replayed");
+    let ours = report.policy("predictive").expect("predictive replayed");
+    for want in [
+        format!("Backtest · {key}"),
+        "POLICY".to_string(),
+        "oracle-100".to_string(),
+        "static".to_string(),
+        format!(
+            "ai4k8s vs your HPA: under-provisioned {:.1} vs {:.1} min, replica-hours {:.1} vs {:.1}",
+            ours.under_provisioned_minutes,
+            hpa.under_provisioned_minutes,
+            ours.replica_hours,
+            hpa.replica_hours
+        ),
+    ] {
+        assert!(wide.contains(&want), "{want:?} missing:\n{wide}");
+    }
+    assert_eq!(report.goals.len(), 3, "the issue's three goals are checked");
+    let small = screen(&mut app, 80, 24);
+    assert!(
+        small.contains("predictive") && small.contains("REPLICA-H"),
+        "{small}"
+    );
+    insta::assert_snapshot!(small);
+
+    // Esc (Back) closes it; an error is said plainly.
+    ai4k8s::tui::handle_key(&mut app, esc());
+    assert!(matches!(app.mode, Mode::Normal));
+    app.apply(Action::Backtest);
+    app.on_update(Update::Backtest(
+        key,
+        Err("3 minutes of history, too few".into()),
+    ));
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        s.contains("No backtest: 3 minutes of history, too few"),
+        "{s}"
+    );
+}
+
+fn esc() -> crossterm::event::KeyEvent {
+    crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Esc,
+        crossterm::event::KeyModifiers::NONE,
+    )
+}

@@ -425,6 +425,22 @@ impl Default for HistoryReplayOptions {
     }
 }
 
+impl HistoryReplayOptions {
+    /// The deployment's own bounds and HPA target (70 % when it has no CPU target).
+    pub fn for_deployment(d: &crate::model::DeploymentState) -> Self {
+        Self {
+            name: d.key.to_string(),
+            min_replicas: d.min_replicas,
+            max_replicas: d.max_replicas,
+            target_pct: d
+                .hpa
+                .as_ref()
+                .and_then(|h| h.target_cpu_pct)
+                .unwrap_or(Self::default().target_pct),
+        }
+    }
+}
+
 /// Replay a deployment's minute samples through hpa, predictive, both oracles and static.
 /// Demand is CPU % × ready pods / 100 (in units of one pod's request), which is what the pods
 /// served; missing minutes repeat the last known one.

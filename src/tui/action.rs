@@ -41,4 +41,6 @@ pub enum Action {
     Journal,
     /// `H`: create an HPA for a deployment without one.
     CreateHpa,
+    /// `b`: replay the deployment's history: what the HPA did vs what ai4k8s would have done.
+    Backtest,
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::actions::Limits;
 use crate::actions::journal::Entry;
 use crate::actions::plan::{self, Plan};
+use crate::backtest::Report;
 use crate::engine::{Command, Update};
 use crate::metrics::History;
 use crate::model::{
@@ -64,6 +65,18 @@ pub enum Mode {
     Form(Box<Form>),
     /// The journal overlay.
     Journal,
+    /// The backtest overlay; what it shows is `App::backtest`.
+    Backtest,
+}
+
+/// A replay of one deployment's history (`b`): asked for, then answered by the engine.
+#[derive(Clone, Debug)]
+pub struct BacktestView {
+    pub key: DeploymentKey,
+    /// Minutes of history the app holds for it (the engine replays its own, longer, copy).
+    pub minutes: usize,
+    /// None while the replay runs.
+    pub result: Option<Result<Arc<Report>, String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +157,8 @@ pub struct App {
     pub journal: Vec<Entry>,
     /// Lasting data problems by source (missing metrics, RBAC, no backfill).
     pub notices: BTreeMap<&'static str, String>,
+    /// The last backtest asked for.
+    pub backtest: Option<BacktestView>,
 }
 
 impl App {
@@ -171,6 +186,7 @@ impl App {
             dismissed: HashMap::new(),
             journal: Vec::new(),
             notices: BTreeMap::new(),
+            backtest: None,
         }
     }
 
@@ -232,6 +248,11 @@ impl App {
                 }
             }
             Update::Journal(entries) => self.journal = entries,
+            Update::Backtest(key, result) => {
+                if let Some(b) = self.backtest.as_mut().filter(|b| b.key == key) {
+                    b.result = Some(result);
+                }
+            }
             Update::Notice(source, text) => match text {
                 Some(t) => {
                     self.notices.insert(source, t);
@@ -372,6 +393,18 @@ impl App {
             Action::Journal => {
                 self.mode = Mode::Journal;
                 return Some(Command::LoadJournal);
+            }
+            Action::Backtest => {
+                if let Some(v) = self.selected_view() {
+                    let key = v.state.key.clone();
+                    self.backtest = Some(BacktestView {
+                        key: key.clone(),
+                        minutes: v.history.len(),
+                        result: None,
+                    });
+                    self.mode = Mode::Backtest;
+                    return Some(Command::Backtest(key));
+                }
             }
             Action::Quit => self.should_quit = true,
             Action::Down => self.scroll(1),

@@ -176,6 +176,12 @@ pub const BINDINGS: &[Binding] = &[
         Some("J journal"),
     ),
     bind(
+        &[key('b')],
+        Action::Backtest,
+        "backtest vs your HPA",
+        Some("b backtest"),
+    ),
+    bind(
         &[ctrl('r')],
         Action::Refresh,
         "refresh now",

@@ -204,6 +204,15 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             }
             None
         }
+        Mode::Backtest => {
+            if matches!(
+                key.code,
+                KeyCode::Esc | KeyCode::Char('b') | KeyCode::Char('q')
+            ) {
+                app.mode = Mode::Normal;
+            }
+            None
+        }
         Mode::Help => {
             if matches!(
                 key.code,

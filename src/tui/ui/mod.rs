@@ -1,6 +1,7 @@
 //! Drawing: a pure function of `App` (plus `prepare`, which fits the table's scroll offset to
 //! the terminal before a frame). One file per pane.
 
+mod backtest;
 mod card;
 mod chart;
 mod confirm;
@@ -98,6 +99,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Mode::Confirm(plan) => confirm::render(frame, frame.area(), plan),
         Mode::Form(form) => editor::render(frame, frame.area(), app, form),
         Mode::Journal => journal::render(frame, frame.area(), app),
+        Mode::Backtest => backtest::render(frame, frame.area(), app),
         Mode::Normal | Mode::Filter | Mode::Command(_) => {}
     }
 }

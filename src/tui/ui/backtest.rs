@@ -1,0 +1,188 @@
+//! The backtest overlay (`b`): the selected deployment's history replayed through the HPA,
+//! ai4k8s's predictive policy, the oracles and a static bound: the CLI's table, in the app.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Wrap};
+
+use super::{centered, theme};
+use crate::backtest::Report;
+use crate::tui::app::{App, BacktestView};
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(view) = &app.backtest else { return };
+    let popup = centered(
+        area,
+        area.width.saturating_sub(4).min(110),
+        area.height.saturating_sub(2).min(26),
+    );
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(format!(" Backtest · {} · esc closes ", view.key))
+        .border_style(theme::border(true));
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    match &view.result {
+        None => frame.render_widget(running(view), inner),
+        Some(Err(e)) => frame.render_widget(
+            Paragraph::new(vec![
+                Line::styled(format!("No backtest: {e}"), theme::error()),
+                Line::from(""),
+                Line::styled(
+                    "A replay needs a few hours of CPU history; let the app run and try again.",
+                    theme::dim(),
+                ),
+            ])
+            .wrap(Wrap { trim: true }),
+            inner,
+        ),
+        Some(Ok(report)) => render_report(frame, inner, report),
+    }
+}
+
+fn running(view: &BacktestView) -> Paragraph<'static> {
+    Paragraph::new(vec![
+        Line::from(format!(
+            "Replaying the history of {} (about {:.1} h here) through hpa, predictive, \
+             oracle-100, oracle-70 and static…",
+            view.key,
+            view.minutes as f64 / 60.0
+        )),
+        Line::styled(
+            "It runs on a background thread; the rest of the screen keeps updating.",
+            theme::dim(),
+        ),
+    ])
+    .wrap(Wrap { trim: true })
+}
+
+fn render_report(frame: &mut Frame, area: Rect, r: &Report) {
+    let [intro, table, rest] = Layout::vertical([
+        Constraint::Length(if area.width >= 100 { 2 } else { 3 }),
+        Constraint::Length(r.policies.len() as u16 + 2),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let m = &r.model;
+    frame.render_widget(
+        Paragraph::new(format!(
+            "{:.1} h of history: {:.1} h warm-up, {:.1} h scored. Demand = CPU × ready pods; \
+             pods serve {} s after creation, metrics {} s late; replicas {}..{}, HPA at {} %.",
+            (m.warmup_minutes + m.scored_minutes) / 60.0,
+            m.warmup_minutes / 60.0,
+            m.scored_minutes / 60.0,
+            m.startup_seconds,
+            m.lag_seconds,
+            m.min_replicas,
+            m.max_replicas,
+            m.target_pct,
+        ))
+        .style(theme::dim())
+        .wrap(Wrap { trim: true }),
+        intro,
+    );
+    frame.render_widget(policy_table(r), table);
+    let mut lines = Vec::new();
+    if let Some(v) = verdict(r) {
+        lines.push(v);
+    }
+    for g in &r.goals {
+        let (mark, style) = if g.met {
+            ("met   ", Style::new().fg(Color::Green))
+        } else {
+            ("missed", Style::new().fg(Color::Red))
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{mark} "), style),
+            Span::raw(g.detail.clone()),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), rest);
+}
+
+fn policy_table(r: &Report) -> Table<'static> {
+    let rows: Vec<Row> = r
+        .policies
+        .iter()
+        .map(|p| {
+            let x = &p.metrics;
+            let style = match p.policy.as_str() {
+                "hpa" | "predictive" => Style::new(),
+                _ => theme::dim(),
+            };
+            Row::new(vec![
+                p.policy.clone(),
+                format!("{:.1}", x.under_provisioned_minutes),
+                format!("{:.2}", x.unserved_pct),
+                format!("{:.0}", x.overprovisioned_pct),
+                format!("{:.1}", x.replica_hours),
+                x.scale_events.to_string(),
+                x.flaps.to_string(),
+                x.forecast_error_vs_naive
+                    .map_or("-".into(), |e| format!("{e:.2}")),
+            ])
+            .style(style)
+        })
+        .collect();
+    Table::new(
+        rows,
+        [
+            Constraint::Length(11),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(6),
+            Constraint::Length(5),
+            Constraint::Length(8),
+        ],
+    )
+    .header(
+        Row::new(vec![
+            "POLICY",
+            "UNDER min",
+            "UNSERVED%",
+            "OVER%",
+            "REPLICA-H",
+            "EVENTS",
+            "FLAPS",
+            "FC/NAIVE",
+        ])
+        .style(theme::header())
+        .bottom_margin(1),
+    )
+}
+
+/// One line: ai4k8s against the HPA on the two numbers an SRE weighs.
+fn verdict(r: &Report) -> Option<Line<'static>> {
+    let (hpa, ours) = (r.policy("hpa")?, r.policy("predictive")?);
+    let saving = if hpa.replica_hours > 0.0 {
+        (hpa.replica_hours - ours.replica_hours) / hpa.replica_hours * 100.0
+    } else {
+        0.0
+    };
+    let better = ours.under_provisioned_minutes <= hpa.under_provisioned_minutes
+        && ours.replica_hours <= hpa.replica_hours;
+    let style = if better {
+        Style::new().fg(Color::Green)
+    } else {
+        Style::new().fg(Color::Yellow)
+    };
+    Some(Line::styled(
+        format!(
+            "ai4k8s vs your HPA: under-provisioned {:.1} vs {:.1} min, replica-hours {:.1} vs \
+             {:.1} ({}{:.0} %), {} vs {} scale events",
+            ours.under_provisioned_minutes,
+            hpa.under_provisioned_minutes,
+            ours.replica_hours,
+            hpa.replica_hours,
+            if saving >= 0.0 { "−" } else { "+" },
+            saving.abs(),
+            ours.scale_events,
+            hpa.scale_events,
+        ),
+        style,
+    ))
+}
