@@ -21,8 +21,10 @@ use ai4k8s::engine::{self, EngineOptions};
 use ai4k8s::metrics::prometheus::PrometheusSource;
 use ai4k8s::metrics::{HistoryBackend, HistoryStore, store};
 use ai4k8s::model::DeploymentKey;
+use ai4k8s::tui::session::{Connector, Session};
 use ai4k8s::tui::{self, app::App, app::SessionInfo};
 use ai4k8s::{forecast, pipeline, render_text};
+use futures::future::BoxFuture;
 
 /// Exit status for bad input (DESIGN.md: 2 with a one-line reason).
 const BAD_INPUT: u8 = 2;
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
 }
 
 /// What every command needs besides its flags.
+#[derive(Clone)]
 struct Setup {
     cfg: Config,
     config_dir: Option<PathBuf>,
@@ -150,7 +153,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 read_only,
             ));
             let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
-            let history = history_backend(&cli, &setup, cluster.as_ref());
+            let history = history_backend(cli.demo, &setup, cluster.as_ref());
             let engine_opts = EngineOptions {
                 poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
                     .max(Duration::from_millis(100)),
@@ -202,7 +205,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
             let advisor = build_advisor(&setup);
-            let history = history_backend(&cli, &setup, cluster.as_ref());
+            let history = history_backend(cli.demo, &setup, cluster.as_ref());
             let recs =
                 match pipeline::recommend(cluster.as_ref(), &history, &advisor, wanted.as_ref())
                     .await
@@ -232,43 +235,119 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             let Some(cluster) = connect(&cli, cfg, true).await? else {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
-            let advisor = build_advisor(&setup);
-            let history = history_backend(&cli, &setup, cluster.as_ref());
-            let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
-            let opts = EngineOptions {
-                // Poll once per 15 s of cluster time.
-                poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
-                    .max(Duration::from_millis(100)),
-                recommend_every: cfg.advisor.refresh_seconds as i64,
-                history: history.clone(),
-                ..EngineOptions::default()
+            let sessions = TuiSessions {
+                setup: setup.clone(),
+                demo: cli.demo,
+                speed: cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed)),
+                read_only_flag: cli.global.read_only,
+                kubeconfig: cli.global.kubeconfig.clone(),
+                namespace: cli.global.namespace.clone(),
+                histories: Arc::default(),
             };
-            let read_only = cli.global.read_only || cfg.context_read_only(&cluster.context());
-            let journal = Journal::open(&setup.data_dir)?;
-            let actions = Actions::new(cluster.clone(), Arc::new(journal), cfg.limits(), read_only);
-            let opts = EngineOptions {
-                actions: Some(Arc::new(actions)),
-                ..opts
-            };
-            let (commands, updates) = engine::spawn(cluster.clone(), advisor, opts);
-            let mut app = App::new(SessionInfo {
-                context: cluster.context(),
-                speed,
+            let session = sessions
+                .start(cluster)
+                .map_err(|e| color_eyre::eyre::eyre!(e))?;
+            let mut app = App::new(session.info.clone());
+            app.chart_history_hours = cfg.ui.chart_history_hours;
+            let connector: Option<Arc<dyn Connector>> =
+                (!cli.demo).then(|| Arc::new(sessions.clone()) as Arc<dyn Connector>);
+            let result = tui::run_terminal(
+                app,
+                session,
+                connector,
+                Duration::from_millis(cfg.ui.tick_ms),
+            )
+            .await;
+            sessions.flush().await;
+            result?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Builds the TUI's sessions: the first on the cluster the flags name, later ones on other
+/// kube contexts (`:ctx`). Every history backend made is flushed at exit.
+#[derive(Clone)]
+struct TuiSessions {
+    setup: Setup,
+    demo: bool,
+    speed: Option<f64>,
+    read_only_flag: bool,
+    kubeconfig: Option<PathBuf>,
+    namespace: Option<String>,
+    histories: Arc<std::sync::Mutex<Vec<HistoryBackend>>>,
+}
+
+impl TuiSessions {
+    /// The pipeline over `cluster`: history, advisor, guarded actions, engine.
+    fn start(&self, cluster: Arc<dyn Cluster>) -> Result<Session, String> {
+        let cfg = &self.setup.cfg;
+        let history = history_backend(self.demo, &self.setup, cluster.as_ref());
+        if let Ok(mut all) = self.histories.lock() {
+            all.push(history.clone());
+        }
+        let context = cluster.context();
+        let read_only = self.read_only_flag || cfg.context_read_only(&context);
+        let journal = Journal::open(&self.setup.data_dir).map_err(|e| e.to_string())?;
+        let actions = Actions::new(cluster.clone(), Arc::new(journal), cfg.limits(), read_only);
+        let opts = EngineOptions {
+            // Poll once per 15 s of cluster time.
+            poll_every: Duration::from_secs_f64(15.0 / self.speed.unwrap_or(1.0))
+                .max(Duration::from_millis(100)),
+            recommend_every: cfg.advisor.refresh_seconds as i64,
+            history,
+            actions: Some(Arc::new(actions)),
+            ..EngineOptions::default()
+        };
+        let (commands, updates) = engine::spawn(cluster, build_advisor(&self.setup), opts);
+        Ok(Session {
+            info: SessionInfo {
+                context,
+                speed: self.speed,
                 read_only,
                 limits: cfg.limits(),
                 stale_after_seconds: cfg.advisor.stale_after_seconds as i64,
-            });
-            app.chart_history_hours = cfg.ui.chart_history_hours;
-            tui::run_terminal(
-                app,
-                commands,
-                updates,
-                Duration::from_millis(cfg.ui.tick_ms),
-            )
-            .await?;
-            flush_history(&history).await;
-            Ok(ExitCode::SUCCESS)
+            },
+            commands,
+            updates,
+        })
+    }
+
+    async fn flush(&self) {
+        let all = self.histories.lock().map(|h| h.clone()).unwrap_or_default();
+        for h in &all {
+            flush_history(h).await;
         }
+    }
+}
+
+impl Connector for TuiSessions {
+    fn contexts(&self) -> Vec<String> {
+        if self.demo {
+            return Vec::new();
+        }
+        ai4k8s::cluster::kube::contexts(self.kubeconfig.as_deref())
+            .map(|(names, _)| names)
+            .unwrap_or_default()
+    }
+
+    fn connect(&self, context: String) -> BoxFuture<'static, Result<Session, String>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let read_only = this.read_only_flag || this.setup.cfg.context_read_only(&context);
+            let opts = KubeOptions {
+                kubeconfig: this.kubeconfig.clone(),
+                context: Some(context.clone()),
+                namespace: this.namespace.clone(),
+                read_only,
+                ..KubeOptions::default()
+            };
+            let cluster = KubeCluster::connect(opts)
+                .await
+                .map_err(|e| format!("{context}: {e}"))?;
+            tracing::info!("switched to context {context}");
+            this.start(Arc::new(cluster))
+        })
     }
 }
 
@@ -407,8 +486,8 @@ async fn connect(
 /// from Prometheus. The demo stores nothing: its virtual clock restarts at the same instant
 /// every run, so a previous run's minutes would sit in the new run's future, and its warm-up
 /// (per seed) is the authoritative history anyway.
-fn history_backend(cli: &Cli, setup: &Setup, cluster: &dyn Cluster) -> HistoryBackend {
-    if cli.demo {
+fn history_backend(demo: bool, setup: &Setup, cluster: &dyn Cluster) -> HistoryBackend {
+    if demo {
         return HistoryBackend::default();
     }
     let path = setup.data_dir.join(store::FILE_NAME);

@@ -59,6 +59,8 @@ pub enum Mode {
     Help,
     /// Choosing a namespace; the index into `App::namespace_choices()`.
     NamespacePicker(usize),
+    /// Choosing a kube context; the index into `App::contexts`.
+    ContextPicker(usize),
     /// A write waiting for y/Enter or Esc.
     Confirm(Box<Plan>),
     /// An inline editor (min/max, scale, new HPA).
@@ -159,6 +161,10 @@ pub struct App {
     pub notices: BTreeMap<&'static str, String>,
     /// The last backtest asked for.
     pub backtest: Option<BacktestView>,
+    /// Kube contexts `:ctx` can switch to (empty on the demo cluster).
+    pub contexts: Vec<String>,
+    /// A context switch asked for and not yet taken up by the event loop.
+    pub switch_context: Option<String>,
 }
 
 impl App {
@@ -187,6 +193,8 @@ impl App {
             journal: Vec::new(),
             notices: BTreeMap::new(),
             backtest: None,
+            contexts: Vec::new(),
+            switch_context: None,
         }
     }
 
@@ -604,15 +612,58 @@ impl App {
                 let choices = self.namespace_choices();
                 self.set_namespace(choices.get(i).cloned().flatten());
             }
+            Mode::ContextPicker(i) => {
+                if let Some(name) = self.contexts.get(i).cloned() {
+                    self.ask_context(&name);
+                }
+            }
             _ => {}
         }
     }
 
     pub fn picker_move(&mut self, delta: isize) {
-        let n = self.namespace_choices().len();
-        if let Mode::NamespacePicker(i) = &mut self.mode {
+        let n = match self.mode {
+            Mode::ContextPicker(_) => self.contexts.len(),
+            _ => self.namespace_choices().len(),
+        };
+        if let Mode::NamespacePicker(i) | Mode::ContextPicker(i) = &mut self.mode {
             *i = (*i as isize + delta).clamp(0, n.saturating_sub(1) as isize) as usize;
         }
+    }
+
+    /// `:ctx NAME`: ask the event loop to connect; the table stays until the new one is up.
+    fn ask_context(&mut self, name: &str) {
+        if name == self.session.context {
+            self.message = Some((format!("already on context {name}"), Severity::Info));
+        } else if self.contexts.iter().any(|c| c == name) {
+            self.switch_context = Some(name.to_string());
+            self.message = Some((format!("connecting to context {name}…"), Severity::Info));
+        } else if self.contexts.is_empty() {
+            self.message = Some((
+                "this cluster has no other contexts (the demo has one)".into(),
+                Severity::Error,
+            ));
+        } else {
+            self.message = Some((
+                format!(
+                    "no context {name:?} in the kubeconfig (have: {})",
+                    self.contexts.join(", ")
+                ),
+                Severity::Error,
+            ));
+        }
+    }
+
+    /// A new session is up (after `:ctx`): forget the old cluster, keep the user's view settings.
+    pub fn switch_session(&mut self, session: SessionInfo) {
+        let context = session.context.clone();
+        let fresh = App::new(session);
+        let keep = std::mem::replace(self, fresh);
+        self.contexts = keep.contexts;
+        self.chart_metric = keep.chart_metric;
+        self.chart_history_hours = keep.chart_history_hours;
+        self.table_height = keep.table_height;
+        self.message = Some((format!("switched to context {context}"), Severity::Info));
     }
 
     fn set_namespace(&mut self, ns: Option<String>) {
@@ -634,6 +685,19 @@ impl App {
                     .unwrap_or(0);
                 self.mode = Mode::NamespacePicker(at);
             }
+            (Some("ctx" | "context"), None) => {
+                if self.contexts.len() < 2 {
+                    self.ask_context("");
+                } else {
+                    let at = self
+                        .contexts
+                        .iter()
+                        .position(|c| c == &self.session.context)
+                        .unwrap_or(0);
+                    self.mode = Mode::ContextPicker(at);
+                }
+            }
+            (Some("ctx" | "context"), Some(name)) => self.ask_context(name),
             (Some("ns" | "namespace"), Some(name)) => {
                 if name == "all" || name == "-A" {
                     self.set_namespace(None);
@@ -649,7 +713,7 @@ impl App {
             (None, _) => {}
             _ => {
                 self.message = Some((
-                    format!("unknown command {cmd:?} (try :ns NAME, :ns, :q)"),
+                    format!("unknown command {cmd:?} (try :ns NAME, :ctx NAME, :q)"),
                     Severity::Error,
                 ));
             }

@@ -122,7 +122,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         &[key(':')],
         Action::StartCommand,
-        "command: ns NAME, ns, q",
+        "command: ns, ctx NAME, q",
         Some(": cmd"),
     ),
     bind(

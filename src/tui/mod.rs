@@ -7,32 +7,35 @@ pub mod app;
 pub mod form;
 pub mod keymap;
 pub mod preview;
+pub mod session;
 pub mod ui;
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
-use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::engine::{Command, Update};
 use app::{App, Mode};
+use session::{Connector, Session};
 
 /// Run the TUI on the real terminal until the user quits. The terminal is restored on return,
 /// on error, and (through ratatui's hook) on panic.
 pub async fn run_terminal(
     app: App,
-    commands: mpsc::UnboundedSender<Command>,
-    updates: mpsc::UnboundedReceiver<Update>,
+    session: Session,
+    connector: Option<Arc<dyn Connector>>,
     tick: Duration,
 ) -> color_eyre::Result<()> {
     let mut terminal = ratatui::init();
     let events = crossterm::event::EventStream::new();
-    let result = run_loop(&mut terminal, app, events, commands, updates, tick).await;
+    let result = run_loop(&mut terminal, app, events, session, connector, tick).await;
     ratatui::restore();
     result.map(|_| ())
 }
@@ -42,8 +45,8 @@ pub async fn run_loop<B, S>(
     terminal: &mut Terminal<B>,
     mut app: App,
     mut events: S,
-    commands: mpsc::UnboundedSender<Command>,
-    mut updates: mpsc::UnboundedReceiver<Update>,
+    session: Session,
+    connector: Option<Arc<dyn Connector>>,
     tick: Duration,
 ) -> color_eyre::Result<App>
 where
@@ -51,6 +54,16 @@ where
     B::Error: Send + Sync + 'static,
     S: Stream<Item = io::Result<Event>> + Unpin,
 {
+    let Session {
+        mut commands,
+        mut updates,
+        ..
+    } = session;
+    if let Some(c) = &connector {
+        app.contexts = c.contexts();
+    }
+    // A `:ctx` connection in progress; the old session runs until it is up.
+    let mut switching: Option<JoinHandle<Result<Session, String>>> = None;
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_data = Instant::now();
@@ -71,6 +84,12 @@ where
                 Some(Ok(Event::Key(key))) => {
                     if let Some(cmd) = handle_key(&mut app, key) {
                         let _ = commands.send(cmd);
+                    }
+                    if let (Some(name), Some(c)) = (app.switch_context.take(), &connector) {
+                        if let Some(old) = switching.take() {
+                            old.abort();
+                        }
+                        switching = Some(tokio::spawn(c.connect(name)));
                     }
                     dirty = true;
                 }
@@ -99,6 +118,31 @@ where
                     app.cluster_error = Some("engine stopped".into());
                     dirty = true;
                 }
+            },
+            done = async {
+                match switching.as_mut() {
+                    Some(h) => h.await,
+                    None => std::future::pending().await,
+                }
+            }, if switching.is_some() => {
+                switching = None;
+                match done {
+                    Ok(Ok(new)) => {
+                        // Dropping the old sender stops the old engine (and its watches).
+                        commands = new.commands;
+                        updates = new.updates;
+                        engine_alive = true;
+                        last_data = Instant::now();
+                        app.switch_session(new.info);
+                    }
+                    Ok(Err(e)) => {
+                        app.message = Some((format!("cannot switch context: {e}"), app::Severity::Error));
+                    }
+                    Err(e) => {
+                        app.message = Some((format!("cannot switch context: {e}"), app::Severity::Error));
+                    }
+                }
+                dirty = true;
             },
             _ = ticker.tick() => {
                 let age = last_data.elapsed().as_secs();
@@ -148,7 +192,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             }
             None
         }
-        Mode::NamespacePicker(_) => {
+        Mode::NamespacePicker(_) | Mode::ContextPicker(_) => {
             match key.code {
                 KeyCode::Char('j') | KeyCode::Down => app.picker_move(1),
                 KeyCode::Char('k') | KeyCode::Up => app.picker_move(-1),

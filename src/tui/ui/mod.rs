@@ -96,6 +96,7 @@ pub fn render(frame: &mut Frame, app: &App) {
     match &app.mode {
         Mode::Help => help::render(frame, frame.area(), app),
         Mode::NamespacePicker(i) => picker::render(frame, frame.area(), app, *i),
+        Mode::ContextPicker(i) => picker::render_contexts(frame, frame.area(), app, *i),
         Mode::Confirm(plan) => confirm::render(frame, frame.area(), plan),
         Mode::Form(form) => editor::render(frame, frame.area(), app, form),
         Mode::Journal => journal::render(frame, frame.area(), app),

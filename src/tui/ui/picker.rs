@@ -1,4 +1,4 @@
-//! The namespace picker (`n` or `:ns`).
+//! The namespace picker (`n` or `:ns`) and the context picker (`:ctx`).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -21,6 +21,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, selected: usize) {
             ListItem::new(format!("{name} ({count})"))
         })
         .collect();
+    render_list(frame, area, items, " Namespace · enter picks ", selected);
+}
+
+pub fn render_contexts(frame: &mut Frame, area: Rect, app: &App, selected: usize) {
+    let items: Vec<ListItem> = app
+        .contexts
+        .iter()
+        .map(|c| {
+            if c == &app.session.context {
+                ListItem::new(format!("{c} (current)"))
+            } else {
+                ListItem::new(c.clone())
+            }
+        })
+        .collect();
+    render_list(frame, area, items, " Context · enter switches ", selected);
+}
+
+fn render_list(frame: &mut Frame, area: Rect, items: Vec<ListItem>, title: &str, selected: usize) {
     let popup = centered(area, 40, items.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     let list = List::new(items)
@@ -28,7 +47,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, selected: usize) {
         .highlight_symbol("› ")
         .block(
             Block::bordered()
-                .title(" Namespace · enter picks ")
+                .title(title.to_string())
                 .border_style(theme::border(true)),
         );
     let mut state = ListState::default().with_selected(Some(selected));

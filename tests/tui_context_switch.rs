@@ -1,0 +1,236 @@
+//! `:ctx`: the real event loop (TestBackend, keys from a channel) switches to another session
+//! when it is up, keeps the old one when the connection fails, and says why.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ai4k8s::advisor::Advisor;
+use ai4k8s::cluster::sim::{SimCluster, SimWorld, scenario};
+use ai4k8s::config::AdvisorConfig;
+use ai4k8s::engine::{self, EngineOptions, Update};
+use ai4k8s::model::DeploymentKey;
+use ai4k8s::tui::app::{App, Mode, SessionInfo};
+use ai4k8s::tui::run_loop;
+use ai4k8s::tui::session::{Connector, Session};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use futures::channel::mpsc::{UnboundedSender, unbounded};
+use futures::future::BoxFuture;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::sync::Notify;
+
+/// An engine over `world`, named `context`; `ready` fires at its first snapshot.
+fn session(world: SimWorld, context: &str, ready: Arc<Notify>) -> Session {
+    let (commands, mut updates) = engine::spawn(
+        Arc::new(SimCluster::new(world)),
+        Advisor::rules_only(AdvisorConfig::default(), "no key"),
+        EngineOptions {
+            poll_every: Duration::from_millis(20),
+            ..EngineOptions::default()
+        },
+    );
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(u) = updates.recv().await {
+            if matches!(u, Update::Snapshot(_)) {
+                ready.notify_one();
+            }
+            if tx.send(u).is_err() {
+                return;
+            }
+        }
+    });
+    Session {
+        info: SessionInfo {
+            context: context.into(),
+            ..SessionInfo::default()
+        },
+        commands,
+        updates: rx,
+    }
+}
+
+fn world_a() -> SimWorld {
+    SimWorld::demo(1, 4)
+}
+
+fn world_b() -> SimWorld {
+    SimWorld::warmed_up(2, scenario::synthetic(5), 4)
+}
+
+fn keys(world: &SimWorld) -> Vec<DeploymentKey> {
+    world.deployment_keys()
+}
+
+/// Contexts a, b and broken; b is a different simulated cluster, broken never connects.
+struct FakeKubeconfig {
+    b_ready: Arc<Notify>,
+}
+
+impl Connector for FakeKubeconfig {
+    fn contexts(&self) -> Vec<String> {
+        vec!["a".into(), "b".into(), "broken".into()]
+    }
+
+    fn connect(&self, context: String) -> BoxFuture<'static, Result<Session, String>> {
+        let ready = self.b_ready.clone();
+        Box::pin(async move {
+            match context.as_str() {
+                "b" => Ok(session(world_b(), "b", ready)),
+                other => Err(format!("{other}: connection refused")),
+            }
+        })
+    }
+}
+
+fn press(tx: &UnboundedSender<io::Result<Event>>, text: &str) {
+    for c in text.chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        let _ = tx.unbounded_send(Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))));
+    }
+}
+
+/// Run the loop on session a; `script` types keys (it gets the notify of b's first snapshot)
+/// and ends the key stream, which ends the loop.
+async fn drive<F>(script: F) -> App
+where
+    F: FnOnce(UnboundedSender<io::Result<Event>>, Arc<Notify>) -> BoxFuture<'static, ()>,
+{
+    let a_ready = Arc::new(Notify::new());
+    let b_ready = Arc::new(Notify::new());
+    let first = session(world_a(), "a", a_ready.clone());
+    let app = App::new(first.info.clone());
+    let (tx, rx) = unbounded();
+    let connector: Arc<dyn Connector> = Arc::new(FakeKubeconfig {
+        b_ready: b_ready.clone(),
+    });
+    let looped = tokio::spawn(async move {
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("test terminal");
+        run_loop(
+            &mut terminal,
+            app,
+            rx,
+            first,
+            Some(connector),
+            Duration::from_millis(50),
+        )
+        .await
+    });
+    tokio::time::timeout(Duration::from_secs(60), a_ready.notified())
+        .await
+        .expect("session a polls");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    script(tx, b_ready).await;
+    tokio::time::timeout(Duration::from_secs(60), looped)
+        .await
+        .expect("the loop ends with its key stream")
+        .expect("loop task")
+        .expect("loop ok")
+}
+
+fn shown(app: &App) -> Vec<DeploymentKey> {
+    app.deployments.keys().cloned().collect()
+}
+
+fn sorted(mut v: Vec<DeploymentKey>) -> Vec<DeploymentKey> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctx_name_switches_to_the_other_cluster_once_it_is_up() {
+    let app = drive(|tx, b_ready| {
+        Box::pin(async move {
+            press(&tx, ":ctx b\n");
+            tokio::time::timeout(Duration::from_secs(60), b_ready.notified())
+                .await
+                .expect("session b polls");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // The key stream ends: the loop returns its state (q would clear the message).
+            drop(tx);
+        })
+    })
+    .await;
+    assert_eq!(app.session.context, "b");
+    assert_eq!(sorted(shown(&app)), sorted(keys(&world_b())));
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(m, _)| m == "switched to context b"),
+        "{:?}",
+        app.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_that_cannot_connect_keeps_the_current_one_and_says_why() {
+    let app = drive(|tx, _| {
+        Box::pin(async move {
+            press(&tx, ":ctx broken\n");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            drop(tx);
+        })
+    })
+    .await;
+    assert_eq!(app.session.context, "a");
+    assert_eq!(sorted(shown(&app)), sorted(keys(&world_a())));
+    assert_eq!(
+        app.message.map(|(m, _)| m).as_deref(),
+        Some("cannot switch context: broken: connection refused")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_picker_lists_the_contexts_and_unknown_names_are_refused() {
+    let app = drive(|tx, b_ready| {
+        Box::pin(async move {
+            press(&tx, ":ctx nope\n");
+            // `:ctx` alone opens the picker on the current context; j moves to b.
+            press(&tx, ":ctx\nj\n");
+            tokio::time::timeout(Duration::from_secs(60), b_ready.notified())
+                .await
+                .expect("session b polls");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(tx);
+        })
+    })
+    .await;
+    assert_eq!(app.session.context, "b");
+    assert_eq!(app.contexts, ["a", "b", "broken"]);
+}
+
+#[test]
+fn without_a_kubeconfig_ctx_says_there_is_nothing_to_switch_to() {
+    let mut app = App::new(SessionInfo {
+        context: "demo".into(),
+        ..SessionInfo::default()
+    });
+    app.mode = Mode::Command("ctx".into());
+    app.input_submit();
+    assert!(app.switch_context.is_none());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(m, _)| m.contains("no other contexts")),
+        "{:?}",
+        app.message
+    );
+    app.contexts = vec!["demo".into(), "prod".into()];
+    app.mode = Mode::Command("ctx nope".into());
+    app.input_submit();
+    assert!(
+        app.message.as_ref().is_some_and(
+            |(m, _)| m.contains("no context \"nope\" in the kubeconfig (have: demo, prod)")
+        ),
+        "{:?}",
+        app.message
+    );
+    app.mode = Mode::Command("ctx prod".into());
+    app.input_submit();
+    assert_eq!(app.switch_context.as_deref(), Some("prod"));
+}
