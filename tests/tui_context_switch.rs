@@ -137,6 +137,11 @@ fn shown(app: &App) -> Vec<DeploymentKey> {
     app.deployments.keys().cloned().collect()
 }
 
+/// The status line's message, "" when none.
+fn message(app: &App) -> &str {
+    app.message.as_ref().map_or("", |(m, _)| m.as_str())
+}
+
 fn sorted(mut v: Vec<DeploymentKey>) -> Vec<DeploymentKey> {
     v.sort();
     v
@@ -158,13 +163,7 @@ async fn ctx_name_switches_to_the_other_cluster_once_it_is_up() {
     .await;
     assert_eq!(app.session.context, "b");
     assert_eq!(sorted(shown(&app)), sorted(keys(&world_b())));
-    assert!(
-        app.message
-            .as_ref()
-            .is_some_and(|(m, _)| m == "switched to context b"),
-        "{:?}",
-        app.message
-    );
+    assert_eq!(message(&app), "switched to context b");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,8 +179,8 @@ async fn a_context_that_cannot_connect_keeps_the_current_one_and_says_why() {
     assert_eq!(app.session.context, "a");
     assert_eq!(sorted(shown(&app)), sorted(keys(&world_a())));
     assert_eq!(
-        app.message.map(|(m, _)| m).as_deref(),
-        Some("cannot switch context: broken: connection refused")
+        message(&app),
+        "cannot switch context: broken: connection refused"
     );
 }
 
@@ -214,21 +213,16 @@ fn without_a_kubeconfig_ctx_says_there_is_nothing_to_switch_to() {
     app.input_submit();
     assert!(app.switch_context.is_none());
     assert!(
-        app.message
-            .as_ref()
-            .is_some_and(|(m, _)| m.contains("no other contexts")),
-        "{:?}",
-        app.message
+        message(&app).contains("no other contexts"),
+        "{}",
+        message(&app)
     );
     app.contexts = vec!["demo".into(), "prod".into()];
     app.mode = Mode::Command("ctx nope".into());
     app.input_submit();
-    assert!(
-        app.message.as_ref().is_some_and(
-            |(m, _)| m.contains("no context \"nope\" in the kubeconfig (have: demo, prod)")
-        ),
-        "{:?}",
-        app.message
+    assert_eq!(
+        message(&app),
+        "no context \"nope\" in the kubeconfig (have: demo, prod)"
     );
     app.mode = Mode::Command("ctx prod".into());
     app.input_submit();
