@@ -2,9 +2,8 @@
 //! Kubernetes REST front, started from the built binary on a free loopback port with a written
 //! kubeconfig, read and written through `KubeCluster`, and the binary's
 //! `recommend -o json --kubeconfig F`. The served world's clock is all but stopped, so the API
-//! must show exactly what an in-process `SimWorld` with the same seed and warm-up holds.
-//!
-//! Until `sim serve` is part of the build these tests say so and pass without checking.
+//! must show exactly what an in-process `SimWorld` with the same seed and warm-up holds. The TUI
+//! itself runs on that path in tmux.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -366,6 +365,84 @@ fn tmux(socket: &str, args: &[&str]) -> String {
         .output()
         .expect("tmux must be installed");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The app on the kube-rs path in a terminal: every deployment listed under the server's
+/// context, the card follows the selection, the filter works, `b` explains why a cluster
+/// without stored history has nothing to replay, and `q` exits 0.
+#[test]
+fn the_tui_runs_end_to_end_on_the_kube_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = sim_serve(dir.path(), None, "1");
+    let socket = format!("ai4k8s-kube-tui-{}", std::process::id());
+    let cmd = format!(
+        "env -u GROQ_API_KEY -u AI4K8S_CONFIG {BIN} --kubeconfig {} --data-dir {}; \
+         echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 30",
+        server.kubeconfig.display(),
+        dir.path().join("data").display()
+    );
+    tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "120",
+            "-y",
+            "36",
+            &cmd,
+        ],
+    );
+    let screen = || tmux(&socket, &["capture-pane", "-p", "-t", "t"]);
+    let wait = |what: &str, pred: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                tmux(&socket, &["kill-server"]);
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let mut keys = same_world().deployment_keys();
+    keys.sort();
+    let n = keys.len();
+    let s = wait("every deployment", &|s| s.contains(&format!("{n}/{n}")));
+    assert!(
+        s.contains("ai4k8s-sim"),
+        "the status bar names the context:\n{s}"
+    );
+    let second = &keys[1];
+    tmux(&socket, &["send-keys", "-t", "t", "j"]);
+    wait("the card of the second deployment", &|s| {
+        s.contains(&format!("{second} ·"))
+    });
+    tmux(&socket, &["send-keys", "-t", "t", "/", "ledger", "Enter"]);
+    wait("the filter", &|s| s.contains(&format!("1/{n}")));
+    // Esc clears the filter; a key sent right after an Esc would read as alt-key.
+    tmux(&socket, &["send-keys", "-t", "t", "Escape"]);
+    wait("the filter cleared", &|s| s.contains(&format!("{n}/{n}")));
+    tmux(&socket, &["send-keys", "-t", "t", "b"]);
+    wait("the backtest's reason", &|s| s.contains("No backtest:"));
+    tmux(&socket, &["send-keys", "-t", "t", "Escape"]);
+    wait("the overlay closed", &|s| !s.contains("No backtest:"));
+    tmux(&socket, &["send-keys", "-t", "t", "q"]);
+    let s = wait("a clean exit", &|s| {
+        s.contains("EXIT=") && s.lines().any(|l| l.trim().ends_with("icanon"))
+    });
+    tmux(&socket, &["kill-server"]);
+    assert!(s.contains("EXIT=0"), "{s}");
+    // Canonical mode is back on (raw mode would print -icanon).
+    assert!(
+        s.lines().any(|l| l.trim() == "icanon"),
+        "terminal restored:\n{s}"
+    );
 }
 
 /// The closing note's figure: the TUI on the kube path against `sim serve` with 1,000
