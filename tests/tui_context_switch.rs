@@ -217,6 +217,11 @@ fn without_a_kubeconfig_ctx_says_there_is_nothing_to_switch_to() {
         "{}",
         message(&app)
     );
+    app.contexts = vec!["demo".into()];
+    app.mode = Mode::Command("ctx".into());
+    app.input_submit();
+    assert_eq!(message(&app), "the kubeconfig has one context: demo");
+    assert!(matches!(app.mode, Mode::Normal));
     app.contexts = vec!["demo".into(), "prod".into()];
     app.mode = Mode::Command("ctx nope".into());
     app.input_submit();

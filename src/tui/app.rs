@@ -685,18 +685,22 @@ impl App {
                     .unwrap_or(0);
                 self.mode = Mode::NamespacePicker(at);
             }
-            (Some("ctx" | "context"), None) => {
-                if self.contexts.len() < 2 {
-                    self.ask_context("");
-                } else {
-                    let at = self
-                        .contexts
+            (Some("ctx" | "context"), None) => match self.contexts.as_slice() {
+                [] => self.ask_context(""),
+                [only] => {
+                    self.message = Some((
+                        format!("the kubeconfig has one context: {only}"),
+                        Severity::Info,
+                    ));
+                }
+                all => {
+                    let at = all
                         .iter()
                         .position(|c| c == &self.session.context)
                         .unwrap_or(0);
                     self.mode = Mode::ContextPicker(at);
                 }
-            }
+            },
             (Some("ctx" | "context"), Some(name)) => self.ask_context(name),
             (Some("ns" | "namespace"), Some(name)) => {
                 if name == "all" || name == "-A" {
