@@ -236,3 +236,38 @@ fn esc() -> crossterm::event::KeyEvent {
         crossterm::event::KeyModifiers::NONE,
     )
 }
+
+/// A long lasting notice (no metrics-server, RBAC) never hides what the user is typing, and is
+/// cut rather than pushing the rest of the bar off an 80-column terminal.
+#[test]
+fn typed_input_stays_visible_next_to_long_notices() {
+    use ai4k8s::engine::Update;
+    let mut app = demo_app();
+    app.on_update(Update::Notice(
+        "cluster",
+        Some(
+            "metrics: metrics.k8s.io/v1beta1 is not served (no metrics-server?); CPU and \
+             memory are unknown until it is"
+                .into(),
+        ),
+    ));
+    app.mode = Mode::Filter;
+    app.filter = "ledg".into();
+    let s = screen(&mut app, 80, 24);
+    let bar = s.lines().nth(23).expect("status bar");
+    assert!(bar.contains("/ledg▏"), "{bar}");
+    assert!(bar.contains("metrics: metrics.k8s"), "{bar}");
+    // On a wider bar the notice takes a third of it, cut with an ellipsis.
+    let s = screen(&mut app, 120, 30);
+    let bar = s.lines().nth(29).expect("status bar");
+    assert!(
+        bar.contains('…') && !bar.contains("until it is"),
+        "the notice is cut: {bar}"
+    );
+    app.mode = Mode::Command("ctx pro".into());
+    let s = screen(&mut app, 80, 24);
+    assert!(
+        s.lines().nth(23).is_some_and(|l| l.contains(":ctx pro▏")),
+        "{s}"
+    );
+}

@@ -25,6 +25,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ));
     }
     left.push(Span::raw(" "));
+    // What the user types comes first, so no notice can push it off a narrow terminal.
+    if let Some((prompt, text)) = match &app.mode {
+        Mode::Filter => Some(("/", app.filter.as_str())),
+        Mode::Command(s) => Some((":", s.as_str())),
+        _ => None,
+    } {
+        left.push(Span::styled(prompt, Style::new().fg(Color::Yellow)));
+        left.push(Span::raw(text.to_string()));
+        left.push(Span::styled("▏", Style::new().fg(Color::Yellow)));
+        left.push(sep.clone());
+    }
     if let Some(t) = app.cluster_time {
         // "2026-03-05T14:32:15Z" → "03-05 14:32"
         let s = rfc3339(t);
@@ -51,23 +62,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             theme::dim(),
         )),
     }
+    // Notices are long-lived; a third of the width each keeps messages and hints in view.
+    let notice_width = (area.width as usize / 3).max(20);
     for notice in app.notices.values() {
         left.push(sep.clone());
-        left.push(Span::styled(notice.clone(), Style::new().fg(Color::Yellow)));
+        left.push(Span::styled(
+            shorten(notice, notice_width),
+            Style::new().fg(Color::Yellow),
+        ));
     }
     left.push(sep);
 
     match (&app.mode, &app.message) {
-        (Mode::Filter, _) => {
-            left.push(Span::styled("/", Style::new().fg(Color::Yellow)));
-            left.push(Span::raw(app.filter.clone()));
-            left.push(Span::styled("▏", Style::new().fg(Color::Yellow)));
-        }
-        (Mode::Command(s), _) => {
-            left.push(Span::styled(":", Style::new().fg(Color::Yellow)));
-            left.push(Span::raw(s.clone()));
-            left.push(Span::styled("▏", Style::new().fg(Color::Yellow)));
-        }
+        (Mode::Filter | Mode::Command(_), _) => {}
         (_, Some((msg, sev))) => {
             let style = match sev {
                 Severity::Info => Style::new().fg(Color::Green),
@@ -88,4 +95,26 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(left)), area);
+}
+
+/// `text` cut to `width` characters, with an ellipsis when cut.
+fn shorten(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn shorten_cuts_with_an_ellipsis_only_when_needed() {
+        assert_eq!(shorten("metrics", 20), "metrics");
+        assert_eq!(shorten("no metrics-server: 404", 10), "no metric…");
+        assert_eq!(shorten("äöü", 3), "äöü");
+    }
 }
