@@ -271,3 +271,52 @@ fn typed_input_stays_visible_next_to_long_notices() {
         "{s}"
     );
 }
+
+/// Thousands of random keys (every binding, editors' digits and letters, Enter, Esc, Backspace)
+/// at several terminal sizes, including tiny ones: the app never panics, the selection stays on
+/// a visible row, and quitting is the only way out.
+#[test]
+fn key_mashing_never_panics_and_keeps_the_selection_in_range() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use rand::{Rng, SeedableRng};
+
+    let mut app = demo_app();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let chars: Vec<char> = "jkgG/:axespHuJb?ymn0123456789 -ctxns".chars().collect();
+    let sizes = [(80, 24), (160, 48), (40, 12), (12, 4), (200, 60)];
+    let mut quits = 0;
+    for i in 0..6_000 {
+        let code = match rng.random_range(0..10) {
+            0 => KeyCode::Esc,
+            1 => KeyCode::Enter,
+            2 => KeyCode::Tab,
+            3 => KeyCode::Backspace,
+            4 => KeyCode::Down,
+            _ => KeyCode::Char(chars[rng.random_range(0..chars.len())]),
+        };
+        let mods = if rng.random_ratio(1, 30) {
+            KeyModifiers::CONTROL
+        } else {
+            KeyModifiers::NONE
+        };
+        let _ = ai4k8s::tui::handle_key(&mut app, KeyEvent::new(code, mods));
+        if app.should_quit {
+            quits += 1;
+            app.should_quit = false;
+        }
+        assert!(
+            app.visible.is_empty() || app.selected < app.visible.len(),
+            "selection {} of {} after key {i}",
+            app.selected,
+            app.visible.len()
+        );
+        if i % 7 == 0 {
+            let (w, h) = sizes[i % sizes.len()];
+            let _ = screen(&mut app, w, h);
+        }
+    }
+    assert!(
+        quits > 0,
+        "q and ctrl-c were pressed at some point and quit"
+    );
+}
