@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
 
 use super::{centered, theme};
 use crate::backtest::Report;
@@ -112,8 +112,7 @@ fn policy_table(r: &Report) -> Table<'static> {
                 "hpa" | "predictive" => Style::new(),
                 _ => theme::dim(),
             };
-            Row::new(vec![
-                p.policy.clone(),
+            let numbers = [
                 format!("{:.1}", x.under_provisioned_minutes),
                 format!("{:.2}", x.unserved_pct),
                 format!("{:.0}", x.overprovisioned_pct),
@@ -122,8 +121,14 @@ fn policy_table(r: &Report) -> Table<'static> {
                 x.flaps.to_string(),
                 x.forecast_error_vs_naive
                     .map_or("-".into(), |e| format!("{e:.2}")),
-            ])
-            .style(style)
+            ];
+            // Numbers right-aligned under their headers, so magnitudes compare at a glance.
+            let cells = std::iter::once(Cell::from(p.policy.clone())).chain(
+                numbers
+                    .into_iter()
+                    .map(|n| Cell::from(Line::from(n).right_aligned())),
+            );
+            Row::new(cells).style(style)
         })
         .collect();
     Table::new(
@@ -140,16 +145,20 @@ fn policy_table(r: &Report) -> Table<'static> {
         ],
     )
     .header(
-        Row::new(vec![
-            "POLICY",
-            "UNDER min",
-            "UNSERVED%",
-            "OVER%",
-            "REPLICA-H",
-            "EVENTS",
-            "FLAPS",
-            "FC/NAIVE",
-        ])
+        Row::new(
+            std::iter::once(Cell::from("POLICY")).chain(
+                [
+                    "UNDER min",
+                    "UNSERVED%",
+                    "OVER%",
+                    "REPLICA-H",
+                    "EVENTS",
+                    "FLAPS",
+                    "FC/NAIVE",
+                ]
+                .map(|h| Cell::from(Line::from(h).right_aligned())),
+            ),
+        )
         .style(theme::header())
         .bottom_margin(1),
     )
