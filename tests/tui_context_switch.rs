@@ -137,6 +137,16 @@ fn shown(app: &App) -> Vec<DeploymentKey> {
     app.deployments.keys().cloned().collect()
 }
 
+/// Wait for session b's first snapshot and for the loop to fold it, then end the key stream:
+/// the loop returns its state (pressing q would clear the message).
+async fn end_when_b_is_up(tx: UnboundedSender<io::Result<Event>>, b_ready: Arc<Notify>) {
+    tokio::time::timeout(Duration::from_secs(60), b_ready.notified())
+        .await
+        .expect("session b polls");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(tx);
+}
+
 /// The status line's message, "" when none.
 fn message(app: &App) -> &str {
     app.message.as_ref().map_or("", |(m, _)| m.as_str())
@@ -152,12 +162,7 @@ async fn ctx_name_switches_to_the_other_cluster_once_it_is_up() {
     let app = drive(|tx, b_ready| {
         Box::pin(async move {
             press(&tx, ":ctx b\n");
-            tokio::time::timeout(Duration::from_secs(60), b_ready.notified())
-                .await
-                .expect("session b polls");
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            // The key stream ends: the loop returns its state (q would clear the message).
-            drop(tx);
+            end_when_b_is_up(tx, b_ready).await;
         })
     })
     .await;
@@ -191,11 +196,7 @@ async fn the_picker_lists_the_contexts_and_unknown_names_are_refused() {
             press(&tx, ":ctx nope\n");
             // `:ctx` alone opens the picker on the current context; j moves to b.
             press(&tx, ":ctx\nj\n");
-            tokio::time::timeout(Duration::from_secs(60), b_ready.notified())
-                .await
-                .expect("session b polls");
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            drop(tx);
+            end_when_b_is_up(tx, b_ready).await;
         })
     })
     .await;
