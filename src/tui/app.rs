@@ -75,8 +75,6 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct BacktestView {
     pub key: DeploymentKey,
-    /// Minutes of history the app holds for it (the engine replays its own, longer, copy).
-    pub minutes: usize,
     /// None while the replay runs.
     pub result: Option<Result<Arc<Report>, String>>,
 }
@@ -403,11 +401,9 @@ impl App {
                 return Some(Command::LoadJournal);
             }
             Action::Backtest => {
-                if let Some(v) = self.selected_view() {
-                    let key = v.state.key.clone();
+                if let Some(key) = self.selected_key().cloned() {
                     self.backtest = Some(BacktestView {
                         key: key.clone(),
-                        minutes: v.history.len(),
                         result: None,
                     });
                     self.mode = Mode::Backtest;
@@ -662,7 +658,6 @@ impl App {
         self.contexts = keep.contexts;
         self.chart_metric = keep.chart_metric;
         self.chart_history_hours = keep.chart_history_hours;
-        self.table_height = keep.table_height;
         self.message = Some((format!("switched to context {context}"), Severity::Info));
     }
 

@@ -126,17 +126,14 @@ where
                 }
             }, if switching.is_some() => {
                 switching = None;
-                match done {
-                    Ok(Ok(new)) => {
+                match done.unwrap_or_else(|e| Err(e.to_string())) {
+                    Ok(new) => {
                         // Dropping the old sender stops the old engine (and its watches).
                         commands = new.commands;
                         updates = new.updates;
                         engine_alive = true;
                         last_data = Instant::now();
                         app.switch_session(new.info);
-                    }
-                    Ok(Err(e)) => {
-                        app.message = Some((format!("cannot switch context: {e}"), app::Severity::Error));
                     }
                     Err(e) => {
                         app.message = Some((format!("cannot switch context: {e}"), app::Severity::Error));
@@ -239,29 +236,16 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
                 }
             }
         }
-        Mode::Journal => {
-            if matches!(
-                key.code,
-                KeyCode::Esc | KeyCode::Char('J') | KeyCode::Char('q')
-            ) {
-                app.mode = Mode::Normal;
-            }
-            None
-        }
-        Mode::Backtest => {
-            if matches!(
-                key.code,
-                KeyCode::Esc | KeyCode::Char('b') | KeyCode::Char('q')
-            ) {
-                app.mode = Mode::Normal;
-            }
-            None
-        }
-        Mode::Help => {
-            if matches!(
-                key.code,
-                KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
-            ) {
+        // Read-only overlays close on Esc, q, or the key that opened them.
+        Mode::Journal | Mode::Backtest | Mode::Help => {
+            let opener = match app.mode {
+                Mode::Journal => 'J',
+                Mode::Backtest => 'b',
+                _ => '?',
+            };
+            if matches!(key.code, KeyCode::Esc | KeyCode::Char('q'))
+                || key.code == KeyCode::Char(opener)
+            {
                 app.mode = Mode::Normal;
             }
             None

@@ -45,10 +45,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 fn running(view: &BacktestView) -> Paragraph<'static> {
     Paragraph::new(vec![
         Line::from(format!(
-            "Replaying the history of {} (about {:.1} h here) through hpa, predictive, \
-             oracle-100, oracle-70 and static…",
-            view.key,
-            view.minutes as f64 / 60.0
+            "Replaying the history of {} (up to 14 days) through hpa, predictive, oracle-100, \
+             oracle-70 and static…",
+            view.key
         )),
         Line::styled(
             "It runs on a background thread; the rest of the screen keeps updating.",
