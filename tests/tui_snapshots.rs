@@ -228,6 +228,15 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
         s.contains("No backtest: 3 minutes of history, too few"),
         "{s}"
     );
+    // The key that opened it closes it too.
+    ai4k8s::tui::handle_key(
+        &mut app,
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('b'),
+            crossterm::event::KeyModifiers::NONE,
+        ),
+    );
+    assert!(matches!(app.mode, Mode::Normal));
 }
 
 fn esc() -> crossterm::event::KeyEvent {
