@@ -34,7 +34,8 @@ pub enum Skip {
     Nothing(String),
 }
 
-/// The autopilot's memory: when it last changed each deployment.
+/// The autopilot's memory: when it last changed each deployment. The cooldown only holds back
+/// changes that take capacity away: a floor raised ahead of a forecast peak never waits.
 #[derive(Clone, Debug)]
 pub struct Autopilot {
     opts: AutopilotOptions,
@@ -66,7 +67,9 @@ impl Autopilot {
         if rec.decision.confidence < self.opts.min_confidence {
             return Err(Skip::LowConfidence(rec.decision.confidence));
         }
-        if let Some(&t) = self.last_change.get(&state.key) {
+        if rec.change.reduces_capacity()
+            && let Some(&t) = self.last_change.get(&state.key)
+        {
             let left = self.opts.cooldown_seconds - (now - t);
             if left > 0 {
                 return Err(Skip::Cooldown(left));

@@ -99,6 +99,10 @@ pub struct AdvisorConfig {
     pub stale_after_seconds: u64,
     /// How often (cluster seconds) recommendations are recomputed.
     pub refresh_seconds: u64,
+    /// The range the policy may move an HPA's CPU target in (% of requests). Calibration
+    /// picks the target within it; min = max = your HPA's target keeps it where it is.
+    pub min_hpa_target_pct: u32,
+    pub max_hpa_target_pct: u32,
 }
 
 impl Default for AdvisorConfig {
@@ -111,6 +115,8 @@ impl Default for AdvisorConfig {
             default_target_cpu_pct: 70,
             stale_after_seconds: 600,
             refresh_seconds: 60,
+            min_hpa_target_pct: 50,
+            max_hpa_target_pct: 85,
         }
     }
 }
@@ -121,7 +127,8 @@ impl Default for AdvisorConfig {
 pub struct ActionsConfig {
     /// Highest max replicas the editor accepts.
     pub replicas_cap: u32,
-    /// The autopilot changes one deployment at most once per this many cluster seconds.
+    /// After a change, the autopilot waits this long (cluster seconds) before it takes
+    /// capacity away from the same deployment; adding capacity never waits.
     pub autopilot_cooldown_seconds: u64,
     /// The autopilot applies only recommendations at least this confident.
     pub autopilot_min_confidence: f64,
@@ -131,7 +138,7 @@ impl Default for ActionsConfig {
     fn default() -> Self {
         Self {
             replicas_cap: 500,
-            autopilot_cooldown_seconds: 900,
+            autopilot_cooldown_seconds: 300,
             autopilot_min_confidence: 0.7,
         }
     }
@@ -344,6 +351,19 @@ impl Config {
             return bad(
                 "reasoning_effort",
                 "llm.reasoning_effort must be auto, low, medium, high or off".into(),
+            );
+        }
+        let (lo, hi) = (
+            self.advisor.min_hpa_target_pct,
+            self.advisor.max_hpa_target_pct,
+        );
+        if !(1..=100).contains(&lo) || !(1..=100).contains(&hi) || lo > hi {
+            return bad(
+                "max_hpa_target_pct",
+                format!(
+                    "advisor.min_hpa_target_pct {lo} and max_hpa_target_pct {hi} must be within \
+                     1..=100 with min <= max"
+                ),
             );
         }
         if self.advisor.max_step == 0 {

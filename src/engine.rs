@@ -16,7 +16,7 @@ use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
 use crate::metrics::{History, HistoryBackend};
 use crate::model::{
-    ClusterSnapshot, DeploymentKey, Recommendation, Sample, ScalingAction, UnixSeconds,
+    Calibration, ClusterSnapshot, DeploymentKey, Recommendation, Sample, ScalingAction, UnixSeconds,
 };
 use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
 
@@ -84,6 +84,9 @@ pub struct EngineOptions {
     pub forecast_every: i64,
     /// Cluster seconds between recommendations of one deployment.
     pub recommend_every: i64,
+    /// Cluster seconds between calibrations of one deployment on its own history (a failed
+    /// one, e.g. too little history yet, is retried after an hour).
+    pub calibrate_every: i64,
     /// Minute samples of history sent to the faces in the backfill.
     pub backfill_minutes: usize,
     /// Where writes go; None: the engine only reads.
@@ -98,6 +101,7 @@ impl Default for EngineOptions {
             poll_every: Duration::from_secs(15),
             forecast_every: 300,
             recommend_every: 60,
+            calibrate_every: 86_400,
             backfill_minutes: 36 * 60,
             actions: None,
             history: HistoryBackend::default(),
@@ -110,6 +114,9 @@ struct Known {
     forecasts: Arc<Forecasts>,
     forecast_at: Option<UnixSeconds>,
     recommended_at: Option<UnixSeconds>,
+    calibration: Option<Arc<Calibration>>,
+    /// When the next calibration is due; None while one runs.
+    calibrate_at: Option<UnixSeconds>,
 }
 
 /// Start the engine; updates arrive on the returned receiver until the command sender drops.
@@ -134,6 +141,7 @@ enum Done {
     Journal(Vec<journal::Entry>),
     Backfill(Result<crate::metrics::prometheus::Backfill, String>),
     Backtest(DeploymentKey, Result<Box<backtest::Report>, String>),
+    Calibration(DeploymentKey, UnixSeconds, Result<Box<Calibration>, String>),
 }
 
 async fn run(
@@ -249,6 +257,22 @@ async fn run(
                             let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
                             if let Some(snap) = &snapshot {
                                 schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, true);
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(Done::Calibration(key, at, result)) => {
+                        if let Some(k) = known.get_mut(&key) {
+                            match result {
+                                Ok(c) => {
+                                    k.calibration = Some(Arc::new(*c));
+                                    k.calibrate_at = Some(at + opts.calibrate_every);
+                                    k.recommended_at = None;
+                                }
+                                Err(e) => {
+                                    tracing::debug!("calibration of {key}: {e}");
+                                    k.calibrate_at = Some(at + 3600);
+                                }
                             }
                         }
                         continue;
@@ -520,6 +544,8 @@ fn new_known(history: History) -> Known {
         forecasts: Arc::new(Forecasts::default()),
         forecast_at: None,
         recommended_at: None,
+        calibration: None,
+        calibrate_at: Some(UnixSeconds::MIN),
     }
 }
 
@@ -558,6 +584,24 @@ fn schedule(
         });
         return;
     }
+    if k.calibrate_at.is_some_and(|at| t >= at)
+        && let Some(state) = snap.deployments.iter().find(|d| &d.key == key)
+    {
+        // A day's calibration is a second of CPU: on the blocking pool, never in the loop.
+        k.calibrate_at = None;
+        let samples: Vec<Sample> = k.history.iter().copied().collect();
+        let state = state.clone();
+        let cfg = advisor.config().clone();
+        let key = key.clone();
+        work.spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                crate::advisor::policy::calibrate::calibrate(&samples, &state, &cfg).map(Box::new)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("calibration task failed: {e}")));
+            Done::Calibration(key, t, result)
+        });
+    }
     if in_flight.contains(&(key.clone(), false)) {
         // The recommendation follows the forecast in flight.
         return;
@@ -567,7 +611,13 @@ fn schedule(
         && in_flight.insert((key.clone(), true))
     {
         k.recommended_at = Some(t);
-        let inputs = pipeline::inputs(state, &k.forecasts, t);
+        let inputs = pipeline::inputs(
+            state,
+            &k.forecasts,
+            Some(&k.history),
+            k.calibration.as_deref(),
+            t,
+        );
         let advisor = advisor.clone();
         work.spawn(async move { Done::Recommendation(Box::new(advisor.recommend(&inputs).await)) });
     }

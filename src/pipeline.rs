@@ -3,16 +3,18 @@
 //! the three faces cannot disagree about what a recommendation is made of.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::advisor::Advisor;
+use crate::advisor::policy::demand;
 use crate::cluster::{Cluster, ClusterError};
 use crate::forecast::{self, ForecastOptions, SeriesInput};
 use crate::metrics::History;
 use crate::metrics::backend::HistoryBackend;
 use crate::metrics::history::Metric;
 use crate::model::{
-    AdvisorInputs, ClusterSnapshot, DeploymentKey, DeploymentState, Forecast, Recommendation,
-    Sample,
+    AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, DeploymentState, Forecast,
+    Recommendation, Sample,
 };
 
 /// Two weeks of minutes: the longest history a forecast is made from.
@@ -23,6 +25,8 @@ pub const HISTORY_MINUTES: usize = 14 * 24 * 60;
 pub struct Forecasts {
     pub cpu: Option<Forecast>,
     pub mem: Option<Forecast>,
+    /// CPU demand (pods' worth of requests, 5-minute peaks): what the policy sizes from.
+    pub demand: Option<Arc<Forecast>>,
     /// Why a forecast is missing (too little history, …).
     pub error: Option<String>,
 }
@@ -43,16 +47,48 @@ pub fn forecast_history(history: &History, opts: ForecastOptions) -> Forecasts {
     let cpu = one(Metric::Cpu);
     let mem = one(Metric::Memory);
     let error = cpu.as_ref().err().map(|e| e.to_string());
+    let minutes = (demand::HISTORY_SECONDS / crate::metrics::MINUTE) as usize;
+    let (start, values) = history.regular(Metric::Demand, minutes);
     Forecasts {
         cpu: cpu.ok(),
         mem: mem.ok(),
+        demand: demand::forecast(start, crate::metrics::MINUTE, &values).map(Arc::new),
         error,
     }
 }
 
-/// The advisor's inputs for one deployment.
-pub fn inputs(state: &DeploymentState, forecasts: &Forecasts, now: i64) -> AdvisorInputs {
-    AdvisorInputs::from_state(state, forecasts.cpu.as_ref(), forecasts.mem.as_ref(), now)
+/// The advisor's inputs for one deployment: the seed's fields, plus what the policy needs —
+/// demand now and its recent peak (from the history), the demand forecast and the
+/// deployment's calibration (defaults until it has one).
+pub fn inputs(
+    state: &DeploymentState,
+    forecasts: &Forecasts,
+    history: Option<&History>,
+    calibration: Option<&Calibration>,
+    now: i64,
+) -> AdvisorInputs {
+    let mut i =
+        AdvisorInputs::from_state(state, forecasts.cpu.as_ref(), forecasts.mem.as_ref(), now);
+    let params = calibration.map(|c| c.params).unwrap_or_default();
+    let pods = if state.ready_replicas > 0 {
+        state.ready_replicas
+    } else {
+        state.desired_replicas
+    };
+    i.policy.demand_now = state.cpu_pct.map(|c| c / 100.0 * pods as f64);
+    let recent = history.and_then(|h| {
+        let minutes = (params.recent_seconds / crate::metrics::MINUTE).max(0) as usize + 1;
+        let (_, v) = h.regular(Metric::Demand, minutes);
+        demand::recent_peak(crate::metrics::MINUTE, &v, params.recent_seconds)
+    });
+    i.policy.recent_peak = match (recent, i.policy.demand_now) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    i.policy.demand_forecast = forecasts.demand.clone();
+    i.policy.params = params;
+    i.policy.calibration = calibration.cloned();
+    i
 }
 
 /// Build histories the way the engine does at start — the store, then the cluster's own
@@ -107,11 +143,29 @@ pub async fn recommend(
             .get(&state.key)
             .map(|h| forecast_history(h, ForecastOptions::default()))
             .unwrap_or_default();
+        let history = histories.get(&state.key);
+        let calibration = history.and_then(|h| calibration_of(h, state, advisor));
         out.push(
             advisor
-                .recommend(&inputs(state, &forecasts, snapshot.time))
+                .recommend(&inputs(
+                    state,
+                    &forecasts,
+                    history,
+                    calibration.as_ref(),
+                    snapshot.time,
+                ))
                 .await,
         );
     }
     Ok(out)
+}
+
+/// A deployment's calibration from its history (None while the history is too short).
+pub fn calibration_of(
+    history: &History,
+    state: &DeploymentState,
+    advisor: &Advisor,
+) -> Option<Calibration> {
+    let samples: Vec<Sample> = history.iter().copied().collect();
+    crate::advisor::policy::calibrate::calibrate(&samples, state, advisor.config()).ok()
 }

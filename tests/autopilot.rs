@@ -19,7 +19,8 @@ use ai4k8s::model::DeploymentKey;
 use ai4k8s::pipeline;
 
 #[tokio::test]
-async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns() {
+async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns_and_never_scales_an_hpa()
+ {
     let data = tempfile::tempdir().expect("tempdir");
     let sim = SimCluster::new(SimWorld::demo(42, 48));
     let cfg = Config::default();
@@ -27,7 +28,7 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns() 
     let journal = Arc::new(Journal::open(data.path()).expect("journal"));
     let actions = Actions::new(Arc::new(sim.clone()), journal, limits, false);
     let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
-    let cooldown = 900;
+    let cooldown = 300;
     let mut pilot = Autopilot::new(AutopilotOptions {
         cooldown_seconds: cooldown,
         min_confidence: 0.7,
@@ -67,7 +68,10 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns() 
         }
         for d in snap.deployments.iter().filter(|d| d.predictive_enabled) {
             let f = pipeline::forecast_history(&histories[&d.key], ForecastOptions::default());
-            let rec = advisor.recommend(&pipeline::inputs(d, &f, snap.time)).await;
+            let h = &histories[&d.key];
+            let rec = advisor
+                .recommend(&pipeline::inputs(d, &f, Some(h), None, snap.time))
+                .await;
             if let Some(line) = pilot.act(&actions, d, &rec, snap.time).await {
                 assert!(!line.contains("failed"), "{line}");
                 bounds_at.insert(
@@ -87,7 +91,9 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns() 
     );
     assert_eq!(entries.len(), lines);
     let mut last: HashMap<DeploymentKey, i64> = HashMap::new();
+    let mut kinds = std::collections::HashSet::new();
     for e in &entries {
+        let mut takes_capacity = false;
         assert_eq!(e.kind, EntryKind::Autopilot);
         assert!(e.outcome.ok, "{:?}", e.outcome);
         let key = DeploymentKey::new(&e.namespace, &e.name);
@@ -95,6 +101,7 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns() 
         for c in &e.changes {
             match c {
                 Change::Scale { from, to } => {
+                    takes_capacity |= to < from;
                     assert!(
                         (min..=max).contains(to),
                         "{key}: {to} outside [{min}, {max}]"
@@ -104,18 +111,35 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns() 
                         "{key}: step {from} → {to}"
                     );
                 }
-                Change::HpaMin { to, .. } => {
+                Change::HpaMin { from, to, .. } => {
+                    takes_capacity |= to < from;
+                    kinds.insert("floor");
                     assert!(
                         (min..=max).contains(to),
                         "{key}: min {to} outside [{min}, {max}]"
                     );
                     assert!(replicas.abs_diff(*to) <= limits.max_step);
                 }
-                Change::BoundsAnnotations { .. } => {}
+                Change::HpaTarget { from, to, .. } => {
+                    takes_capacity |= to > from;
+                    kinds.insert("target");
+                    assert!(
+                        (50..=85).contains(to),
+                        "{key}: target {to} outside the range"
+                    );
+                }
+                Change::BoundsAnnotations { .. } | Change::FloorMark { .. } => {}
                 other => panic!("the autopilot only applies recommendations: {other:?}"),
             }
         }
-        if let Some(prev) = last.insert(key.clone(), e.cluster_time) {
+        // Every deployment the demo opts in has an HPA: never a /scale.
+        assert!(
+            !e.changes.iter().any(|c| matches!(c, Change::Scale { .. })),
+            "{key}: /scale on an HPA-managed deployment"
+        );
+        if let Some(prev) = last.insert(key.clone(), e.cluster_time)
+            && takes_capacity
+        {
             assert!(
                 e.cluster_time - prev >= cooldown,
                 "{key}: changed again after {} s",
@@ -123,6 +147,7 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns() 
             );
         }
     }
+    assert!(kinds.contains("floor"), "floors moved: {kinds:?}");
     // Only opted-in deployments were touched.
     let touched: std::collections::HashSet<String> =
         entries.iter().map(|e| e.name.clone()).collect();

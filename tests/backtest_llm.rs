@@ -84,7 +84,7 @@ async fn llm_answers_become_the_floor_after_the_warm_up() {
         d.llm as usize, calls,
         "every fresh LLM answer was one request"
     );
-    assert!(d.warmup_rules > 0, "the warm-up spent no LLM call: {d:?}");
+    assert!(d.warmup > 0, "the warm-up spent no LLM call: {d:?}");
     // One call per deployment per 300 s at most, over the scored day.
     assert!(calls <= 288, "{calls}");
     // The floor of 12 holds the deployment at 12 for the scored day (24 h), the HPA alone at 3.

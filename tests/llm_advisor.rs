@@ -88,6 +88,7 @@ fn inputs(ns: &str, name: &str, cpu: f64, at: i64) -> AdvisorInputs {
             metrics: Vec::new(),
         }),
         observed_at: at,
+        policy: Default::default(),
     }
 }
 
@@ -293,7 +294,7 @@ async fn garbage_reply_falls_back_to_rules_with_the_reason() {
     let (_server, llm, setup) = one_reply(ok("I am a teapot and cannot help with that.")).await;
     let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
     let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
-    assert_eq!(r.source, RecommendationSource::Rules);
+    assert_eq!(r.source, RecommendationSource::Policy);
     let reason = r.fallback_reason.unwrap_or_default();
     assert!(reason.starts_with("unparseable reply"), "{reason}");
 }
@@ -452,7 +453,7 @@ async fn server_errors_timeouts_and_json_validate_failed_fall_back_with_why() {
     setup.llm.timeout_seconds = 1;
     let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(setup.build()));
     let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
-    assert_eq!(r.source, RecommendationSource::Rules);
+    assert_eq!(r.source, RecommendationSource::Policy);
     assert_eq!(r.fallback_reason.as_deref(), Some("timeout after 1 s"));
 }
 

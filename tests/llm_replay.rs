@@ -86,6 +86,7 @@ impl Workload {
             mem_forecast: None,
             hpa: None,
             observed_at: t,
+            policy: Default::default(),
         }
     }
 }

@@ -106,6 +106,26 @@ fn check_change(change: &Change, state: &DeploymentState, limits: Limits) -> Res
             }
             check_bounds(to.0, to.1, limits)?;
         }
+        Change::HpaTarget { from, to, .. } => {
+            let Some(h) = &state.hpa else {
+                return Err(Refusal::Stale("the HPA is gone".into()));
+            };
+            if h.target_cpu_pct != Some(*from) {
+                return Err(Refusal::Stale(format!(
+                    "the CPU target is {} now, not {from} %",
+                    h.target_cpu_pct
+                        .map_or("unset".to_string(), |t| format!("{t} %"))
+                )));
+            }
+            if !(1..=100).contains(to) {
+                return out(format!("a CPU target of {to} % is outside 1..=100 %"));
+            }
+        }
+        Change::FloorMark { from, .. } => {
+            if *from != state.floor_mark {
+                return Err(Refusal::Stale("the floor mark changed".into()));
+            }
+        }
         Change::BoundsAnnotations { to, .. } => {
             if let (Some(min), Some(max)) = *to {
                 check_bounds(min, max, limits)?;
@@ -182,6 +202,7 @@ mod tests {
             }),
             predictive_enabled: false,
             annotated_bounds: (None, None),
+            floor_mark: None,
         }
     }
 

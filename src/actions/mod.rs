@@ -216,6 +216,17 @@ impl Actions {
             Change::Scale { to, .. } => c.scale(key, *to).await,
             Change::HpaMin { to, .. } => c.patch_hpa(key, Some(*to), None).await,
             Change::HpaBounds { to, .. } => c.patch_hpa(key, Some(to.0), Some(to.1)).await,
+            Change::HpaTarget { to, .. } => c.patch_hpa_target(key, *to).await,
+            Change::FloorMark { to, .. } => {
+                c.annotate(
+                    key,
+                    &[(
+                        annotations::FLOOR.to_string(),
+                        to.map(|m| m.to_annotation()),
+                    )],
+                )
+                .await
+            }
             Change::BoundsAnnotations { to, .. } => {
                 c.annotate(
                     key,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{HpaSpec, annotations};
-use crate::model::{DeploymentKey, DeploymentState, Recommendation, ScalingAction};
+use crate::model::{DeploymentKey, DeploymentState, FloorMark, PolicyChange, Recommendation};
 
 /// One field of one object, from one value to another.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,6 +15,13 @@ pub enum Change {
     Scale { from: u32, to: u32 },
     /// The HPA's spec.minReplicas (pre-scaling: the HPA keeps acting above it).
     HpaMin { hpa: String, from: u32, to: u32 },
+    /// The HPA's CPU target (averageUtilization of its CPU Resource metric), % of requests.
+    HpaTarget { hpa: String, from: u32, to: u32 },
+    /// The policy's `ai4k8s.io/floor` mark on the deployment (None: absent).
+    FloorMark {
+        from: Option<FloorMark>,
+        to: Option<FloorMark>,
+    },
     /// The HPA's spec.minReplicas and spec.maxReplicas.
     HpaBounds {
         hpa: String,
@@ -50,6 +57,15 @@ impl Change {
                 from: *to,
                 to: *from,
             },
+            Change::HpaTarget { hpa, from, to } => Change::HpaTarget {
+                hpa: hpa.clone(),
+                from: *to,
+                to: *from,
+            },
+            Change::FloorMark { from, to } => Change::FloorMark {
+                from: *to,
+                to: *from,
+            },
             Change::BoundsAnnotations { from, to } => Change::BoundsAnnotations {
                 from: *to,
                 to: *from,
@@ -74,6 +90,16 @@ impl Change {
             Change::HpaBounds { hpa, from, to } => format!(
                 "hpa/{hpa}: spec.minReplicas {} → {}, spec.maxReplicas {} → {}",
                 from.0, to.0, from.1, to.1
+            ),
+            Change::HpaTarget { hpa, from, to } => {
+                format!("hpa/{hpa}: cpu averageUtilization {from} % → {to} %")
+            }
+            Change::FloorMark { from, to } => format!(
+                "deployment/{}: annotation {} {} → {}",
+                key.name,
+                annotations::FLOOR,
+                mark(from),
+                mark(to)
             ),
             Change::BoundsAnnotations { from, to } => format!(
                 "deployment/{}: annotations min {} → {}, max {} → {}",
@@ -114,6 +140,21 @@ impl Change {
                 "kubectl -n {ns} patch hpa/{hpa} --type=merge -p '{{\"spec\":{{\"minReplicas\":{},\"maxReplicas\":{}}}}}'",
                 to.0, to.1
             ),
+            // A merge patch replaces the whole metrics list: kubectl edit is the safe equivalent.
+            Change::HpaTarget { hpa, to, .. } => {
+                format!("kubectl -n {ns} edit hpa/{hpa}   # cpu target.averageUtilization: {to}")
+            }
+            Change::FloorMark { to, .. } => match to {
+                Some(m) => format!(
+                    "kubectl -n {ns} annotate deployment/{name} --overwrite {}='{}'",
+                    annotations::FLOOR,
+                    m.to_annotation()
+                ),
+                None => format!(
+                    "kubectl -n {ns} annotate deployment/{name} {}-",
+                    annotations::FLOOR
+                ),
+            },
             Change::BoundsAnnotations { to, .. } => format!(
                 "kubectl -n {ns} annotate deployment/{name} --overwrite {}={} {}={}",
                 annotations::MIN_REPLICAS,
@@ -150,6 +191,10 @@ impl Change {
 
 fn opt(v: Option<u32>) -> String {
     v.map_or("-".into(), |v| v.to_string())
+}
+
+fn mark(m: &Option<FloorMark>) -> String {
+    m.map_or("-".into(), |m| format!("\"{}\"", m.to_annotation()))
 }
 
 /// What kind of user action a plan carries out (journal `kind`).
@@ -211,62 +256,96 @@ pub enum NothingToApply {
     AtMax(u32),
     #[error("already at {0} replicas")]
     AlreadyThere(u32),
-    #[error("the HPA's minReplicas is already {0}; it will scale on its own")]
+    #[error("the HPA's minReplicas is already {0}")]
     HpaAlreadyThere(u32),
-    #[error("the HPA scales down on its own (its minReplicas {0} is below the target)")]
-    HpaScalesDown(u32),
+    #[error("the HPA's CPU target is already {0} %")]
+    TargetAlreadyThere(u32),
+    #[error("the recommendation was made for an HPA the deployment no longer has")]
+    NoHpa,
+    #[error("the HPA has no CPU utilization target to move")]
+    NoCpuTarget,
+    #[error("hpa/{0} scales this deployment: a /scale would be undone; apply a floor instead")]
+    HpaManaged(String),
 }
 
-/// How a recommendation is applied: with an HPA, by moving its minReplicas to the target (the
-/// HPA would undo a direct scale within seconds; pre-scaling keeps it as the reactive safety
-/// net); without one, through the `/scale` subresource.
-pub fn plan_apply(state: &DeploymentState, rec: &Recommendation) -> Result<Plan, NothingToApply> {
-    let d = &rec.decision;
-    match d.action {
-        ScalingAction::Maintain => return Err(NothingToApply::Maintain),
-        ScalingAction::AtMax => return Err(NothingToApply::AtMax(state.max_replicas)),
-        _ => {}
-    }
-    let mut changes = Vec::new();
-    match &state.hpa {
-        Some(h) => {
-            if h.min_replicas == d.target_replicas {
-                return Err(NothingToApply::HpaAlreadyThere(d.target_replicas));
+/// The changes that carry out a policy change on the deployment as it is now: the HPA's
+/// minReplicas (a floor, with the `ai4k8s.io/floor` mark the hold times are read from) or its
+/// CPU target when it has an HPA, never spec.replicas (the HPA would undo it); `/scale` when
+/// it has none. The user's bounds are kept in the seed's annotations before the first floor
+/// moves, so a release can bring minReplicas back to them. `at` is the decision's time.
+pub fn changes_for(
+    state: &DeploymentState,
+    change: &PolicyChange,
+    at: crate::model::UnixSeconds,
+) -> Result<Vec<Change>, NothingToApply> {
+    let mark = |raised: bool, until: Option<i64>| Change::FloorMark {
+        from: state.floor_mark,
+        to: Some(FloorMark { raised, at, until }),
+    };
+    let keep_bounds = |h: &crate::model::HpaState| {
+        (state.annotated_bounds == (None, None)).then(|| Change::BoundsAnnotations {
+            from: (None, None),
+            to: (Some(h.min_replicas), Some(h.max_replicas)),
+        })
+    };
+    let floor = |to: u32, raised: bool, until: Option<i64>| {
+        let h = state.hpa.as_ref().ok_or(NothingToApply::NoHpa)?;
+        if h.min_replicas == to {
+            return Err(NothingToApply::HpaAlreadyThere(to));
+        }
+        let mut out: Vec<Change> = keep_bounds(h).into_iter().collect();
+        out.push(Change::HpaMin {
+            hpa: h.name.clone(),
+            from: h.min_replicas,
+            to,
+        });
+        out.push(mark(raised, until));
+        Ok(out)
+    };
+    match change {
+        PolicyChange::Maintain => Err(NothingToApply::Maintain),
+        PolicyChange::AtMax => Err(NothingToApply::AtMax(state.max_replicas)),
+        PolicyChange::Floor { to, until, .. } => floor(*to, true, Some(*until)),
+        PolicyChange::Release { to, .. } => floor(*to, false, None),
+        PolicyChange::Target { to, .. } => {
+            let h = state.hpa.as_ref().ok_or(NothingToApply::NoHpa)?;
+            let from = h.target_cpu_pct.ok_or(NothingToApply::NoCpuTarget)?;
+            if from == *to {
+                return Err(NothingToApply::TargetAlreadyThere(from));
             }
-            // Scaling down is the HPA's own job once its floor allows it; raising the floor to
-            // the target would only stop it going lower.
-            if d.action == ScalingAction::ScaleDown && h.min_replicas < d.target_replicas {
-                return Err(NothingToApply::HpaScalesDown(h.min_replicas));
-            }
-            // Keep the user's bounds in the seed's annotations before minReplicas moves, so a
-            // later scale-down can bring minReplicas back to the original floor.
-            if state.annotated_bounds == (None, None) {
-                changes.push(Change::BoundsAnnotations {
-                    from: (None, None),
-                    to: (Some(h.min_replicas), Some(h.max_replicas)),
-                });
-            }
-            changes.push(Change::HpaMin {
+            Ok(vec![Change::HpaTarget {
                 hpa: h.name.clone(),
-                from: h.min_replicas,
-                to: d.target_replicas,
-            });
+                from,
+                to: *to,
+            }])
         }
-        None => {
-            if state.desired_replicas == d.target_replicas {
-                return Err(NothingToApply::AlreadyThere(d.target_replicas));
+        PolicyChange::Replicas { to, .. } => {
+            if let Some(h) = &state.hpa {
+                return Err(NothingToApply::HpaManaged(h.name.clone()));
             }
-            changes.push(Change::Scale {
-                from: state.desired_replicas,
-                to: d.target_replicas,
-            });
+            if state.desired_replicas == *to {
+                return Err(NothingToApply::AlreadyThere(*to));
+            }
+            Ok(vec![
+                Change::Scale {
+                    from: state.desired_replicas,
+                    to: *to,
+                },
+                mark(*to > state.desired_replicas, None),
+            ])
         }
     }
+}
+
+/// How a recommendation is applied: its policy change, carried out on the deployment as it is
+/// now (`changes_for`).
+pub fn plan_apply(state: &DeploymentState, rec: &Recommendation) -> Result<Plan, NothingToApply> {
+    let changes = changes_for(state, &rec.change, rec.inputs.observed_at)?;
     Ok(Plan {
         key: state.key.clone(),
         intent: Intent::Apply,
         changes,
-        reason: d.reasoning.clone(),
+        reason: rec.decision.reasoning.clone(),
         recommendation: Some(Box::new(rec.clone())),
         warning: None,
     })

@@ -1,12 +1,13 @@
 //! The advisor: turns what the pipeline knows about a deployment into a recommendation card.
 //!
-//! The LLM (when configured) is asked first; when it is absent, rate-limited, over budget or
-//! fails, the forecast-driven rules answer and the card says why. Every decision, whoever made
-//! it, passes the same validation.
+//! One policy decides (`policy::decide`); the LLM (when configured) reviews its candidate and
+//! may pick another target within the policy's range, explaining why; when the LLM is absent,
+//! rate-limited, over budget or fails, the policy's own answer stands and the card says why.
+//! Every decision, whoever made it, passes the same validation, and its change is derived from
+//! its target by the same function.
 
 pub mod llm;
-pub mod predictive;
-pub mod rules;
+pub mod policy;
 pub mod scheduled;
 pub mod validate;
 
@@ -109,10 +110,23 @@ impl Advisor {
         };
         match llm_result {
             Some(Ok(advice)) => {
+                let policy = policy::decide(inputs, &self.cfg);
                 let mut decision = advice.decision;
                 let mut corrections = advice.notes;
+                let (lo, hi) = policy.range;
+                let asked = decision.target_replicas;
+                if !(lo..=hi).contains(&asked) {
+                    decision.target_replicas = asked.clamp(lo, hi);
+                    corrections.push(format!(
+                        "target_replicas {asked} outside the policy's range [{lo}, {hi}] → {}",
+                        decision.target_replicas
+                    ));
+                }
                 corrections.extend(validate::validate(&mut decision, inputs, self.cfg.max_step));
-                build(
+                let change =
+                    policy::change_for_target(inputs, &policy.change, decision.target_replicas);
+                decision.action = policy::action_of(inputs, &change);
+                let mut rec = build(
                     inputs,
                     decision,
                     RecommendationSource::Llm,
@@ -120,29 +134,41 @@ impl Advisor {
                     advice.cached,
                     corrections,
                     None,
-                )
+                    change,
+                );
+                rec.policy_range = Some(policy.range);
+                rec
             }
-            Some(Err(failure)) => self.rules(inputs, Some(failure.reason)),
-            None => self.rules(inputs, Some(self.no_llm_reason.clone())),
+            Some(Err(failure)) => self.policy(inputs, Some(failure.reason)),
+            None => self.policy(inputs, Some(self.no_llm_reason.clone())),
         }
     }
 
-    /// The rules' recommendation, labelled with why the LLM did not answer.
-    pub fn rules(&self, inputs: &AdvisorInputs, fallback_reason: Option<String>) -> Recommendation {
-        let mut decision = rules::decide(inputs, &self.cfg);
+    /// The policy's own recommendation, labelled with why the LLM did not answer.
+    pub fn policy(
+        &self,
+        inputs: &AdvisorInputs,
+        fallback_reason: Option<String>,
+    ) -> Recommendation {
+        let out = policy::decide(inputs, &self.cfg);
+        let mut decision = out.decision;
         let corrections = validate::validate(&mut decision, inputs, self.cfg.max_step);
+        let change = policy::change_for_target(inputs, &out.change, decision.target_replicas);
+        decision.action = policy::action_of(inputs, &change);
         build(
             inputs,
             decision,
-            RecommendationSource::Rules,
+            RecommendationSource::Policy,
             None,
             false,
             corrections,
             fallback_reason.filter(|r| !r.is_empty()),
+            change,
         )
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     inputs: &AdvisorInputs,
     decision: Decision,
@@ -151,6 +177,7 @@ fn build(
     cached: bool,
     corrections: Vec<String>,
     fallback_reason: Option<String>,
+    change: crate::model::PolicyChange,
 ) -> Recommendation {
     Recommendation {
         namespace: inputs.namespace.clone(),
@@ -165,6 +192,8 @@ fn build(
         created_at: rfc3339(inputs.observed_at),
         corrections,
         fallback_reason,
+        change,
+        policy_range: None,
         inputs: inputs.clone(),
     }
 }
@@ -189,6 +218,7 @@ mod tests {
             mem_forecast: None,
             hpa: None,
             observed_at: 1_700_000_000,
+            policy: Default::default(),
         }
     }
 
@@ -208,7 +238,7 @@ mod tests {
     async fn without_llm_the_rules_answer_and_say_why() {
         let a = Advisor::rules_only(AdvisorConfig::default(), "no key");
         let r = a.recommend(&inputs()).await;
-        assert_eq!(r.source, RecommendationSource::Rules);
+        assert_eq!(r.source, RecommendationSource::Policy);
         assert_eq!(r.fallback_reason.as_deref(), Some("no key"));
         assert_eq!(a.llm_status(), "no key: rules only");
         // 90 % on 4 pods at a 70 % target needs ceil(4 × 90/70) = 6.
@@ -252,7 +282,7 @@ mod tests {
             }))),
         );
         let r = a.recommend(&inputs()).await;
-        assert_eq!(r.source, RecommendationSource::Rules);
+        assert_eq!(r.source, RecommendationSource::Policy);
         assert_eq!(r.fallback_reason.as_deref(), Some("429 rate limited"));
     }
 }

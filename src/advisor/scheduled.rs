@@ -135,6 +135,12 @@ impl Schedule {
         out.cached = false;
         let inputs = out.inputs.clone();
         out.corrections = super::validate::validate(&mut out.decision, &inputs, max_step);
+        out.change =
+            super::policy::change_for_target(&inputs, &out.change, out.decision.target_replicas);
+        if let crate::model::PolicyChange::Floor { until, .. } = &mut out.change {
+            *until = w.ends_at;
+        }
+        out.decision.action = super::policy::action_of(&inputs, &out.change);
         out
     }
 }

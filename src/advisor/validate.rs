@@ -12,7 +12,8 @@ pub const MIN_REASONING_CHARS: usize = 50;
 pub fn validate(decision: &mut Decision, inputs: &AdvisorInputs, max_step: u32) -> Vec<String> {
     let mut corrections = Vec::new();
     let (min, max) = bounds(inputs);
-    let current = inputs.current_replicas;
+    // With an HPA the target is its floor (minReplicas), measured from the floor it has.
+    let current = super::policy::reference(inputs);
 
     let requested = decision.target_replicas;
     let mut target = requested.clamp(min, max);
@@ -112,6 +113,7 @@ mod tests {
             mem_forecast: None,
             hpa: None,
             observed_at: 0,
+            policy: Default::default(),
         }
     }
 

@@ -1,21 +1,23 @@
-//! `ai4k8s backtest` flags: every number of the model and of the predictive policy. Unset
-//! predictive flags keep the tuned defaults of `PredictiveOptions::default()`.
+//! `ai4k8s backtest` flags: every number of the model, and how the one policy runs. Without
+//! `--policy-*` flags the `ai4k8s` policy calibrates itself walk-forward, as the app does.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Aggregate, ModelOptions, Options, PolicyKind, PredictiveOptions};
+use super::{ModelOptions, Options, PolicyKind, PolicyOptions};
 use crate::cli::Output;
+use crate::model::PolicyParams;
 
 #[derive(Debug, Clone, Args)]
 pub struct BacktestArgs {
     /// `timestamp,value` CSV trace to replay.
     #[arg(long, value_name = "FILE.csv")]
     pub trace: PathBuf,
-    /// Policies: hpa, predictive, oracle (= oracle-100 and oracle-70, the latter at --target),
-    /// static, rules, llm.
-    #[arg(long, default_value = "hpa,predictive,oracle,static")]
+    /// Policies: hpa, ai4k8s (the one policy, calibrated walk-forward, applied as the
+    /// autopilot does), oracle (= oracle-100 and oracle-70, the latter at --target), static,
+    /// llm (ai4k8s with the configured LLM choosing within its range).
+    #[arg(long, default_value = "hpa,ai4k8s,oracle,static")]
     pub policies: String,
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -49,58 +51,35 @@ pub struct BacktestArgs {
     #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     pub warmup: i64,
 
-    /// Forecast this often (default 1h).
+    /// Forecast demand this often (default 1h).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub forecast_every: Option<i64>,
-    /// Re-plan the predictive floor this often from the latest forecast (default 1m).
+    /// The policy decides this often: the app's [advisor] refresh_seconds (default 1m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub decide_every: Option<i64>,
-    /// The rules and llm policies decide this often (default 5m).
+    /// Recalibrate ai4k8s on the history seen so far this often (default 1d).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub advisor_every: Option<i64>,
-    /// Step of the series the forecaster is given (default 5m).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub forecast_step: Option<i64>,
-    /// How each forecast step aggregates the observations: mean or max (default max).
-    #[arg(long, value_name = "mean|max")]
-    pub forecast_aggregate: Option<Aggregate>,
-    /// History the forecaster is given (default 3d).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub forecast_history: Option<i64>,
-    /// CPU target of the safety-net HPA under the predictive floor, % (default 85).
+    pub calibrate_every: Option<i64>,
+    /// Highest CPU target the policy may move the HPA to, % ([advisor] max_hpa_target_pct,
+    /// default 85); set it to --target to keep the HPA's.
     #[arg(long, value_name = "PCT")]
-    pub predictive_hpa_target: Option<u32>,
-    /// Utilization the forecast is sized at, % (default 85).
+    pub max_hpa_target: Option<u32>,
+    /// Fix the policy's parameters instead of calibrating: the HPA target, % (any of the
+    /// --policy-* flags turns calibration off; the others keep the defaults).
     #[arg(long, value_name = "PCT")]
-    pub predictive_utilization: Option<f64>,
+    pub policy_hpa_target: Option<u32>,
+    /// Utilization the floor is sized at, % (default 80).
+    #[arg(long, value_name = "PCT")]
+    pub policy_utilization: Option<f64>,
     /// Where in the forecast band to size: 0 = point forecast, 1 = upper bound (default 0).
     #[arg(long, value_name = "0..1")]
-    pub predictive_band: Option<f64>,
-    /// Forecast window the floor covers (default 3m).
+    pub policy_band: Option<f64>,
+    /// No lowering within this long of the last change (default 10m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub predictive_lookahead: Option<i64>,
-    /// Forecast window the floor may be lowered to (default 20m).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub predictive_lower_lookahead: Option<i64>,
-    /// No lowering within this long of the last change (default 6m).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub predictive_hold: Option<i64>,
-    /// Fraction the need must fall below the floor before it is lowered (default 0.1).
-    #[arg(long, value_name = "0..1")]
-    pub predictive_hysteresis: Option<f64>,
-    /// The floor never goes below the need of the peak seen over this window (default 5m).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub predictive_recent: Option<i64>,
-    /// Utilization the recent peak is sized at when lowering, % (default: the safety-net HPA's
-    /// target).
-    #[arg(long, value_name = "PCT")]
-    pub predictive_recent_utilization: Option<f64>,
-    /// No floor raise within this long after a lowering (default 6m).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    pub predictive_reverse_guard: Option<i64>,
+    pub policy_hold: Option<i64>,
     /// Whether the floor follows the HPA up when it scales above it (default true).
     #[arg(long, value_name = "BOOL")]
-    pub predictive_follow_hpa: Option<bool>,
+    pub policy_follow_hpa: Option<bool>,
 }
 
 impl BacktestArgs {
@@ -109,60 +88,46 @@ impl BacktestArgs {
     }
 
     pub fn options(&self) -> Result<Options, String> {
-        let mut p = PredictiveOptions::default();
+        let mut p = PolicyOptions::default();
         if let Some(v) = self.forecast_every {
-            p.every_seconds = v;
+            p.forecast_every_seconds = v;
         }
         if let Some(v) = self.decide_every {
-            p.decide_every_seconds = v;
+            p.advisor.refresh_seconds = u64::try_from(v.max(1)).unwrap_or(60);
         }
-        if let Some(v) = self.advisor_every {
-            p.advisor_every_seconds = v;
+        if let Some(v) = self.calibrate_every {
+            p.calibrate_every_seconds = v;
         }
-        if let Some(v) = self.forecast_step {
-            p.step_seconds = u32::try_from(v).map_err(|_| format!("forecast step {v} s"))?;
+        if let Some(v) = self.max_hpa_target {
+            p.advisor.max_hpa_target_pct = v;
+            p.advisor.min_hpa_target_pct = p.advisor.min_hpa_target_pct.min(v);
         }
-        if let Some(v) = self.forecast_aggregate {
-            p.aggregate = v;
-        }
-        if let Some(v) = self.forecast_history {
-            p.history_seconds = v;
-        }
-        if let Some(v) = self.predictive_hpa_target {
-            p.hpa_target_pct = v;
-        }
-        let s = &mut p.sizing;
-        if let Some(v) = self.predictive_utilization {
-            s.target_utilization = v / 100.0;
-        }
-        if let Some(v) = self.predictive_band {
-            s.band = v;
-        }
-        if let Some(v) = self.predictive_lookahead {
-            s.lookahead_seconds = v;
-        }
-        if let Some(v) = self.predictive_lower_lookahead {
-            s.lower_lookahead_seconds = v;
-        }
-        if let Some(v) = self.predictive_hold {
-            s.hold_seconds = v;
-        }
-        if let Some(v) = self.predictive_hysteresis {
-            s.lower_hysteresis = v;
-        }
-        if let Some(v) = self.predictive_recent {
-            s.recent_seconds = v;
-        }
-        if let Some(v) = self.predictive_recent_utilization {
-            s.recent_utilization = v / 100.0;
-        } else if let Some(t) = self.predictive_hpa_target {
-            s.recent_utilization = t as f64 / 100.0;
-        }
-        if let Some(v) = self.predictive_reverse_guard {
-            s.reverse_guard_seconds = v;
-        }
-        if let Some(v) = self.predictive_follow_hpa {
-            s.follow_hpa = v;
+        let fixed = self.policy_hpa_target.is_some()
+            || self.policy_utilization.is_some()
+            || self.policy_band.is_some()
+            || self.policy_hold.is_some()
+            || self.policy_follow_hpa.is_some();
+        if fixed {
+            let mut f = PolicyParams::default();
+            if let Some(v) = self.policy_hpa_target {
+                f.hpa_target_pct = (v != self.target).then_some(v);
+                f.recent_utilization = v as f64 / 100.0;
+                p.advisor.max_hpa_target_pct = p.advisor.max_hpa_target_pct.max(v);
+                p.advisor.min_hpa_target_pct = p.advisor.min_hpa_target_pct.min(v);
+            }
+            if let Some(v) = self.policy_utilization {
+                f.target_utilization = v / 100.0;
+            }
+            if let Some(v) = self.policy_band {
+                f.band = v;
+            }
+            if let Some(v) = self.policy_hold {
+                f.hold_seconds = v;
+            }
+            if let Some(v) = self.policy_follow_hpa {
+                f.follow_hpa = v;
+            }
+            p.fixed = Some(f);
         }
         let opts = Options {
             model: ModelOptions {
@@ -176,7 +141,7 @@ impl BacktestArgs {
                 warmup_seconds: self.warmup,
                 ..ModelOptions::default()
             },
-            predictive: p,
+            policy: p,
         };
         opts.validate().map_err(|e| e.to_string())?;
         Ok(opts)
@@ -210,44 +175,24 @@ mod tests {
     /// The help text states the defaults; this pins them so the two change together.
     #[test]
     fn the_defaults_the_help_states() {
-        let p = PredictiveOptions::default();
+        let p = PolicyOptions::default();
         assert_eq!(
             (
-                p.every_seconds,
-                p.decide_every_seconds,
-                p.advisor_every_seconds
+                p.forecast_every_seconds,
+                p.decide_every_seconds(),
+                p.calibrate_every_seconds
             ),
-            (3600, 60, 300)
+            (3600, 60, 86_400)
         );
         assert_eq!(
-            (
-                p.step_seconds,
-                p.aggregate,
-                p.history_seconds,
-                p.hpa_target_pct
-            ),
-            (300, Aggregate::Max, 3 * 86_400, 85)
+            p.fixed, None,
+            "calibrated unless --policy-* flags are given"
         );
-        let s = p.sizing;
+        assert_eq!(p.advisor.max_hpa_target_pct, 85);
+        let f = PolicyParams::default();
         assert_eq!(
-            (
-                s.target_utilization,
-                s.band,
-                s.lower_hysteresis,
-                s.recent_utilization
-            ),
-            (0.85, 0.0, 0.1, 0.85)
-        );
-        assert_eq!(
-            (
-                s.lookahead_seconds,
-                s.lower_lookahead_seconds,
-                s.hold_seconds,
-                s.recent_seconds,
-                s.reverse_guard_seconds,
-                s.follow_hpa
-            ),
-            (180, 1200, 360, 300, 360, true)
+            (f.target_utilization, f.band, f.hold_seconds, f.follow_hpa),
+            (0.8, 0.0, 600, true)
         );
     }
 
@@ -263,23 +208,24 @@ mod tests {
             "t",
             "--trace",
             "x.csv",
-            "--predictive-hpa-target",
+            "--policy-hpa-target",
             "80",
-            "--forecast-aggregate",
-            "mean",
-            "--predictive-hold",
-            "10m",
+            "--policy-hold",
+            "5m",
         ])
         .expect("parses");
         let o = t.a.options().expect("valid");
-        assert_eq!(o.predictive.hpa_target_pct, 80);
-        assert_eq!(
-            o.predictive.sizing.recent_utilization, 0.8,
-            "follows the HPA target"
-        );
-        assert_eq!(o.predictive.aggregate, Aggregate::Mean);
-        assert_eq!(o.predictive.sizing.hold_seconds, 600);
+        let f = o.policy.fixed.expect("fixed parameters");
+        assert_eq!(f.hpa_target_pct, Some(80));
+        assert_eq!(f.recent_utilization, 0.8, "follows the HPA target");
+        assert_eq!(f.hold_seconds, 300);
         assert_eq!(o.model.p99_replicas, Some(20));
+        let t = T::try_parse_from(["t", "--trace", "x.csv"]).expect("parses");
+        assert_eq!(t.a.options().expect("valid").policy.fixed, None);
+        assert_eq!(
+            t.a.policies().expect("defaults parse"),
+            PolicyKind::defaults()
+        );
     }
 
     #[test]

@@ -30,6 +30,12 @@ pub struct PolicyMetrics {
     pub flaps: u64,
     /// Reversals within 300 s (the issue's "no direction flip within 300 s").
     pub flips_within_300s: u64,
+    /// Share of scored ticks whose ready replicas lie between the oracle-100 need (fewer is
+    /// under-provisioned) and the oracle-70 need + 1 (more is waste beyond the HPA's own
+    /// headroom), both over the next start-up + lag window: the seed's "within ±1 replica of
+    /// optimal", measured.
+    #[serde(default)]
+    pub right_sized_pct: f64,
     /// Mean absolute 6-hour forecast error divided by seasonal naive's (< 1: better than
     /// "same time yesterday"); forecasting policies only.
     pub forecast_error_vs_naive: Option<f64>,
@@ -54,6 +60,10 @@ pub struct Scorer {
     flaps: u64,
     flips: u64,
     last_event: Option<(UnixSeconds, bool)>,
+    /// Per tick: the oracle-100 and oracle-at-target needs (empty: not scored).
+    needs: Vec<(u32, u32)>,
+    right_sized: u64,
+    sized_ticks: u64,
     pub forecast: ForecastScore,
 }
 
@@ -74,7 +84,37 @@ impl Scorer {
             flaps: 0,
             flips: 0,
             last_event: None,
+            needs: Vec::new(),
+            right_sized: 0,
+            sized_ticks: 0,
             forecast: ForecastScore::default(),
+        }
+    }
+
+    /// The oracle needs right-sizing is judged against: from the highest demand over each
+    /// tick's start-up + lag window, at 100 % and at `utilization`.
+    pub fn set_needs(&mut self, window_max: &[f64], utilization: f64) {
+        self.needs = window_max
+            .iter()
+            .map(|&d| {
+                (
+                    crate::advisor::policy::replicas_for(d, 1.0, 1.0),
+                    crate::advisor::policy::replicas_for(d, 1.0, utilization),
+                )
+            })
+            .collect();
+    }
+
+    /// Whether `ready` replicas at tick `k` are right-sized.
+    pub fn record_sizing(&mut self, k: usize, ready: u32) {
+        if !self.scored(k) {
+            return;
+        }
+        if let Some(&(lo, hi)) = self.needs.get(k) {
+            self.sized_ticks += 1;
+            if ready >= lo && ready <= hi + 1 {
+                self.right_sized += 1;
+            }
         }
     }
 
@@ -131,6 +171,7 @@ impl Scorer {
             scale_events: self.events,
             flaps: self.flaps,
             flips_within_300s: self.flips,
+            right_sized_pct: pct(self.right_sized as f64, self.sized_ticks as f64),
             forecast_error_vs_naive: self.forecast.ratio(),
             forecasts_scored: self.forecast.forecasts,
         }
@@ -212,6 +253,18 @@ mod tests {
         s.record_event(4, 2000, false); // 1100 s: neither
         let m = s.finish();
         assert_eq!((m.scale_events, m.flaps, m.flips_within_300s), (5, 2, 1));
+    }
+
+    #[test]
+    fn right_sized_is_between_the_two_oracle_needs() {
+        let mut s = Scorer::new(1, 15, 600);
+        // Window peaks 7 → needs 7 at 100 %, 10 at 70 %: 7..=11 replicas are right-sized.
+        s.set_needs(&[7.0; 6], 0.7);
+        s.record_sizing(0, 0); // warm-up: not scored
+        for ready in [6, 7, 11, 12, 9] {
+            s.record_sizing(1, ready);
+        }
+        assert_eq!(s.finish().right_sized_pct, 60.0);
     }
 
     #[test]

@@ -16,13 +16,12 @@ pub mod policy;
 pub mod report;
 pub mod sim;
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Instant;
 
 use crate::advisor::Advisor;
-use crate::advisor::predictive::PredictiveParams;
-use crate::model::Sample;
+use crate::autopilot::AutopilotOptions;
+use crate::config::{ActionsConfig, AdvisorConfig};
+use crate::model::{PolicyParams, Sample};
 use crate::traces::{self, Trace};
 
 pub use metrics::PolicyMetrics;
@@ -74,91 +73,56 @@ impl ModelOptions {
     }
 }
 
-/// How the forecaster's series is aggregated from the 15 s observations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Aggregate {
-    Mean,
-    /// The bucket's peak: sizing for it covers bursts inside the bucket.
-    Max,
-}
-
-impl FromStr for Aggregate {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "mean" => Ok(Self::Mean),
-            "max" => Ok(Self::Max),
-            _ => Err(format!("aggregate {s:?}: expected mean or max")),
-        }
-    }
-}
-
-impl fmt::Display for Aggregate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Mean => "mean",
-            Self::Max => "max",
-        })
-    }
-}
-
-/// The forecasting policies' knobs.
+/// How the `ai4k8s` policy is run: exactly as the autopilot runs it in the app (its config,
+/// its gate), with the replay's own forecast and calibration cadence.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PredictiveOptions {
-    /// Forecast this often. The slowest part of a replay: a forecast covers six hours, so an
-    /// hourly one keeps the floor informed while a heavier model stays affordable.
-    pub every_seconds: i64,
-    /// The predictive floor is re-planned this often from the latest forecast; the HPA still
-    /// syncs every tick.
-    pub decide_every_seconds: i64,
-    /// The advisor-driven policies (rules, llm) decide this often: the LLM limiter's interval,
-    /// so every decision can be a fresh call.
-    pub advisor_every_seconds: i64,
-    /// Step of the series handed to the forecaster.
-    pub step_seconds: u32,
-    pub aggregate: Aggregate,
-    /// History handed to the forecaster.
-    pub history_seconds: i64,
-    /// The safety-net HPA's CPU target under the predictive floor.
-    pub hpa_target_pct: u32,
-    pub sizing: PredictiveParams,
+pub struct PolicyOptions {
+    /// Forecast demand this often (hourly: a forecast covers six hours).
+    pub forecast_every_seconds: i64,
+    /// Recalibrate on the history seen so far this often (daily), walk-forward.
+    pub calibrate_every_seconds: i64,
+    /// Fixed parameters instead of calibration (`--policy-*` flags).
+    pub fixed: Option<PolicyParams>,
+    /// The advisor's config (decision cadence, max step, the HPA target range).
+    pub advisor: AdvisorConfig,
+    /// The autopilot's gate (minimum confidence, cooldown before taking capacity away).
+    pub autopilot: AutopilotOptions,
 }
 
-impl Default for PredictiveOptions {
+impl Default for PolicyOptions {
     fn default() -> Self {
+        let actions = ActionsConfig::default();
         Self {
-            every_seconds: 3600,
-            decide_every_seconds: 60,
-            advisor_every_seconds: 300,
-            step_seconds: 300,
-            aggregate: Aggregate::Max,
-            history_seconds: 3 * 86_400,
-            hpa_target_pct: 85,
-            sizing: PredictiveParams::default(),
+            forecast_every_seconds: 3600,
+            calibrate_every_seconds: 86_400,
+            fixed: None,
+            advisor: AdvisorConfig::default(),
+            autopilot: AutopilotOptions {
+                cooldown_seconds: actions.autopilot_cooldown_seconds as i64,
+                min_confidence: actions.autopilot_min_confidence,
+                dry_run: false,
+            },
         }
     }
 }
 
-impl PredictiveOptions {
-    /// Enough for the scoring horizon and the floor's look-ahead.
-    pub fn horizon_seconds(&self) -> u32 {
-        let need = FORECAST_SCORE_HORIZON_SECONDS
-            .max(self.sizing.lookahead_seconds)
-            .max(self.sizing.lower_lookahead_seconds);
-        u32::try_from(need).unwrap_or(u32::MAX)
+impl PolicyOptions {
+    /// The policy's decision cadence: the app's refresh.
+    pub fn decide_every_seconds(&self) -> i64 {
+        self.advisor.refresh_seconds.max(1) as i64
     }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Options {
     pub model: ModelOptions,
-    pub predictive: PredictiveOptions,
+    pub policy: PolicyOptions,
 }
 
 impl Options {
     pub fn validate(&self) -> Result<(), BacktestError> {
         let m = &self.model;
-        let p = &self.predictive;
+        let p = &self.policy;
         let bad = |s: String| Err(BacktestError::Options(s));
         if m.tick_seconds <= 0 {
             return bad("tick must be positive".into());
@@ -177,23 +141,19 @@ impl Options {
                 m.min_replicas, m.max_replicas
             ));
         }
-        if !(1..=100).contains(&m.target_pct) || !(1..=100).contains(&p.hpa_target_pct) {
+        if !(1..=100).contains(&m.target_pct) {
             return bad("utilization targets must be within 1..=100 %".into());
         }
         if m.p99_replicas == Some(0) {
             return bad("p99 replicas must be at least 1".into());
         }
-        if !(p.sizing.target_utilization > 0.0 && p.sizing.target_utilization <= 1.0) {
-            return bad("predictive utilization must be within (0, 1]".into());
+        if let Some(f) = &p.fixed
+            && !(f.target_utilization > 0.0 && f.target_utilization <= 1.0)
+        {
+            return bad("policy utilization must be within (0, 1]".into());
         }
-        let step = p.step_seconds as i64;
-        if step <= 0 || step % m.tick_seconds != 0 || 86_400 % step != 0 {
-            return bad(format!(
-                "forecast step {step} s must be a multiple of the tick dividing a day"
-            ));
-        }
-        if p.every_seconds <= 0 || p.history_seconds < 86_400 {
-            return bad("forecast interval must be positive and history at least a day".into());
+        if p.forecast_every_seconds <= 0 || p.calibrate_every_seconds <= 0 {
+            return bad("forecast and calibration intervals must be positive".into());
         }
         Ok(())
     }
@@ -203,15 +163,14 @@ impl Options {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyKind {
     Hpa,
-    Predictive,
+    /// The one policy, calibrated walk-forward, applied as the autopilot applies it.
+    Ai4k8s,
     /// Perfect foresight over the start-up + lag window, at 100 % utilization.
     Oracle100,
     /// The same at the target utilization.
     Oracle70,
     Static,
-    /// The rules advisor applied through minReplicas (what the app's apply does today).
-    Rules,
-    /// The advisor with its LLM, applied the same way.
+    /// The same policy with the LLM choosing within its range.
     Llm,
 }
 
@@ -219,44 +178,48 @@ impl PolicyKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Hpa => "hpa",
-            Self::Predictive => "predictive",
+            Self::Ai4k8s => "ai4k8s",
             Self::Oracle100 => "oracle-100",
             Self::Oracle70 => "oracle-70",
             Self::Static => "static",
-            Self::Rules => "rules",
             Self::Llm => "llm",
         }
     }
 
-    /// The default set: hpa, predictive, both oracles, static.
+    /// The default set: hpa, ai4k8s, both oracles, static.
     pub fn defaults() -> Vec<PolicyKind> {
         vec![
             Self::Hpa,
-            Self::Predictive,
+            Self::Ai4k8s,
             Self::Oracle100,
             Self::Oracle70,
             Self::Static,
         ]
     }
 
-    /// Parse `hpa,predictive,oracle,static,llm` (`oracle` is both oracles), in order,
+    /// Parse `hpa,ai4k8s,oracle,static,llm` (`oracle` is both oracles), in order,
     /// without duplicates.
     pub fn parse_list(s: &str) -> Result<Vec<PolicyKind>, String> {
         let mut out = Vec::new();
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let kinds: &[PolicyKind] = match name {
                 "hpa" => &[Self::Hpa],
-                "predictive" => &[Self::Predictive],
+                "ai4k8s" => &[Self::Ai4k8s],
+                "predictive" | "rules" => {
+                    return Err(format!(
+                        "policy {name:?} is now part of the one policy: use ai4k8s (its \
+                         parameters are the --policy-* flags)"
+                    ));
+                }
                 "oracle" => &[Self::Oracle100, Self::Oracle70],
                 "oracle-100" => &[Self::Oracle100],
                 "oracle-70" => &[Self::Oracle70],
                 "static" => &[Self::Static],
-                "rules" => &[Self::Rules],
                 "llm" => &[Self::Llm],
                 _ => {
                     return Err(format!(
-                        "unknown policy {name:?}: expected hpa, predictive, oracle, oracle-100, \
-                         oracle-70, static, rules or llm"
+                        "unknown policy {name:?}: expected hpa, ai4k8s, oracle, oracle-100, \
+                         oracle-70, static or llm"
                     ));
                 }
             };
@@ -304,21 +267,27 @@ pub fn demand(trace: &Trace, model: &ModelOptions) -> Result<Demand, BacktestErr
         }
         None => 1.0,
     };
-    let step = trace.step_seconds as i64;
-    let ticks = (trace.len() as i64 * step / model.tick_seconds) as usize;
+    Ok(hold_per_tick(trace, model.tick_seconds, units))
+}
+
+/// A trace held per sample at `tick` seconds, divided by `units`.
+pub fn hold_per_tick(trace: &Trace, tick: i64, units: f64) -> Demand {
+    let model_tick = tick.max(1);
+    let step = trace.step_seconds.max(1) as i64;
+    let ticks = (trace.len() as i64 * step / model_tick) as usize;
     let values = (0..ticks)
         .map(|k| {
-            let i = (k as i64 * model.tick_seconds / step) as usize;
-            (trace.values[i.min(trace.len() - 1)] / units).max(0.0)
+            let i = (k as i64 * model_tick / step) as usize;
+            (trace.values[i.min(trace.len().saturating_sub(1))] / units).max(0.0)
         })
         .collect();
-    Ok(Demand {
+    Demand {
         name: trace.name.clone(),
         start: trace.start,
-        tick_seconds: model.tick_seconds,
+        tick_seconds: model_tick,
         values,
         trace_units_per_replica: units,
-    })
+    }
 }
 
 /// First scored tick: after the warm-up, at most half the replay.
@@ -354,20 +323,20 @@ pub fn run_demand(
     }
     let started = Instant::now();
     let from = scored_from(d, &opts.model);
-    let shared = policy::Shared::new(d, &opts.model, &opts.predictive, from);
-    let advisor = Advisor::rules_only(Default::default(), "backtest");
+    let shared = policy::Shared::new(d, &opts.model, &opts.policy, from);
+    let advisor = Advisor::rules_only(opts.policy.advisor.clone(), "backtest");
     let results = policies
         .iter()
         .map(|&k| {
             let t = Instant::now();
-            let (m, counts) = match k {
-                PolicyKind::Rules => {
-                    let (m, c) = policy::run_rules(&shared, &advisor);
-                    (m, Some(c))
+            let (m, counts, cal) = match k {
+                PolicyKind::Ai4k8s => {
+                    let (m, c, cal) = policy::run_ai4k8s(&shared, &advisor);
+                    (m, Some(c), cal)
                 }
-                _ => (policy::run(k, &shared), None),
+                _ => (policy::run(k, &shared), None, None),
             };
-            PolicyReport::new(k, m, counts, t.elapsed())
+            PolicyReport::new(k, m, counts, t.elapsed()).with_calibration(cal)
         })
         .collect();
     Ok(Report::new(d, opts, from, results, started.elapsed()))
@@ -384,22 +353,22 @@ pub async fn run_with_advisor(
     let d = demand(trace, &opts.model)?;
     let started = Instant::now();
     let from = scored_from(&d, &opts.model);
-    let shared = policy::Shared::new(&d, &opts.model, &opts.predictive, from);
+    let shared = policy::Shared::new(&d, &opts.model, &opts.policy, from);
     let mut results = Vec::with_capacity(policies.len());
     for &k in policies {
         let t = Instant::now();
-        let (m, counts) = match k {
+        let (m, counts, cal) = match k {
             PolicyKind::Llm => {
-                let (m, c) = policy::run_llm(&shared, advisor).await;
-                (m, Some(c))
+                let (m, c, cal) = policy::run_llm(&shared, advisor).await;
+                (m, Some(c), cal)
             }
-            PolicyKind::Rules => {
-                let (m, c) = policy::run_rules(&shared, advisor);
-                (m, Some(c))
+            PolicyKind::Ai4k8s => {
+                let (m, c, cal) = policy::run_ai4k8s(&shared, advisor);
+                (m, Some(c), cal)
             }
-            _ => (policy::run(k, &shared), None),
+            _ => (policy::run(k, &shared), None, None),
         };
-        results.push(PolicyReport::new(k, m, counts, t.elapsed()));
+        results.push(PolicyReport::new(k, m, counts, t.elapsed()).with_calibration(cal));
     }
     Ok(Report::new(&d, opts, from, results, started.elapsed()))
 }
@@ -412,6 +381,8 @@ pub struct HistoryReplayOptions {
     pub min_replicas: u32,
     pub max_replicas: u32,
     pub target_pct: u32,
+    /// The advisor's config the policy runs with (the app's own).
+    pub advisor: AdvisorConfig,
 }
 
 impl Default for HistoryReplayOptions {
@@ -421,6 +392,7 @@ impl Default for HistoryReplayOptions {
             min_replicas: 1,
             max_replicas: 200,
             target_pct: 70,
+            advisor: AdvisorConfig::default(),
         }
     }
 }
@@ -437,11 +409,12 @@ impl HistoryReplayOptions {
                 .as_ref()
                 .and_then(|h| h.target_cpu_pct)
                 .unwrap_or(Self::default().target_pct),
+            advisor: AdvisorConfig::default(),
         }
     }
 }
 
-/// Replay a deployment's minute samples through hpa, predictive, both oracles and static.
+/// Replay a deployment's minute samples through hpa, ai4k8s, both oracles and static.
 /// Demand is CPU % × ready pods / 100 (in units of one pod's request), which is what the pods
 /// served; missing minutes repeat the last known one.
 pub fn replay_history(
@@ -457,11 +430,9 @@ pub fn replay_history(
             target_pct: opts.target_pct.clamp(1, 100),
             ..ModelOptions::default()
         },
-        predictive: PredictiveOptions {
-            hpa_target_pct: PredictiveOptions::default()
-                .hpa_target_pct
-                .max(opts.target_pct.clamp(1, 100)),
-            ..PredictiveOptions::default()
+        policy: PolicyOptions {
+            advisor: opts.advisor.clone(),
+            ..PolicyOptions::default()
         },
     };
     let d = demand(&trace, &options.model)?;

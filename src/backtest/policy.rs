@@ -1,27 +1,30 @@
-//! The policies replayed: the HPA, the predictive floor over the HPA, the advisor (rules or LLM)
-//! applied through the HPA's minReplicas, the oracles and a static size. Each acts once per
-//! tick (the HPA's 15 s sync) on what it may see: lagged metrics, never the future (the oracle
-//! excepted, by design).
+//! The policies replayed: the HPA, the one policy (`ai4k8s`: the same `Advisor`, the same
+//! autopilot gate and the same `plan_apply` changes as the app, applied to the replayed HPA and
+//! deployment), the oracles and a static size. Each acts once per tick (the HPA's 15 s sync)
+//! on what it may see: lagged metrics, never the future (the oracle excepted, by design).
+
+use std::sync::Arc;
 
 use crate::actions::plan::Change;
 use crate::advisor::Advisor;
-use crate::advisor::predictive::{FloorPlanner, Observed, replicas_for};
+use crate::advisor::policy::{calibrate, demand as policy_demand, replicas_for};
+use crate::autopilot::Autopilot;
+use crate::cluster::deployment_bounds;
 use crate::cluster::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
-use crate::forecast::{self, ForecastOptions, SeriesInput};
 use crate::model::{
-    AdvisorInputs, DeploymentKey, DeploymentState, Forecast, HpaState, Recommendation,
-    RecommendationSource, UnixSeconds,
+    AdvisorInputs, Calibration, DeploymentKey, DeploymentState, FloorMark, Forecast, HpaState,
+    PolicyParams, Recommendation, RecommendationSource, UnixSeconds,
 };
 
 use super::metrics::{ForecastScore, PolicyMetrics};
 use super::sim::{Demand, REQUEST_MILLI, Replay};
-use super::{Aggregate, ModelOptions, PolicyKind, PredictiveOptions};
+use super::{ModelOptions, PolicyKind, PolicyOptions};
 
 /// What every policy of one run shares: the demand and what is derived from it once.
 pub struct Shared<'a> {
     pub demand: &'a Demand,
     pub model: &'a ModelOptions,
-    pub predictive: &'a PredictiveOptions,
+    pub policy: &'a PolicyOptions,
     pub scored_from: usize,
     /// Highest demand over each tick's start-up + lag window (the oracles' foresight).
     pub window_max: Vec<f64>,
@@ -33,17 +36,18 @@ impl<'a> Shared<'a> {
     pub fn new(
         demand: &'a Demand,
         model: &'a ModelOptions,
-        predictive: &'a PredictiveOptions,
+        policy: &'a PolicyOptions,
         scored_from: usize,
     ) -> Self {
         let w = ((model.startup_seconds + model.lag_seconds) / demand.tick_seconds).max(0) as usize;
+        let window_max = window_max(&demand.values, w);
         Self {
             demand,
             model,
-            predictive,
+            policy,
             scored_from,
-            window_max: window_max(&demand.values, w),
-            truth: buckets(demand, predictive),
+            truth: buckets(demand),
+            window_max,
         }
     }
 
@@ -54,7 +58,10 @@ impl<'a> Shared<'a> {
     }
 
     fn replay(&self, initial: u32) -> Replay<'a> {
-        Replay::new(self.demand, self.model, self.scored_from, initial)
+        let mut r = Replay::new(self.demand, self.model, self.scored_from, initial);
+        r.score
+            .set_needs(&self.window_max, self.model.target_utilization());
+        r
     }
 }
 
@@ -77,18 +84,18 @@ pub fn window_max(values: &[f64], w: usize) -> Vec<f64> {
     out
 }
 
-/// Demand aggregated into the forecaster's buckets.
-fn buckets(demand: &Demand, p: &PredictiveOptions) -> Vec<f64> {
-    let per = (p.step_seconds as i64 / demand.tick_seconds).max(1) as usize;
+/// Demand aggregated into the policy's forecast buckets (5-minute peaks).
+fn buckets(demand: &Demand) -> Vec<f64> {
+    let per = (policy_demand::STEP_SECONDS as i64 / demand.tick_seconds).max(1) as usize;
     demand
         .values
         .chunks(per)
         .filter(|c| c.len() == per)
-        .map(|c| p.aggregate.of(c))
+        .map(|c| c.iter().copied().fold(0.0, f64::max))
         .collect()
 }
 
-/// Run one synchronous policy over the whole trace.
+/// Run one synchronous policy over the whole trace (`ai4k8s` through `run_ai4k8s`).
 pub fn run(kind: PolicyKind, shared: &Shared<'_>) -> PolicyMetrics {
     run_with_events(kind, shared).0
 }
@@ -118,37 +125,13 @@ pub fn run_with_events(
             let mut hpa = Hpa::new(shared.model, shared.model.target_pct);
             drive(shared.replay(shared.initial_replicas()), |r| hpa.act(r))
         }
-        PolicyKind::Predictive => {
-            let p = shared.predictive;
-            let mut hpa = Hpa::new(shared.model, p.hpa_target_pct);
-            let mut fc = Forecaster::new(shared);
-            let mut planner = FloorPlanner::new(
-                p.sizing,
-                shared.model.min_replicas,
-                shared.model.max_replicas,
-            );
-            let mut latest: Option<Forecast> = None;
-            let decide_every = p.decide_every_seconds.max(shared.demand.tick_seconds);
-            let mut next_decision = shared.demand.start;
-            drive(shared.replay(shared.initial_replicas()), |r| {
-                fc.feed(r);
-                if fc.due(r.now()) {
-                    latest = fc.forecast(r);
-                }
-                if r.now() >= next_decision {
-                    next_decision = r.now() + decide_every;
-                    let seen = Observed {
-                        replicas: r.replicas(),
-                        recent_peak: r.recent_peak(p.sizing.recent_seconds),
-                    };
-                    hpa.ctl.config.min_replicas =
-                        planner.plan(r.now(), latest.as_ref(), 1.0, 1.0, seen);
-                }
-                hpa.act(r);
-            })
+        PolicyKind::Ai4k8s | PolicyKind::Llm => {
+            let advisor = Advisor::rules_only(shared.policy.advisor.clone(), "backtest");
+            let mut p = PolicyDriven::new(shared, Feed::live(shared), Tuning::Walk);
+            p.run_sync(&advisor);
+            let events = p.r.events.clone();
+            (p.finish().0, events)
         }
-        // Advisor-driven policies need the advisor: `run_rules`, `run_llm`.
-        PolicyKind::Rules | PolicyKind::Llm => (PolicyMetrics::default(), Vec::new()),
     }
 }
 
@@ -212,15 +195,17 @@ impl Hpa {
     }
 }
 
-/// The policy's view of demand: lagged observations of served demand, aggregated into
-/// buckets, forecast every `every_seconds`.
-struct Forecaster<'s, 'a> {
+/// The policy's view of demand: lagged observations of served demand, in the policy's 5-minute
+/// peak buckets, forecast every `forecast_every_seconds` by the app's own demand forecast.
+pub struct Forecaster<'s, 'a> {
     shared: &'s Shared<'a>,
     /// Complete buckets since the trace start.
     series: Vec<f64>,
-    current: Vec<f64>,
+    current: Option<f64>,
     current_bucket: i64,
     next_at: UnixSeconds,
+    /// Every forecast made, with its time (calibration reuses them: made from the past only).
+    made: Vec<(UnixSeconds, Arc<Forecast>)>,
 }
 
 impl<'s, 'a> Forecaster<'s, 'a> {
@@ -228,14 +213,15 @@ impl<'s, 'a> Forecaster<'s, 'a> {
         Self {
             shared,
             series: Vec::with_capacity(shared.truth.len()),
-            current: Vec::new(),
+            current: None,
             current_bucket: 0,
             next_at: shared.demand.start,
+            made: Vec::new(),
         }
     }
 
-    fn step(&self) -> i64 {
-        self.shared.predictive.step_seconds as i64
+    fn step() -> i64 {
+        policy_demand::STEP_SECONDS as i64
     }
 
     /// Take in the observation that became visible this tick.
@@ -243,17 +229,17 @@ impl<'s, 'a> Forecaster<'s, 'a> {
         let Some((t, served)) = r.newly_visible() else {
             return;
         };
-        let b = (t - self.shared.demand.start).div_euclid(self.step());
-        if b != self.current_bucket && !self.current.is_empty() {
-            let v = self.shared.predictive.aggregate.of(&self.current);
+        let b = (t - self.shared.demand.start).div_euclid(Self::step());
+        if b != self.current_bucket
+            && let Some(v) = self.current.take()
+        {
             // Buckets with no observation at all (cannot happen on a regular replay) repeat.
             while (self.series.len() as i64) < b {
                 self.series.push(v);
             }
-            self.current.clear();
         }
         self.current_bucket = b;
-        self.current.push(served);
+        self.current = Some(self.current.map_or(served, |c| c.max(served)));
     }
 
     fn due(&self, now: UnixSeconds) -> bool {
@@ -262,34 +248,24 @@ impl<'s, 'a> Forecaster<'s, 'a> {
 
     /// A forecast from the buckets seen so far (None while too short), scored against the
     /// truth when made after the warm-up.
-    fn forecast(&mut self, r: &mut Replay<'_>) -> Option<Forecast> {
-        let p = self.shared.predictive;
-        self.next_at = r.now() + p.every_seconds.max(self.shared.demand.tick_seconds);
-        let keep = (p.history_seconds / self.step()).max(1) as usize;
-        let first = self.series.len().saturating_sub(keep);
-        let values = &self.series[first..];
-        let start = self.shared.demand.start + first as i64 * self.step();
-        let f = forecast::forecast(
-            SeriesInput {
-                start,
-                step_seconds: p.step_seconds,
-                values,
-            },
-            ForecastOptions {
-                horizon_seconds: p.horizon_seconds(),
-            },
-        )
-        .ok()?;
+    fn forecast(&mut self, r: &mut Replay<'_>) -> Option<Arc<Forecast>> {
+        let every = self.shared.policy.forecast_every_seconds;
+        self.next_at = r.now() + every.max(self.shared.demand.tick_seconds);
+        let f = Arc::new(policy_demand::forecast_buckets(
+            self.shared.demand.start,
+            &self.series,
+        )?);
         if r.score.scored(r.tick()) {
             self.score(&f, &mut r.score.forecast);
         }
+        self.made.push((r.now(), f.clone()));
         Some(f)
     }
 
     /// Add the forecast's error over the scoring horizon, and seasonal naive's on the same
     /// points, when the whole horizon lies within the trace.
     fn score(&self, f: &Forecast, out: &mut ForecastScore) {
-        let step = self.step();
+        let step = Self::step();
         let season = (86_400 / step) as usize;
         let horizon = (super::FORECAST_SCORE_HORIZON_SECONDS / step) as usize;
         let start = self.shared.demand.start;
@@ -313,55 +289,126 @@ impl<'s, 'a> Forecaster<'s, 'a> {
     }
 }
 
-impl Aggregate {
-    pub fn of(self, v: &[f64]) -> f64 {
+/// Where a replay's forecasts come from: made live from what the replay observes, or given
+/// (calibration replays many parameter sets over one history's forecasts).
+pub enum Feed<'s, 'a> {
+    Live(Box<Forecaster<'s, 'a>>),
+    Given {
+        forecasts: &'s [(UnixSeconds, Arc<Forecast>)],
+        next: usize,
+    },
+}
+
+impl<'s, 'a> Feed<'s, 'a> {
+    pub fn live(shared: &'s Shared<'a>) -> Self {
+        Feed::Live(Box::new(Forecaster::new(shared)))
+    }
+
+    pub fn given(forecasts: &'s [(UnixSeconds, Arc<Forecast>)]) -> Self {
+        Feed::Given { forecasts, next: 0 }
+    }
+
+    /// The newest forecast made by now, when a new one is available this tick.
+    fn tick(&mut self, r: &mut Replay<'_>) -> Option<Arc<Forecast>> {
         match self {
-            Aggregate::Mean => v.iter().sum::<f64>() / v.len().max(1) as f64,
-            Aggregate::Max => v.iter().copied().fold(0.0, f64::max),
+            Feed::Live(fc) => {
+                fc.feed(r);
+                if fc.due(r.now()) {
+                    fc.forecast(r)
+                } else {
+                    None
+                }
+            }
+            Feed::Given { forecasts, next } => {
+                let mut out = None;
+                while let Some((t, f)) = forecasts.get(*next)
+                    && *t <= r.now()
+                {
+                    out = Some(f.clone());
+                    *next += 1;
+                }
+                out
+            }
+        }
+    }
+
+    fn made(&self) -> &[(UnixSeconds, Arc<Forecast>)] {
+        match self {
+            Feed::Live(fc) => &fc.made,
+            Feed::Given { forecasts, .. } => forecasts,
         }
     }
 }
 
-/// How many of an advisor-driven policy's decisions came from where.
+/// How a policy replay gets its parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tuning {
+    /// Fixed parameters throughout (a calibration candidate, or `--policy-*` flags).
+    Fixed(PolicyParams),
+    /// Walk-forward: calibrated on what was observed so far, every `calibrate_every_seconds`
+    /// from the first scored tick on (defaults before).
+    Walk,
+}
+
+/// How many of a policy's decisions came from where, and what the autopilot's gate did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecisionCounts {
     pub llm: u64,
     pub llm_cached: u64,
-    pub rules: u64,
-    /// Decisions made by the rules during the warm-up (no LLM call spent on unscored time).
-    pub warmup_rules: u64,
+    /// The policy's own answers (no LLM, or it did not answer).
+    pub policy: u64,
+    /// Decisions during the warm-up (the policy's own; no LLM call spent on unscored time).
+    pub warmup: u64,
+    /// Changes applied (the autopilot's gate passed, `plan_apply` had something to write).
+    pub applied: u64,
+    /// Changes the gate held back (confidence, cooldown).
+    pub gated: u64,
 }
 
-/// The advisor's recommendations applied the way the app applies them on a deployment with an
-/// HPA: the target becomes the HPA's minReplicas (pre-scaling), the HPA keeps reacting.
-pub struct AdvisorDriven<'s, 'a> {
+/// The one policy on a replayed deployment with an HPA: every decision goes through the
+/// `Advisor` (the card's path), the autopilot's gate and `plan_apply` (the changes `a` writes),
+/// and those changes are made to the replayed HPA and deployment.
+pub struct PolicyDriven<'s, 'a> {
+    shared: &'s Shared<'a>,
     hpa: Hpa,
-    fc: Forecaster<'s, 'a>,
-    r: Replay<'a>,
-    name: String,
-    latest: Option<Forecast>,
+    feed: Feed<'s, 'a>,
+    pub r: Replay<'a>,
+    key: DeploymentKey,
+    annotated: (Option<u32>, Option<u32>),
+    mark: Option<FloorMark>,
+    latest: Option<Arc<Forecast>>,
     next_decision: UnixSeconds,
-    every: i64,
+    pilot: Autopilot,
+    tuning: Tuning,
+    calibration: Option<Calibration>,
+    next_calibration: UnixSeconds,
     pub counts: DecisionCounts,
 }
 
-impl<'s, 'a> AdvisorDriven<'s, 'a> {
-    pub fn new(shared: &'s Shared<'a>) -> Self {
+impl<'s, 'a> PolicyDriven<'s, 'a> {
+    pub fn new(shared: &'s Shared<'a>, feed: Feed<'s, 'a>, tuning: Tuning) -> Self {
+        let first_scored = shared.demand.time(shared.scored_from);
         Self {
+            shared,
             hpa: Hpa::new(shared.model, shared.model.target_pct),
-            fc: Forecaster::new(shared),
+            feed,
             r: shared.replay(shared.initial_replicas()),
-            name: shared
-                .demand
-                .name
-                .replace(['_', '.', ' '], "-")
-                .to_lowercase(),
+            key: DeploymentKey::new(
+                "backtest",
+                shared
+                    .demand
+                    .name
+                    .replace(['_', '.', ' ', '/'], "-")
+                    .to_lowercase(),
+            ),
+            annotated: (None, None),
+            mark: None,
             latest: None,
             next_decision: shared.demand.start,
-            every: shared
-                .predictive
-                .advisor_every_seconds
-                .max(shared.demand.tick_seconds),
+            pilot: Autopilot::new(shared.policy.autopilot),
+            tuning,
+            calibration: None,
+            next_calibration: first_scored,
             counts: DecisionCounts::default(),
         }
     }
@@ -369,20 +416,48 @@ impl<'s, 'a> AdvisorDriven<'s, 'a> {
     /// Serve this tick; the advisor's inputs when a decision is due.
     pub fn begin_tick(&mut self) -> Option<AdvisorInputs> {
         self.r.observe();
-        self.fc.feed(&self.r);
-        if self.fc.due(self.r.now()) {
-            self.latest = self.fc.forecast(&mut self.r);
+        if let Some(f) = self.feed.tick(&mut self.r) {
+            self.latest = Some(f);
+        }
+        if self.tuning == Tuning::Walk && self.r.now() >= self.next_calibration {
+            self.next_calibration =
+                self.r.now() + self.shared.policy.calibrate_every_seconds.max(3600);
+            self.recalibrate();
         }
         if self.r.now() < self.next_decision {
             return None;
         }
-        self.next_decision = self.r.now() + self.every;
-        Some(advisor_inputs(
-            &self.r,
-            &self.hpa,
-            self.latest.as_ref(),
-            &self.name,
-        ))
+        self.next_decision = self.r.now() + self.shared.policy.decide_every_seconds();
+        Some(self.inputs())
+    }
+
+    /// Calibrate on what the policy has observed so far (served demand up to the lagged
+    /// instant) and the forecasts made so far: nothing after now.
+    fn recalibrate(&mut self) {
+        let (start, step, observed) = self.r.observed();
+        let m = self.shared.model;
+        let input = calibrate::Input {
+            start,
+            step_seconds: step,
+            demand: observed,
+            forecasts: Some(self.feed.made()),
+            min_replicas: m.min_replicas,
+            max_replicas: m.max_replicas,
+            hpa_target_pct: m.target_pct,
+            startup_seconds: m.startup_seconds,
+            lag_seconds: m.lag_seconds,
+            advisor: &self.shared.policy.advisor,
+            autopilot: self.shared.policy.autopilot,
+            now: self.r.now(),
+        };
+        match calibrate::calibrate_demand(&input) {
+            Ok(c) => self.calibration = Some(c),
+            Err(e) => tracing::debug!("backtest calibration: {e}"),
+        }
+    }
+
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref()
     }
 
     /// Whether this tick is scored (the LLM is only asked then).
@@ -390,26 +465,92 @@ impl<'s, 'a> AdvisorDriven<'s, 'a> {
         self.r.score.scored(self.r.tick())
     }
 
-    /// Apply a recommendation exactly as the app's apply does (`actions::plan::plan_apply`):
-    /// on a deployment with an HPA that moves minReplicas to the target, except "maintain",
-    /// "at max", a floor already there, and a scale-down the HPA makes on its own.
+    /// The deployment as the app would see it now: the HPA's current floor and target, the
+    /// user's bounds in the annotations once the first apply recorded them, the floor mark.
+    pub fn state(&self) -> DeploymentState {
+        let r = &self.r;
+        let m = r.model;
+        let hpa = self.hpa.state(r, &self.key.name);
+        let (min, max) = deployment_bounds(self.annotated, Some(&hpa), r.replicas());
+        DeploymentState {
+            key: self.key.clone(),
+            desired_replicas: r.replicas(),
+            ready_replicas: r.ready_now(),
+            total_pods: r.replicas(),
+            min_replicas: min.max(m.min_replicas),
+            max_replicas: max.min(m.max_replicas),
+            cpu_request_millis: REQUEST_MILLI as u32,
+            mem_request_mib: 0,
+            cpu_pct: r.lagged_utilization().map(|u| u * 100.0),
+            mem_pct: None,
+            hpa: Some(hpa),
+            predictive_enabled: true,
+            annotated_bounds: self.annotated,
+            floor_mark: self.mark,
+        }
+    }
+
+    /// What the app's pipeline would hand the advisor now (`pipeline::inputs`' policy part):
+    /// demand now and its recent peak from the lagged metrics, the demand forecast, the
+    /// calibration.
+    pub fn inputs(&self) -> AdvisorInputs {
+        let state = self.state();
+        let per_pct = 100.0 / self.r.ready_now().max(1) as f64;
+        let cpu = self.latest.as_deref().map(|f| scaled(f, per_pct));
+        let mut i = AdvisorInputs::from_state(&state, cpu.as_ref(), None, self.r.now());
+        let params = match self.tuning {
+            Tuning::Fixed(p) => p,
+            Tuning::Walk => self
+                .calibration
+                .as_ref()
+                .map(|c| c.params)
+                .unwrap_or_default(),
+        };
+        i.policy.demand_now = Some(self.r.lagged().1);
+        i.policy.recent_peak = self.r.recent_peak(params.recent_seconds);
+        i.policy.demand_forecast = self.latest.clone();
+        i.policy.params = params;
+        i.policy.calibration = self.calibration.clone();
+        i
+    }
+
+    /// Apply a recommendation as the autopilot does: its gate, then `plan_apply`'s changes,
+    /// made to the replayed objects.
     pub fn apply(&mut self, rec: &Recommendation) {
         match (rec.source, rec.cached, self.scored()) {
-            (_, _, false) => self.counts.warmup_rules += 1,
+            (_, _, false) => self.counts.warmup += 1,
             (RecommendationSource::Llm, true, _) => self.counts.llm_cached += 1,
             (RecommendationSource::Llm, false, _) => self.counts.llm += 1,
-            _ => self.counts.rules += 1,
+            _ => self.counts.policy += 1,
         }
-        let state = deployment_state(&self.r, &self.hpa, &self.name);
-        let Ok(plan) = crate::actions::plan::plan_apply(&state, rec) else {
-            return;
+        let state = self.state();
+        let now = self.r.now();
+        let plan = match self.pilot.decide(&state, rec, now) {
+            Ok(p) => p,
+            Err(crate::autopilot::Skip::Nothing(_)) => return,
+            Err(_) => {
+                self.counts.gated += 1;
+                return;
+            }
         };
         let m = self.r.model;
         for change in &plan.changes {
-            if let Change::HpaMin { to, .. } = change {
-                self.hpa.ctl.config.min_replicas = (*to).clamp(m.min_replicas, m.max_replicas);
+            match change {
+                Change::HpaMin { to, .. } => {
+                    self.hpa.ctl.config.min_replicas = (*to).clamp(m.min_replicas, m.max_replicas);
+                }
+                Change::HpaTarget { to, .. } => {
+                    self.hpa.ctl.config.target_cpu_pct = Some((*to).clamp(1, 100));
+                }
+                Change::FloorMark { to, .. } => self.mark = *to,
+                Change::BoundsAnnotations { to, .. } => self.annotated = *to,
+                Change::Scale { to, .. } => self.r.set_replicas(*to),
+                Change::HpaBounds { .. } | Change::Predictive { .. } | Change::CreateHpa { .. } => {
+                }
             }
         }
+        self.pilot.changed(&state.key, now);
+        self.counts.applied += 1;
     }
 
     /// Let the HPA sync and move on; false after the last tick.
@@ -418,33 +559,47 @@ impl<'s, 'a> AdvisorDriven<'s, 'a> {
         self.r.advance()
     }
 
-    pub fn finish(self) -> (PolicyMetrics, DecisionCounts) {
-        (self.r.score.finish(), self.counts)
+    /// The whole replay with the policy's own decisions.
+    pub fn run_sync(&mut self, advisor: &Advisor) {
+        if self.shared.demand.is_empty() {
+            return;
+        }
+        loop {
+            if let Some(inputs) = self.begin_tick() {
+                let rec = advisor.policy(&inputs, None);
+                self.apply(&rec);
+            }
+            if !self.end_tick() {
+                break;
+            }
+        }
+    }
+
+    pub fn finish(self) -> (PolicyMetrics, DecisionCounts, Option<Calibration>) {
+        (self.r.score.finish(), self.counts, self.calibration)
     }
 }
 
-/// The rules advisor throughout.
-pub fn run_rules(shared: &Shared<'_>, advisor: &Advisor) -> (PolicyMetrics, DecisionCounts) {
-    let mut p = AdvisorDriven::new(shared);
-    if shared.demand.is_empty() {
-        return p.finish();
-    }
-    loop {
-        if let Some(inputs) = p.begin_tick() {
-            let rec = advisor.rules(&inputs, None);
-            p.apply(&rec);
-        }
-        if !p.end_tick() {
-            break;
-        }
-    }
+/// The one policy, calibrated walk-forward, through the advisor without an LLM.
+pub fn run_ai4k8s(
+    shared: &Shared<'_>,
+    advisor: &Advisor,
+) -> (PolicyMetrics, DecisionCounts, Option<Calibration>) {
+    let tuning = shared.policy.fixed.map_or(Tuning::Walk, Tuning::Fixed);
+    let mut p = PolicyDriven::new(shared, Feed::live(shared), tuning);
+    p.run_sync(advisor);
     p.finish()
 }
 
-/// The advisor with its LLM after the warm-up (the rules answer during it: no call is spent on
-/// time that is not scored).
-pub async fn run_llm(shared: &Shared<'_>, advisor: &Advisor) -> (PolicyMetrics, DecisionCounts) {
-    let mut p = AdvisorDriven::new(shared);
+/// The same with the advisor's LLM after the warm-up (the policy alone during it: no call is
+/// spent on time that is not scored). The LLM chooses within the policy's range, exactly as
+/// on the card.
+pub async fn run_llm(
+    shared: &Shared<'_>,
+    advisor: &Advisor,
+) -> (PolicyMetrics, DecisionCounts, Option<Calibration>) {
+    let tuning = shared.policy.fixed.map_or(Tuning::Walk, Tuning::Fixed);
+    let mut p = PolicyDriven::new(shared, Feed::live(shared), tuning);
     if shared.demand.is_empty() {
         return p.finish();
     }
@@ -453,7 +608,7 @@ pub async fn run_llm(shared: &Shared<'_>, advisor: &Advisor) -> (PolicyMetrics, 
             let rec = if p.scored() {
                 advisor.recommend(&inputs).await
             } else {
-                advisor.rules(&inputs, None)
+                advisor.policy(&inputs, None)
             };
             p.apply(&rec);
         }
@@ -462,38 +617,6 @@ pub async fn run_llm(shared: &Shared<'_>, advisor: &Advisor) -> (PolicyMetrics, 
         }
     }
     p.finish()
-}
-
-/// The deployment as the app would see it now: the HPA's current (possibly raised) floor, and
-/// the user's bounds kept in the seed's annotations, as the app's apply records them before it
-/// first moves minReplicas.
-fn deployment_state(r: &Replay<'_>, hpa: &Hpa, name: &str) -> DeploymentState {
-    let m = r.model;
-    let ready = r.ready_now();
-    DeploymentState {
-        key: DeploymentKey::new("backtest", name),
-        desired_replicas: r.replicas(),
-        ready_replicas: ready,
-        total_pods: r.replicas(),
-        min_replicas: m.min_replicas,
-        max_replicas: m.max_replicas,
-        cpu_request_millis: REQUEST_MILLI as u32,
-        mem_request_mib: 0,
-        cpu_pct: r.lagged_utilization().map(|u| u * 100.0),
-        mem_pct: None,
-        hpa: Some(hpa.state(r, name)),
-        predictive_enabled: true,
-        annotated_bounds: (Some(m.min_replicas), Some(m.max_replicas)),
-    }
-}
-
-/// What the app would hand the advisor for this deployment now. The CPU forecast is the demand
-/// forecast as CPU % of the pods now ready (what the app's own CPU forecast approximates).
-fn advisor_inputs(r: &Replay<'_>, hpa: &Hpa, f: Option<&Forecast>, name: &str) -> AdvisorInputs {
-    let state = deployment_state(r, hpa, name);
-    let per_pct = 100.0 / r.ready_now().max(1) as f64;
-    let cpu = f.map(|f| scaled(f, per_pct));
-    AdvisorInputs::from_state(&state, cpu.as_ref(), None, r.now())
 }
 
 /// The forecast with every value multiplied by `k`; hourly means and peak recomputed.

@@ -106,6 +106,7 @@ impl<'a> Replay<'a> {
         self.ready.push(ready);
         self.score
             .record_tick(self.k, d, ready as f64, self.pods.len() as f64);
+        self.score.record_sizing(self.k, ready);
     }
 
     /// Move to the next tick; false at the end of the trace.
@@ -133,6 +134,20 @@ impl<'a> Replay<'a> {
     pub fn newly_visible(&self) -> Option<(UnixSeconds, f64)> {
         let j = self.k.checked_sub(self.lag_ticks)?;
         Some((self.demand.time(j), *self.served.get(j)?))
+    }
+
+    /// Everything observed so far, as the metrics show it: (start, step, served demand per
+    /// tick up to the newest visible sample).
+    pub fn observed(&self) -> (UnixSeconds, i64, &[f64]) {
+        let end = match self.k.checked_sub(self.lag_ticks) {
+            Some(e) => (e + 1).min(self.served.len()),
+            None => 0,
+        };
+        (
+            self.demand.start,
+            self.demand.tick_seconds,
+            &self.served[..end],
+        )
     }
 
     /// The highest served demand observed over the `seconds` up to the newest visible sample.

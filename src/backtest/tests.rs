@@ -40,7 +40,7 @@ fn step_up(high: f64) -> Trace {
 fn events_of(trace: &Trace, opts: &Options, kind: PolicyKind) -> Vec<(i64, u32)> {
     let d = demand(trace, &opts.model).expect("demand");
     let from = scored_from(&d, &opts.model);
-    let shared = policy::Shared::new(&d, &opts.model, &opts.predictive, from);
+    let shared = policy::Shared::new(&d, &opts.model, &opts.policy, from);
     policy::run_with_events(kind, &shared).1
 }
 
@@ -181,7 +181,7 @@ fn json_has_the_issues_shape_and_parses_back() {
         .collect();
     assert_eq!(
         names,
-        ["hpa", "predictive", "oracle-100", "oracle-70", "static"]
+        ["hpa", "ai4k8s", "oracle-100", "oracle-70", "static"]
     );
     for p in policies {
         for k in [
@@ -191,6 +191,7 @@ fn json_has_the_issues_shape_and_parses_back() {
             "replica_hours",
             "scale_events",
             "flaps",
+            "right_sized_pct",
         ] {
             assert!(p[k].is_number(), "{k} in {p}");
         }
@@ -203,7 +204,7 @@ fn json_has_the_issues_shape_and_parses_back() {
         );
         assert!((a.metrics.replica_hours - b.metrics.replica_hours).abs() < 1e-9);
     }
-    assert_eq!(back.goals.len(), 3, "predictive's goals are checked");
+    assert_eq!(back.goals.len(), 5, "ai4k8s's five goals are checked");
     let table = r.to_table();
     assert!(
         table.contains("oracle-100") && table.contains("goals"),
@@ -243,7 +244,7 @@ fn bad_options_are_refused() {
 }
 
 #[test]
-fn predictive_pre_scales_a_daily_peak_the_hpa_reaches_late() {
+fn ai4k8s_pre_scales_a_daily_peak_the_hpa_reaches_late() {
     // Six days at 5 min: a flat 2 replicas of demand with a sharp one-hour peak of 12 at noon
     // every day. Seasonal naive knows it from the day before (once a day was served whole:
     // the policies only ever see served demand).
@@ -258,9 +259,9 @@ fn predictive_pre_scales_a_daily_peak_the_hpa_reaches_late() {
         })
         .collect();
     let t = trace(300, v);
-    let r = run(&t, &unscaled(), &[PolicyKind::Hpa, PolicyKind::Predictive]).expect("replay");
+    let r = run(&t, &unscaled(), &[PolicyKind::Hpa, PolicyKind::Ai4k8s]).expect("replay");
     let hpa = r.policy("hpa").expect("hpa");
-    let pred = r.policy("predictive").expect("predictive");
+    let pred = r.policy("ai4k8s").expect("ai4k8s");
     assert!(hpa.under_provisioned_minutes >= 3.0 * 2.0, "{hpa:?}");
     assert_eq!(pred.under_provisioned_minutes, 0.0, "{pred:?}\n{hpa:?}");
     assert!(pred.forecasts_scored > 0, "{pred:?}");
@@ -287,4 +288,22 @@ fn a_deployments_history_replays_as_demand_in_request_units() {
     // ceil(2 / 0.7) = 3 replicas over the scored day.
     assert!((s.replica_hours - 3.0 * 24.0).abs() < 0.1, "{s:?}");
     assert!(replay_history(&[], &HistoryReplayOptions::default()).is_err());
+}
+
+#[test]
+fn predictive_and_rules_are_no_longer_separate_policies() {
+    for old in ["predictive", "rules"] {
+        let e = PolicyKind::parse_list(old).expect_err("gone");
+        assert!(e.contains("ai4k8s"), "{e}");
+    }
+    assert_eq!(
+        PolicyKind::defaults(),
+        vec![
+            PolicyKind::Hpa,
+            PolicyKind::Ai4k8s,
+            PolicyKind::Oracle100,
+            PolicyKind::Oracle70,
+            PolicyKind::Static
+        ]
+    );
 }

@@ -16,6 +16,8 @@ pub mod annotations {
     /// Replica bounds for deployments without an HPA.
     pub const MIN_REPLICAS: &str = "ai4k8s.io/min-replicas";
     pub const MAX_REPLICAS: &str = "ai4k8s.io/max-replicas";
+    /// The policy's mark: when it last moved the floor, which way, and until when.
+    pub const FLOOR: &str = "ai4k8s.io/floor";
 }
 
 /// A deployment's replica bounds: the seed's annotations where set (the user's policy, which
@@ -144,6 +146,11 @@ pub enum Write {
         key: DeploymentKey,
         changes: Vec<(String, Option<String>)>,
     },
+    /// The HPA's CPU utilization target, % of requests.
+    PatchHpaTarget {
+        key: DeploymentKey,
+        cpu_pct: u32,
+    },
     CreateHpa {
         key: DeploymentKey,
         spec: HpaSpec,
@@ -156,6 +163,7 @@ impl Write {
             Write::Scale { key, .. }
             | Write::PatchHpa { key, .. }
             | Write::Annotate { key, .. }
+            | Write::PatchHpaTarget { key, .. }
             | Write::CreateHpa { key, .. } => key,
         }
     }
@@ -170,6 +178,7 @@ impl Write {
                 max_replicas,
             } => cluster.patch_hpa(key, *min_replicas, *max_replicas).await,
             Write::Annotate { key, changes } => cluster.annotate(key, changes).await,
+            Write::PatchHpaTarget { key, cpu_pct } => cluster.patch_hpa_target(key, *cpu_pct).await,
             Write::CreateHpa { key, spec } => cluster.create_hpa(key, spec).await,
         }
     }
@@ -197,6 +206,10 @@ pub trait Cluster: Send + Sync {
         min_replicas: Option<u32>,
         max_replicas: Option<u32>,
     ) -> Result<(), ClusterError>;
+
+    /// Set the CPU utilization target of the deployment's HPA (its other metrics untouched).
+    async fn patch_hpa_target(&self, key: &DeploymentKey, cpu_pct: u32)
+    -> Result<(), ClusterError>;
 
     /// Set (Some) or remove (None) annotations on the deployment.
     async fn annotate(

@@ -12,6 +12,9 @@ pub enum Metric {
     Cpu,
     Memory,
     Replicas,
+    /// CPU demand in units of one pod's request: CPU % × ready pods / 100 (what the pods
+    /// served, whatever the replica count), the series the policy forecasts.
+    Demand,
 }
 
 impl Metric {
@@ -20,6 +23,15 @@ impl Metric {
             Metric::Cpu => s.cpu_pct,
             Metric::Memory => s.mem_pct,
             Metric::Replicas => s.replicas as f64,
+            Metric::Demand => {
+                let pods = if s.ready > 0 { s.ready } else { s.replicas };
+                // NaN (unknown CPU) stays NaN: f64::max would turn it into 0.
+                if s.cpu_pct.is_nan() {
+                    f64::NAN
+                } else {
+                    (s.cpu_pct * pods as f64 / 100.0).max(0.0)
+                }
+            }
         }
     }
 }

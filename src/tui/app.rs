@@ -735,5 +735,6 @@ fn placeholder_state(key: DeploymentKey) -> DeploymentState {
         hpa: None,
         predictive_enabled: false,
         annotated_bounds: (None, None),
+        floor_mark: None,
     }
 }

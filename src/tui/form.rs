@@ -259,6 +259,7 @@ mod tests {
             }),
             predictive_enabled: false,
             annotated_bounds: (None, None),
+            floor_mark: None,
         }
     }
 

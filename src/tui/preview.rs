@@ -35,9 +35,9 @@ pub fn app_from_world(world: &SimWorld, advisor: &Advisor, session: SessionInfo)
         h.extend(samples);
         let forecasts = pipeline::forecast_history(&h, ForecastOptions::default());
         if let Some(state) = snapshot.deployments.iter().find(|d| d.key == key) {
-            let inputs = pipeline::inputs(state, &forecasts, snapshot.time);
+            let inputs = pipeline::inputs(state, &forecasts, Some(&h), None, snapshot.time);
             app.on_update(Update::Recommendation(Arc::new(
-                advisor.rules(&inputs, Some("no key".into())),
+                advisor.policy(&inputs, Some("no key".into())),
             )));
         }
         app.on_update(Update::Forecasts(key, Arc::new(forecasts)));

@@ -130,6 +130,7 @@ mod tests {
             mem_forecast: None,
             hpa: None,
             observed_at: 0,
+            policy: Default::default(),
         }
     }
 

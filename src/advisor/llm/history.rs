@@ -189,6 +189,7 @@ mod tests {
             mem_forecast: None,
             hpa: None,
             observed_at: at,
+            policy: Default::default(),
         }
     }
 

@@ -369,16 +369,17 @@ impl LlmAdvisor {
     }
 
     /// How much this deployment needs a call, 0 to 1: new to the LLM, its load or forecast
-    /// moved since the last answer, or the rules want a different replica count.
+    /// moved since the last answer, or the policy wants a change.
     fn need(&self, inputs: &AdvisorInputs, mem: &DeploymentMemory) -> f64 {
         let Some(before) = &mem.last_answer_inputs else {
             return 1.0;
         };
         let moved = Observation::of(inputs).movement_since(before);
-        let rules = super::rules::decide(inputs, &self.rules_cfg);
-        let current = inputs.current_replicas.max(1);
-        let disagree = if rules.target_replicas != inputs.current_replicas {
-            0.6 + 0.4 * (rules.target_replicas.abs_diff(current) as f64 / current as f64).min(1.0)
+        let policy = super::policy::decide(inputs, &self.rules_cfg);
+        let reference = super::policy::reference(inputs);
+        let target = policy.decision.target_replicas;
+        let disagree = if policy.change != crate::model::PolicyChange::Maintain {
+            0.6 + 0.4 * (target.abs_diff(reference) as f64 / reference.max(1) as f64).min(1.0)
         } else {
             0.0
         };

@@ -225,6 +225,7 @@ mod tests {
                 metrics: Vec::new(),
             }),
             observed_at: 0,
+            policy: Default::default(),
         }
     }
 

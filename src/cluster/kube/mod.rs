@@ -288,6 +288,7 @@ impl KubeCluster {
                 max_replicas,
             } => writer.patch_hpa(key, *min_replicas, *max_replicas).await,
             Write::Annotate { key, changes } => writer.annotate(key, changes).await,
+            Write::PatchHpaTarget { key, cpu_pct } => writer.patch_hpa_target(key, *cpu_pct).await,
             Write::CreateHpa { key, spec } => writer.create_hpa(key, spec).await,
         }
     }
@@ -338,6 +339,18 @@ impl Cluster for KubeCluster {
             key: key.clone(),
             min_replicas,
             max_replicas,
+        };
+        self.write(&w, false).await
+    }
+
+    async fn patch_hpa_target(
+        &self,
+        key: &DeploymentKey,
+        cpu_pct: u32,
+    ) -> Result<(), ClusterError> {
+        let w = Write::PatchHpaTarget {
+            key: key.clone(),
+            cpu_pct,
         };
         self.write(&w, false).await
     }

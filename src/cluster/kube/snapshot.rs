@@ -197,6 +197,9 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
                 .get(annotations::PREDICTIVE)
                 .is_some_and(|v| v == "true"),
             annotated_bounds,
+            floor_mark: annotations
+                .get(annotations::FLOOR)
+                .and_then(|v| crate::model::FloorMark::parse(v)),
         });
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -191,6 +191,57 @@ impl Writer<'_> {
         )))
     }
 
+    /// Set the CPU Resource metric's averageUtilization. A merge patch replaces the whole
+    /// metrics list, so the list is sent back as read with only that target changed, at the
+    /// resourceVersion read: a concurrent change is a 409, never overwritten.
+    pub async fn patch_hpa_target(
+        &self,
+        key: &DeploymentKey,
+        cpu_pct: u32,
+    ) -> Result<(), ClusterError> {
+        if !(1..=100).contains(&cpu_pct) {
+            return Err(ClusterError::Invalid(format!(
+                "a CPU target of {cpu_pct} % is outside 1..=100"
+            )));
+        }
+        let current = self.find_hpa(key, true).await?;
+        let name = current.metadata.name.clone().unwrap_or_default();
+        let spec = current.spec.clone().unwrap_or_default();
+        let mut metrics = serde_json::to_value(spec.metrics.unwrap_or_default())
+            .map_err(|e| ClusterError::Invalid(format!("hpa metrics: {e}")))?;
+        let mut found = false;
+        if let Some(list) = metrics.as_array_mut() {
+            for m in list {
+                let is_cpu = m["type"] == "Resource"
+                    && m["resource"]["name"] == "cpu"
+                    && m["resource"]["target"]["type"] == "Utilization";
+                if is_cpu {
+                    m["resource"]["target"]["averageUtilization"] = json!(cpu_pct);
+                    found = true;
+                }
+            }
+        }
+        if !found {
+            return Err(ClusterError::Invalid(format!(
+                "hpa {}/{name} has no CPU utilization target to move",
+                key.namespace
+            )));
+        }
+        let mut body = json!({ "spec": { "metrics": metrics } });
+        if let Some(rv) = &current.metadata.resource_version {
+            body["metadata"] = json!({ "resourceVersion": rv });
+        }
+        let api: Api<HorizontalPodAutoscaler> =
+            Api::namespaced(self.client.clone(), &key.namespace);
+        let what = format!("patch hpa {}/{name} cpu target", key.namespace);
+        self.bounded(
+            &what,
+            api.patch(&name, &self.patch_params(), &Patch::Merge(body)),
+        )
+        .await
+        .map(|_| ())
+    }
+
     pub async fn create_hpa(
         &self,
         key: &DeploymentKey,

@@ -93,6 +93,14 @@ impl Cluster for SimCluster {
         self.world().patch_hpa(key, min_replicas, max_replicas)
     }
 
+    async fn patch_hpa_target(
+        &self,
+        key: &DeploymentKey,
+        cpu_pct: u32,
+    ) -> Result<(), ClusterError> {
+        self.world().patch_hpa_target(key, cpu_pct)
+    }
+
     async fn annotate(
         &self,
         key: &DeploymentKey,

@@ -474,6 +474,10 @@ impl SimWorld {
                 .get(annotations::PREDICTIVE)
                 .is_some_and(|v| v == "true"),
             annotated_bounds,
+            floor_mark: d
+                .annotations
+                .get(annotations::FLOOR)
+                .and_then(|v| crate::model::FloorMark::parse(v)),
         }
     }
 
@@ -563,6 +567,37 @@ impl SimWorld {
             .ok_or_else(|| ClusterError::NotFound(key.name.clone()))?;
         hpa.config.min_replicas = new_min;
         hpa.config.max_replicas = new_max;
+        self.generation += 1;
+        Ok(())
+    }
+
+    pub fn patch_hpa_target(
+        &mut self,
+        key: &DeploymentKey,
+        cpu_pct: u32,
+    ) -> Result<(), ClusterError> {
+        let i = self.find(key)?;
+        let Some(hpa) = self.deployments[i].hpa.as_ref() else {
+            return Err(ClusterError::NotFound(format!(
+                "horizontalpodautoscalers.autoscaling \"{}\" not found",
+                key.name
+            )));
+        };
+        if hpa.config.target_cpu_pct.is_none() {
+            return Err(ClusterError::Invalid(format!(
+                "hpa {} has no CPU utilization target to move",
+                key.name
+            )));
+        }
+        if !(1..=100).contains(&cpu_pct) {
+            return Err(ClusterError::Invalid(format!(
+                "a CPU target of {cpu_pct} % is outside 1..=100"
+            )));
+        }
+        self.take_fault()?;
+        if let Some(hpa) = self.deployments[i].hpa.as_mut() {
+            hpa.config.target_cpu_pct = Some(cpu_pct);
+        }
         self.generation += 1;
         Ok(())
     }

@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             r.model.as_deref().unwrap_or("?"),
             if r.cached { " (cached)" } else { "" }
         ),
-        RecommendationSource::Rules => "rules".to_string(),
+        RecommendationSource::Policy => "rules".to_string(),
         RecommendationSource::Scheduled => "schedule".to_string(),
         RecommendationSource::Reactive => "reactive".to_string(),
     };

@@ -7,6 +7,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod policy;
+
+pub use policy::{Calibration, FloorMark, PolicyChange, PolicyContext, PolicyParams, hhmm};
+
 /// Seconds since the Unix epoch, on the cluster's clock (the simulator's virtual clock in demo).
 pub type UnixSeconds = i64;
 
@@ -124,6 +128,9 @@ pub struct DeploymentState {
     /// With an HPA they keep the user's bounds while pre-scaling moves the HPA's minReplicas.
     #[serde(default)]
     pub annotated_bounds: (Option<u32>, Option<u32>),
+    /// The policy's `ai4k8s.io/floor` annotation: when it last moved the floor, which way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_mark: Option<FloorMark>,
 }
 
 /// The whole cluster at one instant, as one poll or one watch event batch produced it.
@@ -325,7 +332,9 @@ pub struct Decision {
 #[serde(rename_all = "lowercase")]
 pub enum RecommendationSource {
     Llm,
-    Rules,
+    /// The one policy's own answer (no LLM, or the LLM did not answer).
+    #[serde(alias = "rules")]
+    Policy,
     Scheduled,
     Reactive,
 }
@@ -334,7 +343,7 @@ impl RecommendationSource {
     pub fn as_str(self) -> &'static str {
         match self {
             RecommendationSource::Llm => "llm",
-            RecommendationSource::Rules => "rules",
+            RecommendationSource::Policy => "policy",
             RecommendationSource::Scheduled => "scheduled",
             RecommendationSource::Reactive => "reactive",
         }
@@ -385,6 +394,9 @@ pub struct AdvisorInputs {
     pub hpa: Option<HpaState>,
     /// Cluster time the inputs were observed at.
     pub observed_at: UnixSeconds,
+    /// What the one policy needs beyond the seed's fields.
+    #[serde(default)]
+    pub policy: PolicyContext,
 }
 
 impl AdvisorInputs {
@@ -413,6 +425,11 @@ impl AdvisorInputs {
             mem_forecast: mem.map(ForecastSummary::from_forecast),
             hpa: state.hpa.clone(),
             observed_at,
+            policy: PolicyContext {
+                floor_mark: state.floor_mark,
+                annotated_bounds: state.annotated_bounds,
+                ..PolicyContext::default()
+            },
         }
     }
 }
@@ -437,6 +454,13 @@ pub struct Recommendation {
     pub corrections: Vec<String>,
     /// Why the rules answered instead of the LLM (no key, rate-limited, 429, timeout, …).
     pub fallback_reason: Option<String>,
+    /// What applying it changes: the HPA's floor or target, or replicas without an HPA.
+    #[serde(default)]
+    pub change: PolicyChange,
+    /// The policy's own candidate and the range the LLM may choose in (replicas, or the HPA's
+    /// floor), when an LLM answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_range: Option<(u32, u32)>,
     pub inputs: AdvisorInputs,
 }
 

@@ -1,0 +1,383 @@
+//! Calibration: the policy's parameters chosen for one deployment by replaying its own history
+//! through the backtest's machinery (the same `PolicyDriven` the backtest scores, so the same
+//! advisor, gate and changes), walk-forward: candidates are compared on the earlier part of the
+//! history and the winner is judged on the later part it was not chosen on. Nothing after `now`
+//! is ever read.
+//!
+//! The choice: among the candidates that under-provision at most half as many minutes as the
+//! HPA did on the same history (or at most 5 where the HPA's are at most 10) and flip no more
+//! often, the one with the fewest replica-hours; if none qualifies, the one that
+//! under-provisions least.
+
+use std::sync::Arc;
+
+use crate::autopilot::AutopilotOptions;
+use crate::backtest::policy::{Feed, PolicyDriven, Shared, Tuning};
+use crate::backtest::{self, ModelOptions, PolicyKind, PolicyOptions};
+use crate::config::AdvisorConfig;
+use crate::model::{Calibration, DeploymentState, Forecast, PolicyParams, Sample, UnixSeconds};
+use crate::traces::Trace;
+
+use super::demand;
+
+/// Too little history to calibrate on: the defaults apply until then.
+pub const MIN_HISTORY_SECONDS: i64 = 2 * 86_400;
+/// The later part the choice is judged on.
+pub const HELD_OUT_SECONDS: i64 = 86_400;
+/// The earliest part of each replay is unscored warm-up (the forecast needs history).
+const WARMUP_SECONDS: i64 = 86_400;
+/// At most this much history is replayed (bounded cost: a calibration is about a second).
+pub const MAX_HISTORY_SECONDS: i64 = 6 * 86_400;
+const TICK_SECONDS: i64 = 15;
+
+/// A deployment's history and setting, as calibration needs them.
+pub struct Input<'a> {
+    /// Regular demand series (units of one pod's request), from `start` at `step_seconds`.
+    pub start: UnixSeconds,
+    pub step_seconds: i64,
+    pub demand: &'a [f64],
+    /// Forecasts made so far, with their times (the backtest's); None: made here, hourly.
+    pub forecasts: Option<&'a [(UnixSeconds, Arc<Forecast>)]>,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// The HPA's own CPU target.
+    pub hpa_target_pct: u32,
+    pub startup_seconds: i64,
+    pub lag_seconds: i64,
+    pub advisor: &'a AdvisorConfig,
+    pub autopilot: AutopilotOptions,
+    /// Calibrate as of this instant: later data is ignored.
+    pub now: UnixSeconds,
+}
+
+/// The parameter sets compared: the floor's utilization, the HPA target (the HPA's own and
+/// hotter ones within the user's range), the hold and the band. Nothing here is fitted to a
+/// trace; the grid spans what a deployment's history can prefer.
+pub fn candidates(cfg: &AdvisorConfig, hpa_target_pct: u32) -> Vec<PolicyParams> {
+    let (lo, hi) = (cfg.min_hpa_target_pct, cfg.max_hpa_target_pct);
+    let mut targets: Vec<u32> = [hpa_target_pct, 75, 80, 85, 90]
+        .into_iter()
+        .filter(|t| *t >= hpa_target_pct.min(hi) && (lo..=hi).contains(t))
+        .collect();
+    if targets.is_empty() {
+        targets.push(hpa_target_pct.clamp(lo.min(hi), hi.max(lo)));
+    }
+    targets.sort_unstable();
+    targets.dedup();
+    let mut out = Vec::new();
+    for &t in &targets {
+        for util in [0.7, 0.8, 0.9] {
+            for hold in [300, 900] {
+                for band in [0.0, 0.5] {
+                    out.push(PolicyParams {
+                        target_utilization: util,
+                        band,
+                        hold_seconds: hold,
+                        recent_utilization: t as f64 / 100.0,
+                        hpa_target_pct: (t != hpa_target_pct).then_some(t),
+                        ..PolicyParams::default()
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Calibrate from a deployment's minute samples (the app's history).
+pub fn calibrate(
+    samples: &[Sample],
+    state: &DeploymentState,
+    cfg: &AdvisorConfig,
+) -> Result<Calibration, String> {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return Err("no history".into());
+    };
+    let minute = crate::metrics::MINUTE;
+    let start = first.timestamp.div_euclid(minute) * minute;
+    let n = ((last.timestamp - start) / minute + 1).max(0) as usize;
+    let mut values = vec![f64::NAN; n];
+    for s in samples {
+        if let Ok(i) = usize::try_from((s.timestamp - start).div_euclid(minute))
+            && let Some(v) = values.get_mut(i)
+        {
+            *v = crate::metrics::history::Metric::Demand.of(s);
+        }
+    }
+    let actions = crate::config::ActionsConfig::default();
+    calibrate_demand(&Input {
+        start,
+        step_seconds: minute,
+        demand: &values,
+        forecasts: None,
+        min_replicas: state.min_replicas.max(1),
+        max_replicas: state.max_replicas.max(state.min_replicas.max(1)),
+        hpa_target_pct: state
+            .hpa
+            .as_ref()
+            .and_then(|h| h.target_cpu_pct)
+            .unwrap_or(cfg.default_target_cpu_pct),
+        startup_seconds: 60,
+        lag_seconds: 60,
+        advisor: cfg,
+        autopilot: AutopilotOptions {
+            cooldown_seconds: actions.autopilot_cooldown_seconds as i64,
+            min_confidence: actions.autopilot_min_confidence,
+            dry_run: false,
+        },
+        now: last.timestamp + minute,
+    })
+}
+
+/// Calibrate from a regular demand series.
+pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
+    let step = inp.step_seconds.max(1);
+    // Only what was known at `now`, at most MAX_HISTORY_SECONDS of it.
+    let known = ((inp.now - inp.start) / step).clamp(0, inp.demand.len() as i64) as usize;
+    let keep = (MAX_HISTORY_SECONDS / step) as usize;
+    let skip = known.saturating_sub(keep);
+    let series = fill(&inp.demand[skip..known]);
+    let start = inp.start + skip as i64 * step;
+    let total = series.len() as i64 * step;
+    if total < MIN_HISTORY_SECONDS {
+        return Err(format!(
+            "{:.1} h of history; calibration needs {} h",
+            total as f64 / 3600.0,
+            MIN_HISTORY_SECONDS / 3600
+        ));
+    }
+    let trace = Trace {
+        name: "calibration".into(),
+        start,
+        step_seconds: step as u32,
+        values: series,
+    };
+    let all = backtest::hold_per_tick(&trace, TICK_SECONDS, 1.0);
+    let held = HELD_OUT_SECONDS.min(total / 3);
+    let train_ticks = ((total - held) / TICK_SECONDS) as usize;
+    let train = backtest::Demand {
+        values: all.values[..train_ticks.min(all.values.len())].to_vec(),
+        ..all.clone()
+    };
+
+    let made;
+    let forecasts: &[(UnixSeconds, Arc<Forecast>)] = match inp.forecasts {
+        Some(f) => {
+            let n = f.partition_point(|(t, _)| *t <= inp.now);
+            &f[..n]
+        }
+        None => {
+            made = hourly_forecasts(start, step, &trace.values);
+            &made
+        }
+    };
+
+    let model = ModelOptions {
+        tick_seconds: TICK_SECONDS,
+        p99_replicas: None,
+        target_pct: inp.hpa_target_pct.clamp(1, 100),
+        startup_seconds: inp.startup_seconds,
+        lag_seconds: inp.lag_seconds,
+        min_replicas: inp.min_replicas.max(1),
+        max_replicas: inp.max_replicas.max(inp.min_replicas.max(1)),
+        warmup_seconds: WARMUP_SECONDS,
+        ..ModelOptions::default()
+    };
+    let opts = PolicyOptions {
+        advisor: inp.advisor.clone(),
+        autopilot: inp.autopilot,
+        ..PolicyOptions::default()
+    };
+    let warm = ((WARMUP_SECONDS / TICK_SECONDS) as usize).min(train.len() / 2);
+    let shared_train = Shared::new(&train, &model, &opts, warm);
+    let advisor = crate::advisor::Advisor::rules_only(inp.advisor.clone(), "calibration");
+    let replay = |shared: &Shared<'_>, params: PolicyParams| {
+        let mut p = PolicyDriven::new(shared, Feed::given(forecasts), Tuning::Fixed(params));
+        p.run_sync(&advisor);
+        p.finish().0
+    };
+
+    let hpa = backtest::policy::run(PolicyKind::Hpa, &shared_train);
+    let allowed = if hpa.under_provisioned_minutes <= 10.0 {
+        5.0_f64.max(hpa.under_provisioned_minutes / 2.0)
+    } else {
+        hpa.under_provisioned_minutes / 2.0
+    };
+    let grid = candidates(inp.advisor, model.target_pct);
+    let scored: Vec<(PolicyParams, backtest::PolicyMetrics)> = grid
+        .iter()
+        .map(|&c| (c, replay(&shared_train, c)))
+        .collect();
+    let feasible = |m: &backtest::PolicyMetrics| {
+        m.under_provisioned_minutes <= allowed && m.flips_within_300s <= hpa.flips_within_300s
+    };
+    let best = scored
+        .iter()
+        .filter(|(_, m)| feasible(m))
+        .min_by(|a, b| {
+            (a.1.replica_hours, a.1.scale_events)
+                .partial_cmp(&(b.1.replica_hours, b.1.scale_events))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .or_else(|| {
+            scored.iter().min_by(|a, b| {
+                (a.1.under_provisioned_minutes, a.1.replica_hours)
+                    .partial_cmp(&(b.1.under_provisioned_minutes, b.1.replica_hours))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+        })
+        .map(|(p, _)| *p)
+        .unwrap_or_default();
+
+    // Judged on the held-out part, replayed from the same start so forecasts have history.
+    let shared_all = Shared::new(&all, &model, &opts, train.len());
+    let judged = replay(&shared_all, best);
+    let hpa_judged = backtest::policy::run(PolicyKind::Hpa, &shared_all);
+    Ok(Calibration {
+        params: best,
+        history_hours: total as f64 / 3600.0,
+        held_out_hours: held as f64 / 3600.0,
+        policy_replica_hours: judged.replica_hours,
+        hpa_replica_hours: hpa_judged.replica_hours,
+        policy_under_minutes: judged.under_provisioned_minutes,
+        hpa_under_minutes: hpa_judged.under_provisioned_minutes,
+        made_at: inp.now,
+        candidates: grid.len(),
+    })
+}
+
+/// Unknown values take the last known one (leading unknowns the first known).
+fn fill(values: &[f64]) -> Vec<f64> {
+    let first = values
+        .iter()
+        .copied()
+        .find(|v| v.is_finite())
+        .unwrap_or(0.0);
+    let mut last = first;
+    values
+        .iter()
+        .map(|&v| {
+            if v.is_finite() {
+                last = v;
+            }
+            last
+        })
+        .collect()
+}
+
+/// The forecasts the app would have made hourly over `values`, each from the data before it.
+fn hourly_forecasts(
+    start: UnixSeconds,
+    step: i64,
+    values: &[f64],
+) -> Vec<(UnixSeconds, Arc<Forecast>)> {
+    let (b0, buckets) = demand::buckets(start, step, values);
+    let per_hour = (3600 / demand::STEP_SECONDS as i64) as usize;
+    let mut out = Vec::new();
+    let mut n = per_hour * 24;
+    while n <= buckets.len() {
+        let t = b0 + n as i64 * demand::STEP_SECONDS as i64;
+        if let Some(f) = demand::forecast_buckets(b0, &buckets[..n]) {
+            out.push((t, Arc::new(f)));
+        }
+        n += per_hour;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn daily(days: i64, poison_after: Option<i64>) -> Vec<f64> {
+        (0..days * 1440)
+            .map(|i| {
+                let t = i * 60;
+                if poison_after.is_some_and(|p| t >= p) {
+                    return 500.0 * ((i % 7) as f64);
+                }
+                let h = (t % 86_400) as f64 / 3600.0;
+                let base = 3.0 + 2.5 * (std::f64::consts::TAU * (h - 6.0) / 24.0).sin().max(-0.8);
+                // A burst every afternoon at 15:00 for 10 minutes.
+                if (15.0..15.17).contains(&h) {
+                    base * 1.8
+                } else {
+                    base
+                }
+            })
+            .collect()
+    }
+
+    fn input<'a>(values: &'a [f64], cfg: &'a AdvisorConfig, now: i64) -> Input<'a> {
+        Input {
+            start: 0,
+            step_seconds: 60,
+            demand: values,
+            forecasts: None,
+            min_replicas: 1,
+            max_replicas: 50,
+            hpa_target_pct: 70,
+            startup_seconds: 60,
+            lag_seconds: 60,
+            advisor: cfg,
+            autopilot: AutopilotOptions {
+                cooldown_seconds: 300,
+                min_confidence: 0.7,
+                dry_run: false,
+            },
+            now,
+        }
+    }
+
+    #[test]
+    fn short_history_keeps_the_defaults_and_says_why() {
+        let cfg = AdvisorConfig::default();
+        let v = daily(1, None);
+        let e = calibrate_demand(&input(&v, &cfg, 86_400)).expect_err("one day is too short");
+        assert!(e.contains("needs 48 h"), "{e}");
+    }
+
+    #[test]
+    fn calibration_never_sees_the_data_after_now() {
+        let cfg = AdvisorConfig::default();
+        let now = 3 * 86_400;
+        let clean = daily(4, None);
+        let poisoned = daily(4, Some(now));
+        let a = calibrate_demand(&input(&clean, &cfg, now)).expect("calibrates");
+        let b = calibrate_demand(&input(&poisoned, &cfg, now)).expect("calibrates");
+        assert_eq!(a, b, "the poisoned future changed the calibration");
+        assert_eq!(a.history_hours, 72.0);
+        assert_eq!(a.held_out_hours, 24.0);
+        assert_eq!(a.candidates, candidates(&cfg, 70).len());
+        // And it is a choice made on the deployment's data: held-out figures are real replays.
+        assert!(
+            a.hpa_replica_hours > 0.0 && a.policy_replica_hours > 0.0,
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn candidates_stay_in_the_users_target_range() {
+        let cfg = AdvisorConfig {
+            min_hpa_target_pct: 60,
+            max_hpa_target_pct: 80,
+            ..AdvisorConfig::default()
+        };
+        for c in candidates(&cfg, 70) {
+            let t = c.hpa_target_pct.unwrap_or(70);
+            assert!((70..=80).contains(&t), "{c:?}");
+        }
+        // A range that excludes the HPA's own target still yields candidates within it.
+        let cfg = AdvisorConfig {
+            min_hpa_target_pct: 80,
+            max_hpa_target_pct: 85,
+            ..AdvisorConfig::default()
+        };
+        let c = candidates(&cfg, 70);
+        assert!(!c.is_empty());
+        assert!(
+            c.iter().all(|c| matches!(c.hpa_target_pct, Some(80 | 85))),
+            "{c:?}"
+        );
+    }
+}

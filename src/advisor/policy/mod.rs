@@ -1,0 +1,501 @@
+//! The one policy: every face's decision. The card (with or without an LLM), `a`, `recommend`,
+//! the autopilot and the backtest's `ai4k8s` policy all call `decide`; nothing else decides.
+//!
+//! With an HPA the policy changes the HPA, never spec.replicas (which the HPA would undo):
+//! it raises minReplicas ahead of a forecast peak (pre-scaling; the HPA stays the reactive
+//! safety net above it), releases that floor when the forecast and the recent past allow, or
+//! moves the HPA's CPU target within the user's range to what calibration found this
+//! deployment can run at. Without an HPA it sizes spec.replicas itself.
+//!
+//! Raising is immediate (a late pod is an under-provisioned minute); lowering waits for a hold
+//! time and a clear margin, and only goes to what a longer look-ahead and the recent peak still
+//! need, so a dip between two peaks is not a scale-down followed by a scale-up. The hold times
+//! are read from the `ai4k8s.io/floor` mark the last change left on the deployment, so the
+//! decision is a function of what the cluster shows: any process decides the same.
+
+pub mod calibrate;
+pub mod demand;
+mod explain;
+pub mod sizing;
+
+use crate::config::AdvisorConfig;
+use crate::model::{
+    AdvisorInputs, Decision, Forecast, HpaState, PolicyChange, PolicyParams, ScalingAction,
+    UnixSeconds,
+};
+
+pub use sizing::{forecast_peak, replicas_for};
+
+/// Utilization ratios within this of 1.0 do not move replicas (as the HPA's tolerance).
+pub const TOLERANCE: f64 = 0.1;
+
+/// What the policy decided, and the range an LLM may choose the target in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub change: PolicyChange,
+    /// Acceptable `target_replicas` (the floor with an HPA, replicas without): fewer would be
+    /// short of the forecast even at 100 % utilization, more is beyond the HPA's own headroom;
+    /// a lowering the hold forbids is outside it.
+    pub range: (u32, u32),
+}
+
+/// Why the policy chose what it chose; the reasoning is written from it, so the text always
+/// names the driver and the numbers it used.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Driver {
+    MissingMetrics,
+    /// The forecast's highest demand in the look-ahead window, and when.
+    ForecastPeak {
+        demand: f64,
+        at: UnixSeconds,
+    },
+    /// The load now (no HPA: the policy is the only scaler).
+    CurrentLoad {
+        demand: f64,
+    },
+    /// The HPA scaled above the floor on real load.
+    FollowHpa {
+        replicas: u32,
+    },
+    /// Calibration chose another HPA target.
+    Calibrated,
+    /// The floor can come down: what the longer window and the recent peak still need.
+    Lower {
+        forecast_need: u32,
+        recent_need: u32,
+    },
+    /// The user's bounds moved below the floor.
+    Bounds,
+    /// Nothing to change; `held` says a lowering waits for the hold.
+    Steady {
+        need: u32,
+        held: Option<i64>,
+    },
+    /// Demand beyond the maximum.
+    Saturated {
+        need: u32,
+    },
+}
+
+/// What the policy sees, with the deployment's bounds repaired.
+struct View<'a> {
+    inputs: &'a AdvisorInputs,
+    p: PolicyParams,
+    now: UnixSeconds,
+    min: u32,
+    max: u32,
+    forecast: Option<&'a Forecast>,
+}
+
+impl View<'_> {
+    fn peak(&self, horizon: i64) -> Option<(f64, UnixSeconds)> {
+        let f = self.forecast?;
+        peak_at(f, self.now, self.now + horizon, self.p.band)
+    }
+
+    /// Replicas the forecast needs over `horizon` at `util`, within bounds.
+    fn need(&self, horizon: i64, util: f64) -> u32 {
+        self.peak(horizon)
+            .map(|(d, _)| replicas_for(d, 1.0, util))
+            .unwrap_or(0)
+            .clamp(self.min, self.max)
+    }
+
+    fn since(&self, t: Option<UnixSeconds>, d: i64) -> bool {
+        t.is_none_or(|t| self.now - t >= d)
+    }
+
+    fn last_change(&self) -> Option<UnixSeconds> {
+        self.inputs.policy.floor_mark.map(|m| m.at)
+    }
+
+    fn last_lower(&self) -> Option<UnixSeconds> {
+        self.inputs
+            .policy
+            .floor_mark
+            .filter(|m| !m.raised)
+            .map(|m| m.at)
+    }
+
+    /// Demand now: the pipeline's, else CPU % × ready pods.
+    fn demand_now(&self) -> Option<f64> {
+        let i = self.inputs;
+        i.policy.demand_now.or_else(|| {
+            let serving = if i.running_pods > 0 {
+                i.running_pods
+            } else {
+                i.current_replicas
+            };
+            i.cpu_pct.map(|c| c / 100.0 * serving as f64)
+        })
+    }
+
+    /// When a raise to `to` can be let go: the end of the last forecast point in the longer
+    /// window that still needs it, and never before the hold.
+    fn until(&self, to: u32) -> UnixSeconds {
+        let hold = self.now + self.p.hold_seconds.max(0);
+        let Some(f) = self.forecast else {
+            return hold;
+        };
+        let step = f.step_seconds.max(1) as i64;
+        let end = self.now + self.p.lower_lookahead_seconds.max(self.p.lookahead_seconds);
+        let last = f
+            .points
+            .iter()
+            .filter(|pt| pt.timestamp + step > self.now && pt.timestamp < end)
+            .filter(|pt| {
+                let d = pt.value + self.p.band * (pt.upper - pt.value).max(0.0);
+                replicas_for(d, 1.0, self.p.target_utilization) >= to
+            })
+            .map(|pt| pt.timestamp + step)
+            .max();
+        last.unwrap_or(hold).max(hold)
+    }
+}
+
+/// The highest demand in `[from, to)` at `band` within the forecast's band, and its time.
+pub fn peak_at(
+    f: &Forecast,
+    from: UnixSeconds,
+    to: UnixSeconds,
+    band: f64,
+) -> Option<(f64, UnixSeconds)> {
+    let step = f.step_seconds.max(1) as i64;
+    f.points
+        .iter()
+        .filter(|p| p.timestamp + step > from && p.timestamp < to)
+        .map(|p| {
+            let v = (p.value + band * (p.upper - p.value).max(0.0)).max(0.0);
+            (v, p.timestamp)
+        })
+        .reduce(|a, b| if b.0 > a.0 { b } else { a })
+}
+
+/// The HPA target (% of requests) the policy wants: calibration's, within the user's range;
+/// None to leave the HPA's own.
+fn wanted_target(inputs: &AdvisorInputs, cfg: &AdvisorConfig, h: &HpaState) -> Option<u32> {
+    let cur = h.target_cpu_pct?;
+    let want = inputs.policy.params.hpa_target_pct?;
+    let (lo, hi) = (cfg.min_hpa_target_pct, cfg.max_hpa_target_pct);
+    let (lo, hi) = (lo.clamp(1, 100), hi.clamp(1, 100));
+    let want = want.clamp(lo.min(hi), hi.max(lo));
+    (want != cur).then_some(want)
+}
+
+/// The policy's decision for one deployment, before validation.
+pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Outcome {
+    let (min, max) = super::validate::bounds(inputs);
+    let v = View {
+        inputs,
+        p: inputs.policy.params,
+        now: inputs.observed_at,
+        min,
+        max,
+        forecast: inputs.policy.demand_forecast.as_deref(),
+    };
+    let (change, driver) = match (&inputs.hpa, v.demand_now()) {
+        (_, None) => (PolicyChange::Maintain, Driver::MissingMetrics),
+        (Some(h), Some(now_demand)) => with_hpa(&v, cfg, h, now_demand),
+        (None, Some(now_demand)) => without_hpa(&v, cfg, now_demand),
+    };
+    let target = target_of(inputs, &change);
+    let range = range(&v, cfg, &change, target);
+    let decision = explain::decision(inputs, cfg, &change, &driver, target, v.forecast);
+    Outcome {
+        decision,
+        change,
+        range,
+    }
+}
+
+/// The replicas (with an HPA: the floor) a change leaves.
+pub fn target_of(inputs: &AdvisorInputs, change: &PolicyChange) -> u32 {
+    match change {
+        PolicyChange::Floor { to, .. }
+        | PolicyChange::Release { to, .. }
+        | PolicyChange::Replicas { to, .. } => *to,
+        _ => reference(inputs),
+    }
+}
+
+/// What `target_replicas` is measured against: the HPA's floor, or spec.replicas.
+pub fn reference(inputs: &AdvisorInputs) -> u32 {
+    inputs
+        .hpa
+        .as_ref()
+        .map_or(inputs.current_replicas, |h| h.min_replicas)
+}
+
+fn with_hpa(
+    v: &View<'_>,
+    cfg: &AdvisorConfig,
+    h: &HpaState,
+    demand_now: f64,
+) -> (PolicyChange, Driver) {
+    let p = v.p;
+    let floor = h.min_replicas;
+    let hpa = h.name.clone();
+    let replicas = v.inputs.current_replicas;
+
+    // Bounds first: a floor outside the user's bounds moves into them at once.
+    if floor > v.max {
+        return (
+            PolicyChange::Release {
+                hpa,
+                from: floor,
+                to: v.max,
+            },
+            Driver::Bounds,
+        );
+    }
+    if floor < v.min {
+        return (
+            PolicyChange::Floor {
+                hpa,
+                from: floor,
+                to: v.min,
+                until: v.until(v.min),
+            },
+            Driver::Bounds,
+        );
+    }
+    let up = v.need(p.lookahead_seconds, p.target_utilization);
+    if up > floor && v.since(v.last_lower(), p.reverse_guard_seconds) {
+        let (demand, at) = v.peak(p.lookahead_seconds).unwrap_or((0.0, v.now));
+        return (
+            PolicyChange::Floor {
+                hpa,
+                from: floor,
+                to: up,
+                until: v.until(up),
+            },
+            if up == v.min && demand <= 0.0 {
+                Driver::Bounds
+            } else {
+                Driver::ForecastPeak { demand, at }
+            },
+        );
+    }
+    if p.follow_hpa && replicas > floor && replicas <= v.max {
+        return (
+            PolicyChange::Floor {
+                hpa,
+                from: floor,
+                to: replicas,
+                until: v.until(replicas),
+            },
+            Driver::FollowHpa { replicas },
+        );
+    }
+    if let Some(want) = wanted_target(v.inputs, cfg, h)
+        && let Some(cur) = h.target_cpu_pct
+        // Running hotter takes capacity away: not while the floor holds a raise.
+        && (want < cur || v.since(v.last_change(), p.hold_seconds))
+    {
+        return (
+            PolicyChange::Target {
+                hpa,
+                from: cur,
+                to: want,
+            },
+            Driver::Calibrated,
+        );
+    }
+    let recent_need = v
+        .inputs
+        .policy
+        .recent_peak
+        .map(|d| replicas_for(d, 1.0, p.recent_utilization))
+        .unwrap_or(0);
+    let forecast_need = v.need(
+        p.lower_lookahead_seconds.max(p.lookahead_seconds),
+        p.target_utilization,
+    );
+    let down = forecast_need.max(up).max(recent_need).clamp(v.min, v.max);
+    let held = (!v.since(v.last_change(), p.hold_seconds))
+        .then(|| p.hold_seconds - (v.now - v.last_change().unwrap_or(v.now)));
+    if floor > v.min && held.is_none() && (down as f64) < floor as f64 * (1.0 - p.lower_hysteresis)
+    {
+        return (
+            PolicyChange::Release {
+                hpa,
+                from: floor,
+                to: down,
+            },
+            Driver::Lower {
+                forecast_need,
+                recent_need,
+            },
+        );
+    }
+    let hpa_target = h.target_cpu_pct.unwrap_or(100).max(1) as f64 / 100.0;
+    let need_now = replicas_for(demand_now, 1.0, hpa_target);
+    if need_now > v.max && replicas >= v.max {
+        return (PolicyChange::AtMax, Driver::Saturated { need: need_now });
+    }
+    (PolicyChange::Maintain, Driver::Steady { need: down, held })
+}
+
+fn without_hpa(v: &View<'_>, cfg: &AdvisorConfig, demand_now: f64) -> (PolicyChange, Driver) {
+    let p = v.p;
+    let current = v.inputs.current_replicas;
+    // No safety net underneath: size for the load now as well as the forecast, at the
+    // configured target (the role an HPA's target would play).
+    let util = cfg.default_target_cpu_pct.clamp(1, 100) as f64 / 100.0;
+    let ratio = demand_now / (current.max(1) as f64 * util);
+    let now_need = if (ratio - 1.0).abs() <= TOLERANCE {
+        current
+    } else {
+        replicas_for(demand_now, 1.0, util)
+    };
+    let forecast_up = v.need(p.lookahead_seconds, util);
+    let up = now_need.max(forecast_up).clamp(v.min, v.max);
+    let raw_need = replicas_for(demand_now, 1.0, util);
+    if raw_need > v.max && current >= v.max {
+        return (PolicyChange::AtMax, Driver::Saturated { need: raw_need });
+    }
+    if current > v.max || current < v.min {
+        let to = current.clamp(v.min, v.max);
+        return (PolicyChange::Replicas { from: current, to }, Driver::Bounds);
+    }
+    if up > current && v.since(v.last_lower(), p.reverse_guard_seconds) {
+        let driver = match v.peak(p.lookahead_seconds) {
+            Some((demand, at)) if forecast_up >= now_need => Driver::ForecastPeak { demand, at },
+            _ => Driver::CurrentLoad { demand: demand_now },
+        };
+        return (
+            PolicyChange::Replicas {
+                from: current,
+                to: up,
+            },
+            driver,
+        );
+    }
+    let recent_need = v
+        .inputs
+        .policy
+        .recent_peak
+        .map(|d| replicas_for(d, 1.0, util))
+        .unwrap_or(0);
+    let forecast_need = v.need(p.lower_lookahead_seconds.max(p.lookahead_seconds), util);
+    let down = forecast_need
+        .max(up)
+        .max(recent_need)
+        .max(now_need)
+        .clamp(v.min, v.max);
+    let held = (!v.since(v.last_change(), p.hold_seconds))
+        .then(|| p.hold_seconds - (v.now - v.last_change().unwrap_or(v.now)));
+    if held.is_none() && (down as f64) < current as f64 * (1.0 - p.lower_hysteresis) {
+        return (
+            PolicyChange::Replicas {
+                from: current,
+                to: down,
+            },
+            Driver::Lower {
+                forecast_need,
+                recent_need,
+            },
+        );
+    }
+    (PolicyChange::Maintain, Driver::Steady { need: down, held })
+}
+
+/// The range an LLM may pick `target_replicas` in around the policy's own target.
+fn range(v: &View<'_>, cfg: &AdvisorConfig, change: &PolicyChange, target: u32) -> (u32, u32) {
+    let p = v.p;
+    let reference = reference(v.inputs);
+    if matches!(change, PolicyChange::Target { .. } | PolicyChange::AtMax) {
+        // Not a replica decision: the LLM explains, it does not move it.
+        return (target, target);
+    }
+    let hpa_util = v
+        .inputs
+        .hpa
+        .as_ref()
+        .and_then(|h| h.target_cpu_pct)
+        .unwrap_or(cfg.default_target_cpu_pct)
+        .clamp(1, 100) as f64
+        / 100.0;
+    let peak = v
+        .peak(p.lookahead_seconds)
+        .map(|(d, _)| d)
+        .or(v.demand_now())
+        .unwrap_or(0.0);
+    // Fewer than this is short even at 100 %; with an HPA underneath, the floor may be lower
+    // (the HPA still reacts), but not below what the bounds say.
+    let short = if v.inputs.hpa.is_some() {
+        v.min
+    } else {
+        replicas_for(peak, 1.0, 1.0).clamp(v.min, v.max)
+    };
+    let roomy = (replicas_for(peak, 1.0, hpa_util) + 1).clamp(v.min, v.max);
+    let mut lo = short.min(target);
+    let mut hi = roomy.max(target);
+    // What the hold and the reverse guard forbid the policy, they forbid the LLM.
+    if !v.since(v.last_change(), p.hold_seconds) {
+        lo = lo.max(reference.min(hi));
+    }
+    if !v.since(v.last_lower(), p.reverse_guard_seconds) {
+        hi = hi.min(reference.max(lo));
+    }
+    (lo.min(hi), hi.max(lo))
+}
+
+/// The change that moves to `target` (an LLM's or a schedule's choice within the range), with
+/// `policy` the policy's own change, kept when the target is the policy's.
+pub fn change_for_target(
+    inputs: &AdvisorInputs,
+    policy: &PolicyChange,
+    target: u32,
+) -> PolicyChange {
+    if target == target_of(inputs, policy) {
+        return policy.clone();
+    }
+    let hold = inputs.policy.params.hold_seconds.max(0);
+    match &inputs.hpa {
+        Some(h) => {
+            let floor = h.min_replicas;
+            match target.cmp(&floor) {
+                std::cmp::Ordering::Greater => PolicyChange::Floor {
+                    hpa: h.name.clone(),
+                    from: floor,
+                    to: target,
+                    until: match policy {
+                        PolicyChange::Floor { until, .. } => *until,
+                        _ => inputs.observed_at + hold,
+                    },
+                },
+                std::cmp::Ordering::Less => PolicyChange::Release {
+                    hpa: h.name.clone(),
+                    from: floor,
+                    to: target,
+                },
+                std::cmp::Ordering::Equal => PolicyChange::Maintain,
+            }
+        }
+        None if target == inputs.current_replicas => PolicyChange::Maintain,
+        None => PolicyChange::Replicas {
+            from: inputs.current_replicas,
+            to: target,
+        },
+    }
+}
+
+/// The action of the seed's contract that matches a change.
+pub fn action_of(inputs: &AdvisorInputs, change: &PolicyChange) -> ScalingAction {
+    match change {
+        PolicyChange::Floor { .. } => ScalingAction::ScaleUp,
+        PolicyChange::Release { .. } => ScalingAction::ScaleDown,
+        PolicyChange::Replicas { from, to } if to > from => ScalingAction::ScaleUp,
+        PolicyChange::Replicas { .. } => ScalingAction::ScaleDown,
+        PolicyChange::AtMax => ScalingAction::AtMax,
+        PolicyChange::Target { .. } | PolicyChange::Maintain => {
+            let _ = inputs;
+            ScalingAction::Maintain
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,350 @@
+use std::sync::Arc;
+
+use super::*;
+use crate::model::{
+    FloorMark, ForecastPoint, HpaState, Peak, PolicyContext, PolicyParams, ScalingAction, Trend,
+};
+
+const NOW: i64 = 1_700_000_000;
+
+fn forecast(start: i64, step: u32, values: &[f64]) -> Forecast {
+    let points: Vec<ForecastPoint> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| ForecastPoint {
+            timestamp: start + i as i64 * step as i64,
+            value: v,
+            lower: v - 1.0,
+            upper: v + 2.0,
+        })
+        .collect();
+    let (i, peak) = values
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, 0.0), |a, (i, v)| if v > a.1 { (i, v) } else { a });
+    Forecast {
+        model: "test".into(),
+        step_seconds: step,
+        peak: Peak {
+            timestamp: start + i as i64 * step as i64,
+            value: peak,
+        },
+        points,
+        trend: Trend::Stable,
+        trend_pct_per_hour: 0.0,
+        current: values[0],
+        hourly: vec![],
+        anomalies: vec![],
+        low_confidence: false,
+    }
+}
+
+fn params() -> PolicyParams {
+    PolicyParams {
+        target_utilization: 1.0,
+        band: 0.0,
+        lookahead_seconds: 600,
+        lower_lookahead_seconds: 1200,
+        hold_seconds: 600,
+        lower_hysteresis: 0.2,
+        recent_seconds: 300,
+        recent_utilization: 1.0,
+        reverse_guard_seconds: 300,
+        follow_hpa: false,
+        hpa_target_pct: None,
+    }
+}
+
+/// A deployment at `replicas` whose HPA (target 50 %) holds its floor at `floor`, bounds
+/// [2, 50], demand `demand` now.
+fn inputs(replicas: u32, floor: u32, demand: f64, f: Option<Forecast>) -> AdvisorInputs {
+    AdvisorInputs {
+        namespace: "shop".into(),
+        name: "web".into(),
+        current_replicas: replicas,
+        min_replicas: 2,
+        max_replicas: 50,
+        cpu_pct: Some(100.0 * demand / replicas as f64),
+        mem_pct: Some(30.0),
+        running_pods: replicas,
+        total_pods: replicas,
+        cpu_forecast: None,
+        mem_forecast: None,
+        hpa: Some(HpaState {
+            name: "web".into(),
+            min_replicas: floor,
+            max_replicas: 50,
+            target_cpu_pct: Some(50),
+            target_mem_pct: None,
+            current_replicas: replicas,
+            desired_replicas: replicas,
+            scaling_status: "stable".into(),
+            last_scale_time: None,
+            metrics: Vec::new(),
+        }),
+        observed_at: NOW,
+        policy: PolicyContext {
+            demand_now: Some(demand),
+            recent_peak: Some(demand),
+            demand_forecast: f.map(Arc::new),
+            params: params(),
+            ..PolicyContext::default()
+        },
+    }
+}
+
+fn cfg() -> AdvisorConfig {
+    AdvisorConfig {
+        min_hpa_target_pct: 50,
+        max_hpa_target_pct: 85,
+        ..AdvisorConfig::default()
+    }
+}
+
+#[test]
+fn a_forecast_peak_raises_the_floor_at_once_and_says_so_with_its_numbers() {
+    // Demand 4 now on 4 pods; 10 expected five minutes out.
+    let i = inputs(
+        4,
+        2,
+        4.0,
+        Some(forecast(NOW, 300, &[4.0, 10.0, 10.0, 3.0, 3.0, 3.0])),
+    );
+    let o = decide(&i, &cfg());
+    let PolicyChange::Floor {
+        from, to, until, ..
+    } = o.change
+    else {
+        panic!("{:?}", o.change);
+    };
+    assert_eq!((from, to), (2, 10));
+    // The last point still needing 10 ends at NOW + 900, past the 600 s hold.
+    assert_eq!(until, NOW + 900);
+    assert_eq!(o.decision.action, ScalingAction::ScaleUp);
+    assert_eq!(o.decision.target_replicas, 10);
+    let r = &o.decision.reasoning;
+    // 10 pods of demand on 4 ready = 250 % of today's pods, at NOW + 300 (22:18 UTC).
+    assert!(r.contains("Forecast peak 250 %"), "{r}");
+    assert!(r.contains("at 22:18"), "{r}");
+    assert!(r.contains("10 pods carry it at 100 %"), "{r}");
+    assert!(r.contains("until 22:28"), "{r}");
+    assert_eq!(o.change.headline(), "floor 2 → 10 until 22:28");
+}
+
+#[test]
+fn the_floor_comes_down_only_after_the_hold_by_a_margin_to_the_longer_windows_need() {
+    let low = forecast(NOW, 300, &[4.0; 8]);
+    let mut i = inputs(10, 10, 4.0, Some(low.clone()));
+    // Raised 5 minutes ago: held.
+    i.policy.floor_mark = Some(FloorMark {
+        raised: true,
+        at: NOW - 300,
+        until: None,
+    });
+    let o = decide(&i, &cfg());
+    assert_eq!(o.change, PolicyChange::Maintain);
+    assert!(
+        o.decision.reasoning.contains("holds for another 5 min"),
+        "{}",
+        o.decision.reasoning
+    );
+    // The hold over: down to what the 20-minute window needs.
+    i.policy.floor_mark = Some(FloorMark {
+        raised: true,
+        at: NOW - 600,
+        until: None,
+    });
+    let o = decide(&i, &cfg());
+    assert!(
+        matches!(
+            o.change,
+            PolicyChange::Release {
+                from: 10,
+                to: 4,
+                ..
+            }
+        ),
+        "{:?}",
+        o.change
+    );
+    assert!(
+        o.decision.reasoning.contains("needs 4 pods"),
+        "{}",
+        o.decision.reasoning
+    );
+    // A peak 15 minutes out is within the longer window: no lowering below it.
+    let dip = forecast(NOW, 300, &[4.0, 4.0, 4.0, 9.0, 4.0]);
+    i.policy.demand_forecast = Some(Arc::new(dip));
+    // Within the margin (9 of 10 with 20 % hysteresis): kept.
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+    // The recent peak keeps it up too.
+    i.policy.demand_forecast = Some(Arc::new(low));
+    i.policy.recent_peak = Some(9.5);
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+}
+
+#[test]
+fn no_raise_within_the_reverse_guard_of_a_lowering() {
+    let high = forecast(NOW, 300, &[12.0; 8]);
+    let mut i = inputs(6, 6, 3.0, Some(high));
+    i.policy.floor_mark = Some(FloorMark {
+        raised: false,
+        at: NOW - 60,
+        until: None,
+    });
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+    i.policy.floor_mark = Some(FloorMark {
+        raised: false,
+        at: NOW - 300,
+        until: None,
+    });
+    assert!(matches!(
+        decide(&i, &cfg()).change,
+        PolicyChange::Floor { to: 12, .. }
+    ));
+}
+
+#[test]
+fn the_floor_follows_the_hpa_up_when_asked_to() {
+    let low = forecast(NOW, 300, &[2.0; 8]);
+    let mut i = inputs(9, 2, 4.0, Some(low));
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+    i.policy.params.follow_hpa = true;
+    let o = decide(&i, &cfg());
+    assert!(
+        matches!(o.change, PolicyChange::Floor { from: 2, to: 9, .. }),
+        "{:?}",
+        o.change
+    );
+    assert!(o.decision.reasoning.contains("The HPA scaled to 9"));
+}
+
+#[test]
+fn a_calibrated_target_moves_the_hpa_within_the_users_range_only() {
+    let flat = forecast(NOW, 300, &[3.0; 8]);
+    let mut i = inputs(4, 3, 3.0, Some(flat));
+    i.policy.params.hpa_target_pct = Some(95);
+    let o = decide(&i, &cfg());
+    // Wanted 95, the user's range stops at 85.
+    assert_eq!(
+        o.change,
+        PolicyChange::Target {
+            hpa: "web".into(),
+            from: 50,
+            to: 85
+        }
+    );
+    assert_eq!(o.decision.action, ScalingAction::Maintain);
+    assert_eq!(o.range, (3, 3), "the LLM does not move a target change");
+    assert_eq!(o.change.headline(), "HPA target 50 → 85 %");
+    // Already there: nothing.
+    i.hpa.as_mut().map(|h| h.target_cpu_pct = Some(85));
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+}
+
+#[test]
+fn without_an_hpa_the_policy_sizes_replicas_itself() {
+    let mut i = inputs(4, 2, 6.0, None);
+    i.hpa = None;
+    // 6 pods of demand at the configured 70 % target: 9.
+    let o = decide(&i, &cfg());
+    assert_eq!(o.change, PolicyChange::Replicas { from: 4, to: 9 });
+    assert!(
+        o.decision.reasoning.contains("CPU is 150 %"),
+        "{}",
+        o.decision.reasoning
+    );
+    assert!(
+        o.decision
+            .reasoning
+            .contains("9 pods carry it at the 70 % target")
+    );
+    // Within the 10 % tolerance (2.9 of 4 × 0.7): maintain.
+    let mut i = inputs(4, 2, 2.9, None);
+    i.hpa = None;
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+}
+
+#[test]
+fn missing_metrics_change_nothing_at_low_confidence() {
+    let mut i = inputs(3, 2, 1.0, None);
+    i.cpu_pct = None;
+    i.policy.demand_now = None;
+    let o = decide(&i, &cfg());
+    assert_eq!(o.change, PolicyChange::Maintain);
+    assert!(o.decision.confidence < 0.5);
+}
+
+#[test]
+fn an_hpa_managed_deployment_is_never_given_a_replicas_change() {
+    // Every combination of load, floor, forecast and mark on a small grid.
+    let mut seen = std::collections::BTreeSet::new();
+    for replicas in [1, 3, 10, 50] {
+        for floor in [1, 2, 7, 60] {
+            for demand in [0.0, 2.0, 9.0, 80.0] {
+                for peak in [None, Some(1.0), Some(30.0)] {
+                    for mark in [None, Some(true), Some(false)] {
+                        let f = peak.map(|p| forecast(NOW, 300, &[p; 8]));
+                        let mut i = inputs(replicas, floor, demand, f);
+                        i.policy.floor_mark = mark.map(|raised| FloorMark {
+                            raised,
+                            at: NOW - 120,
+                            until: None,
+                        });
+                        i.policy.params.follow_hpa = replicas == 10;
+                        i.policy.params.hpa_target_pct = (floor == 7).then_some(85);
+                        let o = decide(&i, &cfg());
+                        assert!(!matches!(o.change, PolicyChange::Replicas { .. }), "{o:?}");
+                        let (lo, hi) = o.range;
+                        assert!(lo <= hi && lo >= 2 && hi <= 50, "{o:?}");
+                        seen.insert(
+                            o.change
+                                .headline()
+                                .split(" ")
+                                .next()
+                                .unwrap_or("")
+                                .to_string(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["HPA", "at", "floor", "maintain", "release"],
+        "the grid reaches every kind of HPA change"
+    );
+}
+
+#[test]
+fn the_llm_range_keeps_the_hold() {
+    let low = forecast(NOW, 300, &[4.0; 8]);
+    let mut i = inputs(10, 10, 4.0, Some(low));
+    i.policy.floor_mark = Some(FloorMark {
+        raised: true,
+        at: NOW - 60,
+        until: None,
+    });
+    let o = decide(&i, &cfg());
+    assert!(o.range.0 >= 10, "no lowering while held: {:?}", o.range);
+    // A target the LLM picks becomes the matching change.
+    assert!(matches!(
+        change_for_target(&i, &o.change, 12),
+        PolicyChange::Floor {
+            from: 10,
+            to: 12,
+            ..
+        }
+    ));
+    assert!(matches!(
+        change_for_target(&i, &o.change, 4),
+        PolicyChange::Release {
+            from: 10,
+            to: 4,
+            ..
+        }
+    ));
+    assert_eq!(change_for_target(&i, &o.change, 10), o.change);
+}
