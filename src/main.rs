@@ -225,7 +225,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 (Output::Json, false) => serde_json::to_string_pretty(&recs)?,
                 (Output::Text, _) => recs
                     .iter()
-                    .map(render_text::recommendation)
+                    .map(|r| render_text::recommendation(&r.recommendation))
                     .collect::<Vec<_>>()
                     .join("\n"),
             };

@@ -120,13 +120,66 @@ pub async fn load_histories(
     Ok((snapshot, histories))
 }
 
-/// One-shot recommendations for the deployments `wanted` selects (all when None).
+/// One change a recommendation's apply would write (`recommend -o json`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PlannedChange {
+    pub object: String,
+    pub field: String,
+    pub from: String,
+    pub to: String,
+    pub kubectl: String,
+}
+
+/// A recommendation with the changes `a` would write for it now (the same `plan_apply`), or
+/// why there is nothing to apply.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Recommended {
+    #[serde(flatten)]
+    pub recommendation: Recommendation,
+    pub changes: Vec<PlannedChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nothing_to_apply: Option<String>,
+}
+
+impl Recommended {
+    pub fn new(recommendation: Recommendation, state: &DeploymentState) -> Self {
+        let key = state.key.clone();
+        let (changes, nothing_to_apply) =
+            match crate::actions::plan::plan_apply(state, &recommendation) {
+                Ok(plan) => (
+                    plan.changes
+                        .iter()
+                        .map(|c| {
+                            let (object, field, from, to) = c.fields(&key);
+                            PlannedChange {
+                                object,
+                                field,
+                                from,
+                                to,
+                                kubectl: c.kubectl(&key),
+                            }
+                        })
+                        .collect(),
+                    None,
+                ),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
+        Self {
+            recommendation,
+            changes,
+            nothing_to_apply,
+        }
+    }
+}
+
+/// One-shot recommendations for the deployments `wanted` selects (all when None), each with
+/// the changes applying it would write.
 pub async fn recommend(
     cluster: &dyn Cluster,
     backend: &HistoryBackend,
     advisor: &Advisor,
     wanted: Option<&DeploymentKey>,
-) -> Result<Vec<Recommendation>, ClusterError> {
+) -> Result<Vec<Recommended>, ClusterError> {
     let (snapshot, histories) = load_histories(cluster, backend).await?;
     if let Some(k) = wanted
         && !snapshot.deployments.iter().any(|d| &d.key == k)
@@ -145,17 +198,16 @@ pub async fn recommend(
             .unwrap_or_default();
         let history = histories.get(&state.key);
         let calibration = history.and_then(|h| calibration_of(h, state, advisor));
-        out.push(
-            advisor
-                .recommend(&inputs(
-                    state,
-                    &forecasts,
-                    history,
-                    calibration.as_ref(),
-                    snapshot.time,
-                ))
-                .await,
-        );
+        let rec = advisor
+            .recommend(&inputs(
+                state,
+                &forecasts,
+                history,
+                calibration.as_ref(),
+                snapshot.time,
+            ))
+            .await;
+        out.push(Recommended::new(rec, state));
     }
     Ok(out)
 }

@@ -12,12 +12,11 @@ pub fn recommendation(r: &Recommendation) -> String {
         (s, _) => s.as_str().to_string(),
     };
     let mut out = format!(
-        "{}/{}: {} {} → {} (confidence {:.0}%, {source})\n  risk {}, cost {}, performance {}, timing {}\n  {}\n",
+        "{}/{}: {} {} (confidence {:.0}%, {source})\n  risk {}, cost {}, performance {}, timing {}\n  {}\n",
         r.namespace,
         r.name,
         d.action.as_str(),
-        r.current_replicas,
-        d.target_replicas,
+        r.change.headline(),
         d.confidence * 100.0,
         d.risk_assessment.as_str(),
         d.cost_impact.as_str(),
@@ -27,6 +26,9 @@ pub fn recommendation(r: &Recommendation) -> String {
     );
     if let Some(why) = &r.fallback_reason {
         out.push_str(&format!("  LLM not used: {why}\n"));
+    }
+    if let Some(c) = &r.inputs.policy.calibration {
+        out.push_str(&format!("  {}\n", c.summary()));
     }
     for c in &r.corrections {
         out.push_str(&format!("  corrected: {c}\n"));

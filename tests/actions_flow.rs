@@ -11,7 +11,7 @@ use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::cluster::{ClusterError, annotations};
 use ai4k8s::config::{AdvisorConfig, Config};
 use ai4k8s::engine::{self, Command, EngineOptions, Update};
-use ai4k8s::model::{DeploymentKey, DeploymentState, ScalingAction};
+use ai4k8s::model::{DeploymentKey, DeploymentState, PolicyChange, ScalingAction};
 use ai4k8s::tui::app::{App, Mode, SessionInfo};
 use ai4k8s::tui::handle_key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -147,10 +147,22 @@ async fn apply_without_hpa_scales_through_the_scale_subresource() {
     let Mode::Confirm(plan) = &h.app.mode else {
         panic!("a opens the confirm dialog, got {:?}", h.app.mode);
     };
-    assert_eq!(plan.changes, vec![Change::Scale { from: 3, to: 2 }]);
+    assert_eq!(plan.changes[0], Change::Scale { from: 3, to: 2 });
+    // The policy's mark: when the replicas last moved and which way (hold times read it).
+    assert!(
+        matches!(
+            plan.changes[1],
+            Change::FloorMark {
+                from: None,
+                to: Some(m)
+            } if !m.raised
+        ),
+        "{:?}",
+        plan.changes
+    );
     assert_eq!(
-        plan.kubectl(),
-        vec!["kubectl -n payments scale deployment/ledger --replicas=2"]
+        plan.kubectl()[0],
+        "kubectl -n payments scale deployment/ledger --replicas=2"
     );
     h.key(KeyCode::Char('y'));
     let msg = h.wait_report().await;
@@ -193,6 +205,12 @@ async fn apply_with_hpa_moves_min_replicas_and_keeps_the_users_bounds() {
     let current = h.state("shop", "frontend").desired_replicas;
     rec.decision.action = ScalingAction::ScaleUp;
     rec.decision.target_replicas = current + 3;
+    rec.change = PolicyChange::Floor {
+        hpa: "frontend".into(),
+        from: 2,
+        to: current + 3,
+        until: rec.inputs.observed_at + 600,
+    };
     h.app.on_update(Update::Recommendation(Arc::new(rec)));
     h.key(KeyCode::Char('a'));
     let Mode::Confirm(plan) = &h.app.mode else {
@@ -221,6 +239,11 @@ async fn apply_with_hpa_moves_min_replicas_and_keeps_the_users_bounds() {
         "the user's bounds are kept"
     );
     assert_eq!(s.min_replicas, 2, "so the deployment's floor stays 2");
+    assert!(
+        s.floor_mark.is_some_and(|m| m.raised),
+        "the floor's mark is on the deployment: {:?}",
+        s.floor_mark
+    );
     // The HPA follows its new floor at its next sync.
     h.sim.advance(15);
     assert_eq!(h.state("shop", "frontend").desired_replicas, current + 3);

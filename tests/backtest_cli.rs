@@ -65,7 +65,8 @@ fn prints_a_table_and_the_issues_json() {
     let table = String::from_utf8_lossy(&o.stdout);
     for name in [
         "hpa",
-        "predictive",
+        "ai4k8s",
+        "right%",
         "oracle-100",
         "oracle-70",
         "static",

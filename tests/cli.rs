@@ -94,7 +94,18 @@ fn recommend_prints_the_contract_as_json() {
     // The demo pins shop/search at its maximum of 6 under demand it cannot meet.
     assert_eq!(v["action"], "at_max");
     assert_eq!(v["target_replicas"], 6);
-    assert_eq!(v["source"], "rules");
+    assert_eq!(v["source"], "policy");
+    assert_eq!(v["change"]["kind"], "at_max");
+    assert_eq!(
+        v["changes"].as_array().map(Vec::len),
+        Some(0),
+        "nothing to apply at max"
+    );
+    assert!(
+        v["nothing_to_apply"]
+            .as_str()
+            .is_some_and(|s| s.contains("at max"))
+    );
     assert!(v["reasoning"].as_str().map_or(0, str::len) >= 50);
     let t = v["target_replicas"].as_u64().unwrap_or(0);
     assert!(v["min_replicas"].as_u64() <= Some(t) && Some(t) <= v["max_replicas"].as_u64());
@@ -102,6 +113,22 @@ fn recommend_prints_the_contract_as_json() {
     let all = ai4k8s(&["recommend", "--demo", "--all", "-o", "json"], dir.path());
     let list: serde_json::Value = serde_json::from_slice(&all.stdout).expect("JSON list");
     assert_eq!(list.as_array().map(Vec::len), Some(14));
+    // What `a` would write, object by object: never a /scale for a deployment with an HPA.
+    let mut with_changes = 0;
+    for r in list.as_array().into_iter().flatten() {
+        let changes = r["changes"].as_array().expect("changes");
+        let has_hpa = !r["inputs"]["hpa"].is_null();
+        for c in changes {
+            for k in ["object", "field", "from", "to", "kubectl"] {
+                assert!(c[k].is_string(), "{k} in {c}");
+            }
+            if has_hpa {
+                assert_ne!(c["field"], "spec.replicas", "{r}");
+            }
+        }
+        with_changes += usize::from(!changes.is_empty());
+    }
+    assert!(with_changes >= 1, "some deployment has something to apply");
 }
 
 #[test]

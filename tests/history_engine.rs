@@ -344,7 +344,7 @@ async fn the_engine_replays_a_deployments_history_for_the_backtest_key() {
     let report = report.expect("set above");
     assert_eq!(report.trace, key.to_string());
     let names: Vec<_> = report.policies.iter().map(|p| p.policy.as_str()).collect();
-    for want in ["hpa", "predictive", "oracle-100", "static"] {
+    for want in ["hpa", "ai4k8s", "oracle-100", "static"] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     // The engine's whole history is replayed: 24 h of warm-up world, half of it scored.

@@ -329,7 +329,7 @@ async fn recommend_json_runs_end_to_end_on_the_kube_path() {
     assert_eq!(v["current_replicas"], want.desired_replicas);
     assert_eq!(v["min_replicas"], want.min_replicas);
     assert_eq!(v["max_replicas"], want.max_replicas);
-    assert_eq!(v["source"], "rules");
+    assert_eq!(v["source"], "policy");
     let action = v["action"].as_str().unwrap_or("");
     assert!(
         ["scale_up", "scale_down", "maintain", "at_max"].contains(&action),

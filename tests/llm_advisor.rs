@@ -306,11 +306,16 @@ async fn out_of_range_target_and_wrong_action_are_corrected_by_the_advisor() {
     let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
     let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
     assert_eq!(r.source, RecommendationSource::Llm);
-    assert_eq!(r.decision.target_replicas, 10, "clamped to max");
+    // The policy's range for 3.2 pods of demand under a 70 % HPA: up to ceil(3.2 / 0.7) + 1.
+    assert_eq!(
+        r.decision.target_replicas, 6,
+        "brought into the policy's range"
+    );
+    assert_eq!(r.policy_range, Some((2, 6)));
     assert!(
         r.corrections
             .iter()
-            .any(|c| c.contains("clamped into [2, 10]")),
+            .any(|c| c.contains("outside the policy's range [2, 6]")),
         "{:?}",
         r.corrections
     );
@@ -629,7 +634,14 @@ async fn a_tight_budget_goes_to_deployments_that_need_it() {
     let mut setup = Setup::new(&server);
     setup.llm.daily_budget = 3;
     let llm = setup.build();
-    // 62 % on 4 pods at a 70 % target: the rules keep 4 replicas (no disagreement).
+    // 62 % on 4 pods whose HPA floor is already 4: the policy keeps it (no disagreement).
+    let inputs = |ns: &str, name: &str, cpu: f64, at: i64| {
+        let mut i = inputs(ns, name, cpu, at);
+        if let Some(h) = i.hpa.as_mut() {
+            h.min_replicas = 4;
+        }
+        i
+    };
     llm.advise(&inputs("shop", "a", 62.0, T0)).await.expect("a");
     llm.advise(&inputs("shop", "b", 62.0, T0)).await.expect("b");
     // One call left for a day of demand: a 1-point move (that only crosses a rounding edge)

@@ -191,7 +191,7 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
     app.on_update(Update::Backtest(key.clone(), Ok(Arc::new(report.clone()))));
     let wide = screen(&mut app, 160, 48);
     let hpa = report.policy("hpa").expect("hpa replayed");
-    let ours = report.policy("predictive").expect("predictive replayed");
+    let ours = report.policy("ai4k8s").expect("ai4k8s replayed");
     for want in [
         format!("Backtest · {key}"),
         "POLICY".to_string(),
@@ -207,10 +207,10 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
     ] {
         assert!(wide.contains(&want), "{want:?} missing:\n{wide}");
     }
-    assert_eq!(report.goals.len(), 3, "the issue's three goals are checked");
+    assert_eq!(report.goals.len(), 5, "the issue's five goals are checked");
     let small = screen(&mut app, 80, 24);
     assert!(
-        small.contains("predictive") && small.contains("REPLICA-H"),
+        small.contains("ai4k8s") && small.contains("REPLICA-H"),
         "{small}"
     );
     insta::assert_snapshot!(small);

@@ -125,6 +125,67 @@ impl Change {
         }
     }
 
+    /// (object, field, from, to) as `recommend -o json` reports them.
+    pub fn fields(&self, key: &DeploymentKey) -> (String, String, String, String) {
+        let dep = format!("deployment/{}", key.name);
+        let o = |v: &Option<u32>| opt(*v);
+        let m = |v: &Option<FloorMark>| v.map(|m| m.to_annotation()).unwrap_or_default();
+        match self {
+            Change::Scale { from, to } => (
+                format!("{dep}/scale"),
+                "spec.replicas".into(),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::HpaMin { hpa, from, to } => (
+                format!("hpa/{hpa}"),
+                "spec.minReplicas".into(),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::HpaTarget { hpa, from, to } => (
+                format!("hpa/{hpa}"),
+                "spec.metrics[cpu].target.averageUtilization".into(),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::FloorMark { from, to } => (
+                dep,
+                format!("metadata.annotations[{}]", annotations::FLOOR),
+                m(from),
+                m(to),
+            ),
+            Change::HpaBounds { hpa, from, to } => (
+                format!("hpa/{hpa}"),
+                "spec.minReplicas,spec.maxReplicas".into(),
+                format!("{},{}", from.0, from.1),
+                format!("{},{}", to.0, to.1),
+            ),
+            Change::BoundsAnnotations { from, to } => (
+                dep,
+                format!(
+                    "metadata.annotations[{},{}]",
+                    annotations::MIN_REPLICAS,
+                    annotations::MAX_REPLICAS
+                ),
+                format!("{},{}", o(&from.0), o(&from.1)),
+                format!("{},{}", o(&to.0), o(&to.1)),
+            ),
+            Change::Predictive { from, to } => (
+                dep,
+                format!("metadata.annotations[{}]", annotations::PREDICTIVE),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::CreateHpa { spec } => (
+                format!("hpa/{}", key.name),
+                "(new object)".into(),
+                String::new(),
+                format!("min {} max {}", spec.min_replicas, spec.max_replicas),
+            ),
+        }
+    }
+
     /// The `kubectl` command that makes the same change.
     pub fn kubectl(&self, key: &DeploymentKey) -> String {
         let ns = &key.namespace;

@@ -363,7 +363,12 @@ impl LlmAdvisor {
             .unwrap_or_default();
         Next::Call(Plan {
             model,
-            user_prompt: self.prompts.render_user(inputs, &names, &history),
+            user_prompt: self.prompts.render_user(
+                inputs,
+                &names,
+                &history,
+                &prompt::candidate_text(inputs, &super::policy::decide(inputs, &self.rules_cfg)),
+            ),
             anonymizer: st.anonymizer.clone(),
         })
     }

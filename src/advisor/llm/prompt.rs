@@ -72,7 +72,15 @@ impl Prompts {
 
     /// The user prompt for `inputs`, with `names` in place of the real ones and `history`
     /// (already rendered lines) for the recent-decisions section.
-    pub fn render_user(&self, inputs: &AdvisorInputs, names: &Names, history: &str) -> String {
+    /// The seed's user prompt; `candidate` is the policy's own decision and range
+    /// (`candidate_text`).
+    pub fn render_user(
+        &self,
+        inputs: &AdvisorInputs,
+        names: &Names,
+        history: &str,
+        candidate: &str,
+    ) -> String {
         let pct = |v: Option<f64>| match v {
             Some(v) if v.is_finite() => format!("{v:.1}%"),
             _ => "unknown (no metrics)".into(),
@@ -97,7 +105,7 @@ impl Prompts {
         };
         let (cpu_cur, cpu_peak, cpu_trend, cpu_pred) = fc(inputs.cpu_forecast.as_ref());
         let (mem_cur, mem_peak, mem_trend, mem_pred) = fc(inputs.mem_forecast.as_ref());
-        let values: [(&str, String); 19] = [
+        let values: [(&str, String); 20] = [
             ("deployment_name", names.deployment.clone()),
             ("namespace", names.namespace.clone()),
             ("current_replicas", inputs.current_replicas.to_string()),
@@ -120,9 +128,32 @@ impl Prompts {
                 hpa_block(inputs.hpa.as_ref(), names.hpa.as_deref()),
             ),
             ("history", history.to_string()),
+            ("policy_candidate", candidate.to_string()),
         ];
         fill(&self.user, &values)
     }
+}
+
+/// The policy's candidate as the prompt shows it: the change, the target and what it means,
+/// the range the LLM may choose in, and the expected effect.
+pub fn candidate_text(inputs: &AdvisorInputs, outcome: &crate::advisor::policy::Outcome) -> String {
+    let what = if inputs.hpa.is_some() {
+        "the HPA's minReplicas floor; the HPA still scales above it"
+    } else {
+        "spec.replicas (no HPA)"
+    };
+    let effect = outcome
+        .decision
+        .reasoning
+        .split_once("Expected: ")
+        .map_or("no change", |(_, e)| e.trim());
+    format!(
+        "- Change: {}\n- target_replicas: {} ({what})\n- Acceptable target_replicas: {} to {}\n- Expected effect: {effect}",
+        outcome.change.headline(),
+        outcome.decision.target_replicas,
+        outcome.range.0,
+        outcome.range.1,
+    )
 }
 
 fn predictions(v: &[f64]) -> String {
@@ -240,7 +271,13 @@ mod tests {
     #[test]
     fn user_prompt_follows_the_seed_example() {
         let p = Prompts::builtin();
-        let text = p.render_user(&inputs(), &names(), "- none yet");
+        let cand = candidate_text(
+            &inputs(),
+            &crate::advisor::policy::decide(&inputs(), &Default::default()),
+        );
+        let text = p.render_user(&inputs(), &names(), "- none yet", &cand);
+        assert!(text.contains("**Policy Candidate"), "{text}");
+        assert!(text.contains("- Acceptable target_replicas: "), "{text}");
         for line in [
             "- Name: test-app-autoscaling",
             "- Namespace: ai4k8s-test",
@@ -282,7 +319,7 @@ mod tests {
         assert_ne!(custom.version, builtin.version);
         assert_eq!(custom.overrides.len(), 1);
         assert_eq!(
-            custom.render_user(&inputs(), &names(), ""),
+            custom.render_user(&inputs(), &names(), "", ""),
             "Deployment ai4k8s-test/test-app-autoscaling at 10; {unknown} {\"a\": 1}"
         );
         std::fs::write(dir.path().join("prompts/system.txt"), "  \n").expect("write");
@@ -294,7 +331,7 @@ mod tests {
         let mut i = inputs();
         i.hpa = None;
         i.cpu_pct = None;
-        let text = Prompts::builtin().render_user(&i, &names(), "");
+        let text = Prompts::builtin().render_user(&i, &names(), "", "");
         assert!(text.contains("- HPA Active: No (reactive scaling not configured)"));
         assert!(text.contains("- CPU: unknown (no metrics)"));
     }

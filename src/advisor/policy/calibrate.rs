@@ -26,9 +26,11 @@ pub const MIN_HISTORY_SECONDS: i64 = 2 * 86_400;
 pub const HELD_OUT_SECONDS: i64 = 86_400;
 /// The earliest part of each replay is unscored warm-up (the forecast needs history).
 const WARMUP_SECONDS: i64 = 86_400;
-/// At most this much history is replayed (bounded cost: a calibration is about a second).
-pub const MAX_HISTORY_SECONDS: i64 = 6 * 86_400;
-const TICK_SECONDS: i64 = 15;
+/// At most this much history is replayed (bounded cost: a calibration is a few hundred ms).
+pub const MAX_HISTORY_SECONDS: i64 = 4 * 86_400;
+/// Candidates are replayed at minute ticks (the app's history resolution; a quarter of the
+/// HPA's 15 s syncs), the HPA baseline alike.
+const TICK_SECONDS: i64 = 60;
 
 /// A deployment's history and setting, as calibration needs them.
 pub struct Input<'a> {

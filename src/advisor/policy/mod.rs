@@ -215,6 +215,7 @@ pub fn target_of(inputs: &AdvisorInputs, change: &PolicyChange) -> u32 {
         PolicyChange::Floor { to, .. }
         | PolicyChange::Release { to, .. }
         | PolicyChange::Replicas { to, .. } => *to,
+        PolicyChange::AtMax => super::validate::bounds(inputs).1,
         _ => reference(inputs),
     }
 }
@@ -277,6 +278,11 @@ fn with_hpa(
             },
         );
     }
+    let hpa_target = h.target_cpu_pct.unwrap_or(100).max(1) as f64 / 100.0;
+    let need_now = replicas_for(demand_now, 1.0, hpa_target);
+    if need_now > v.max && replicas >= v.max {
+        return (PolicyChange::AtMax, Driver::Saturated { need: need_now });
+    }
     if p.follow_hpa && replicas > floor && replicas <= v.max {
         return (
             PolicyChange::Floor {
@@ -328,11 +334,6 @@ fn with_hpa(
                 recent_need,
             },
         );
-    }
-    let hpa_target = h.target_cpu_pct.unwrap_or(100).max(1) as f64 / 100.0;
-    let need_now = replicas_for(demand_now, 1.0, hpa_target);
-    if need_now > v.max && replicas >= v.max {
-        return (PolicyChange::AtMax, Driver::Saturated { need: need_now });
     }
     (PolicyChange::Maintain, Driver::Steady { need: down, held })
 }

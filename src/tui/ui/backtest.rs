@@ -1,5 +1,5 @@
 //! The backtest overlay (`b`): the selected deployment's history replayed through the HPA,
-//! ai4k8s's predictive policy, the oracles and a static bound: the CLI's table, in the app.
+//! the ai4k8s policy, the oracles and a static bound: the CLI's table, in the app.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -45,7 +45,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 fn running(view: &BacktestView) -> Paragraph<'static> {
     Paragraph::new(vec![
         Line::from(format!(
-            "Replaying the history of {} (up to 14 days) through hpa, predictive, oracle-100, \
+            "Replaying the history of {} (up to 14 days) through hpa, ai4k8s, oracle-100, \
              oracle-70 and static…",
             view.key
         )),
@@ -108,7 +108,7 @@ fn policy_table(r: &Report) -> Table<'static> {
         .map(|p| {
             let x = &p.metrics;
             let style = match p.policy.as_str() {
-                "hpa" | "predictive" => Style::new(),
+                "hpa" | "ai4k8s" => Style::new(),
                 _ => theme::dim(),
             };
             let numbers = [
@@ -165,7 +165,7 @@ fn policy_table(r: &Report) -> Table<'static> {
 
 /// One line: ai4k8s against the HPA on the two numbers an SRE weighs.
 fn verdict(r: &Report) -> Option<Line<'static>> {
-    let (hpa, ours) = (r.policy("hpa")?, r.policy("predictive")?);
+    let (hpa, ours) = (r.policy("hpa")?, r.policy("ai4k8s")?);
     let saving = if hpa.replica_hours > 0.0 {
         (hpa.replica_hours - ours.replica_hours) / hpa.replica_hours * 100.0
     } else {

@@ -1,5 +1,6 @@
-//! The recommendation card: every field of the seed's contract, a confidence badge, and where
-//! the recommendation came from (LLM or rules, and why the rules if the LLM did not answer).
+//! The recommendation card: the change `a` would make ("floor 3 → 8 until 14:30"), every field
+//! of the seed's contract, a confidence badge, the calibration it was made with, and where it
+//! came from (the LLM within the policy's range, or the policy alone and why).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -59,7 +60,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             r.model.as_deref().unwrap_or("?"),
             if r.cached { " (cached)" } else { "" }
         ),
-        RecommendationSource::Policy => "rules".to_string(),
+        RecommendationSource::Policy => "policy".to_string(),
         RecommendationSource::Scheduled => "schedule".to_string(),
         RecommendationSource::Reactive => "reactive".to_string(),
     };
@@ -81,7 +82,7 @@ fn lines(r: &Recommendation) -> Vec<Line<'static>> {
             format!(" {} ", d.action.label()),
             theme::action_badge(d.action),
         ),
-        Span::raw(format!(" {} → {} ", r.current_replicas, d.target_replicas)),
+        Span::styled(format!(" {} ", r.change.headline()), label),
         Span::styled(
             format!(" {:.0}% ", d.confidence * 100.0),
             theme::confidence(d.confidence),
@@ -108,6 +109,19 @@ fn lines(r: &Recommendation) -> Vec<Line<'static>> {
         Span::raw(d.recommended_timing.as_str()),
     ]));
     out.push(Line::from(d.reasoning.clone()));
+    out.push(Line::from(Span::styled(
+        match &r.inputs.policy.calibration {
+            Some(c) => c.summary(),
+            None => "policy defaults: not calibrated yet (needs 2 days of history)".to_string(),
+        },
+        theme::dim(),
+    )));
+    if let Some((lo, hi)) = r.policy_range {
+        out.push(Line::from(Span::styled(
+            format!("LLM chose within the policy's range [{lo}, {hi}]"),
+            theme::dim(),
+        )));
+    }
     if !d.factors_considered.is_empty() {
         out.push(Line::from(Span::styled("factors", label)));
         for f in &d.factors_considered {
