@@ -344,7 +344,7 @@ pub fn changes_for(
         to: Some(FloorMark { raised, at, until }),
     };
     let keep_bounds = |h: &crate::model::HpaState| {
-        (state.annotated_bounds == (None, None)).then(|| Change::BoundsAnnotations {
+        (state.annotated_bounds == (None, None)).then_some(Change::BoundsAnnotations {
             from: (None, None),
             to: (Some(h.min_replicas), Some(h.max_replicas)),
         })

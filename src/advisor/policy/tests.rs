@@ -239,7 +239,9 @@ fn a_calibrated_target_moves_the_hpa_within_the_users_range_only() {
     assert_eq!(o.range, (3, 3), "the LLM does not move a target change");
     assert_eq!(o.change.headline(), "HPA target 50 → 85 %");
     // Already there: nothing.
-    i.hpa.as_mut().map(|h| h.target_cpu_pct = Some(85));
+    if let Some(h) = i.hpa.as_mut() {
+        h.target_cpu_pct = Some(85);
+    }
     assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
 }
 
