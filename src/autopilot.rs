@@ -14,11 +14,22 @@ use crate::model::{DeploymentKey, DeploymentState, Recommendation, UnixSeconds, 
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AutopilotOptions {
-    /// Cluster seconds between two changes to one deployment.
+    /// Cluster seconds after a change before one that takes capacity away.
     pub cooldown_seconds: i64,
     pub min_confidence: f64,
     /// Journal what would be done, write nothing.
     pub dry_run: bool,
+}
+
+impl AutopilotOptions {
+    /// The `[actions]` autopilot settings.
+    pub fn from_config(actions: &crate::config::ActionsConfig, dry_run: bool) -> Self {
+        Self {
+            cooldown_seconds: actions.autopilot_cooldown_seconds as i64,
+            min_confidence: actions.autopilot_min_confidence,
+            dry_run,
+        }
+    }
 }
 
 /// Why the autopilot left a recommendation alone.

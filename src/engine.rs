@@ -234,7 +234,7 @@ async fn run(
                     continue;
                 }
                 Some(Command::Backtest(key)) => {
-                    start_backtest(&mut work, &known, snapshot.as_deref(), key);
+                    start_backtest(&mut work, &known, snapshot.as_deref(), key, &advisor);
                     continue;
                 }
                 Some(Command::Reconsider(key)) => {
@@ -518,6 +518,7 @@ fn start_backtest(
     known: &HashMap<DeploymentKey, Known>,
     snapshot: Option<&ClusterSnapshot>,
     key: DeploymentKey,
+    advisor: &Advisor,
 ) {
     let state = snapshot.and_then(|s| s.deployments.iter().find(|d| d.key == key));
     let (Some(k), Some(state)) = (known.get(&key), state) else {
@@ -525,7 +526,10 @@ fn start_backtest(
         return;
     };
     let samples: Vec<Sample> = k.history.iter().copied().collect();
-    let opts = backtest::HistoryReplayOptions::for_deployment(state);
+    let opts = backtest::HistoryReplayOptions {
+        advisor: advisor.config().clone(),
+        ..backtest::HistoryReplayOptions::for_deployment(state)
+    };
     work.spawn(async move {
         let result = tokio::task::spawn_blocking(move || {
             backtest::replay_history(&samples, &opts)
@@ -589,13 +593,13 @@ fn schedule(
     {
         // A day's calibration is a second of CPU: on the blocking pool, never in the loop.
         k.calibrate_at = None;
-        let samples: Vec<Sample> = k.history.iter().copied().collect();
+        let history = k.history.clone();
         let state = state.clone();
         let cfg = advisor.config().clone();
         let key = key.clone();
         work.spawn(async move {
             let result = tokio::task::spawn_blocking(move || {
-                crate::advisor::policy::calibrate::calibrate(&samples, &state, &cfg).map(Box::new)
+                pipeline::calibration_of(&history, &state, &cfg).map(Box::new)
             })
             .await
             .unwrap_or_else(|e| Err(format!("calibration task failed: {e}")));

@@ -161,11 +161,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 history: history.clone(),
                 ..EngineOptions::default()
             };
-            let opts = AutopilotOptions {
-                cooldown_seconds: cfg.actions.autopilot_cooldown_seconds as i64,
-                min_confidence: cfg.actions.autopilot_min_confidence,
-                dry_run,
-            };
+            let opts = AutopilotOptions::from_config(&cfg.actions, dry_run);
             println!(
                 "ai4k8s autopilot on {}{}: journal {}; stop with ctrl-c",
                 cluster.context(),

@@ -58,7 +58,7 @@ pub fn forecast_history(history: &History, opts: ForecastOptions) -> Forecasts {
 }
 
 /// The advisor's inputs for one deployment: the seed's fields, plus what the policy needs —
-/// demand now and its recent peak (from the history), the demand forecast and the
+/// the recent peak of demand (from the history, and now), the demand forecast and the
 /// deployment's calibration (defaults until it has one).
 pub fn inputs(
     state: &DeploymentState,
@@ -70,18 +70,13 @@ pub fn inputs(
     let mut i =
         AdvisorInputs::from_state(state, forecasts.cpu.as_ref(), forecasts.mem.as_ref(), now);
     let params = calibration.map(|c| c.params).unwrap_or_default();
-    let pods = if state.ready_replicas > 0 {
-        state.ready_replicas
-    } else {
-        state.desired_replicas
-    };
-    i.policy.demand_now = state.cpu_pct.map(|c| c / 100.0 * pods as f64);
+    let now_demand = crate::advisor::policy::demand_now(&i);
     let recent = history.and_then(|h| {
         let minutes = (params.recent_seconds / crate::metrics::MINUTE).max(0) as usize + 1;
         let (_, v) = h.regular(Metric::Demand, minutes);
         demand::recent_peak(crate::metrics::MINUTE, &v, params.recent_seconds)
     });
-    i.policy.recent_peak = match (recent, i.policy.demand_now) {
+    i.policy.recent_peak = match (recent, now_demand) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
@@ -197,7 +192,7 @@ pub async fn recommend(
             .map(|h| forecast_history(h, ForecastOptions::default()))
             .unwrap_or_default();
         let history = histories.get(&state.key);
-        let calibration = history.and_then(|h| calibration_of(h, state, advisor));
+        let calibration = history.and_then(|h| calibration_of(h, state, advisor.config()).ok());
         let rec = advisor
             .recommend(&inputs(
                 state,
@@ -212,12 +207,13 @@ pub async fn recommend(
     Ok(out)
 }
 
-/// A deployment's calibration from its history (None while the history is too short).
+/// A deployment's calibration from its history, or why there is none (too little history).
+/// CPU-bound (about a second): run it off the async threads.
 pub fn calibration_of(
     history: &History,
     state: &DeploymentState,
-    advisor: &Advisor,
-) -> Option<Calibration> {
+    cfg: &crate::config::AdvisorConfig,
+) -> Result<Calibration, String> {
     let samples: Vec<Sample> = history.iter().copied().collect();
-    crate::advisor::policy::calibrate::calibrate(&samples, state, advisor.config()).ok()
+    crate::advisor::policy::calibrate::calibrate(&samples, state, cfg)
 }

@@ -125,7 +125,7 @@ impl Advisor {
                 corrections.extend(validate::validate(&mut decision, inputs, self.cfg.max_step));
                 let change =
                     policy::change_for_target(inputs, &policy.change, decision.target_replicas);
-                decision.action = policy::action_of(inputs, &change);
+                decision.action = policy::action_of(&change);
                 let mut rec = build(
                     inputs,
                     decision,
@@ -154,7 +154,7 @@ impl Advisor {
         let mut decision = out.decision;
         let corrections = validate::validate(&mut decision, inputs, self.cfg.max_step);
         let change = policy::change_for_target(inputs, &out.change, decision.target_replicas);
-        decision.action = policy::action_of(inputs, &change);
+        decision.action = policy::action_of(&change);
         build(
             inputs,
             decision,

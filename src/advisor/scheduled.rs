@@ -140,7 +140,7 @@ impl Schedule {
         if let crate::model::PolicyChange::Floor { until, .. } = &mut out.change {
             *until = w.ends_at;
         }
-        out.decision.action = super::policy::action_of(&inputs, &out.change);
+        out.decision.action = super::policy::action_of(&out.change);
         out
     }
 }

@@ -91,17 +91,12 @@ pub struct PolicyOptions {
 
 impl Default for PolicyOptions {
     fn default() -> Self {
-        let actions = ActionsConfig::default();
         Self {
             forecast_every_seconds: 3600,
             calibrate_every_seconds: 86_400,
             fixed: None,
             advisor: AdvisorConfig::default(),
-            autopilot: AutopilotOptions {
-                cooldown_seconds: actions.autopilot_cooldown_seconds as i64,
-                min_confidence: actions.autopilot_min_confidence,
-                dry_run: false,
-            },
+            autopilot: AutopilotOptions::from_config(&ActionsConfig::default(), false),
         }
     }
 }
@@ -439,8 +434,8 @@ pub fn replay_history(
     run_demand(&d, &options, &PolicyKind::defaults())
 }
 
-/// Minute samples on a regular grid of demand values.
-fn history_trace(samples: &[Sample], name: &str) -> Result<Trace, BacktestError> {
+/// Minute samples on a regular grid of demand values (missing minutes repeat the last known).
+pub(crate) fn history_trace(samples: &[Sample], name: &str) -> Result<Trace, BacktestError> {
     let minute = crate::metrics::MINUTE;
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
         return Err(BacktestError::Trace(format!("{name}: no history")));
@@ -450,11 +445,8 @@ fn history_trace(samples: &[Sample], name: &str) -> Result<Trace, BacktestError>
     let mut values = vec![f64::NAN; n];
     for s in samples {
         let i = (s.timestamp - start).div_euclid(minute);
-        let pods = if s.ready > 0 { s.ready } else { s.replicas };
-        if let Some(v) = usize::try_from(i).ok().and_then(|i| values.get_mut(i))
-            && s.cpu_pct.is_finite()
-        {
-            *v = (s.cpu_pct * pods as f64 / 100.0).max(0.0);
+        if let Some(v) = usize::try_from(i).ok().and_then(|i| values.get_mut(i)) {
+            *v = crate::metrics::history::Metric::Demand.of(s);
         }
     }
     let first_known = values.iter().copied().find(|v| v.is_finite());

@@ -125,13 +125,14 @@ pub fn run_with_events(
             let mut hpa = Hpa::new(shared.model, shared.model.target_pct);
             drive(shared.replay(shared.initial_replicas()), |r| hpa.act(r))
         }
-        PolicyKind::Ai4k8s | PolicyKind::Llm => {
+        PolicyKind::Ai4k8s => {
             let advisor = Advisor::rules_only(shared.policy.advisor.clone(), "backtest");
-            let mut p = PolicyDriven::new(shared, Feed::live(shared), Tuning::Walk);
-            p.run_sync(&advisor);
+            let p = ai4k8s(shared, &advisor);
             let events = p.r.events.clone();
             (p.finish().0, events)
         }
+        // The LLM policy needs the advisor's LLM: `run_llm`.
+        PolicyKind::Llm => (PolicyMetrics::default(), Vec::new()),
     }
 }
 
@@ -585,10 +586,19 @@ pub fn run_ai4k8s(
     shared: &Shared<'_>,
     advisor: &Advisor,
 ) -> (PolicyMetrics, DecisionCounts, Option<Calibration>) {
-    let tuning = shared.policy.fixed.map_or(Tuning::Walk, Tuning::Fixed);
-    let mut p = PolicyDriven::new(shared, Feed::live(shared), tuning);
+    ai4k8s(shared, advisor).finish()
+}
+
+/// The policy's replay, run to the end: fixed parameters when `--policy-*` gave them, else
+/// walk-forward calibration.
+fn ai4k8s<'s, 'a>(shared: &'s Shared<'a>, advisor: &Advisor) -> PolicyDriven<'s, 'a> {
+    let mut p = PolicyDriven::new(shared, Feed::live(shared), tuning(shared));
     p.run_sync(advisor);
-    p.finish()
+    p
+}
+
+fn tuning(shared: &Shared<'_>) -> Tuning {
+    shared.policy.fixed.map_or(Tuning::Walk, Tuning::Fixed)
 }
 
 /// The same with the advisor's LLM after the warm-up (the policy alone during it: no call is
@@ -598,8 +608,7 @@ pub async fn run_llm(
     shared: &Shared<'_>,
     advisor: &Advisor,
 ) -> (PolicyMetrics, DecisionCounts, Option<Calibration>) {
-    let tuning = shared.policy.fixed.map_or(Tuning::Walk, Tuning::Fixed);
-    let mut p = PolicyDriven::new(shared, Feed::live(shared), tuning);
+    let mut p = PolicyDriven::new(shared, Feed::live(shared), tuning(shared));
     if shared.demand.is_empty() {
         return p.finish();
     }

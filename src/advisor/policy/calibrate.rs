@@ -34,7 +34,8 @@ const TICK_SECONDS: i64 = 60;
 
 /// A deployment's history and setting, as calibration needs them.
 pub struct Input<'a> {
-    /// Regular demand series (units of one pod's request), from `start` at `step_seconds`.
+    /// Regular demand series (units of one pod's request, every value known), from `start` at
+    /// `step_seconds`.
     pub start: UnixSeconds,
     pub step_seconds: i64,
     pub demand: &'a [f64],
@@ -92,25 +93,12 @@ pub fn calibrate(
     state: &DeploymentState,
     cfg: &AdvisorConfig,
 ) -> Result<Calibration, String> {
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-        return Err("no history".into());
-    };
-    let minute = crate::metrics::MINUTE;
-    let start = first.timestamp.div_euclid(minute) * minute;
-    let n = ((last.timestamp - start) / minute + 1).max(0) as usize;
-    let mut values = vec![f64::NAN; n];
-    for s in samples {
-        if let Ok(i) = usize::try_from((s.timestamp - start).div_euclid(minute))
-            && let Some(v) = values.get_mut(i)
-        {
-            *v = crate::metrics::history::Metric::Demand.of(s);
-        }
-    }
-    let actions = crate::config::ActionsConfig::default();
+    let trace = backtest::history_trace(samples, "calibration").map_err(|e| e.to_string())?;
+    let end = trace.start + trace.len() as i64 * trace.step_seconds as i64;
     calibrate_demand(&Input {
-        start,
-        step_seconds: minute,
-        demand: &values,
+        start: trace.start,
+        step_seconds: trace.step_seconds as i64,
+        demand: &trace.values,
         forecasts: None,
         min_replicas: state.min_replicas.max(1),
         max_replicas: state.max_replicas.max(state.min_replicas.max(1)),
@@ -122,12 +110,8 @@ pub fn calibrate(
         startup_seconds: 60,
         lag_seconds: 60,
         advisor: cfg,
-        autopilot: AutopilotOptions {
-            cooldown_seconds: actions.autopilot_cooldown_seconds as i64,
-            min_confidence: actions.autopilot_min_confidence,
-            dry_run: false,
-        },
-        now: last.timestamp + minute,
+        autopilot: AutopilotOptions::from_config(&crate::config::ActionsConfig::default(), false),
+        now: end,
     })
 }
 
@@ -138,7 +122,7 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
     let known = ((inp.now - inp.start) / step).clamp(0, inp.demand.len() as i64) as usize;
     let keep = (MAX_HISTORY_SECONDS / step) as usize;
     let skip = known.saturating_sub(keep);
-    let series = fill(&inp.demand[skip..known]);
+    let series = inp.demand[skip..known].to_vec();
     let start = inp.start + skip as i64 * step;
     let total = series.len() as i64 * step;
     if total < MIN_HISTORY_SECONDS {
@@ -246,25 +230,6 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
         made_at: inp.now,
         candidates: grid.len(),
     })
-}
-
-/// Unknown values take the last known one (leading unknowns the first known).
-fn fill(values: &[f64]) -> Vec<f64> {
-    let first = values
-        .iter()
-        .copied()
-        .find(|v| v.is_finite())
-        .unwrap_or(0.0);
-    let mut last = first;
-    values
-        .iter()
-        .map(|&v| {
-            if v.is_finite() {
-                last = v;
-            }
-            last
-        })
-        .collect()
 }
 
 /// The forecasts the app would have made hourly over `values`, each from the data before it.

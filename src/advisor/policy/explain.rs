@@ -196,7 +196,7 @@ pub(super) fn decision(
         confidence -= 0.1;
     }
     Decision {
-        action: super::action_of(inputs, change),
+        action: super::action_of(change),
         target_replicas: target,
         confidence: (confidence.max(0.0) * 100.0).round() / 100.0,
         reasoning: why,

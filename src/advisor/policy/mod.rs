@@ -24,7 +24,7 @@ use crate::model::{
     UnixSeconds,
 };
 
-pub use sizing::{forecast_peak, replicas_for};
+pub use sizing::{peak_at, replicas_for};
 
 /// Utilization ratios within this of 1.0 do not move replicas (as the HPA's tolerance).
 pub const TOLERANCE: f64 = 0.1;
@@ -118,17 +118,8 @@ impl View<'_> {
             .map(|m| m.at)
     }
 
-    /// Demand now: the pipeline's, else CPU % × ready pods.
     fn demand_now(&self) -> Option<f64> {
-        let i = self.inputs;
-        i.policy.demand_now.or_else(|| {
-            let serving = if i.running_pods > 0 {
-                i.running_pods
-            } else {
-                i.current_replicas
-            };
-            i.cpu_pct.map(|c| c / 100.0 * serving as f64)
-        })
+        demand_now(self.inputs)
     }
 
     /// When a raise to `to` can be let go: the end of the last forecast point in the longer
@@ -138,15 +129,15 @@ impl View<'_> {
         let Some(f) = self.forecast else {
             return hold;
         };
-        let step = f.step_seconds.max(1) as i64;
         let end = self.now + self.p.lower_lookahead_seconds.max(self.p.lookahead_seconds);
-        let last = f
-            .points
-            .iter()
-            .filter(|pt| pt.timestamp + step > self.now && pt.timestamp < end)
+        let step = f.step_seconds.max(1) as i64;
+        let last = sizing::window(f, self.now, end)
             .filter(|pt| {
-                let d = pt.value + self.p.band * (pt.upper - pt.value).max(0.0);
-                replicas_for(d, 1.0, self.p.target_utilization) >= to
+                replicas_for(
+                    sizing::sized(pt, self.p.band),
+                    1.0,
+                    self.p.target_utilization,
+                ) >= to
             })
             .map(|pt| pt.timestamp + step)
             .max();
@@ -154,22 +145,74 @@ impl View<'_> {
     }
 }
 
-/// The highest demand in `[from, to)` at `band` within the forecast's band, and its time.
-pub fn peak_at(
-    f: &Forecast,
-    from: UnixSeconds,
-    to: UnixSeconds,
-    band: f64,
-) -> Option<(f64, UnixSeconds)> {
-    let step = f.step_seconds.max(1) as i64;
-    f.points
-        .iter()
-        .filter(|p| p.timestamp + step > from && p.timestamp < to)
-        .map(|p| {
-            let v = (p.value + band * (p.upper - p.value).max(0.0)).max(0.0);
-            (v, p.timestamp)
-        })
-        .reduce(|a, b| if b.0 > a.0 { b } else { a })
+/// How far the floor (or replicas) could come down now, and whether the hold allows it.
+struct Lowering {
+    forecast_need: u32,
+    recent_need: u32,
+    /// What the longer look-ahead, the recent peak and `at_least` still need, within bounds.
+    down: u32,
+    /// Seconds the hold still has to run.
+    held: Option<i64>,
+}
+
+impl Lowering {
+    /// Lowering `from` is allowed: the hold is over and the need is clearly below.
+    fn allows(&self, from: u32, hysteresis: f64) -> bool {
+        self.held.is_none() && (self.down as f64) < from as f64 * (1.0 - hysteresis)
+    }
+
+    fn driver(&self) -> Driver {
+        Driver::Lower {
+            forecast_need: self.forecast_need,
+            recent_need: self.recent_need,
+        }
+    }
+
+    fn steady(&self) -> Driver {
+        Driver::Steady {
+            need: self.down,
+            held: self.held,
+        }
+    }
+}
+
+impl View<'_> {
+    /// The lowering case: the forecast over the longer window at `util`, the recent peak at
+    /// `recent_util`, and `at_least` (what the short window needs).
+    fn lowering(&self, at_least: u32, util: f64, recent_util: f64) -> Lowering {
+        let p = self.p;
+        let recent_need = self
+            .inputs
+            .policy
+            .recent_peak
+            .map(|d| replicas_for(d, 1.0, recent_util))
+            .unwrap_or(0);
+        let forecast_need = self.need(p.lower_lookahead_seconds.max(p.lookahead_seconds), util);
+        let last = self.last_change();
+        Lowering {
+            forecast_need,
+            recent_need,
+            down: forecast_need
+                .max(at_least)
+                .max(recent_need)
+                .clamp(self.min, self.max),
+            held: (!self.since(last, p.hold_seconds))
+                .then(|| p.hold_seconds - (self.now - last.unwrap_or(self.now))),
+        }
+    }
+}
+
+/// Demand now in pods' worth of requests: what the inputs say (the backtest's lagged served
+/// demand), else CPU % × the ready pods (all pods while none is ready).
+pub fn demand_now(i: &AdvisorInputs) -> Option<f64> {
+    i.policy.demand_now.or_else(|| {
+        let serving = if i.running_pods > 0 {
+            i.running_pods
+        } else {
+            i.current_replicas
+        };
+        i.cpu_pct.map(|c| c / 100.0 * serving as f64)
+    })
 }
 
 /// The HPA target (% of requests) the policy wants: calibration's, within the user's range;
@@ -308,34 +351,18 @@ fn with_hpa(
             Driver::Calibrated,
         );
     }
-    let recent_need = v
-        .inputs
-        .policy
-        .recent_peak
-        .map(|d| replicas_for(d, 1.0, p.recent_utilization))
-        .unwrap_or(0);
-    let forecast_need = v.need(
-        p.lower_lookahead_seconds.max(p.lookahead_seconds),
-        p.target_utilization,
-    );
-    let down = forecast_need.max(up).max(recent_need).clamp(v.min, v.max);
-    let held = (!v.since(v.last_change(), p.hold_seconds))
-        .then(|| p.hold_seconds - (v.now - v.last_change().unwrap_or(v.now)));
-    if floor > v.min && held.is_none() && (down as f64) < floor as f64 * (1.0 - p.lower_hysteresis)
-    {
+    let low = v.lowering(up, p.target_utilization, p.recent_utilization);
+    if floor > v.min && low.allows(floor, p.lower_hysteresis) {
         return (
             PolicyChange::Release {
                 hpa,
                 from: floor,
-                to: down,
+                to: low.down,
             },
-            Driver::Lower {
-                forecast_need,
-                recent_need,
-            },
+            low.driver(),
         );
     }
-    (PolicyChange::Maintain, Driver::Steady { need: down, held })
+    (PolicyChange::Maintain, low.steady())
 }
 
 fn without_hpa(v: &View<'_>, cfg: &AdvisorConfig, demand_now: f64) -> (PolicyChange, Driver) {
@@ -373,33 +400,17 @@ fn without_hpa(v: &View<'_>, cfg: &AdvisorConfig, demand_now: f64) -> (PolicyCha
             driver,
         );
     }
-    let recent_need = v
-        .inputs
-        .policy
-        .recent_peak
-        .map(|d| replicas_for(d, 1.0, util))
-        .unwrap_or(0);
-    let forecast_need = v.need(p.lower_lookahead_seconds.max(p.lookahead_seconds), util);
-    let down = forecast_need
-        .max(up)
-        .max(recent_need)
-        .max(now_need)
-        .clamp(v.min, v.max);
-    let held = (!v.since(v.last_change(), p.hold_seconds))
-        .then(|| p.hold_seconds - (v.now - v.last_change().unwrap_or(v.now)));
-    if held.is_none() && (down as f64) < current as f64 * (1.0 - p.lower_hysteresis) {
+    let low = v.lowering(up.max(now_need), util, util);
+    if low.allows(current, p.lower_hysteresis) {
         return (
             PolicyChange::Replicas {
                 from: current,
-                to: down,
+                to: low.down,
             },
-            Driver::Lower {
-                forecast_need,
-                recent_need,
-            },
+            low.driver(),
         );
     }
-    (PolicyChange::Maintain, Driver::Steady { need: down, held })
+    (PolicyChange::Maintain, low.steady())
 }
 
 /// The range an LLM may pick `target_replicas` in around the policy's own target.
@@ -484,17 +495,14 @@ pub fn change_for_target(
 }
 
 /// The action of the seed's contract that matches a change.
-pub fn action_of(inputs: &AdvisorInputs, change: &PolicyChange) -> ScalingAction {
+pub fn action_of(change: &PolicyChange) -> ScalingAction {
     match change {
         PolicyChange::Floor { .. } => ScalingAction::ScaleUp,
         PolicyChange::Release { .. } => ScalingAction::ScaleDown,
         PolicyChange::Replicas { from, to } if to > from => ScalingAction::ScaleUp,
         PolicyChange::Replicas { .. } => ScalingAction::ScaleDown,
         PolicyChange::AtMax => ScalingAction::AtMax,
-        PolicyChange::Target { .. } | PolicyChange::Maintain => {
-            let _ = inputs;
-            ScalingAction::Maintain
-        }
+        PolicyChange::Target { .. } | PolicyChange::Maintain => ScalingAction::Maintain,
     }
 }
 

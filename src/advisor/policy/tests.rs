@@ -1,43 +1,12 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{
-    FloorMark, ForecastPoint, HpaState, Peak, PolicyContext, PolicyParams, ScalingAction, Trend,
-};
+use crate::model::{FloorMark, HpaState, PolicyContext, PolicyParams, ScalingAction};
 
 const NOW: i64 = 1_700_000_000;
 
 fn forecast(start: i64, step: u32, values: &[f64]) -> Forecast {
-    let points: Vec<ForecastPoint> = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| ForecastPoint {
-            timestamp: start + i as i64 * step as i64,
-            value: v,
-            lower: v - 1.0,
-            upper: v + 2.0,
-        })
-        .collect();
-    let (i, peak) = values
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, 0.0), |a, (i, v)| if v > a.1 { (i, v) } else { a });
-    Forecast {
-        model: "test".into(),
-        step_seconds: step,
-        peak: Peak {
-            timestamp: start + i as i64 * step as i64,
-            value: peak,
-        },
-        points,
-        trend: Trend::Stable,
-        trend_pct_per_hour: 0.0,
-        current: values[0],
-        hourly: vec![],
-        anomalies: vec![],
-        low_confidence: false,
-    }
+    sizing::test_forecast(start, step, values)
 }
 
 fn params() -> PolicyParams {
