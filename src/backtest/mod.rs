@@ -435,7 +435,7 @@ pub fn replay_history(
 }
 
 /// Minute samples on a regular grid of demand values (missing minutes repeat the last known).
-pub(crate) fn history_trace(samples: &[Sample], name: &str) -> Result<Trace, BacktestError> {
+pub fn history_trace(samples: &[Sample], name: &str) -> Result<Trace, BacktestError> {
     let minute = crate::metrics::MINUTE;
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
         return Err(BacktestError::Trace(format!("{name}: no history")));
