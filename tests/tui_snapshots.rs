@@ -208,6 +208,12 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
         assert!(wide.contains(&want), "{want:?} missing:\n{wide}");
     }
     assert_eq!(report.goals.len(), 5, "the issue's five goals are checked");
+    let calibration = report.policies.iter().find_map(|p| p.calibration.as_ref());
+    let said = calibration.map_or_else(
+        || "ai4k8s ran with its defaults".to_string(),
+        |c| format!("ai4k8s {}", c.summary()),
+    );
+    assert!(wide.contains(&said), "{said:?} missing:\n{wide}");
     let small = screen(&mut app, 80, 24);
     assert!(
         small.contains("ai4k8s") && small.contains("REPLICA-H"),

@@ -87,6 +87,15 @@ fn render_report(frame: &mut Frame, area: Rect, r: &Report) {
     if let Some(v) = verdict(r) {
         lines.push(v);
     }
+    // What the policy ran with: its walk-forward calibration and how that did held out.
+    let calibration = r.policies.iter().find_map(|p| p.calibration.as_ref());
+    lines.push(Line::styled(
+        calibration.map_or_else(
+            || "ai4k8s ran with its defaults: too little history to calibrate".to_string(),
+            |c| format!("ai4k8s {}", c.summary()),
+        ),
+        theme::dim(),
+    ));
     for g in &r.goals {
         let (mark, style) = if g.met {
             ("met   ", Style::new().fg(Color::Green))
