@@ -91,7 +91,7 @@ fn demo_tui_navigates_filters_helps_and_quits_cleanly() {
     });
     assert!(s.contains("RECOMMEND"), "{s}");
     assert!(
-        s.contains("no key ($GROQ_API_KEY unset): rules only"),
+        s.contains("no key ($GROQ_API_KEY unset): policy only"),
         "{s}"
     );
 

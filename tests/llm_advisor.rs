@@ -954,7 +954,7 @@ async fn a_model_switch_is_reported_even_when_the_next_model_fails_too() {
     assert!(e.reason.ends_with("no fallback model left"), "{}", e.reason);
     assert_eq!(
         llm.status(),
-        "LLM: no live model (openai/gpt-oss-20b, openai/gpt-oss-120b retired): rules only"
+        "LLM: no live model (openai/gpt-oss-20b, openai/gpt-oss-120b retired): policy only"
     );
     let e = llm
         .advise(&inputs("shop", "other", 80.0, T0))

@@ -88,7 +88,7 @@ impl Advisor {
     pub fn llm_status(&self) -> String {
         match &self.llm {
             Some(llm) => llm.status(),
-            None => format!("{}: rules only", self.no_llm_reason),
+            None => format!("{}: policy only", self.no_llm_reason),
         }
     }
 
@@ -240,7 +240,7 @@ mod tests {
         let r = a.recommend(&inputs()).await;
         assert_eq!(r.source, RecommendationSource::Policy);
         assert_eq!(r.fallback_reason.as_deref(), Some("no key"));
-        assert_eq!(a.llm_status(), "no key: rules only");
+        assert_eq!(a.llm_status(), "no key: policy only");
         // 90 % on 4 pods at a 70 % target needs ceil(4 × 90/70) = 6.
         assert_eq!(r.decision.target_replicas, 6);
         assert_eq!(r.created_at, "2023-11-14T22:13:20Z");

@@ -54,7 +54,7 @@ use limiter::CallLimiter;
 use prompt::{Names, Prompts};
 
 /// Why there is no LLM when no key is configured, for the status bar and the cards
-/// (e.g. "no key ($GROQ_API_KEY unset)"; the app appends ": rules only").
+/// (e.g. "no key ($GROQ_API_KEY unset)"; the app appends ": policy only").
 pub fn no_llm_reason(llm: &LlmConfig) -> String {
     key::missing_reason(llm)
 }
@@ -129,7 +129,7 @@ impl fmt::Debug for LlmAdvisor {
 }
 
 impl LlmAdvisor {
-    /// The advisor for this configuration; `Ok(None)` when no key is configured (rules only,
+    /// The advisor for this configuration; `Ok(None)` when no key is configured (policy only,
     /// see [`no_llm_reason`]). `config_dir` holds `prompts/` overrides and anchors a relative
     /// `api_key_file`; `data_dir` holds the state file.
     pub fn from_config(
@@ -626,7 +626,7 @@ impl LlmBackend for LlmAdvisor {
         b.roll(st.cluster_now, (self.wall_clock)());
         let Some(model) = current_model(&self.models, &st.retired) else {
             return format!(
-                "LLM: no live model ({} retired): rules only",
+                "LLM: no live model ({} retired): policy only",
                 self.models.join(", ")
             );
         };
