@@ -190,10 +190,27 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
         hpa.under_provisioned_minutes / 2.0
     };
     let grid = candidates(inp.advisor, model.target_pct);
-    let scored: Vec<(PolicyParams, backtest::PolicyMetrics)> = grid
-        .iter()
-        .map(|&c| (c, replay(&shared_train, c)))
-        .collect();
+    // Candidates are independent replays: spread them over the cores (scoped threads, joined
+    // before anything is chosen, so the result does not depend on their order).
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = grid.len().div_ceil(workers.max(1)).max(1);
+    let scored: Vec<(PolicyParams, backtest::PolicyMetrics)> = std::thread::scope(|s| {
+        let handles: Vec<_> = grid
+            .chunks(chunk)
+            .map(|part| {
+                let (replay, shared) = (&replay, &shared_train);
+                s.spawn(move || {
+                    part.iter()
+                        .map(|&c| (c, replay(shared, c)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
     let feasible = |m: &backtest::PolicyMetrics| {
         m.under_provisioned_minutes <= allowed && m.flips_within_300s <= hpa.flips_within_300s
     };
