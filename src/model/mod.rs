@@ -472,8 +472,21 @@ impl Recommendation {
 
 /// Format cluster time as RFC 3339 (UTC, seconds).
 pub fn rfc3339(t: UnixSeconds) -> String {
+    use chrono::{Datelike, Timelike};
+    // Written from the fields: chrono's strftime parses its pattern on every call, and the
+    // policy stamps every decision (calibration makes hundreds of thousands).
     chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .map(|d| {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                d.year(),
+                d.month(),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            )
+        })
         .unwrap_or_else(|| t.to_string())
 }
 
@@ -510,5 +523,7 @@ mod tests {
         assert_eq!(v["performance_impact"], "negative");
         assert_eq!(v["recommended_timing"], "immediate");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
     }
 }

@@ -165,7 +165,8 @@ impl PolicyChange {
 
 /// "14:30" of a cluster time (UTC, as every time on the card).
 pub fn hhmm(t: UnixSeconds) -> String {
-    rfc3339(t).get(11..16).unwrap_or("--:--").to_string()
+    let day = t.rem_euclid(86_400);
+    format!("{:02}:{:02}", day / 3600, day % 3600 / 60)
 }
 
 /// What calibration chose for one deployment and how it did on data it was not chosen on.
@@ -269,6 +270,7 @@ mod tests {
             until: 1_700_000_000 + 3600,
         };
         assert_eq!(f.headline(), "floor 3 → 8 until 23:13");
+        assert_eq!(hhmm(-60), "23:59");
         assert!(!f.reduces_capacity());
         let t = PolicyChange::Target {
             hpa: "web".into(),
