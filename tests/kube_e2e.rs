@@ -256,6 +256,42 @@ async fn kube_writes_change_the_sim_world() {
     assert_eq!(hpa.min_replicas, 5);
     until(&c, "hpa min seen", |s| find(s, &frontend).min_replicas == 5).await;
 
+    // The policy's target move: only the CPU metric's averageUtilization changes.
+    let target_before = hpa.target_cpu_pct.expect("frontend scales on CPU");
+    let target_after = if target_before == 85 { 80 } else { 85 };
+    c.patch_hpa_target(&frontend, target_after)
+        .await
+        .expect("patch hpa target");
+    let h = find(&fresh().await, &frontend)
+        .hpa
+        .clone()
+        .expect("frontend's HPA");
+    assert_eq!(h.target_cpu_pct, Some(target_after));
+    assert_eq!(
+        (h.min_replicas, h.max_replicas, h.target_mem_pct),
+        (5, hpa.max_replicas, hpa.target_mem_pct),
+        "nothing else moved"
+    );
+    let e = c
+        .patch_hpa_target(&frontend, 0)
+        .await
+        .expect_err("a 0 % target");
+    assert!(matches!(e, ClusterError::Invalid(_)), "{e:?}");
+
+    // The floor's mark round-trips through the API as the snapshot's floor_mark.
+    let mark = ai4k8s::model::FloorMark {
+        raised: true,
+        at: first.time,
+        until: Some(first.time + 600),
+    };
+    c.annotate(
+        &frontend,
+        &[(annotations::FLOOR.into(), Some(mark.to_annotation()))],
+    )
+    .await
+    .expect("annotate floor");
+    assert_eq!(find(&fresh().await, &frontend).floor_mark, Some(mark));
+
     c.annotate(
         &ledger,
         &[(annotations::PREDICTIVE.into(), Some("true".into()))],
