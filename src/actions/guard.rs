@@ -264,6 +264,43 @@ mod tests {
     }
 
     #[test]
+    fn hpa_target_and_floor_mark_must_start_from_what_the_cluster_shows() {
+        let s = state(4, true);
+        let target = |from, to| Change::HpaTarget {
+            hpa: "app".into(),
+            from,
+            to,
+        };
+        assert_eq!(check(&plan(target(70, 85)), &s, LIMITS), Ok(()));
+        assert!(matches!(
+            check(&plan(target(60, 85)), &s, LIMITS),
+            Err(Refusal::Stale(m)) if m.contains("70 %")
+        ));
+        assert!(matches!(
+            check(&plan(target(70, 140)), &s, LIMITS),
+            Err(Refusal::OutOfBounds(_))
+        ));
+        assert!(matches!(
+            check(&plan(target(70, 85)), &state(4, false), LIMITS),
+            Err(Refusal::Stale(_))
+        ));
+        let mark = crate::model::FloorMark {
+            raised: true,
+            at: 100,
+            until: None,
+        };
+        let set = |from| Change::FloorMark {
+            from,
+            to: Some(mark),
+        };
+        assert_eq!(check(&plan(set(None)), &s, LIMITS), Ok(()));
+        assert!(matches!(
+            check(&plan(set(Some(mark))), &s, LIMITS),
+            Err(Refusal::Stale(_))
+        ));
+    }
+
+    #[test]
     fn bounds_edits_respect_min_max_and_cap() {
         let s = state(4, true);
         let b = |to| Change::HpaBounds {

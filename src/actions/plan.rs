@@ -528,3 +528,98 @@ pub fn replan(plan: &Plan, fresh: &DeploymentState) -> Option<Plan> {
         Intent::Undo | Intent::CreateHpa => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HpaState;
+
+    fn state(hpa: bool) -> DeploymentState {
+        DeploymentState {
+            key: DeploymentKey::new("shop", "web"),
+            desired_replicas: 4,
+            ready_replicas: 4,
+            total_pods: 4,
+            min_replicas: 2,
+            max_replicas: 10,
+            cpu_request_millis: 100,
+            mem_request_mib: 100,
+            cpu_pct: Some(50.0),
+            mem_pct: None,
+            hpa: hpa.then(|| HpaState {
+                name: "web".into(),
+                min_replicas: 2,
+                max_replicas: 10,
+                target_cpu_pct: Some(70),
+                ..HpaState::default()
+            }),
+            predictive_enabled: true,
+            annotated_bounds: (None, None),
+            floor_mark: None,
+        }
+    }
+
+    #[test]
+    fn policy_changes_become_hpa_writes_and_never_a_scale_on_an_hpa() {
+        let s = state(true);
+        let floor = PolicyChange::Floor {
+            hpa: "web".into(),
+            from: 2,
+            to: 6,
+            until: 900,
+        };
+        let c = changes_for(&s, &floor, 100).expect("a floor");
+        assert_eq!(
+            c,
+            vec![
+                Change::BoundsAnnotations {
+                    from: (None, None),
+                    to: (Some(2), Some(10))
+                },
+                Change::HpaMin {
+                    hpa: "web".into(),
+                    from: 2,
+                    to: 6
+                },
+                Change::FloorMark {
+                    from: None,
+                    to: Some(FloorMark {
+                        raised: true,
+                        at: 100,
+                        until: Some(900)
+                    })
+                },
+            ]
+        );
+        let target = PolicyChange::Target {
+            hpa: "web".into(),
+            from: 70,
+            to: 85,
+        };
+        assert_eq!(
+            changes_for(&s, &target, 100),
+            Ok(vec![Change::HpaTarget {
+                hpa: "web".into(),
+                from: 70,
+                to: 85
+            }])
+        );
+        let replicas = PolicyChange::Replicas { from: 4, to: 6 };
+        assert_eq!(
+            changes_for(&s, &replicas, 100),
+            Err(NothingToApply::HpaManaged("web".into()))
+        );
+        // Without an HPA the same change is a /scale (with the mark the hold is read from).
+        let c = changes_for(&state(false), &replicas, 100).expect("a scale");
+        assert_eq!(c[0], Change::Scale { from: 4, to: 6 });
+        assert!(matches!(c[1], Change::FloorMark { to: Some(m), .. } if m.raised));
+        assert_eq!(
+            changes_for(&state(false), &floor, 100),
+            Err(NothingToApply::NoHpa)
+        );
+        assert_eq!(
+            changes_for(&s, &PolicyChange::Maintain, 100),
+            Err(NothingToApply::Maintain)
+        );
+    }
+}
