@@ -20,6 +20,9 @@ use crate::model::{
 };
 use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
 
+/// Calibrations run one at a time, process-wide (each replays its candidates on every core).
+static CALIBRATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// What the engine tells its faces.
 #[derive(Clone, Debug)]
 pub enum Update {
@@ -598,6 +601,9 @@ fn schedule(
         let cfg = advisor.config().clone();
         let key = key.clone();
         work.spawn(async move {
+            // One calibration at a time (it already uses every core): a fleet's first day of
+            // calibrations queues instead of filling the blocking pool.
+            let _turn = CALIBRATING.acquire().await;
             let result = tokio::task::spawn_blocking(move || {
                 pipeline::calibration_of(&history, &state, &cfg).map(Box::new)
             })
@@ -678,5 +684,36 @@ mod tests {
         assert_eq!(backfilled, n);
         assert!(snapshots >= 1);
         assert_eq!(forecasts.len(), n);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn recommendations_carry_the_deployments_calibration_once_it_has_run() {
+        // 72 h of history: enough to calibrate (48 h) on the earlier part and judge on a day.
+        let sim = SimCluster::new(SimWorld::demo(42, 72));
+        let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        let opts = EngineOptions {
+            poll_every: Duration::from_millis(20),
+            ..EngineOptions::default()
+        };
+        let (_cmd, mut rx) = spawn(Arc::new(sim.clone()), advisor, opts);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            let u = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("a calibrated recommendation arrives")
+                .expect("engine alive");
+            match u {
+                Update::Snapshot(_) => sim.advance(15),
+                Update::Recommendation(r) => {
+                    if let Some(c) = &r.inputs.policy.calibration {
+                        assert_eq!(c.held_out_hours, 24.0, "{c:?}");
+                        assert!(c.history_hours >= 72.0, "{c:?}");
+                        assert_eq!(r.inputs.policy.params, c.params, "it decides with them");
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
