@@ -22,9 +22,10 @@ pub(super) fn decision(
     cfg: &AdvisorConfig,
     change: &PolicyChange,
     driver: &Driver,
-    target: u32,
+    need: u32,
     forecast: Option<&Forecast>,
 ) -> Decision {
+    let target = super::target_of(inputs, change);
     let p = &inputs.policy.params;
     let util = (p.target_utilization * 100.0).round();
     let ready = inputs.running_pods;
@@ -44,13 +45,13 @@ pub(super) fn decision(
         ),
         Driver::ForecastPeak { demand, at } => format!(
             "Forecast peak {:.0} % CPU of today's {ready} ready pods at {} ({demand:.1} pods of \
-             demand); {target} pods carry it at {util:.0} % utilization.",
+             demand); {need} pods carry it at {util:.0} % utilization.",
             as_pct(inputs, *demand),
             hhmm(*at)
         ),
         Driver::CurrentLoad { demand } => format!(
             "CPU is {cpu} of requests on {ready} ready pods ({demand:.1} pods of demand); \
-             {target} pods carry it at the {hpa_target} % target."
+             {need} pods carry it at the {hpa_target} % target."
         ),
         Driver::FollowHpa { replicas } => format!(
             "The HPA scaled to {replicas} on real load (CPU {cpu}), above the floor; the floor \
@@ -116,6 +117,12 @@ pub(super) fn decision(
         PolicyChange::Replicas { from, to } => format!(" Expected: {from} → {to} pods."),
         PolicyChange::Maintain | PolicyChange::AtMax => String::new(),
     };
+    if need != target {
+        why.push_str(&format!(
+            " The maximum step of {} ([advisor] max_step) limits this change to {target}.",
+            cfg.max_step
+        ));
+    }
     why.push_str(&effect);
     if forecast.is_none() && !matches!(driver, Driver::MissingMetrics) {
         why.push_str(" No forecast yet, so only the load seen counts.");
@@ -138,9 +145,6 @@ pub(super) fn decision(
             "HPA {} floor {} ({})",
             h.name, h.min_replicas, h.scaling_status
         ));
-    }
-    if let Some(c) = &inputs.policy.calibration {
-        factors.push(c.summary());
     }
 
     let (risk, cost, perf, timing) = match change {

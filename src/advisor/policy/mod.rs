@@ -242,13 +242,42 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Outcome {
         (Some(h), Some(now_demand)) => with_hpa(&v, cfg, h, now_demand),
         (None, Some(now_demand)) => without_hpa(&v, cfg, now_demand),
     };
+    let need = target_of(inputs, &change);
+    let change = within_step(inputs, change, cfg.max_step);
     let target = target_of(inputs, &change);
     let range = range(&v, cfg, &change, target);
-    let decision = explain::decision(inputs, cfg, &change, &driver, target, v.forecast);
+    let decision = explain::decision(inputs, cfg, &change, &driver, need, v.forecast);
     Outcome {
         decision,
         change,
         range,
+    }
+}
+
+/// The change limited to `[advisor] max_step` from the floor (or replicas) it starts from, so
+/// the card says what will be written; the reasoning still names the need.
+fn within_step(inputs: &AdvisorInputs, change: PolicyChange, max_step: u32) -> PolicyChange {
+    let base = reference(inputs);
+    let step = |to: u32| to.clamp(base.saturating_sub(max_step), base.saturating_add(max_step));
+    match change {
+        PolicyChange::Floor {
+            hpa,
+            from,
+            to,
+            until,
+        } => PolicyChange::Floor {
+            hpa,
+            from,
+            to: step(to),
+            until,
+        },
+        PolicyChange::Release { hpa, from, to } => PolicyChange::Release {
+            hpa,
+            from,
+            to: step(to),
+        },
+        PolicyChange::Replicas { from, to } => PolicyChange::Replicas { from, to: step(to) },
+        other => other,
     }
 }
 

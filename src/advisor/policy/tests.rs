@@ -319,3 +319,30 @@ fn the_llm_range_keeps_the_hold() {
     ));
     assert_eq!(change_for_target(&i, &o.change, 10), o.change);
 }
+
+#[test]
+fn a_need_beyond_the_maximum_step_is_stepped_and_the_card_says_so() {
+    let i = inputs(4, 2, 4.0, Some(forecast(NOW, 300, &[20.0; 8])));
+    let o = decide(&i, &cfg());
+    // 20 pods needed, 2 + max_step 10 = 12 written.
+    assert!(
+        matches!(
+            o.change,
+            PolicyChange::Floor {
+                from: 2,
+                to: 12,
+                ..
+            }
+        ),
+        "{:?}",
+        o.change
+    );
+    assert_eq!(o.decision.target_replicas, 12);
+    let r = &o.decision.reasoning;
+    assert!(r.contains("20 pods carry it"), "{r}");
+    assert!(r.contains("limits this change to 12"), "{r}");
+    assert!(r.contains("floor 2 → 12"), "{r}");
+    // Validation has nothing left to correct.
+    let mut d = o.decision.clone();
+    assert!(crate::advisor::validate::validate(&mut d, &i, 10).is_empty());
+}
