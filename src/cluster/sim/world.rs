@@ -540,18 +540,27 @@ impl SimWorld {
         Ok(())
     }
 
+    /// The index of a deployment that has an HPA, or the API server's 404 for the HPA.
+    fn find_hpa(&self, key: &DeploymentKey) -> Result<usize, ClusterError> {
+        let i = self.find(key)?;
+        if self.deployments[i].hpa.is_none() {
+            return Err(ClusterError::NotFound(format!(
+                "horizontalpodautoscalers.autoscaling \"{}\" not found",
+                key.name
+            )));
+        }
+        Ok(i)
+    }
+
     pub fn patch_hpa(
         &mut self,
         key: &DeploymentKey,
         min: Option<u32>,
         max: Option<u32>,
     ) -> Result<(), ClusterError> {
-        let i = self.find(key)?;
-        let Some(hpa) = self.deployments[i].hpa.as_mut() else {
-            return Err(ClusterError::NotFound(format!(
-                "horizontalpodautoscalers.autoscaling \"{}\" not found",
-                key.name
-            )));
+        let i = self.find_hpa(key)?;
+        let Some(hpa) = self.deployments[i].hpa.as_ref() else {
+            return Err(ClusterError::NotFound(key.name.clone()));
         };
         let new_min = min.unwrap_or(hpa.config.min_replicas);
         let new_max = max.unwrap_or(hpa.config.max_replicas);
@@ -576,14 +585,12 @@ impl SimWorld {
         key: &DeploymentKey,
         cpu_pct: u32,
     ) -> Result<(), ClusterError> {
-        let i = self.find(key)?;
-        let Some(hpa) = self.deployments[i].hpa.as_ref() else {
-            return Err(ClusterError::NotFound(format!(
-                "horizontalpodautoscalers.autoscaling \"{}\" not found",
-                key.name
-            )));
-        };
-        if hpa.config.target_cpu_pct.is_none() {
+        let i = self.find_hpa(key)?;
+        if self.deployments[i]
+            .hpa
+            .as_ref()
+            .is_none_or(|h| h.config.target_cpu_pct.is_none())
+        {
             return Err(ClusterError::Invalid(format!(
                 "hpa {} has no CPU utilization target to move",
                 key.name
