@@ -37,6 +37,9 @@ impl AutopilotOptions {
 pub enum Skip {
     #[error("predictive autoscaling not enabled")]
     NotEnabled,
+    /// Missing inputs or a deployment scaled to zero: nothing is applied whatever the advice.
+    #[error("{0}: no action")]
+    NoAction(crate::advisor::policy::NoAction),
     #[error("confidence {0:.2} below the minimum")]
     LowConfidence(f64),
     #[error("cooling down for {0} s")]
@@ -74,6 +77,14 @@ impl Autopilot {
     ) -> Result<Plan, Skip> {
         if !state.predictive_enabled {
             return Err(Skip::NotEnabled);
+        }
+        // From the deployment as it is now, not only as the recommendation saw it.
+        let now_inputs = crate::model::AdvisorInputs {
+            current_replicas: state.desired_replicas,
+            ..rec.inputs.clone()
+        };
+        if let Some(why) = crate::advisor::policy::no_action_reason(&now_inputs) {
+            return Err(Skip::NoAction(why));
         }
         if rec.decision.confidence < self.opts.min_confidence {
             return Err(Skip::LowConfidence(rec.decision.confidence));
@@ -173,9 +184,78 @@ pub async fn run(
                     }
                 }
                 Some(Update::ClusterError(e)) => log(&format!("cluster: {e}")),
+                // E.g. a write a crash interrupted: the operator must hear of it.
+                Some(Update::Notice(source, Some(text))) => log(&format!("{source}: {text}")),
                 Some(_) => {}
             }
         }
     }
     done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisor::policy::NoAction;
+    use crate::config::AdvisorConfig;
+    use crate::model::{AdvisorInputs, PolicyChange};
+
+    fn state(replicas: u32, cpu: Option<f64>) -> DeploymentState {
+        DeploymentState {
+            key: DeploymentKey::new("ns", "app"),
+            desired_replicas: replicas,
+            ready_replicas: replicas,
+            total_pods: replicas,
+            min_replicas: 1,
+            max_replicas: 8,
+            cpu_request_millis: 100,
+            mem_request_mib: 100,
+            cpu_pct: cpu,
+            mem_pct: cpu,
+            hpa: None,
+            predictive_enabled: true,
+            annotated_bounds: (None, None),
+            floor_mark: None,
+            write_block: None,
+        }
+    }
+
+    /// A confident scale-up to `to`, as a (cached, or LLM) recommendation might carry.
+    async fn confident(s: &DeploymentState, to: u32) -> Recommendation {
+        let inputs = AdvisorInputs::from_state(s, None, None, 1_700_000_000);
+        let mut r = Advisor::rules_only(AdvisorConfig::default(), "test")
+            .recommend(&inputs)
+            .await;
+        r.change = PolicyChange::Replicas {
+            from: s.desired_replicas,
+            to,
+        };
+        r.decision.confidence = 0.99;
+        r
+    }
+
+    #[tokio::test]
+    async fn no_metrics_or_zero_replicas_mean_no_action_at_any_confidence() {
+        let pilot = Autopilot::new(AutopilotOptions {
+            cooldown_seconds: 300,
+            min_confidence: 0.7,
+            dry_run: false,
+        });
+        let blind = state(3, None);
+        let r = confident(&blind, 5).await;
+        assert_eq!(
+            pilot.decide(&blind, &r, 1_700_000_000),
+            Err(Skip::NoAction(NoAction::NoMetrics))
+        );
+        let zero = state(0, None);
+        let r = confident(&zero, 1).await;
+        assert_eq!(
+            pilot.decide(&zero, &r, 1_700_000_000),
+            Err(Skip::NoAction(NoAction::ScaledToZero))
+        );
+        // With metrics the same confident change goes through.
+        let seen = state(3, Some(90.0));
+        let r = confident(&seen, 5).await;
+        assert!(pilot.decide(&seen, &r, 1_700_000_000).is_ok());
+    }
 }

@@ -161,6 +161,9 @@ async fn run(
     let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
     if let Some(actions) = &opts.actions {
+        if let Some(text) = interrupted_writes(actions) {
+            let _ = updates.send(Update::Notice("journal", Some(text)));
+        }
         let dismissed = dismissed_from_journal(actions);
         if !dismissed.is_empty() {
             let _ = updates.send(Update::Dismissed(dismissed));
@@ -421,10 +424,11 @@ fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: ActionJob) 
                 } else {
                     "done"
                 };
+                let note = done.note.map_or(String::new(), |n| format!(" ({n})"));
                 Done::Action(
                     ActionReport {
-                        ok: true,
-                        message: format!("{verb}: {what}"),
+                        ok: note.is_empty(),
+                        message: format!("{verb}: {what}{note}"),
                     },
                     None,
                 )
@@ -433,14 +437,9 @@ fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: ActionJob) 
                 let again = original
                     .as_ref()
                     .zip(fresh.as_deref())
-                    .and_then(|(p, f)| plan::replan(p, f))
-                    .map(Box::new);
-                let message = if again.is_some() {
-                    format!("changed on the server ({reason}): re-read; confirm again")
-                } else {
-                    format!("changed on the server ({reason}): nothing applied")
-                };
-                Done::Action(ActionReport { ok: false, message }, again)
+                    .and_then(|(p, f)| plan::replan(p, f));
+                let message = conflict_message(&reason, original.as_ref(), again.as_ref());
+                Done::Action(ActionReport { ok: false, message }, again.map(Box::new))
             }
             Err(e) => Done::Action(
                 ActionReport {
@@ -451,6 +450,51 @@ fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: ActionJob) 
             ),
         }
     });
+}
+
+/// After a 409 or a stale read: what changed under the user ("changed: hpa/web
+/// spec.minReplicas 2 → 5"), and whether the same request, re-made, waits for a confirmation.
+fn conflict_message(reason: &str, original: Option<&Plan>, again: Option<&Plan>) -> String {
+    let changed = original
+        .zip(again)
+        .map(|(o, a)| plan::what_changed(o, a))
+        .unwrap_or_default();
+    let what = if changed.is_empty() {
+        format!("changed on the server ({reason})")
+    } else {
+        format!("changed: {}", changed.join("; "))
+    };
+    if again.is_some() {
+        format!("{what}: nothing applied; confirm again")
+    } else {
+        format!("{what}: nothing applied, and the request no longer applies")
+    }
+}
+
+/// Writes a crash interrupted (journalled intent, no outcome), closed in the journal and told
+/// once: the cluster may or may not have them.
+fn interrupted_writes(actions: &Actions) -> Option<String> {
+    let closed = match actions.journal().close_unfinished() {
+        Ok(c) => c,
+        Err(e) => return Some(format!("journal: cannot check for interrupted writes: {e}")),
+    };
+    let first = closed.first()?;
+    let what: Vec<String> = first
+        .changes
+        .iter()
+        .map(|c| c.describe(&DeploymentKey::new(&first.namespace, &first.name)))
+        .collect();
+    let more = match closed.len() {
+        1 => String::new(),
+        n => format!(" (and {} more, see the journal: J)", n - 1),
+    };
+    Some(format!(
+        "interrupted write at {}: {}/{} {}: outcome unknown, check the cluster{more}",
+        first.time,
+        first.namespace,
+        first.name,
+        what.join("; ")
+    ))
 }
 
 /// The latest dismissal per deployment, from the journal (dismissals survive restarts).

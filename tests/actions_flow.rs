@@ -352,9 +352,26 @@ async fn edit_rejects_bad_input_and_writes_nothing_then_writes_hpa_and_annotatio
 }
 
 #[tokio::test]
-async fn scale_by_hand_warns_about_the_hpa_and_stays_in_bounds() {
+async fn scale_by_hand_stays_in_bounds_and_is_refused_where_an_hpa_scales() {
     let mut h = Harness::new(false).await;
+    // catalog has an HPA: s says why instead of opening a form.
     h.select("catalog");
+    h.key(KeyCode::Char('s'));
+    assert!(
+        matches!(h.app.mode, Mode::Normal),
+        "no form for an HPA-scaled deployment"
+    );
+    let (msg, _) = h.app.message.clone().expect("a message");
+    assert!(msg.contains("hpa/catalog scales shop/catalog"), "{msg}");
+
+    let (ns, name) = h
+        .app
+        .deployments
+        .values()
+        .find(|v| v.state.hpa.is_none() && v.state.desired_replicas > 0)
+        .map(|v| (v.state.key.namespace.clone(), v.state.key.name.clone()))
+        .expect("the demo has a deployment without an HPA");
+    h.select(&name);
     h.key(KeyCode::Char('s'));
     assert!(
         matches!(h.app.mode, Mode::Form(_)),
@@ -363,33 +380,28 @@ async fn scale_by_hand_warns_about_the_hpa_and_stays_in_bounds() {
     for _ in 0..4 {
         h.key(KeyCode::Backspace);
     }
-    h.type_text("99");
+    h.type_text("999");
     let Mode::Form(f) = &h.app.mode else {
         panic!("scale form")
     };
     assert!(
         f.validate(h.app.session.limits).is_err(),
-        "99 is above max 16"
+        "999 is above the max"
     );
-    h.key(KeyCode::Backspace);
-    h.key(KeyCode::Backspace);
-    let target = h.state("shop", "catalog").desired_replicas + 1;
+    for _ in 0..3 {
+        h.key(KeyCode::Backspace);
+    }
+    let s = h.state(&ns, &name);
+    let target = s.desired_replicas + 1;
     h.type_text(&target.to_string());
     let Mode::Form(f) = &h.app.mode else {
         panic!("scale form")
     };
-    let plan = f.validate(h.app.session.limits).expect("valid");
-    assert!(
-        plan.warning
-            .as_deref()
-            .is_some_and(|w| w.contains("hpa/catalog")),
-        "{:?}",
-        plan.warning
-    );
+    f.validate(h.app.session.limits).expect("valid");
     h.key(KeyCode::Enter);
     let msg = h.wait_report().await;
     assert!(msg.starts_with("done:"), "{msg}");
-    assert_eq!(h.state("shop", "catalog").desired_replicas, target);
+    assert_eq!(h.state(&ns, &name).desired_replicas, target);
 }
 
 #[tokio::test]

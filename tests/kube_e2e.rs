@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
 use ai4k8s::cluster::sim::SimWorld;
-use ai4k8s::cluster::{Cluster, ClusterError, HpaSpec, Write, annotations};
+use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write, annotations};
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ai4k8s");
@@ -246,7 +246,16 @@ async fn kube_writes_change_the_sim_world() {
     })
     .await;
 
-    c.patch_hpa(&frontend, Some(5), None)
+    let hpa_before = find(&fresh().await, &frontend)
+        .hpa
+        .clone()
+        .expect("frontend's HPA");
+    let expect = HpaExpect {
+        name: hpa_before.name.clone(),
+        min_replicas: Some(hpa_before.min_replicas),
+        ..HpaExpect::default()
+    };
+    c.patch_hpa(&frontend, &expect, Some(5), None)
         .await
         .expect("patch hpa");
     let hpa = find(&fresh().await, &frontend)
@@ -259,7 +268,12 @@ async fn kube_writes_change_the_sim_world() {
     // The policy's target move: only the CPU metric's averageUtilization changes.
     let target_before = hpa.target_cpu_pct.expect("frontend scales on CPU");
     let target_after = if target_before == 85 { 80 } else { 85 };
-    c.patch_hpa_target(&frontend, target_after)
+    let expect = HpaExpect {
+        name: hpa.name.clone(),
+        cpu_target_pct: Some(target_before),
+        ..HpaExpect::default()
+    };
+    c.patch_hpa_target(&frontend, &expect, target_after)
         .await
         .expect("patch hpa target");
     let h = find(&fresh().await, &frontend)
@@ -273,7 +287,7 @@ async fn kube_writes_change_the_sim_world() {
         "nothing else moved"
     );
     let e = c
-        .patch_hpa_target(&frontend, 0)
+        .patch_hpa_target(&frontend, &expect, 0)
         .await
         .expect_err("a 0 % target");
     assert!(matches!(e, ClusterError::Invalid(_)), "{e:?}");
@@ -327,7 +341,15 @@ async fn kube_writes_change_the_sim_world() {
         .expect_err("unknown deployment");
     assert!(matches!(e, ClusterError::NotFound(_)), "{e:?}");
     let e = c
-        .patch_hpa(&frontend, Some(50), None)
+        .patch_hpa(
+            &frontend,
+            &HpaExpect {
+                name: hpa_before.name.clone(),
+                ..HpaExpect::default()
+            },
+            Some(50),
+            None,
+        )
         .await
         .expect_err("min above max");
     assert!(matches!(e, ClusterError::Invalid(_)), "{e:?}");

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
-use ai4k8s::cluster::{Cluster, ClusterError, HpaSpec, SourceState, annotations};
+use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, SourceState, annotations};
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
 use serde_json::{Value, json};
 
@@ -213,7 +213,16 @@ async fn kube_path_reads_and_writes_through_kmock() {
         !find(s, "api").predictive_enabled
     })
     .await;
-    c.patch_hpa(&web_key, None, Some(10))
+    let web_hpa = find(&c.snapshot().await.expect("snapshot"), "web")
+        .hpa
+        .clone()
+        .expect("web's HPA");
+    let expect = HpaExpect {
+        name: web_hpa.name.clone(),
+        max_replicas: Some(web_hpa.max_replicas),
+        ..HpaExpect::default()
+    };
+    c.patch_hpa(&web_key, &expect, None, Some(10))
         .await
         .expect("patch hpa");
     until(&c, "hpa max 10", |s| find(s, "web").max_replicas == 10).await;

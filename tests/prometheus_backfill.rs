@@ -302,6 +302,7 @@ fn state(namespace: &str, name: &str, cpu_millis: u32, mem_mib: u32) -> Deployme
         predictive_enabled: false,
         annotated_bounds: (None, None),
         floor_mark: None,
+        write_block: None,
     }
 }
 

@@ -1,7 +1,12 @@
-//! The guard every write passes, whoever asks (TUI, autopilot, undo): replica counts stay within
-//! the deployment's [min, max] and within the maximum step of the live value; bounds stay
-//! within 1 ≤ min ≤ max ≤ the cap; and every change must start from what the cluster shows now
-//! (otherwise someone else changed it: re-read and ask again).
+//! The guard every write passes, whoever asks (TUI, autopilot, undo). Every change kind goes
+//! through the same three checks:
+//! 1. the deployment may be written at all (its HPA is known and is only one, and `/scale` is
+//!    never used on a deployment an HPA scales: the HPA would undo it or fight it);
+//! 2. the change starts from what the cluster shows now (otherwise someone else changed it:
+//!    re-read and ask again);
+//! 3. its effect stays inside the limits: the replica count it moves the deployment to is
+//!    within [min, max], within the cap and within the maximum step of today's count, and the
+//!    bounds it sets are 1 ≤ min ≤ max ≤ the cap.
 
 use crate::model::DeploymentState;
 
@@ -12,7 +17,8 @@ use super::plan::{Change, Plan};
 pub struct Limits {
     /// Largest change of replicas one write may make.
     pub max_step: u32,
-    /// Highest maxReplicas an edit may set.
+    /// Highest replica count or bound any write may set (`[actions] replicas_cap`), whatever
+    /// the annotations say: anyone who can patch the deployment can set those.
     pub replicas_cap: u32,
 }
 
@@ -31,6 +37,9 @@ pub enum Refusal {
     OutOfBounds(String),
     #[error("changed on the server since it was read ({0}); re-read and ask again")]
     Stale(String),
+    /// What the app cannot know makes any write unsafe (unknown or ambiguous HPA).
+    #[error("{0}")]
+    Blocked(String),
     #[error("nothing to change")]
     Empty,
 }
@@ -40,107 +49,179 @@ pub fn check(plan: &Plan, state: &DeploymentState, limits: Limits) -> Result<(),
     if plan.changes.is_empty() {
         return Err(Refusal::Empty);
     }
+    if let Some(block) = &state.write_block {
+        return Err(Refusal::Blocked(block.to_string()));
+    }
     for change in &plan.changes {
-        check_change(change, state, limits)?;
+        check_target(change, state)?;
+        check_from(change, state)?;
+        check_effect(change, state, limits)?;
     }
     Ok(())
 }
 
-fn check_change(change: &Change, state: &DeploymentState, limits: Limits) -> Result<(), Refusal> {
-    let out = |m: String| Err(Refusal::OutOfBounds(m));
-    let step_ok = |from: u32, to: u32| from.abs_diff(to) <= limits.max_step;
+/// The object the change writes is the one the deployment has: `/scale` only without an HPA,
+/// HPA fields only on the HPA that scales it.
+fn check_target(change: &Change, state: &DeploymentState) -> Result<(), Refusal> {
+    let hpa_named = |name: &str| match &state.hpa {
+        None => Err(Refusal::Stale("the HPA is gone".into())),
+        Some(h) if h.name != name => Err(Refusal::Stale(format!(
+            "the deployment is scaled by hpa/{} now, not hpa/{name}",
+            h.name
+        ))),
+        Some(_) => Ok(()),
+    };
     match change {
-        Change::Scale { from, to } => {
-            if *from != state.desired_replicas {
-                return Err(Refusal::Stale(format!(
-                    "replicas are {} now, not {from}",
-                    state.desired_replicas
-                )));
+        Change::Scale { .. } => match &state.hpa {
+            Some(h) => Err(Refusal::Blocked(format!(
+                "hpa/{} scales this deployment: a /scale would fight it; edit min/max or apply \
+                 a floor instead",
+                h.name
+            ))),
+            None => Ok(()),
+        },
+        Change::HpaMin { hpa, .. }
+        | Change::HpaBounds { hpa, .. }
+        | Change::HpaTarget { hpa, .. } => hpa_named(hpa),
+        Change::CreateHpa { .. } => match &state.hpa {
+            Some(h) => Err(Refusal::Stale(format!(
+                "the deployment has hpa/{} now",
+                h.name
+            ))),
+            None => Ok(()),
+        },
+        Change::FloorMark { .. } | Change::BoundsAnnotations { .. } | Change::Predictive { .. } => {
+            Ok(())
+        }
+    }
+}
+
+/// The change starts from the value the cluster shows now.
+fn check_from(change: &Change, state: &DeploymentState) -> Result<(), Refusal> {
+    let stale = |m: String| Err(Refusal::Stale(m));
+    let hpa = state.hpa.as_ref();
+    match change {
+        Change::Scale { from, .. } if *from != state.desired_replicas => stale(format!(
+            "replicas are {} now, not {from}",
+            state.desired_replicas
+        )),
+        Change::HpaMin { from, .. } => match hpa {
+            Some(h) if h.min_replicas != *from => {
+                stale(format!("minReplicas is {} now, not {from}", h.min_replicas))
             }
+            _ => Ok(()),
+        },
+        Change::HpaBounds { from, .. } => match hpa {
+            Some(h) if (h.min_replicas, h.max_replicas) != *from => stale(format!(
+                "bounds are [{}, {}] now, not [{}, {}]",
+                h.min_replicas, h.max_replicas, from.0, from.1
+            )),
+            _ => Ok(()),
+        },
+        Change::HpaTarget { from, .. } => match hpa {
+            Some(h) if h.target_cpu_pct != Some(*from) => stale(format!(
+                "the CPU target is {} now, not {from} %",
+                h.target_cpu_pct
+                    .map_or("unset".to_string(), |t| format!("{t} %"))
+            )),
+            _ => Ok(()),
+        },
+        Change::FloorMark { from, .. } if *from != state.floor_mark => {
+            stale("the floor mark changed".into())
+        }
+        Change::BoundsAnnotations { from, .. } if *from != state.annotated_bounds => {
+            stale(format!(
+                "the bound annotations are {} now, not {}",
+                pair(state.annotated_bounds),
+                pair(*from)
+            ))
+        }
+        Change::Predictive { from, .. } if *from != state.predictive_enabled => {
+            stale("the predictive annotation changed".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn pair((min, max): (Option<u32>, Option<u32>)) -> String {
+    let v = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+    format!("[{}, {}]", v(min), v(max))
+}
+
+/// The replica count the deployment will run once the change is made, when it moves it: a
+/// `/scale` sets it; an HPA clamps today's count into its new [min, max] at its next sync.
+pub fn replicas_after(change: &Change, state: &DeploymentState) -> Option<u32> {
+    let now = state.desired_replicas;
+    // An HPA does nothing to a deployment scaled to zero (scaling is off until it is scaled up).
+    let clamp = |min: u32, max: u32| (now > 0).then(|| now.clamp(min, max.max(min)));
+    match change {
+        Change::Scale { to, .. } => Some(*to),
+        Change::HpaMin { to, .. } => {
+            let max = state.hpa.as_ref().map_or(u32::MAX, |h| h.max_replicas);
+            clamp(*to, max)
+        }
+        Change::HpaBounds { to, .. } => clamp(to.0, to.1),
+        Change::CreateHpa { spec } => clamp(spec.min_replicas, spec.max_replicas),
+        Change::HpaTarget { .. }
+        | Change::FloorMark { .. }
+        | Change::BoundsAnnotations { .. }
+        | Change::Predictive { .. } => None,
+    }
+}
+
+/// The change's effect stays within the deployment's bounds, the cap and the maximum step.
+fn check_effect(change: &Change, state: &DeploymentState, limits: Limits) -> Result<(), Refusal> {
+    let out = |m: String| Err(Refusal::OutOfBounds(m));
+    let cap = limits.replicas_cap;
+    match change {
+        Change::Scale { to, .. } => {
             let (min, max) = (state.min_replicas, state.max_replicas);
             if !(min..=max).contains(to) {
                 return out(format!("{to} replicas is outside [{min}, {max}]"));
             }
-            if !step_ok(*from, *to) {
-                return out(format!(
-                    "{from} → {to} exceeds the maximum step of {}",
-                    limits.max_step
-                ));
-            }
         }
-        Change::HpaMin { from, to, .. } => {
-            let Some(h) = &state.hpa else {
-                return Err(Refusal::Stale("the HPA is gone".into()));
-            };
-            if *from != h.min_replicas {
-                return Err(Refusal::Stale(format!(
-                    "minReplicas is {} now, not {from}",
-                    h.min_replicas
-                )));
-            }
+        Change::HpaMin { to, .. } => {
             // The deployment's bounds (the seed's annotations when set) frame the HPA's min.
-            let (lo, hi) = (
-                state.min_replicas.max(1),
-                state.max_replicas.min(h.max_replicas),
-            );
+            let hpa_max = state.hpa.as_ref().map_or(u32::MAX, |h| h.max_replicas);
+            let (lo, hi) = (state.min_replicas.max(1), state.max_replicas.min(hpa_max));
             if !(lo..=hi).contains(to) {
                 return out(format!("minReplicas {to} is outside [{lo}, {hi}]"));
             }
-            // Pre-scaling moves the replica count to `to`: bound the jump from today's count.
-            if *to > state.desired_replicas && !step_ok(state.desired_replicas, *to) {
-                return out(format!(
-                    "{} → {to} exceeds the maximum step of {}",
-                    state.desired_replicas, limits.max_step
-                ));
-            }
         }
-        Change::HpaBounds { from, to, .. } => {
-            let Some(h) = &state.hpa else {
-                return Err(Refusal::Stale("the HPA is gone".into()));
-            };
-            if *from != (h.min_replicas, h.max_replicas) {
-                return Err(Refusal::Stale(format!(
-                    "bounds are [{}, {}] now",
-                    h.min_replicas, h.max_replicas
-                )));
-            }
-            check_bounds(to.0, to.1, limits)?;
-        }
-        Change::HpaTarget { from, to, .. } => {
-            let Some(h) = &state.hpa else {
-                return Err(Refusal::Stale("the HPA is gone".into()));
-            };
-            if h.target_cpu_pct != Some(*from) {
-                return Err(Refusal::Stale(format!(
-                    "the CPU target is {} now, not {from} %",
-                    h.target_cpu_pct
-                        .map_or("unset".to_string(), |t| format!("{t} %"))
-                )));
-            }
+        Change::HpaBounds { to, .. } => check_bounds(to.0, to.1, limits)?,
+        Change::HpaTarget { to, .. } => {
             if !(1..=100).contains(to) {
                 return out(format!("a CPU target of {to} % is outside 1..=100 %"));
             }
         }
-        Change::FloorMark { from, .. } => {
-            if *from != state.floor_mark {
-                return Err(Refusal::Stale("the floor mark changed".into()));
-            }
-        }
         Change::BoundsAnnotations { to, .. } => {
+            if let Some(min) = to.0
+                && min < 1
+            {
+                return out("min must be at least 1".into());
+            }
+            if let Some(max) = to.1
+                && max > cap
+            {
+                return out(format!("max {max} is above the cap of {cap}"));
+            }
             if let (Some(min), Some(max)) = *to {
                 check_bounds(min, max, limits)?;
             }
         }
-        Change::Predictive { from, .. } => {
-            if *from != state.predictive_enabled {
-                return Err(Refusal::Stale("the predictive annotation changed".into()));
-            }
+        Change::CreateHpa { spec } => check_bounds(spec.min_replicas, spec.max_replicas, limits)?,
+        Change::FloorMark { .. } | Change::Predictive { .. } => {}
+    }
+    if let Some(after) = replicas_after(change, state) {
+        let now = state.desired_replicas;
+        if after > cap {
+            return out(format!("{after} replicas is above the cap of {cap}"));
         }
-        Change::CreateHpa { spec } => {
-            if state.hpa.is_some() {
-                return Err(Refusal::Stale("the deployment has an HPA now".into()));
-            }
-            check_bounds(spec.min_replicas, spec.max_replicas, limits)?;
+        if now.abs_diff(after) > limits.max_step {
+            return out(format!(
+                "{now} → {after} replicas exceeds the maximum step of {}",
+                limits.max_step
+            ));
         }
     }
     Ok(())
@@ -203,6 +284,7 @@ mod tests {
             predictive_enabled: false,
             annotated_bounds: (None, None),
             floor_mark: None,
+            write_block: None,
         }
     }
 
@@ -323,5 +405,159 @@ mod tests {
             ),
             Err(Refusal::Empty)
         );
+    }
+
+    #[test]
+    fn nothing_is_written_to_a_deployment_whose_hpa_is_unknown_or_ambiguous() {
+        use crate::model::WriteBlock;
+        let blocks = [
+            WriteBlock::HpaUnknown("forbidden: cannot list horizontalpodautoscalers".into()),
+            WriteBlock::AmbiguousHpa(vec!["a".into(), "b".into()]),
+        ];
+        for block in blocks {
+            let s = DeploymentState {
+                write_block: Some(block.clone()),
+                ..state(4, false)
+            };
+            let changes = [
+                Change::Scale { from: 4, to: 5 },
+                Change::BoundsAnnotations {
+                    from: (None, None),
+                    to: (Some(2), Some(8)),
+                },
+                Change::Predictive {
+                    from: false,
+                    to: true,
+                },
+                Change::CreateHpa {
+                    spec: crate::cluster::HpaSpec {
+                        min_replicas: 2,
+                        max_replicas: 8,
+                        target_cpu_pct: Some(70),
+                        target_mem_pct: None,
+                    },
+                },
+            ];
+            for c in changes {
+                assert_eq!(
+                    check(&plan(c.clone()), &s, LIMITS),
+                    Err(Refusal::Blocked(block.to_string())),
+                    "{c:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_deployment_an_hpa_scales_is_never_written_through_scale() {
+        let e = check(
+            &plan(Change::Scale { from: 4, to: 5 }),
+            &state(4, true),
+            LIMITS,
+        );
+        assert!(
+            matches!(&e, Err(Refusal::Blocked(m)) if m.contains("hpa/app scales this deployment")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn hpa_bounds_edits_may_not_move_the_replicas_past_the_step() {
+        // Running 8: a max of 3 would drop 5 pods at the HPA's next sync.
+        let s = state(8, true);
+        let b = |to| Change::HpaBounds {
+            hpa: "app".into(),
+            from: (2, 10),
+            to,
+        };
+        assert!(matches!(
+            check(&plan(b((2, 3))), &s, LIMITS),
+            Err(Refusal::OutOfBounds(m)) if m.contains("8 → 3 replicas exceeds the maximum step of 4")
+        ));
+        assert_eq!(check(&plan(b((2, 4))), &s, LIMITS), Ok(()));
+        // A min of 14 would add 6.
+        let s = state(8, true);
+        let wide = Change::HpaBounds {
+            hpa: "app".into(),
+            from: (2, 10),
+            to: (14, 20),
+        };
+        assert!(check(&plan(wide), &s, LIMITS).is_err());
+        // Creating an HPA clamps the replicas the same way.
+        let create = Change::CreateHpa {
+            spec: crate::cluster::HpaSpec {
+                min_replicas: 1,
+                max_replicas: 3,
+                target_cpu_pct: Some(70),
+                target_mem_pct: None,
+            },
+        };
+        assert!(matches!(
+            check(&plan(create), &state(8, false), LIMITS),
+            Err(Refusal::OutOfBounds(m)) if m.contains("maximum step")
+        ));
+    }
+
+    #[test]
+    fn the_cap_holds_whatever_the_max_annotation_says() {
+        // Anyone who can patch the deployment can set ai4k8s.io/max-replicas to 100000.
+        let s = DeploymentState {
+            desired_replicas: 98,
+            max_replicas: 100_000,
+            annotated_bounds: (None, Some(100_000)),
+            ..state(98, false)
+        };
+        assert!(matches!(
+            check(&plan(Change::Scale { from: 98, to: 102 }), &s, LIMITS),
+            Err(Refusal::OutOfBounds(m)) if m.contains("above the cap of 100")
+        ));
+        assert_eq!(
+            check(&plan(Change::Scale { from: 98, to: 100 }), &s, LIMITS),
+            Ok(())
+        );
+        let mut h = state(98, true);
+        h.max_replicas = 100_000;
+        if let Some(hpa) = h.hpa.as_mut() {
+            hpa.max_replicas = 100_000;
+        }
+        let min = Change::HpaMin {
+            hpa: "app".into(),
+            from: 2,
+            to: 101,
+        };
+        assert!(matches!(
+            check(&plan(min), &h, LIMITS),
+            Err(Refusal::OutOfBounds(m)) if m.contains("cap")
+        ));
+        let annotate = Change::BoundsAnnotations {
+            from: (None, Some(100_000)),
+            to: (None, Some(200_000)),
+        };
+        assert!(matches!(
+            check(&plan(annotate), &s, LIMITS),
+            Err(Refusal::OutOfBounds(m)) if m.contains("cap")
+        ));
+    }
+
+    #[test]
+    fn bound_annotations_and_hpa_names_must_match_what_the_cluster_shows() {
+        let s = state(4, true);
+        let annotate = Change::BoundsAnnotations {
+            from: (Some(1), Some(5)),
+            to: (Some(2), Some(8)),
+        };
+        assert!(matches!(
+            check(&plan(annotate), &s, LIMITS),
+            Err(Refusal::Stale(m)) if m.contains("[-, -] now, not [1, 5]")
+        ));
+        let other = Change::HpaMin {
+            hpa: "other".into(),
+            from: 2,
+            to: 3,
+        };
+        assert!(matches!(
+            check(&plan(other), &s, LIMITS),
+            Err(Refusal::Stale(m)) if m.contains("hpa/app now, not hpa/other")
+        ));
     }
 }

@@ -1,6 +1,11 @@
-//! The journal: every apply, edit, scale, undo, dismiss and autopilot action, appended as one
-//! JSON line to `DATA_DIR/journal.jsonl`. Opened in append mode and synced per entry: it
-//! survives restarts and crashes, and the app never truncates or rewrites it.
+//! The journal: every apply, edit, scale, undo, dismiss and autopilot action, appended as JSON
+//! lines to `DATA_DIR/journal.jsonl`. Opened in append mode and synced per entry: it survives
+//! restarts and crashes, and the app never truncates or rewrites it.
+//!
+//! A write is two lines with one `id`: its intent (`outcome.pending`), synced before anything is
+//! sent, and its outcome after. An intent with no outcome is a write a crash interrupted: it
+//! may or may not have reached the cluster (`unfinished`). Refusals, dry runs and dismissals
+//! write nothing and are one line without an id.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -62,11 +67,54 @@ pub struct Outcome {
     /// Nothing was written (autopilot --dry-run).
     #[serde(default)]
     pub dry_run: bool,
+    /// The intent line of a write about to be made; its outcome follows with the same id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+}
+
+impl Outcome {
+    pub fn pending() -> Self {
+        Self {
+            ok: false,
+            error: None,
+            dry_run: false,
+            pending: true,
+        }
+    }
+
+    pub fn done() -> Self {
+        Self {
+            ok: true,
+            error: None,
+            dry_run: false,
+            pending: false,
+        }
+    }
+
+    pub fn failed(error: String) -> Self {
+        Self {
+            ok: false,
+            error: Some(error),
+            dry_run: false,
+            pending: false,
+        }
+    }
+}
+
+/// An id that ties a write's intent to its outcome: unique across processes sharing the file.
+pub fn new_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{nanos:x}", std::process::id())
 }
 
 /// One journal line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
+    /// Shared by a write's intent and outcome lines (None: a one-line entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// Wall clock, RFC 3339.
     pub time: String,
     /// The cluster's clock (the simulator's virtual time in demo).
@@ -83,18 +131,26 @@ pub struct Entry {
     pub outcome: Outcome,
 }
 
-/// Append-only journal file.
+/// Append-only journal file. Each append opens it anew (writes are rare), so a journal moved
+/// or deleted while the app runs is recreated, and a failing one fails the next append
+/// instead of writing into a file nobody reads.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    /// One append at a time within this process (each is one `write` in append mode, which
+    /// keeps lines whole across processes too).
+    appending: Mutex<()>,
+}
+
+fn open_for_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 impl Journal {
     pub fn open(data_dir: &Path) -> std::io::Result<Journal> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join(FILE_NAME);
-        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut file = open_for_append(&path)?;
         // A crash mid-write can leave a last line without its newline: end it, so the next
         // entry starts a line of its own and only the torn one is lost.
         if ends_without_newline(&path)? {
@@ -102,7 +158,7 @@ impl Journal {
         }
         Ok(Journal {
             path,
-            file: Mutex::new(file),
+            appending: Mutex::new(()),
         })
     }
 
@@ -114,15 +170,98 @@ impl Journal {
     pub fn append(&self, entry: &Entry) -> std::io::Result<()> {
         let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
         line.push('\n');
-        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let _one = self.appending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = open_for_append(&self.path)?;
         f.write_all(line.as_bytes())?;
         f.sync_data()
     }
 
     /// The last `n` entries, oldest first; lines that do not parse are skipped (a line cut by
-    /// a crash must not hide the rest).
+    /// a crash must not hide the rest). A write whose outcome is known shows as its outcome
+    /// alone; an intent without one stays (it says the write may have happened).
     pub fn recent(&self, n: usize) -> std::io::Result<Vec<Entry>> {
         read_recent(&self.path, n)
+    }
+
+    /// Writes whose intent was journalled but whose outcome never was (among the last
+    /// `UNFINISHED_SCAN` lines): a crash or kill between the two, so the cluster may or may
+    /// not have the change.
+    pub fn unfinished(&self) -> std::io::Result<Vec<Entry>> {
+        let all = read_lines(&self.path, UNFINISHED_SCAN)?;
+        let finished: std::collections::HashSet<&str> = all
+            .iter()
+            .filter(|e| !e.outcome.pending)
+            .filter_map(|e| e.id.as_deref())
+            .collect();
+        Ok(all
+            .iter()
+            .filter(|e| {
+                e.outcome.pending && e.id.as_deref().is_none_or(|id| !finished.contains(id))
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+impl Journal {
+    /// Close the writes a crash interrupted (see `unfinished`) with an outcome line saying the
+    /// outcome is unknown, and return them so the caller can show them once. A write another
+    /// live process is making right now is left alone.
+    pub fn close_unfinished(&self) -> std::io::Result<Vec<Entry>> {
+        let now = chrono::Utc::now();
+        let mut closed = Vec::new();
+        for intent in self.unfinished()? {
+            let age = chrono::DateTime::parse_from_rfc3339(&intent.time).map_or(i64::MAX, |t| {
+                (now - t.with_timezone(&chrono::Utc)).num_seconds()
+            });
+            let writer = intent.id.as_deref().and_then(pid_of);
+            if age < IN_FLIGHT_SECONDS && writer.is_some_and(process_alive) {
+                continue;
+            }
+            let outcome = Entry {
+                time: now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                outcome: Outcome::failed(
+                    "interrupted before its outcome was recorded: the cluster may or may not \
+                     have this change"
+                        .into(),
+                ),
+                ..intent.clone()
+            };
+            self.append(&outcome)?;
+            closed.push(intent);
+        }
+        Ok(closed)
+    }
+}
+
+/// How far back `unfinished` looks.
+const UNFINISHED_SCAN: usize = 10_000;
+
+/// Longer than any write takes (each request is bounded by the request timeout).
+const IN_FLIGHT_SECONDS: i64 = 600;
+
+fn pid_of(id: &str) -> Option<u32> {
+    u32::from_str_radix(id.split('-').next()?, 16).ok()
+}
+
+/// Whether a process with this pid runs (and is not this one: our own intents are closed
+/// before this process writes anything).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        true
     }
 }
 
@@ -140,6 +279,24 @@ fn ends_without_newline(path: &Path) -> std::io::Result<bool> {
 }
 
 pub fn read_recent(path: &Path, n: usize) -> std::io::Result<Vec<Entry>> {
+    // Read a little more than `n`: intents folded into their outcomes take no room.
+    let lines = read_lines(path, n.saturating_mul(2))?;
+    let finished: std::collections::HashSet<String> = lines
+        .iter()
+        .filter(|e| !e.outcome.pending)
+        .filter_map(|e| e.id.clone())
+        .collect();
+    let mut out: Vec<Entry> = lines
+        .into_iter()
+        .filter(|e| !(e.outcome.pending && e.id.as_ref().is_some_and(|id| finished.contains(id))))
+        .collect();
+    let extra = out.len().saturating_sub(n);
+    out.drain(..extra);
+    Ok(out)
+}
+
+/// The last `n` lines that parse, oldest first.
+fn read_lines(path: &Path, n: usize) -> std::io::Result<Vec<Entry>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -171,6 +328,7 @@ mod tests {
 
     fn entry(name: &str) -> Entry {
         Entry {
+            id: None,
             time: "2026-01-01T00:00:00Z".into(),
             cluster_time: 0,
             user: "sre".into(),
@@ -181,11 +339,7 @@ mod tests {
             changes: vec![Change::Scale { from: 2, to: 3 }],
             reason: "by hand".into(),
             recommendation: None,
-            outcome: Outcome {
-                ok: true,
-                error: None,
-                dry_run: false,
-            },
+            outcome: Outcome::done(),
         }
     }
 
@@ -216,5 +370,81 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).expect("text");
         assert!(text.starts_with("{\"time\""));
         assert_eq!(j.recent(1).expect("read").len(), 1);
+    }
+
+    #[test]
+    fn an_intent_without_its_outcome_is_unfinished_and_one_with_it_folds_away() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = Journal::open(dir.path()).expect("open");
+        let with = |name: &str, id: &str, outcome: Outcome| Entry {
+            id: Some(id.into()),
+            outcome,
+            ..entry(name)
+        };
+        j.append(&with("done", "1", Outcome::pending()))
+            .expect("intent");
+        j.append(&with("done", "1", Outcome::done()))
+            .expect("outcome");
+        j.append(&with("crashed", "2", Outcome::pending()))
+            .expect("intent");
+        j.append(&entry("refused")).expect("one line");
+        j.append(&with("failed", "3", Outcome::pending()))
+            .expect("intent");
+        j.append(&with("failed", "3", Outcome::failed("409".into())))
+            .expect("outcome");
+        let unfinished: Vec<String> = j
+            .unfinished()
+            .expect("scan")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(unfinished, ["crashed"]);
+        let shown: Vec<(String, bool)> = j
+            .recent(10)
+            .expect("read")
+            .into_iter()
+            .map(|e| (e.name, e.outcome.pending))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("done".to_string(), false),
+                ("crashed".to_string(), true),
+                ("refused".to_string(), false),
+                ("failed".to_string(), false),
+            ]
+        );
+        assert_eq!(j.recent(2).expect("read").len(), 2);
+        // Closed at start: shown once, then recorded as interrupted.
+        let closed = j.close_unfinished().expect("close");
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].name, "crashed");
+        assert!(j.unfinished().expect("scan").is_empty());
+        let last = j.recent(1).expect("read");
+        assert!(
+            last[0]
+                .outcome
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("may or may not have this change")),
+            "{last:?}"
+        );
+    }
+
+    #[test]
+    fn a_write_another_live_process_is_making_is_not_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let j = Journal::open(dir.path()).expect("open");
+        // pid 1 (init) is alive; a fresh intent of it is in flight.
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let intent = Entry {
+            id: Some(format!("{:x}-{:x}", 1, 42)),
+            time: now,
+            outcome: Outcome::pending(),
+            ..entry("in-flight")
+        };
+        j.append(&intent).expect("intent");
+        assert!(j.close_unfinished().expect("close").is_empty());
+        assert_eq!(j.unfinished().expect("scan").len(), 1);
     }
 }

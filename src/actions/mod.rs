@@ -1,7 +1,8 @@
 //! Acting on the cluster: every write from any face (TUI keys, autopilot, undo) goes through
-//! `Actions::execute`, which re-reads the deployment, runs the guard, applies the plan's
-//! changes in order (rolling back the earlier ones if a later one fails, so nothing is half
-//! applied), and journals the outcome.
+//! `Actions::execute`, which re-reads the deployment, runs the guard, journals the intent,
+//! applies the plan's changes in order (rolling back the earlier ones if a later one fails, so
+//! nothing is half applied), and journals the outcome. An intent without an outcome is a write
+//! that may have happened: `Journal::unfinished` finds them at start.
 
 pub mod guard;
 pub mod journal;
@@ -9,7 +10,7 @@ pub mod plan;
 
 use std::sync::{Arc, Mutex};
 
-use crate::cluster::{Cluster, ClusterError, annotations};
+use crate::cluster::{Cluster, ClusterError, HpaExpect, annotations};
 use crate::model::{DeploymentKey, DeploymentState, Recommendation, UnixSeconds};
 
 pub use guard::{Limits, Refusal};
@@ -31,6 +32,16 @@ pub enum ActionError {
     },
     #[error("{0}")]
     Cluster(ClusterError),
+    /// A later change failed and undoing the earlier ones failed too: the deployment is left
+    /// half changed, and the user must know which parts.
+    #[error(
+        "{error}; rolling back failed, so the deployment is half changed: {}; check it with kubectl",
+        rollback.join("; ")
+    )]
+    PartlyApplied {
+        error: ClusterError,
+        rollback: Vec<String>,
+    },
     #[error("nothing to undo")]
     NothingToUndo,
     #[error("journal: {0}")]
@@ -42,6 +53,8 @@ pub enum ActionError {
 pub struct Executed {
     pub plan: Plan,
     pub dry_run: bool,
+    /// What went wrong after the write (the journal could not record its outcome).
+    pub note: Option<String>,
 }
 
 /// The one door to cluster writes.
@@ -128,42 +141,86 @@ impl Actions {
                 other => ActionError::Refused(other),
             });
         }
-        if !dry_run {
-            let mut done: Vec<&Change> = Vec::new();
-            for change in &plan.changes {
-                if let Err(e) = self.apply_change(&plan.key, change).await {
-                    // Undo what went through, newest first: nothing is left half applied.
-                    for applied in done.iter().rev() {
-                        if let Some(inv) = applied.inverse()
-                            && let Err(re) = self.apply_change(&plan.key, &inv).await
-                        {
-                            tracing::error!("rollback of {} failed: {re}", plan.key);
-                        }
-                    }
-                    self.record(&plan, now, Err(e.to_string()), false)?;
-                    return Err(match e {
-                        ClusterError::Conflict(reason) => ActionError::Conflict {
-                            reason,
-                            fresh: self
-                                .fresh_state(&plan.key)
-                                .await
-                                .ok()
-                                .map(|(s, _)| Box::new(s)),
-                        },
-                        other => ActionError::Cluster(other),
-                    });
-                }
-                done.push(change);
-            }
+        if dry_run {
+            self.record(&plan, now, Ok(()), true)?;
+            return Ok(Executed {
+                plan,
+                dry_run,
+                note: None,
+            });
         }
-        self.record(&plan, now, Ok(()), dry_run)?;
-        if !dry_run && plan.intent != Intent::Undo && plan.inverse().is_some() {
+        // The intent first: a crash during the write leaves a line saying it may have happened.
+        // Without it nothing is written.
+        let id = journal::new_id();
+        self.write_entry(
+            &plan,
+            plan.intent.into(),
+            now,
+            Outcome::pending(),
+            Some(&id),
+        )
+        .map_err(|e| ActionError::Journal(format!("{e}: nothing was written")))?;
+        let result = self.apply_all(&plan).await;
+        if result.is_ok() && plan.intent != Intent::Undo && plan.inverse().is_some() {
+            // Undoable even if the outcome line below cannot be written.
             self.undo
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(plan.clone());
         }
-        Ok(Executed { plan, dry_run })
+        let outcome = match &result {
+            Ok(()) => Outcome::done(),
+            Err(e) => Outcome::failed(e.to_string()),
+        };
+        let journalled = self.write_entry(&plan, plan.intent.into(), now, outcome, Some(&id));
+        match result {
+            Ok(()) => Ok(Executed {
+                plan,
+                dry_run,
+                note: journalled
+                    .err()
+                    .map(|e| format!("written, but the journal could not record it ({e})")),
+            }),
+            Err(ActionError::Cluster(ClusterError::Conflict(reason))) => {
+                Err(ActionError::Conflict {
+                    reason,
+                    fresh: self
+                        .fresh_state(&plan.key)
+                        .await
+                        .ok()
+                        .map(|(s, _)| Box::new(s)),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Apply the plan's changes in order; if one fails, undo those that went through, newest
+    /// first, so nothing is left half applied, or say exactly what is.
+    async fn apply_all(&self, plan: &Plan) -> Result<(), ActionError> {
+        let mut done: Vec<&Change> = Vec::new();
+        for change in &plan.changes {
+            if let Err(e) = self.apply_change(&plan.key, change).await {
+                let mut rollback = Vec::new();
+                for applied in done.iter().rev() {
+                    let Some(inv) = applied.inverse() else {
+                        rollback.push(format!("{} cannot be undone", applied.describe(&plan.key)));
+                        continue;
+                    };
+                    if let Err(re) = self.apply_change(&plan.key, &inv).await {
+                        tracing::error!("rollback of {} failed: {re}", plan.key);
+                        rollback.push(format!("{} stays ({re})", applied.describe(&plan.key)));
+                    }
+                }
+                return Err(if rollback.is_empty() {
+                    ActionError::Cluster(e)
+                } else {
+                    ActionError::PartlyApplied { error: e, rollback }
+                });
+            }
+            done.push(change);
+        }
+        Ok(())
     }
 
     /// Restore what the last change made from this app replaced.
@@ -207,16 +264,47 @@ impl Actions {
             recommendation: Some(Box::new(rec.clone())),
             warning: None,
         };
-        self.write_entry(&plan, EntryKind::Dismiss, cluster_time, Ok(()), false)
+        self.write_entry(
+            &plan,
+            EntryKind::Dismiss,
+            cluster_time,
+            Outcome::done(),
+            None,
+        )
+        .map_err(|e| ActionError::Journal(e.to_string()))
     }
 
     async fn apply_change(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
         let c = &self.cluster;
+        // What the HPA must still show for the patch to go through (the plan's `from`).
+        let expect = |hpa: &str| HpaExpect {
+            name: hpa.to_string(),
+            ..HpaExpect::default()
+        };
         match change {
             Change::Scale { to, .. } => c.scale(key, *to).await,
-            Change::HpaMin { to, .. } => c.patch_hpa(key, Some(*to), None).await,
-            Change::HpaBounds { to, .. } => c.patch_hpa(key, Some(to.0), Some(to.1)).await,
-            Change::HpaTarget { to, .. } => c.patch_hpa_target(key, *to).await,
+            Change::HpaMin { hpa, from, to } => {
+                let e = HpaExpect {
+                    min_replicas: Some(*from),
+                    ..expect(hpa)
+                };
+                c.patch_hpa(key, &e, Some(*to), None).await
+            }
+            Change::HpaBounds { hpa, from, to } => {
+                let e = HpaExpect {
+                    min_replicas: Some(from.0),
+                    max_replicas: Some(from.1),
+                    ..expect(hpa)
+                };
+                c.patch_hpa(key, &e, Some(to.0), Some(to.1)).await
+            }
+            Change::HpaTarget { hpa, from, to } => {
+                let e = HpaExpect {
+                    cpu_target_pct: Some(*from),
+                    ..expect(hpa)
+                };
+                c.patch_hpa_target(key, &e, *to).await
+            }
             Change::FloorMark { to, .. } => {
                 c.annotate(
                     key,
@@ -257,6 +345,7 @@ impl Actions {
         }
     }
 
+    /// Journal a plan that was refused or only checked (one line: nothing was written).
     fn record(
         &self,
         plan: &Plan,
@@ -264,7 +353,13 @@ impl Actions {
         outcome: Result<(), String>,
         dry_run: bool,
     ) -> Result<(), ActionError> {
-        self.write_entry(plan, plan.intent.into(), now, outcome, dry_run)
+        let outcome = match outcome {
+            Ok(()) => Outcome::done(),
+            Err(e) => Outcome::failed(e),
+        };
+        let outcome = Outcome { dry_run, ..outcome };
+        self.write_entry(plan, plan.intent.into(), now, outcome, None)
+            .map_err(|e| ActionError::Journal(e.to_string()))
     }
 
     fn write_entry(
@@ -272,10 +367,11 @@ impl Actions {
         plan: &Plan,
         kind: EntryKind,
         now: UnixSeconds,
-        outcome: Result<(), String>,
-        dry_run: bool,
-    ) -> Result<(), ActionError> {
+        outcome: Outcome,
+        id: Option<&str>,
+    ) -> std::io::Result<()> {
         let entry = Entry {
+            id: id.map(str::to_string),
             time: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             cluster_time: now,
             user: journal::current_user(),
@@ -294,14 +390,8 @@ impl Actions {
                 reasoning: r.decision.reasoning.clone(),
                 created_at: r.created_at.clone(),
             }),
-            outcome: Outcome {
-                ok: outcome.is_ok(),
-                error: outcome.err(),
-                dry_run,
-            },
+            outcome,
         };
-        self.journal
-            .append(&entry)
-            .map_err(|e| ActionError::Journal(e.to_string()))
+        self.journal.append(&entry)
     }
 }

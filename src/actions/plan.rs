@@ -327,6 +327,9 @@ pub enum NothingToApply {
     NoCpuTarget,
     #[error("hpa/{0} scales this deployment: a /scale would be undone; apply a floor instead")]
     HpaManaged(String),
+    /// The app cannot know a write is safe (see `WriteBlock`).
+    #[error("nothing applied: {0}")]
+    Blocked(String),
 }
 
 /// The changes that carry out a policy change on the deployment as it is now: the HPA's
@@ -363,6 +366,9 @@ pub fn changes_for(
         out.push(mark(raised, until));
         Ok(out)
     };
+    if let Some(block) = &state.write_block {
+        return Err(NothingToApply::Blocked(block.to_string()));
+    }
     match change {
         PolicyChange::Maintain => Err(NothingToApply::Maintain),
         PolicyChange::AtMax => Err(NothingToApply::AtMax(state.max_replicas)),
@@ -436,17 +442,27 @@ pub fn plan_edit_bounds(
             to: (Some(min), Some(max)),
         });
     }
+    // Say when the HPA will move the running replicas to fit the new bounds.
+    let now = state.desired_replicas;
+    let warning = changes
+        .iter()
+        .find_map(|c| match (c, super::guard::replicas_after(c, state)) {
+            (Change::HpaBounds { hpa, .. }, Some(after)) if after != now => Some(format!(
+                "hpa/{hpa} will move the running replicas {now} → {after} at its next sync"
+            )),
+            _ => None,
+        });
     Plan {
         key: state.key.clone(),
         intent: Intent::Edit,
         changes,
         reason: format!("bounds set to [{min}, {max}] by hand"),
         recommendation: None,
-        warning: None,
+        warning,
     }
 }
 
-/// Scaling by hand through `/scale`; warns when an HPA will override it.
+/// Scaling by hand through `/scale` (the guard refuses it when an HPA scales the deployment).
 pub fn plan_scale(state: &DeploymentState, replicas: u32) -> Plan {
     Plan {
         key: state.key.clone(),
@@ -457,13 +473,7 @@ pub fn plan_scale(state: &DeploymentState, replicas: u32) -> Plan {
         }],
         reason: format!("scaled to {replicas} by hand"),
         recommendation: None,
-        warning: state.hpa.as_ref().map(|h| {
-            format!(
-                "hpa/{} manages this deployment and will move it back within its next syncs; \
-                 apply a recommendation or edit min/max instead",
-                h.name
-            )
-        }),
+        warning: None,
     }
 }
 
@@ -495,6 +505,26 @@ pub fn plan_create_hpa(state: &DeploymentState, spec: HpaSpec) -> Plan {
         recommendation: None,
         warning: None,
     }
+}
+
+/// What moved between the plan the user confirmed and the same request re-made from a fresh
+/// read, field by field: "hpa/web spec.minReplicas 2 → 5" (the value planned from → now).
+pub fn what_changed(confirmed: &Plan, again: &Plan) -> Vec<String> {
+    let key = &confirmed.key;
+    let mut out = Vec::new();
+    for c in &confirmed.changes {
+        let (object, field, from, _) = c.fields(key);
+        let now = again.changes.iter().find_map(|a| {
+            let (o, f, from, _) = a.fields(key);
+            (o == object && f == field).then_some(from)
+        });
+        match now {
+            Some(now) if now != from => out.push(format!("{object} {field} {from} → {now}")),
+            Some(_) => {}
+            None => out.push(format!("{object} {field}: no longer part of the change")),
+        }
+    }
+    out
 }
 
 /// The same request made again from a fresh read of the deployment (after a 409): the targets
@@ -556,6 +586,7 @@ mod tests {
             predictive_enabled: true,
             annotated_bounds: (None, None),
             floor_mark: None,
+            write_block: None,
         }
     }
 

@@ -123,9 +123,10 @@ impl Advisor {
                     ));
                 }
                 corrections.extend(validate::validate(&mut decision, inputs, self.cfg.max_step));
-                let change =
+                let mut change =
                     policy::change_for_target(inputs, &policy.change, decision.target_replicas);
                 decision.action = policy::action_of(&change);
+                corrections.extend(policy::hold_still(inputs, &mut decision, &mut change));
                 let mut rec = build(
                     inputs,
                     decision,
@@ -152,9 +153,10 @@ impl Advisor {
     ) -> Recommendation {
         let out = policy::decide(inputs, &self.cfg);
         let mut decision = out.decision;
-        let corrections = validate::validate(&mut decision, inputs, self.cfg.max_step);
-        let change = policy::change_for_target(inputs, &out.change, decision.target_replicas);
+        let mut corrections = validate::validate(&mut decision, inputs, self.cfg.max_step);
+        let mut change = policy::change_for_target(inputs, &out.change, decision.target_replicas);
         decision.action = policy::action_of(&change);
+        corrections.extend(policy::hold_still(inputs, &mut decision, &mut change));
         build(
             inputs,
             decision,
@@ -284,5 +286,97 @@ mod tests {
         let r = a.recommend(&inputs()).await;
         assert_eq!(r.source, RecommendationSource::Policy);
         assert_eq!(r.fallback_reason.as_deref(), Some("429 rate limited"));
+    }
+
+    fn confident_scale_up() -> LlmAdvice {
+        LlmAdvice {
+            decision: Decision {
+                action: ScalingAction::ScaleUp,
+                target_replicas: 6,
+                confidence: 0.95,
+                reasoning: "The model is very sure about this, and says so at length here.".into(),
+                factors_considered: vec![],
+                risk_assessment: Level::Low,
+                cost_impact: Level::Medium,
+                performance_impact: PerformanceImpact::Positive,
+                recommended_timing: Timing::Immediate,
+            },
+            model: "m".into(),
+            cached: false,
+            notes: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn an_llm_answer_made_without_metrics_changes_nothing_and_is_not_confident() {
+        let a = Advisor::with_llm(
+            AdvisorConfig::default(),
+            Arc::new(FixedLlm(Ok(confident_scale_up()))),
+        );
+        let blind = AdvisorInputs {
+            cpu_pct: None,
+            mem_pct: None,
+            ..inputs()
+        };
+        let r = a.recommend(&blind).await;
+        assert_eq!(r.source, RecommendationSource::Llm);
+        assert_eq!(r.change, crate::model::PolicyChange::Maintain);
+        assert_eq!(
+            (r.decision.action, r.decision.target_replicas),
+            (ScalingAction::Maintain, 4)
+        );
+        assert!(r.decision.confidence <= policy::MISSING_INPUTS_CONFIDENCE);
+        assert!(
+            r.corrections
+                .iter()
+                .any(|c| c.starts_with("no CPU metrics: no change")),
+            "{:?}",
+            r.corrections
+        );
+        // With metrics the same answer stands.
+        let r = a.recommend(&inputs()).await;
+        assert_eq!(r.decision.target_replicas, 6);
+        assert!(r.decision.confidence > 0.9);
+    }
+
+    #[tokio::test]
+    async fn zero_stays_zero_unless_the_users_bounds_say_otherwise() {
+        let zero = AdvisorInputs {
+            current_replicas: 0,
+            running_pods: 0,
+            total_pods: 0,
+            min_replicas: 1,
+            cpu_pct: None,
+            mem_pct: None,
+            ..inputs()
+        };
+        for a in [
+            Advisor::rules_only(AdvisorConfig::default(), "no key"),
+            Advisor::with_llm(
+                AdvisorConfig::default(),
+                Arc::new(FixedLlm(Ok(confident_scale_up()))),
+            ),
+        ] {
+            let r = a.recommend(&zero).await;
+            assert_eq!(r.change, crate::model::PolicyChange::Maintain, "{r:?}");
+            assert_eq!(r.decision.target_replicas, 0);
+        }
+        let r = Advisor::rules_only(AdvisorConfig::default(), "no key")
+            .recommend(&zero)
+            .await;
+        assert!(r.decision.reasoning.contains("Scaled to zero by its owner"));
+        // The user's own min of 2 says it should run.
+        let wanted = AdvisorInputs {
+            min_replicas: 2,
+            policy: crate::model::PolicyContext {
+                annotated_bounds: (Some(2), None),
+                ..Default::default()
+            },
+            ..zero
+        };
+        let r = Advisor::rules_only(AdvisorConfig::default(), "no key")
+            .recommend(&wanted)
+            .await;
+        assert_ne!(r.change, crate::model::PolicyChange::Maintain, "{r:?}");
     }
 }

@@ -488,6 +488,7 @@ impl<'s, 'a> PolicyDriven<'s, 'a> {
             predictive_enabled: true,
             annotated_bounds: self.annotated,
             floor_mark: self.mark,
+            write_block: None,
         }
     }
 

@@ -71,6 +71,61 @@ pub struct HpaSpec {
     pub target_mem_pct: Option<u32>,
 }
 
+/// The HPA a patch was decided on, and the spec values the plan starts from (None: not part of
+/// the plan). Writers patch only that HPA and only while it still shows these values, so a
+/// re-read after a 409 that finds anything else stops the write ("changed: X → Y") instead of
+/// overwriting someone else's change; a 409 caused by the controller's status updates alone is
+/// retried.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HpaExpect {
+    pub name: String,
+    pub min_replicas: Option<u32>,
+    pub max_replicas: Option<u32>,
+    pub cpu_target_pct: Option<u32>,
+}
+
+impl HpaExpect {
+    /// What differs between the expectation and the HPA as read, as a `Conflict` saying
+    /// "changed: hpa/web spec.minReplicas 2 → 5".
+    pub fn check(
+        &self,
+        name: &str,
+        min: u32,
+        max: u32,
+        cpu_target_pct: Option<u32>,
+    ) -> Result<(), ClusterError> {
+        if name != self.name {
+            return Err(ClusterError::Conflict(format!(
+                "changed: the deployment is scaled by hpa/{name} now, not hpa/{}",
+                self.name
+            )));
+        }
+        let pct = |v: Option<u32>| v.map_or("unset".to_string(), |v| format!("{v} %"));
+        let mut parts = Vec::new();
+        if let Some(e) = self.min_replicas.filter(|e| *e != min) {
+            parts.push(format!("spec.minReplicas {e} → {min}"));
+        }
+        if let Some(e) = self.max_replicas.filter(|e| *e != max) {
+            parts.push(format!("spec.maxReplicas {e} → {max}"));
+        }
+        if let Some(e) = self.cpu_target_pct.filter(|e| Some(*e) != cpu_target_pct) {
+            parts.push(format!(
+                "cpu averageUtilization {} → {}",
+                pct(Some(e)),
+                pct(cpu_target_pct)
+            ));
+        }
+        if parts.is_empty() {
+            Ok(())
+        } else {
+            Err(ClusterError::Conflict(format!(
+                "changed: hpa/{name} {}",
+                parts.join(", ")
+            )))
+        }
+    }
+}
+
 /// How one source of cluster data is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,6 +194,7 @@ pub enum Write {
     },
     PatchHpa {
         key: DeploymentKey,
+        expect: HpaExpect,
         min_replicas: Option<u32>,
         max_replicas: Option<u32>,
     },
@@ -149,6 +205,7 @@ pub enum Write {
     /// The HPA's CPU utilization target, % of requests.
     PatchHpaTarget {
         key: DeploymentKey,
+        expect: HpaExpect,
         cpu_pct: u32,
     },
     CreateHpa {
@@ -174,11 +231,20 @@ impl Write {
             Write::Scale { key, replicas } => cluster.scale(key, *replicas).await,
             Write::PatchHpa {
                 key,
+                expect,
                 min_replicas,
                 max_replicas,
-            } => cluster.patch_hpa(key, *min_replicas, *max_replicas).await,
+            } => {
+                cluster
+                    .patch_hpa(key, expect, *min_replicas, *max_replicas)
+                    .await
+            }
             Write::Annotate { key, changes } => cluster.annotate(key, changes).await,
-            Write::PatchHpaTarget { key, cpu_pct } => cluster.patch_hpa_target(key, *cpu_pct).await,
+            Write::PatchHpaTarget {
+                key,
+                expect,
+                cpu_pct,
+            } => cluster.patch_hpa_target(key, expect, *cpu_pct).await,
             Write::CreateHpa { key, spec } => cluster.create_hpa(key, spec).await,
         }
     }
@@ -199,17 +265,24 @@ pub trait Cluster: Send + Sync {
     /// Set spec.replicas through the `/scale` subresource.
     async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError>;
 
-    /// Change the bounds of the deployment's HPA.
+    /// Change the bounds of the deployment's HPA, the one `expect` names, while it shows the
+    /// values `expect` gives.
     async fn patch_hpa(
         &self,
         key: &DeploymentKey,
+        expect: &HpaExpect,
         min_replicas: Option<u32>,
         max_replicas: Option<u32>,
     ) -> Result<(), ClusterError>;
 
-    /// Set the CPU utilization target of the deployment's HPA (its other metrics untouched).
-    async fn patch_hpa_target(&self, key: &DeploymentKey, cpu_pct: u32)
-    -> Result<(), ClusterError>;
+    /// Set the CPU utilization target of the deployment's HPA (its other metrics untouched),
+    /// under the same `expect` as `patch_hpa`.
+    async fn patch_hpa_target(
+        &self,
+        key: &DeploymentKey,
+        expect: &HpaExpect,
+        cpu_pct: u32,
+    ) -> Result<(), ClusterError>;
 
     /// Set (Some) or remove (None) annotations on the deployment.
     async fn annotate(

@@ -131,6 +131,42 @@ pub struct DeploymentState {
     /// The policy's `ai4k8s.io/floor` annotation: when it last moved the floor, which way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor_mark: Option<FloorMark>,
+    /// Why no write may touch this deployment now (None: the guard decides), e.g. its HPAs
+    /// cannot be listed, so an HPA may be scaling it unseen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_block: Option<WriteBlock>,
+}
+
+/// What the app cannot know about a deployment that a write would need.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "block", content = "detail")]
+pub enum WriteBlock {
+    /// The HPAs have not been listed (forbidden, failing, or not yet arrived): an HPA may
+    /// scale it, and its bounds shown are a guess.
+    HpaUnknown(String),
+    /// Several HPAs target it: the HPA controller refuses to act (AmbiguousSelector), and a
+    /// write to one of them would be checked against the wrong one.
+    AmbiguousHpa(Vec<String>),
+}
+
+impl fmt::Display for WriteBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteBlock::HpaUnknown(why) => write!(
+                f,
+                "its HPA is unknown ({why}): no write until HPAs can be listed"
+            ),
+            WriteBlock::AmbiguousHpa(names) => {
+                let names: Vec<String> = names.iter().map(|n| format!("hpa/{n}")).collect();
+                write!(
+                    f,
+                    "{} all target it (AmbiguousSelector: the HPA controller scales it with \
+                     none of them): no write until only one is left",
+                    names.join(", ")
+                )
+            }
+        }
+    }
 }
 
 /// The whole cluster at one instant, as one poll or one watch event batch produced it.

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::actions::Limits;
 use crate::actions::journal::Entry;
 use crate::actions::plan::{self, Plan};
+use crate::actions::{Limits, guard};
 use crate::backtest::Report;
 use crate::engine::{Command, Update};
 use crate::metrics::History;
@@ -370,11 +370,23 @@ impl App {
                     self.mode = Mode::Form(Box::new(Form::bounds(&v.state)));
                 }
             }
-            Action::Scale => {
-                if let Some(v) = self.selected_view() {
-                    self.mode = Mode::Form(Box::new(Form::scale(&v.state)));
+            Action::Scale => match self.selected_view() {
+                // The guard would refuse it: say so before the form asks for a number.
+                Some(v) if v.state.hpa.is_some() || v.state.write_block.is_some() => {
+                    let why = match (&v.state.write_block, &v.state.hpa) {
+                        (Some(block), _) => block.to_string(),
+                        (None, Some(h)) => format!(
+                            "hpa/{} scales {}: a /scale would fight it; edit min/max with e \
+                             or apply a floor with a",
+                            h.name, v.state.key
+                        ),
+                        (None, None) => String::new(),
+                    };
+                    self.message = Some((why, Severity::Error));
                 }
-            }
+                Some(v) => self.mode = Mode::Form(Box::new(Form::scale(&v.state))),
+                None => {}
+            },
             Action::CreateHpa => match self.selected_view() {
                 Some(v) if v.state.hpa.is_some() => {
                     self.message = Some((
@@ -484,7 +496,11 @@ impl App {
             return Some(Command::Reconsider(key));
         }
         match plan::plan_apply(&v.state, &rec) {
-            Ok(p) => self.mode = Mode::Confirm(Box::new(p)),
+            // The guard the write will pass, before the dialog offers it.
+            Ok(p) => match guard::check(&p, &v.state, self.session.limits) {
+                Ok(()) => self.mode = Mode::Confirm(Box::new(p)),
+                Err(why) => self.message = Some((format!("refused: {why}"), Severity::Error)),
+            },
             Err(why) => self.message = Some((why.to_string(), Severity::Info)),
         }
         None
@@ -736,5 +752,6 @@ fn placeholder_state(key: DeploymentKey) -> DeploymentState {
         predictive_enabled: false,
         annotated_bounds: (None, None),
         floor_mark: None,
+        write_block: None,
     }
 }

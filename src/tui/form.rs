@@ -137,7 +137,22 @@ impl Form {
     }
 
     /// The plan this form would carry out, or (field, reason).
+    /// The plan the form asks for, checked by the same guard the write will pass (so the
+    /// dialog never offers what the guard would refuse), or the field to fix and why.
     pub fn validate(&self, limits: Limits) -> Result<Plan, (usize, String)> {
+        let plan = self.plan(limits)?;
+        guard::check(&plan, &self.state, limits).map_err(|r| {
+            let msg = r.to_string();
+            let field = match self.kind {
+                FormKind::Bounds | FormKind::CreateHpa if msg.contains("max") => 1,
+                _ => 0,
+            };
+            (field, msg)
+        })?;
+        Ok(plan)
+    }
+
+    fn plan(&self, limits: Limits) -> Result<Plan, (usize, String)> {
         let mut nums: Vec<Option<u32>> = Vec::with_capacity(self.fields.len());
         for (i, label) in self.labels.iter().enumerate() {
             let raw = self.value(i);
@@ -167,21 +182,7 @@ impl Form {
             }
             FormKind::Scale => {
                 let r = n(0);
-                let (min, max) = (self.state.min_replicas, self.state.max_replicas);
-                if !(min..=max).contains(&r) {
-                    return Err((0, format!("{r} is outside [{min}, {max}]")));
-                }
-                let from = self.state.desired_replicas;
-                if from.abs_diff(r) > limits.max_step {
-                    return Err((
-                        0,
-                        format!(
-                            "{from} → {r} exceeds the maximum step of {}",
-                            limits.max_step
-                        ),
-                    ));
-                }
-                if r == from {
+                if r == self.state.desired_replicas {
                     return Err((0, "unchanged".into()));
                 }
                 Ok(plan::plan_scale(&self.state, r))
@@ -260,6 +261,7 @@ mod tests {
             predictive_enabled: false,
             annotated_bounds: (None, None),
             floor_mark: None,
+            write_block: None,
         }
     }
 
@@ -318,15 +320,38 @@ mod tests {
     }
 
     #[test]
-    fn scale_form_stays_in_bounds_and_warns_about_the_hpa() {
-        let mut f = Form::scale(&state(true));
+    fn scale_form_stays_in_bounds_and_refuses_a_deployment_an_hpa_scales() {
+        let mut f = Form::scale(&state(false));
         set(&mut f, 0, "11");
         assert!(f.validate(LIMITS).is_err());
         set(&mut f, 0, "6");
-        let p = f.validate(LIMITS).expect("valid");
-        assert!(p.warning.as_deref().is_some_and(|w| w.contains("hpa/app")));
+        assert!(f.validate(LIMITS).is_ok());
+        let mut f = Form::scale(&state(true));
+        set(&mut f, 0, "6");
+        let e = f.validate(LIMITS).expect_err("the HPA scales it");
+        assert!(e.1.contains("hpa/app scales this deployment"), "{e:?}");
         let f = Form::scale(&state(false));
         assert!(f.validate(LIMITS).is_err(), "unchanged is not a write");
+    }
+
+    #[test]
+    fn bounds_form_says_how_the_hpa_will_move_the_replicas_and_refuses_a_big_jump() {
+        let mut s = state(true);
+        s.desired_replicas = 6;
+        let mut f = Form::bounds(&s);
+        set(&mut f, 0, "2");
+        set(&mut f, 1, "4");
+        let p = f.validate(LIMITS).expect("6 → 4 is within the step");
+        assert_eq!(
+            p.warning.as_deref(),
+            Some("hpa/app will move the running replicas 6 → 4 at its next sync")
+        );
+        let big = Limits {
+            max_step: 1,
+            ..LIMITS
+        };
+        let e = f.validate(big).expect_err("6 → 4 is a step of 2");
+        assert!(e.1.contains("maximum step of 1"), "{e:?}");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub(super) fn decision(
         .and_then(|h| h.target_cpu_pct)
         .unwrap_or(cfg.default_target_cpu_pct);
     let mut why = match driver {
+        Driver::ScaledToZero => "Scaled to zero by its owner: it stays at zero. To have it \
+             scaled up, set the ai4k8s.io/min-replicas annotation (its bounds)."
+            .to_string(),
         Driver::MissingMetrics => format!(
             "No CPU metrics for this deployment ({ready} of {} pods ready): metrics-server may be \
              missing or the pods are starting, so nothing changes until load is known.",
@@ -188,7 +191,8 @@ pub(super) fn decision(
 
     let low_confidence = forecast.is_none_or(|f| f.low_confidence);
     let mut confidence: f64 = match driver {
-        Driver::MissingMetrics => 0.3,
+        Driver::MissingMetrics => super::MISSING_INPUTS_CONFIDENCE,
+        Driver::ScaledToZero => 0.9,
         _ if low_confidence => 0.6,
         _ => 0.8,
     };
@@ -196,7 +200,8 @@ pub(super) fn decision(
         // Pods still starting: the averages are about to move.
         confidence -= 0.1;
     }
-    if inputs.mem_pct.is_none() && !matches!(driver, Driver::MissingMetrics) {
+    if inputs.mem_pct.is_none() && !matches!(driver, Driver::MissingMetrics | Driver::ScaledToZero)
+    {
         confidence -= 0.1;
     }
     Decision {

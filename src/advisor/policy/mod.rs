@@ -29,6 +29,74 @@ pub use sizing::{peak_at, replicas_for};
 /// Utilization ratios within this of 1.0 do not move replicas (as the HPA's tolerance).
 pub const TOLERANCE: f64 = 0.1;
 
+/// The highest confidence a decision made without the load's metrics may carry, whoever made
+/// it (the policy or an LLM): below any sensible autopilot minimum.
+pub const MISSING_INPUTS_CONFIDENCE: f64 = 0.3;
+
+/// Why a deployment must not be changed whatever anyone advises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAction {
+    /// Its owner scaled it to zero: zero stays zero unless the user's own min bound says more.
+    ScaledToZero,
+    /// Its load is unknown: missing inputs cap confidence and mean no action.
+    NoMetrics,
+}
+
+impl std::fmt::Display for NoAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NoAction::ScaledToZero => "scaled to zero by its owner",
+            NoAction::NoMetrics => "no CPU metrics",
+        })
+    }
+}
+
+pub fn no_action_reason(inputs: &AdvisorInputs) -> Option<NoAction> {
+    if scaled_to_zero(inputs) {
+        Some(NoAction::ScaledToZero)
+    } else if inputs.current_replicas > 0 && demand_now(inputs).is_none() {
+        Some(NoAction::NoMetrics)
+    } else {
+        None
+    }
+}
+
+/// At zero replicas no metrics can exist: only the user's own min bound (an annotation, on a
+/// deployment no HPA scales: an HPA is off at zero) brings it up.
+fn scaled_to_zero(inputs: &AdvisorInputs) -> bool {
+    inputs.current_replicas == 0
+        && (inputs.hpa.is_some() || inputs.policy.annotated_bounds.0.is_none_or(|m| m == 0))
+}
+
+/// A deployment at zero that the user's min bound wants running.
+fn below_users_min(inputs: &AdvisorInputs) -> Option<u32> {
+    let min = inputs.policy.annotated_bounds.0?;
+    (inputs.current_replicas == 0 && inputs.hpa.is_none() && min > 0).then_some(min)
+}
+
+/// Apply `no_action_reason` to a validated decision: no change, the target where it is, the
+/// confidence capped; returns the correction to show, if anything moved.
+pub fn hold_still(
+    inputs: &AdvisorInputs,
+    decision: &mut Decision,
+    change: &mut PolicyChange,
+) -> Option<String> {
+    let why = no_action_reason(inputs)?;
+    let before = (change.clone(), decision.confidence);
+    *change = PolicyChange::Maintain;
+    decision.target_replicas = target_of(inputs, change);
+    decision.action = ScalingAction::Maintain;
+    if why == NoAction::NoMetrics {
+        decision.confidence = decision.confidence.min(MISSING_INPUTS_CONFIDENCE);
+    }
+    (before != (change.clone(), decision.confidence)).then(|| {
+        format!(
+            "{why}: no change (confidence {:.2} → {:.2})",
+            before.1, decision.confidence
+        )
+    })
+}
+
 /// What the policy decided, and the range an LLM may choose the target in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outcome {
@@ -45,6 +113,8 @@ pub struct Outcome {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Driver {
     MissingMetrics,
+    /// At zero replicas and no bound of the user's above zero: the owner scaled it down.
+    ScaledToZero,
     /// The forecast's highest demand in the look-ahead window, and when.
     ForecastPeak {
         demand: f64,
@@ -237,10 +307,16 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Outcome {
         max,
         forecast: inputs.policy.demand_forecast.as_deref(),
     };
-    let (change, driver) = match (&inputs.hpa, v.demand_now()) {
-        (_, None) => (PolicyChange::Maintain, Driver::MissingMetrics),
-        (Some(h), Some(now_demand)) => with_hpa(&v, cfg, h, now_demand),
-        (None, Some(now_demand)) => without_hpa(&v, cfg, now_demand),
+    let (change, driver) = if scaled_to_zero(inputs) {
+        (PolicyChange::Maintain, Driver::ScaledToZero)
+    } else if let Some(min) = below_users_min(inputs) {
+        (PolicyChange::Replicas { from: 0, to: min }, Driver::Bounds)
+    } else {
+        match (&inputs.hpa, v.demand_now()) {
+            (_, None) => (PolicyChange::Maintain, Driver::MissingMetrics),
+            (Some(h), Some(now_demand)) => with_hpa(&v, cfg, h, now_demand),
+            (None, Some(now_demand)) => without_hpa(&v, cfg, now_demand),
+        }
     };
     let need = target_of(inputs, &change);
     let change = within_step(inputs, change, cfg.max_step);

@@ -33,7 +33,9 @@ use kube::{Api, Client};
 
 use self::metrics::{MetricsState, PodMetrics};
 use self::sources::{Health, Liveness, Shared, lock, wall_now};
-use super::{Cluster, ClusterError, ClusterStatus, HpaSpec, SourceState, SourceStatus, Write};
+use super::{
+    Cluster, ClusterError, ClusterStatus, HpaExpect, HpaSpec, SourceState, SourceStatus, Write,
+};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 pub use kubeconfig::contexts;
@@ -244,6 +246,13 @@ impl KubeCluster {
     fn build(&self) -> (ClusterSnapshot, snapshot::Reasons) {
         let deployments = self.deployments.state();
         let hpas = self.hpas.state();
+        let hpas_unknown = {
+            let h = lock(&self.hpas_health);
+            (!h.synced).then(|| match &h.failure {
+                Some(f) => f.error.to_string(),
+                None => "not listed yet".to_string(),
+            })
+        };
         let pods_usable = lock(&self.pods_health).synced;
         let pods = pods_usable.then(|| self.pods.state());
         let usage = {
@@ -260,6 +269,7 @@ impl KubeCluster {
             hpas: &hpas,
             pods: pods.as_deref(),
             usage: usage.as_deref(),
+            hpas_unknown,
         })
     }
 
@@ -273,6 +283,7 @@ impl KubeCluster {
         Ok(writes::Writer {
             client: &self.client,
             hpas: &self.hpas,
+            hpas_synced: lock(&self.hpas_health).synced,
             timeout: self.opts.request_timeout,
             dry_run,
         })
@@ -284,11 +295,20 @@ impl KubeCluster {
             Write::Scale { key, replicas } => writer.scale(key, *replicas).await,
             Write::PatchHpa {
                 key,
+                expect,
                 min_replicas,
                 max_replicas,
-            } => writer.patch_hpa(key, *min_replicas, *max_replicas).await,
+            } => {
+                writer
+                    .patch_hpa(key, expect, *min_replicas, *max_replicas)
+                    .await
+            }
             Write::Annotate { key, changes } => writer.annotate(key, changes).await,
-            Write::PatchHpaTarget { key, cpu_pct } => writer.patch_hpa_target(key, *cpu_pct).await,
+            Write::PatchHpaTarget {
+                key,
+                expect,
+                cpu_pct,
+            } => writer.patch_hpa_target(key, expect, *cpu_pct).await,
             Write::CreateHpa { key, spec } => writer.create_hpa(key, spec).await,
         }
     }
@@ -332,11 +352,13 @@ impl Cluster for KubeCluster {
     async fn patch_hpa(
         &self,
         key: &DeploymentKey,
+        expect: &HpaExpect,
         min_replicas: Option<u32>,
         max_replicas: Option<u32>,
     ) -> Result<(), ClusterError> {
         let w = Write::PatchHpa {
             key: key.clone(),
+            expect: expect.clone(),
             min_replicas,
             max_replicas,
         };
@@ -346,10 +368,12 @@ impl Cluster for KubeCluster {
     async fn patch_hpa_target(
         &self,
         key: &DeploymentKey,
+        expect: &HpaExpect,
         cpu_pct: u32,
     ) -> Result<(), ClusterError> {
         let w = Write::PatchHpaTarget {
             key: key.clone(),
+            expect: expect.clone(),
             cpu_pct,
         };
         self.write(&w, false).await

@@ -13,7 +13,7 @@ use super::metrics::UsageMap;
 use super::utilization::{self, PodRequests, Utilization};
 use super::{hpa, selector};
 use crate::cluster::{annotations, deployment_bounds};
-use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, UnixSeconds};
+use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, UnixSeconds, WriteBlock};
 
 pub struct Inputs<'a> {
     pub context: &'a str,
@@ -25,6 +25,9 @@ pub struct Inputs<'a> {
     pub pods: Option<&'a [Arc<Pod>]>,
     /// None when pod metrics are missing.
     pub usage: Option<&'a UsageMap>,
+    /// Why the HPAs are not known (never listed: forbidden, failing, not arrived yet); then
+    /// every deployment may be scaled by an HPA the app cannot see.
+    pub hpas_unknown: Option<String>,
 }
 
 /// Per deployment, why CPU or memory is unknown.
@@ -90,22 +93,20 @@ impl<'a> PodIndex<'a> {
 
 pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
     let index = inp.pods.map(PodIndex::new);
-    // HPAs by (namespace, target deployment name).
-    let mut hpas: HashMap<(&str, &str), &HorizontalPodAutoscaler> = HashMap::new();
+    // HPAs by (namespace, target deployment name), first by name as kubectl lists them.
+    let mut hpas: HashMap<(&str, &str), Vec<&HorizontalPodAutoscaler>> = HashMap::new();
     for h in inp.hpas {
         let ns = h.metadata.namespace.as_deref().unwrap_or("");
         if let Some(spec) = &h.spec
             && hpa::targets(h, &spec.scale_target_ref.name)
         {
-            // Two HPAs on one deployment fight; show the first by name, as kubectl lists.
             hpas.entry((ns, spec.scale_target_ref.name.as_str()))
-                .and_modify(|cur| {
-                    if h.metadata.name < cur.metadata.name {
-                        *cur = h;
-                    }
-                })
-                .or_insert(h);
+                .or_default()
+                .push(h);
         }
+    }
+    for targeting in hpas.values_mut() {
+        targeting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     }
     let mut reasons = Reasons::new();
     let mut out = Vec::with_capacity(inp.deployments.len());
@@ -166,9 +167,20 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
             reasons.insert(key.clone(), r.clone());
         }
 
-        let hpa_state = hpas
+        let targeting = hpas
             .get(&(ns.as_str(), name.as_str()))
-            .map(|h| hpa::state(h));
+            .map_or(&[][..], Vec::as_slice);
+        let hpa_state = targeting.first().map(|h| hpa::state(h));
+        let write_block = match (&inp.hpas_unknown, targeting) {
+            (Some(why), _) => Some(WriteBlock::HpaUnknown(why.clone())),
+            (None, [_, _, ..]) => Some(WriteBlock::AmbiguousHpa(
+                targeting
+                    .iter()
+                    .map(|h| h.metadata.name.clone().unwrap_or_default())
+                    .collect(),
+            )),
+            (None, _) => None,
+        };
         let annotations = d.metadata.annotations.clone().unwrap_or_default();
         let annotated = |k: &str| {
             annotations
@@ -200,6 +212,7 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
             floor_mark: annotations
                 .get(annotations::FLOOR)
                 .and_then(|v| crate::model::FloorMark::parse(v)),
+            write_block,
         });
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));

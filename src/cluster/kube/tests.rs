@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::mock::{FakeApi, status};
 use super::{KubeCluster, KubeOptions};
-use crate::cluster::{Cluster, ClusterError, HpaSpec, SourceState, Write, annotations};
+use crate::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, SourceState, Write, annotations};
 use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
 
 fn deployment(ns: &str, name: &str, replicas: u32, selector: Value, cpu: &str, mem: &str) -> Value {
@@ -631,9 +631,9 @@ async fn patch_hpa_sends_the_version_decided_on_and_retries_once_after_a_conflic
     let mut changed = fake.lock().objects["horizontalpodautoscalers"].clone();
     changed[0]["spec"]["maxReplicas"] = json!(12);
     fake.set("horizontalpodautoscalers", changed);
-    c.patch_hpa(&key("shop/web"), Some(4), None)
+    c.patch_hpa(&key("shop/web"), &min_was(2), Some(4), None)
         .await
-        .expect("patched after re-read");
+        .expect("patched after re-read: minReplicas still 2");
     let w = writes(&fake, Method::PATCH);
     assert_eq!(w.len(), 2, "one conflict, one retry");
     assert_eq!(
@@ -669,6 +669,111 @@ async fn patch_hpa_sends_the_version_decided_on_and_retries_once_after_a_conflic
     );
 }
 
+/// What a patch of shop/web's HPA expects: web-hpa with minReplicas `min`.
+fn min_was(min: u32) -> HpaExpect {
+    HpaExpect {
+        name: "web-hpa".into(),
+        min_replicas: Some(min),
+        ..HpaExpect::default()
+    }
+}
+
+#[tokio::test]
+async fn a_conflict_that_moved_the_planned_field_stops_with_what_changed() {
+    let fake = cluster_fake();
+    let c = synced(&fake).await;
+    // Someone raises minReplicas to 3 after the plan was made from 2.
+    let mut changed = fake.lock().objects["horizontalpodautoscalers"].clone();
+    changed[0]["spec"]["minReplicas"] = json!(3);
+    fake.set("horizontalpodautoscalers", changed);
+    let e = c
+        .patch_hpa(&key("shop/web"), &min_was(2), Some(6), None)
+        .await
+        .expect_err("the planned value moved");
+    assert_eq!(
+        e,
+        ClusterError::Conflict("changed: hpa/web-hpa spec.minReplicas 2 → 3".into())
+    );
+    assert_eq!(writes(&fake, Method::PATCH).len(), 1, "not retried");
+    let hpa = fake.lock().objects["horizontalpodautoscalers"][0].clone();
+    assert_eq!(hpa["spec"]["minReplicas"], json!(3), "their change stays");
+    // The CPU target path re-reads first and stops the same way.
+    let e = c
+        .patch_hpa_target(
+            &key("shop/web"),
+            &HpaExpect {
+                name: "web-hpa".into(),
+                cpu_target_pct: Some(60),
+                ..HpaExpect::default()
+            },
+            80,
+        )
+        .await
+        .expect_err("the target is 70, not 60");
+    assert!(
+        matches!(&e, ClusterError::Conflict(m) if m.contains("cpu averageUtilization 60 % → 70 %")),
+        "{e:?}"
+    );
+    assert_eq!(writes(&fake, Method::PATCH).len(), 1, "nothing sent");
+}
+
+#[tokio::test]
+async fn two_hpas_on_one_deployment_are_refused_and_marked() {
+    let fake = cluster_fake();
+    let mut second = web_hpa();
+    second["metadata"]["name"] = json!("web-hpa-2");
+    fake.set("horizontalpodautoscalers", vec![web_hpa(), second]);
+    let c = synced(&fake).await;
+    let snap = c.snapshot().await.expect("snapshot");
+    assert_eq!(
+        find(&snap, "shop/web").write_block,
+        Some(crate::model::WriteBlock::AmbiguousHpa(vec![
+            "web-hpa".into(),
+            "web-hpa-2".into()
+        ]))
+    );
+    assert_eq!(find(&snap, "shop/api").write_block, None);
+    let e = c
+        .patch_hpa(&key("shop/web"), &min_was(2), Some(4), None)
+        .await
+        .expect_err("ambiguous");
+    assert!(
+        matches!(&e, ClusterError::Invalid(m) if m.contains("AmbiguousSelector")),
+        "{e:?}"
+    );
+    let e = c.scale(&key("shop/web"), 4).await.expect_err("HPA-scaled");
+    assert!(
+        matches!(&e, ClusterError::Invalid(m) if m.contains("a /scale would fight it")),
+        "{e:?}"
+    );
+    assert!(writes(&fake, Method::PATCH).is_empty(), "nothing sent");
+}
+
+#[tokio::test]
+async fn hpas_that_cannot_be_listed_block_every_write() {
+    let fake = cluster_fake();
+    fake.lock()
+        .refuse
+        .insert("horizontalpodautoscalers", (403, "Forbidden"));
+    let c = synced(&fake).await;
+    let snap = c.snapshot().await.expect("deployments still show");
+    for d in &snap.deployments {
+        assert!(
+            matches!(&d.write_block, Some(crate::model::WriteBlock::HpaUnknown(m)) if m.contains("forbidden")),
+            "{}: {:?}",
+            d.key,
+            d.write_block
+        );
+    }
+    // Even asked directly, the writer will not /scale what an unseen HPA may scale.
+    let e = c.scale(&key("shop/web"), 4).await.expect_err("unknown HPA");
+    assert!(
+        matches!(&e, ClusterError::Invalid(m) if m.contains("cannot tell whether an HPA scales")),
+        "{e:?}"
+    );
+    assert!(writes(&fake, Method::PATCH).is_empty(), "nothing sent");
+}
+
 #[tokio::test]
 async fn patch_hpa_rechecks_bounds_against_the_reread_hpa() {
     let fake = cluster_fake();
@@ -678,7 +783,7 @@ async fn patch_hpa_rechecks_bounds_against_the_reread_hpa() {
     fake.set("horizontalpodautoscalers", changed);
     // min 5 was fine against max 10, not against the max 3 someone set meanwhile.
     let e = c
-        .patch_hpa(&key("shop/web"), Some(5), None)
+        .patch_hpa(&key("shop/web"), &min_was(2), Some(5), None)
         .await
         .expect_err("invalid now");
     assert!(
@@ -695,7 +800,15 @@ async fn a_second_conflict_is_reported_not_forced() {
     let conflict = || (409, status(409, "Conflict", "the object has been modified"));
     fake.lock().next_writes.extend([conflict(), conflict()]);
     let e = c
-        .patch_hpa(&key("shop/web"), None, Some(8))
+        .patch_hpa(
+            &key("shop/web"),
+            &HpaExpect {
+                max_replicas: Some(10),
+                ..min_was(2)
+            },
+            None,
+            Some(8),
+        )
         .await
         .expect_err("conflict");
     assert!(matches!(e, ClusterError::Conflict(_)), "{e:?}");
@@ -733,7 +846,7 @@ async fn write_errors_map_to_the_ui_categories() {
     );
     assert!(matches!(c.scale(&k, 3).await, Err(ClusterError::Unavailable(m)) if m.contains("500")));
     let e = c
-        .patch_hpa(&key("shop/api"), Some(2), None)
+        .patch_hpa(&key("shop/api"), &min_was(2), Some(2), None)
         .await
         .expect_err("api has no HPA");
     assert!(
@@ -809,7 +922,7 @@ async fn read_only_refuses_every_write_without_asking_the_server() {
         Err(ClusterError::ReadOnly(_))
     ));
     assert!(matches!(
-        c.patch_hpa(&k, Some(2), None).await,
+        c.patch_hpa(&k, &min_was(2), Some(2), None).await,
         Err(ClusterError::ReadOnly(_))
     ));
     assert!(matches!(

@@ -1,7 +1,11 @@
 //! Writes: `/scale` for replicas, merge patches for HPA bounds and annotations, a POST for a
-//! new autoscaling/v2 HPA; each can run as a server-side dry run. HPA bound patches carry the
-//! resourceVersion they were decided on: a 409 re-reads the HPA, re-checks the bounds against
-//! it and retries once, so a concurrent change is never overwritten blindly.
+//! new autoscaling/v2 HPA; each can run as a server-side dry run.
+//! - `/scale` is refused for a deployment an HPA scales, and when the HPAs cannot be known.
+//! - HPA patches go to the one HPA that targets the deployment (two or more: refused, as the
+//!   controller refuses, AmbiguousSelector), only while it shows the values the plan starts from
+//!   (`HpaExpect`), at the resourceVersion those values were read at. A 409 re-reads the HPA:
+//!   if the planned fields still hold (the controller only updated its status) it retries once;
+//!   if they changed it stops with "changed: X → Y", so nothing is overwritten blindly.
 
 use std::future::Future;
 use std::time::Duration;
@@ -14,7 +18,7 @@ use kube::{Api, Resource};
 use serde_json::{Map, Value, json};
 
 use super::{errors, hpa};
-use crate::cluster::{ClusterError, HpaSpec};
+use crate::cluster::{ClusterError, HpaExpect, HpaSpec};
 use crate::model::DeploymentKey;
 
 /// Field manager named in managedFields, so `kubectl` users see who changed what.
@@ -23,6 +27,9 @@ pub const FIELD_MANAGER: &str = "ai4k8s";
 pub struct Writer<'a> {
     pub client: &'a kube::Client,
     pub hpas: &'a Store<HorizontalPodAutoscaler>,
+    /// The HPA store holds a complete list (otherwise it cannot say that none targets a
+    /// deployment).
+    pub hpas_synced: bool,
     pub timeout: Duration,
     pub dry_run: bool,
 }
@@ -51,6 +58,21 @@ impl Writer<'_> {
     }
 
     pub async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
+        // An HPA would undo a /scale, or fight it; one the app cannot see might.
+        match self.targeting(key).await {
+            Ok(hpas) if hpas.is_empty() => {}
+            Ok(hpas) => {
+                return Err(ClusterError::Invalid(format!(
+                    "hpa/{} scales deployment {key}: a /scale would fight it; change the HPA instead",
+                    hpas[0].metadata.name.as_deref().unwrap_or("?")
+                )));
+            }
+            Err(e) => {
+                return Err(ClusterError::Invalid(format!(
+                    "cannot tell whether an HPA scales deployment {key} ({e}): /scale refused"
+                )));
+            }
+        }
         // The replica count is absolute, like `kubectl scale`: no precondition needed.
         let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
         let what = format!("scale deployment {key} to {replicas}");
@@ -91,64 +113,132 @@ impl Writer<'_> {
             .map(|_| ())
     }
 
-    /// The HPA scaling the deployment: from the store (`fresh`: re-read from the server),
-    /// else found by listing the namespace.
+    /// The HPAs that target the deployment, sorted by name: from the store when it holds a
+    /// complete list, else from listing the namespace.
+    async fn targeting(
+        &self,
+        key: &DeploymentKey,
+    ) -> Result<Vec<HorizontalPodAutoscaler>, ClusterError> {
+        let of_key =
+            |h: &HorizontalPodAutoscaler| h.metadata.namespace.as_deref() == Some(&key.namespace);
+        let mut found: Vec<HorizontalPodAutoscaler> = if self.hpas_synced {
+            self.hpas
+                .state()
+                .iter()
+                .filter(|h| of_key(h) && hpa::targets(h, &key.name))
+                .map(|h| (**h).clone())
+                .collect()
+        } else {
+            let api: Api<HorizontalPodAutoscaler> =
+                Api::namespaced(self.client.clone(), &key.namespace);
+            let what = format!("list hpas in {}", key.namespace);
+            let list = self
+                .bounded(&what, api.list(&ListParams::default()))
+                .await?;
+            list.items
+                .into_iter()
+                .filter(|h| hpa::targets(h, &key.name))
+                .collect()
+        };
+        found.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(found)
+    }
+
+    /// The one HPA scaling the deployment; `fresh`: re-read from the server.
     async fn find_hpa(
         &self,
         key: &DeploymentKey,
         fresh: bool,
     ) -> Result<HorizontalPodAutoscaler, ClusterError> {
+        let mut targeting = self.targeting(key).await?;
+        if targeting.len() > 1 {
+            let names: Vec<String> = targeting
+                .iter()
+                .map(|h| format!("hpa/{}", h.metadata.name.as_deref().unwrap_or("?")))
+                .collect();
+            return Err(ClusterError::Invalid(format!(
+                "{} all target deployment {key} (AmbiguousSelector): not written",
+                names.join(", ")
+            )));
+        }
+        let Some(found) = targeting.pop() else {
+            return Err(ClusterError::NotFound(format!(
+                "no HorizontalPodAutoscaler scales deployment {key}"
+            )));
+        };
+        if !fresh {
+            return Ok(found);
+        }
+        let name = found.metadata.name.clone().unwrap_or_default();
         let api: Api<HorizontalPodAutoscaler> =
             Api::namespaced(self.client.clone(), &key.namespace);
-        let cached = self.hpas.find(|h| {
-            h.metadata.namespace.as_deref() == Some(&key.namespace) && hpa::targets(h, &key.name)
-        });
-        let found = match cached {
-            Some(h) => {
-                let name = h.metadata.name.clone().unwrap_or_default();
-                if fresh {
-                    self.bounded(&format!("get hpa {}/{name}", key.namespace), api.get(&name))
-                        .await?
-                } else {
-                    (*h).clone()
+        self.bounded(&format!("get hpa {}/{name}", key.namespace), api.get(&name))
+            .await
+    }
+
+    /// Patch the deployment's HPA with what `body_for` makes of it, while it shows what
+    /// `expect` says, at the resourceVersion read; after a 409, re-read and try once more.
+    async fn patch_expected(
+        &self,
+        key: &DeploymentKey,
+        expect: &HpaExpect,
+        what: &str,
+        fresh: bool,
+        body_for: impl Fn(&HorizontalPodAutoscaler) -> Result<Value, ClusterError>,
+    ) -> Result<(), ClusterError> {
+        let mut current = self.find_hpa(key, fresh).await?;
+        for attempt in 0..2 {
+            let name = current.metadata.name.clone().unwrap_or_default();
+            let shown = hpa::state(&current);
+            expect.check(
+                &name,
+                shown.min_replicas,
+                shown.max_replicas,
+                shown.target_cpu_pct,
+            )?;
+            let mut body = body_for(&current)?;
+            // The version decided on: the server refuses the patch (409) if the HPA changed since.
+            if let Some(rv) = &current.metadata.resource_version {
+                body["metadata"] = json!({ "resourceVersion": rv });
+            }
+            let api: Api<HorizontalPodAutoscaler> =
+                Api::namespaced(self.client.clone(), &key.namespace);
+            let what = format!("{what} hpa {}/{name}", key.namespace);
+            match self
+                .bounded(
+                    &what,
+                    api.patch(&name, &self.patch_params(), &Patch::Merge(body)),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(ClusterError::Conflict(m)) if attempt == 0 => {
+                    tracing::info!("{m}; re-reading to see whether the planned values still hold");
+                    current = self.find_hpa(key, true).await?;
                 }
+                Err(e) => return Err(e),
             }
-            None => {
-                let what = format!("list hpas in {}", key.namespace);
-                let list = self
-                    .bounded(&what, api.list(&ListParams::default()))
-                    .await?;
-                let mut targeting: Vec<_> = list
-                    .items
-                    .into_iter()
-                    .filter(|h| hpa::targets(h, &key.name))
-                    .collect();
-                targeting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-                targeting.into_iter().next().ok_or_else(|| {
-                    ClusterError::NotFound(format!(
-                        "no HorizontalPodAutoscaler scales deployment {key}"
-                    ))
-                })?
-            }
-        };
-        Ok(found)
+        }
+        Err(ClusterError::Conflict(format!(
+            "hpa for {key} kept changing; not retried again"
+        )))
     }
 
     pub async fn patch_hpa(
         &self,
         key: &DeploymentKey,
+        expect: &HpaExpect,
         min: Option<u32>,
         max: Option<u32>,
     ) -> Result<(), ClusterError> {
         if min.is_none() && max.is_none() {
             return Ok(());
         }
-        let mut current = self.find_hpa(key, false).await?;
-        for attempt in 0..2 {
-            let name = current.metadata.name.clone().unwrap_or_default();
-            let spec = current.spec.clone().unwrap_or_default();
-            let new_min = min.unwrap_or(spec.min_replicas.unwrap_or(1).max(0) as u32);
-            let new_max = max.unwrap_or(spec.max_replicas.max(0) as u32);
+        self.patch_expected(key, expect, "patch", false, |current| {
+            let name = current.metadata.name.as_deref().unwrap_or("?");
+            let shown = hpa::state(current);
+            let new_min = min.unwrap_or(shown.min_replicas);
+            let new_max = max.unwrap_or(shown.max_replicas);
             // Checked against the HPA as it is now, not as it was when the change was decided.
             if new_min < 1 || new_min > new_max {
                 return Err(ClusterError::Invalid(format!(
@@ -163,32 +253,9 @@ impl Writer<'_> {
             if let Some(m) = max {
                 spec_patch.insert("maxReplicas".into(), json!(m));
             }
-            let mut body = json!({ "spec": spec_patch });
-            // The version decided on: the server refuses the patch (409) if the HPA changed since.
-            if let Some(rv) = &current.metadata.resource_version {
-                body["metadata"] = json!({ "resourceVersion": rv });
-            }
-            let api: Api<HorizontalPodAutoscaler> =
-                Api::namespaced(self.client.clone(), &key.namespace);
-            let what = format!("patch hpa {}/{name}", key.namespace);
-            match self
-                .bounded(
-                    &what,
-                    api.patch(&name, &self.patch_params(), &Patch::Merge(body)),
-                )
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(ClusterError::Conflict(m)) if attempt == 0 => {
-                    tracing::info!("{m}; re-reading and retrying once");
-                    current = self.find_hpa(key, true).await?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ClusterError::Conflict(format!(
-            "hpa for {key} kept changing; not retried again"
-        )))
+            Ok(json!({ "spec": spec_patch }))
+        })
+        .await
     }
 
     /// Set the CPU Resource metric's averageUtilization. A merge patch replaces the whole
@@ -197,6 +264,7 @@ impl Writer<'_> {
     pub async fn patch_hpa_target(
         &self,
         key: &DeploymentKey,
+        expect: &HpaExpect,
         cpu_pct: u32,
     ) -> Result<(), ClusterError> {
         if !(1..=100).contains(&cpu_pct) {
@@ -204,42 +272,33 @@ impl Writer<'_> {
                 "a CPU target of {cpu_pct} % is outside 1..=100"
             )));
         }
-        let current = self.find_hpa(key, true).await?;
-        let name = current.metadata.name.clone().unwrap_or_default();
-        let spec = current.spec.clone().unwrap_or_default();
-        let mut metrics = serde_json::to_value(spec.metrics.unwrap_or_default())
-            .map_err(|e| ClusterError::Invalid(format!("hpa metrics: {e}")))?;
-        let mut found = false;
-        if let Some(list) = metrics.as_array_mut() {
-            for m in list {
-                let is_cpu = m["type"] == "Resource"
-                    && m["resource"]["name"] == "cpu"
-                    && m["resource"]["target"]["type"] == "Utilization";
-                if is_cpu {
-                    m["resource"]["target"]["averageUtilization"] = json!(cpu_pct);
-                    found = true;
+        // Read fresh: the whole metrics list goes back, so it must be the server's latest.
+        self.patch_expected(key, expect, "patch cpu target of", true, |current| {
+            let name = current.metadata.name.as_deref().unwrap_or("?");
+            let spec = current.spec.clone().unwrap_or_default();
+            let mut metrics = serde_json::to_value(spec.metrics.unwrap_or_default())
+                .map_err(|e| ClusterError::Invalid(format!("hpa metrics: {e}")))?;
+            let mut found = false;
+            if let Some(list) = metrics.as_array_mut() {
+                for m in list {
+                    let is_cpu = m["type"] == "Resource"
+                        && m["resource"]["name"] == "cpu"
+                        && m["resource"]["target"]["type"] == "Utilization";
+                    if is_cpu {
+                        m["resource"]["target"]["averageUtilization"] = json!(cpu_pct);
+                        found = true;
+                    }
                 }
             }
-        }
-        if !found {
-            return Err(ClusterError::Invalid(format!(
-                "hpa {}/{name} has no CPU utilization target to move",
-                key.namespace
-            )));
-        }
-        let mut body = json!({ "spec": { "metrics": metrics } });
-        if let Some(rv) = &current.metadata.resource_version {
-            body["metadata"] = json!({ "resourceVersion": rv });
-        }
-        let api: Api<HorizontalPodAutoscaler> =
-            Api::namespaced(self.client.clone(), &key.namespace);
-        let what = format!("patch hpa {}/{name} cpu target", key.namespace);
-        self.bounded(
-            &what,
-            api.patch(&name, &self.patch_params(), &Patch::Merge(body)),
-        )
+            if !found {
+                return Err(ClusterError::Invalid(format!(
+                    "hpa {}/{name} has no CPU utilization target to move",
+                    key.namespace
+                )));
+            }
+            Ok(json!({ "spec": { "metrics": metrics } }))
+        })
         .await
-        .map(|_| ())
     }
 
     pub async fn create_hpa(

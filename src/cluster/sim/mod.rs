@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 pub use world::SimWorld;
 
-use super::{Cluster, ClusterError, HpaSpec, Write};
+use super::{Cluster, ClusterError, HpaExpect, HpaSpec, Write};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 /// A `SimWorld` behind the `Cluster` trait, shared between the clock task and readers.
@@ -87,18 +87,24 @@ impl Cluster for SimCluster {
     async fn patch_hpa(
         &self,
         key: &DeploymentKey,
+        expect: &HpaExpect,
         min_replicas: Option<u32>,
         max_replicas: Option<u32>,
     ) -> Result<(), ClusterError> {
-        self.world().patch_hpa(key, min_replicas, max_replicas)
+        let mut world = self.world();
+        world.expect_hpa(key, expect)?;
+        world.patch_hpa(key, min_replicas, max_replicas)
     }
 
     async fn patch_hpa_target(
         &self,
         key: &DeploymentKey,
+        expect: &HpaExpect,
         cpu_pct: u32,
     ) -> Result<(), ClusterError> {
-        self.world().patch_hpa_target(key, cpu_pct)
+        let mut world = self.world();
+        world.expect_hpa(key, expect)?;
+        world.patch_hpa_target(key, cpu_pct)
     }
 
     async fn annotate(

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::hpa::{Behavior, HpaConfig, HpaController, PodSample, Reconcile};
 use super::scenario::{self, DeploymentSpec};
-use crate::cluster::{ClusterError, HpaSpec, annotations, deployment_bounds};
+use crate::cluster::{ClusterError, HpaExpect, HpaSpec, annotations, deployment_bounds};
 use crate::model::{
     ClusterSnapshot, DeploymentKey, DeploymentState, HpaState, Sample, UnixSeconds,
 };
@@ -478,6 +478,7 @@ impl SimWorld {
                 .annotations
                 .get(annotations::FLOOR)
                 .and_then(|v| crate::model::FloorMark::parse(v)),
+            write_block: None,
         }
     }
 
@@ -550,6 +551,16 @@ impl SimWorld {
             )));
         }
         Ok(i)
+    }
+
+    /// The HPA still shows what a patch was decided on (its name is the deployment's here).
+    pub fn expect_hpa(&self, key: &DeploymentKey, expect: &HpaExpect) -> Result<(), ClusterError> {
+        let i = self.find_hpa(key)?;
+        let Some(hpa) = self.deployments[i].hpa.as_ref() else {
+            return Err(ClusterError::NotFound(key.name.clone()));
+        };
+        let c = &hpa.config;
+        expect.check(&key.name, c.min_replicas, c.max_replicas, c.target_cpu_pct)
     }
 
     pub fn patch_hpa(
