@@ -1062,3 +1062,126 @@ fn the_cli_serves_and_writes_a_kubeconfig() {
         std::panic::resume_unwind(p);
     }
 }
+
+// ---- Writes that cannot hurt: limits, timeouts, Host check and fault injection ----
+
+/// A raw HTTP/1.1 answer, for what kubectl cannot send (any Host, huge parameters).
+struct RawResponse {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One request on its own connection (`Connection: close`), read to the end; a body is sent
+/// as a merge patch.
+fn raw(addr: std::net::SocketAddr, host: &str, head: &str, body: &str) -> RawResponse {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let content_type = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/merge-patch+json\r\n".to_string()
+    };
+    let request = format!(
+        "{head} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\
+         {content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("status line of {head}"));
+    RawResponse {
+        status,
+        body: answer[split + 4..].to_vec(),
+    }
+}
+
+#[test]
+fn replicas_above_the_limit_are_invalid_everywhere() {
+    let s = serve();
+    let before = s.state("shop", "frontend").desired_replicas;
+    // kubectl scale goes through the /scale subresource.
+    let e = s.fails(&[
+        "scale",
+        "deploy/frontend",
+        "-n",
+        "shop",
+        "--replicas=1000000",
+    ]);
+    assert!(
+        e.contains(
+            r#"The Scale "frontend" is invalid: spec.replicas: Invalid value: 1000000: must be less than or equal to 10000 (the ai4k8s simulator's limit)"#
+        ),
+        "{e}"
+    );
+    assert_eq!(s.state("shop", "frontend").desired_replicas, before);
+    // A patch of the Deployment itself: the 422 in the apiserver's wire format.
+    let r = raw(
+        s.addr,
+        &s.addr.to_string(),
+        "PATCH /apis/apps/v1/namespaces/shop/deployments/frontend",
+        r#"{"spec":{"replicas":1000000}}"#,
+    );
+    assert_eq!(r.status, 422);
+    let v = r.json();
+    assert_eq!(v["kind"], "Status");
+    assert_eq!(v["reason"], "Invalid");
+    assert_eq!(v["code"], 422);
+    assert_eq!(v["details"]["kind"], "Deployment");
+    assert_eq!(v["details"]["name"], "frontend");
+    assert_eq!(v["details"]["causes"][0]["field"], "spec.replicas");
+    assert_eq!(v["details"]["causes"][0]["reason"], "FieldValueInvalid");
+    assert_eq!(s.state("shop", "frontend").desired_replicas, before);
+    // HPA bounds, through v2 and the v1 view.
+    let e = s.fails(&[
+        "patch",
+        "hpa",
+        "frontend",
+        "-n",
+        "shop",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"maxReplicas":1000000}}"#,
+    ]);
+    assert!(
+        e.contains(r#"The HorizontalPodAutoscaler "frontend" is invalid: spec.maxReplicas: Invalid value: 1000000: must be less than or equal to 10000"#),
+        "{e}"
+    );
+    let r = raw(
+        s.addr,
+        "localhost",
+        "PATCH /apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers/frontend",
+        r#"{"spec":{"minReplicas":20000,"maxReplicas":30000}}"#,
+    );
+    assert_eq!(r.status, 422);
+    let v = r.json();
+    let fields: Vec<&str> = v["details"]["causes"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["spec.minReplicas", "spec.maxReplicas"], "{v}");
+    let v = s.json(&["get", "hpa", "frontend", "-n", "shop", "-o", "json"]);
+    assert_eq!(v["spec"]["maxReplicas"], 20, "nothing applied");
+    // Within the limit, the same routes work.
+    s.ok(&["scale", "deploy/frontend", "-n", "shop", "--replicas=6"]);
+    assert_eq!(s.state("shop", "frontend").desired_replicas, 6);
+}
