@@ -1115,6 +1115,48 @@ fn raw(addr: std::net::SocketAddr, host: &str, head: &str, body: &str) -> RawRes
     }
 }
 
+/// Bytes of a streaming answer until `until` holds of them, the connection ends, or `limit`.
+fn stream_until(
+    addr: std::net::SocketAddr,
+    path: &str,
+    limit: Duration,
+    until: impl Fn(&str) -> bool,
+) -> (String, bool, Duration) {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\n\r\n",
+        addr.port()
+    )
+    .expect("write");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if until(&text) {
+            return (text, false, started.elapsed());
+        }
+        if started.elapsed() > limit {
+            panic!("no end within {limit:?}: {text}");
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return (text, true, started.elapsed()),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (text, true, started.elapsed()),
+        }
+    }
+}
+
 #[test]
 fn replicas_above_the_limit_are_invalid_everywhere() {
     let s = serve();
@@ -1184,4 +1226,34 @@ fn replicas_above_the_limit_are_invalid_everywhere() {
     // Within the limit, the same routes work.
     s.ok(&["scale", "deploy/frontend", "-n", "shop", "--replicas=6"]);
     assert_eq!(s.state("shop", "frontend").desired_replicas, 6);
+}
+
+#[test]
+fn a_huge_watch_timeout_is_clamped_not_a_panic() {
+    let s = serve();
+    // i64::MAX seconds from now overflows the clock (99999999999999999 does on macOS).
+    for timeout in ["99999999999999999", "9223372036854775807"] {
+        let (text, ended, _) = stream_until(
+            s.addr,
+            &format!(
+                "/apis/apps/v1/namespaces/payments/deployments?watch=true&timeoutSeconds={timeout}"
+            ),
+            Duration::from_secs(20),
+            |t| t.contains(r#""type":"ADDED""#),
+        );
+        assert!(!ended, "the watch with {timeout} is served: {text}");
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    }
+    // Beyond i64 it is a 400, as the apiserver answers a parameter it cannot parse.
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "GET /apis/apps/v1/deployments?watch=true&timeoutSeconds=99999999999999999999999",
+        "",
+    );
+    assert_eq!(
+        (r.status, r.json()["reason"].clone()),
+        (400, "BadRequest".into())
+    );
+    s.ok(&["get", "deploy", "-n", "payments"]);
 }

@@ -2,7 +2,8 @@
 //! watch cache: synthetic ADDED events for watches without a version (or with "0", or with
 //! `sendInitialEvents`), ERROR 410 Expired for versions older than the log keeps, BOOKMARKs
 //! when allowed, selector-aware ADDED/DELETED when objects enter or leave the selection,
-//! `timeoutSeconds`, and slow watchers dropped instead of buffered without bound.
+//! `timeoutSeconds` (clamped to [`MAX_TIMEOUT`]), and slow watchers dropped instead of
+//! buffered without bound.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -28,6 +29,11 @@ use super::table::{self, IncludeObject};
 
 /// The apiserver's --min-request-timeout: watches without timeoutSeconds end after this.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The longest a watch lives, whatever `timeoutSeconds` asks (i64::MAX seconds from now
+/// overflow the clock; 99999999999999999 already do on macOS, whose Instant counts
+/// nanoseconds): twice the default, the longest the apiserver's own randomised
+/// min-request-timeout gives a watch.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(2 * 1800);
 /// How often a bookmark goes out when the client allows them.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(10);
 
@@ -192,6 +198,14 @@ impl State {
     }
 }
 
+/// How long a watch lives: `timeoutSeconds` if positive, clamped to [`MAX_TIMEOUT`].
+fn watch_timeout(timeout_seconds: Option<i64>) -> Duration {
+    match timeout_seconds {
+        Some(s) if s > 0 => Duration::from_secs(s.unsigned_abs()).min(MAX_TIMEOUT),
+        _ => DEFAULT_TIMEOUT,
+    }
+}
+
 pub fn serve(server: Arc<Server>, spec: WatchSpec) -> Result<Response<Body>, ApiError> {
     let asked = match spec.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
@@ -228,10 +242,7 @@ pub fn serve(server: Arc<Server>, spec: WatchSpec) -> Result<Response<Body>, Api
             }
         }
     };
-    let timeout = match spec.timeout_seconds {
-        Some(s) if s > 0 => Duration::from_secs(s as u64),
-        _ => DEFAULT_TIMEOUT,
-    };
+    let timeout = watch_timeout(spec.timeout_seconds);
     let content_type = match spec.media {
         Media::Table(v) => format!("application/json;as=Table;v={v};g=meta.k8s.io"),
         _ => "application/json".to_string(),
@@ -298,6 +309,33 @@ mod tests {
             resource_version,
             group_version_kind: ("apps/v1".into(), "Deployment"),
         }
+    }
+
+    #[test]
+    fn huge_timeouts_are_clamped_not_overflowed() {
+        assert_eq!(watch_timeout(Some(99_999_999_999_999_999)), MAX_TIMEOUT);
+        assert_eq!(watch_timeout(Some(i64::MAX)), MAX_TIMEOUT);
+        assert_eq!(watch_timeout(Some(5)), Duration::from_secs(5));
+        assert_eq!(watch_timeout(Some(0)), DEFAULT_TIMEOUT);
+        assert_eq!(watch_timeout(Some(i64::MIN)), DEFAULT_TIMEOUT);
+        assert_eq!(watch_timeout(None), DEFAULT_TIMEOUT);
+    }
+
+    #[tokio::test]
+    async fn a_watch_with_a_huge_timeout_is_served() {
+        let server = server();
+        let mut s = spec(None);
+        // Added to now this overflows the clock (99999999999999999 already does on macOS,
+        // whose Instant counts nanoseconds).
+        s.timeout_seconds = Some(i64::MAX);
+        let mut body = serve(server, s).expect("watch").into_body();
+        let first = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("an initial event")
+            .expect("a frame")
+            .expect("not cut");
+        let data = first.into_data().expect("data");
+        assert!(data.starts_with(b"{\"type\":\"ADDED\""));
     }
 
     fn annotate(server: &Server, n: usize) {
