@@ -1257,3 +1257,44 @@ fn a_huge_watch_timeout_is_clamped_not_a_panic() {
     );
     s.ok(&["get", "deploy", "-n", "payments"]);
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use std::io::{Read, Write};
+    let s = serve_with(simserve::Options {
+        header_read_timeout: Duration::from_secs(1),
+        ..simserve::Options::default()
+    });
+    let mut stream = std::net::TcpStream::connect(s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /api HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .expect("half a header");
+    let mut rest = Vec::new();
+    // EOF (or a reset) before the read timeout: the server hung up.
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "still connected after {:?}",
+            started.elapsed()
+        ),
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
+        "closed after {waited:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{rest:?}"
+    );
+    // Whole requests on the same server are answered.
+    s.ok(&["get", "deploy", "-n", "shop"]);
+}

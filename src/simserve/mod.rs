@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -52,6 +52,11 @@ use store::Store;
 /// writes) and versions them.
 const SYNC_EVERY: Duration = Duration::from_millis(100);
 
+/// How long a client may take to send a request's headers (and how long an idle keep-alive
+/// connection stays open) before its connection is closed, so slowloris clients cannot hold
+/// connections forever. The apiserver's ReadHeaderTimeout is 32 s.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Options of the API front.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -62,6 +67,8 @@ pub struct Options {
     /// At speed 1 the two clocks then stay together; faster, the cluster runs ahead. Off,
     /// timestamps are the world's own (deterministic for a seed).
     pub wall_clock: bool,
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Options {
@@ -69,6 +76,7 @@ impl Default for Options {
         Self {
             read_only: false,
             wall_clock: true,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -181,11 +189,14 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
 
 async fn connection(server: Arc<Server>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
+    let header_read_timeout = server.options.header_read_timeout;
     let svc = hyper::service::service_fn(move |req| {
         let server = server.clone();
         async move { Ok::<_, Infallible>(router::handle(server, req).await) }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(stream), svc)
         .await
     {
