@@ -1298,3 +1298,47 @@ fn a_client_that_never_finishes_its_headers_is_disconnected() {
     // Whole requests on the same server are answered.
     s.ok(&["get", "deploy", "-n", "shop"]);
 }
+
+#[test]
+fn only_loopback_hosts_are_answered() {
+    let s = serve();
+    let port = s.addr.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "localhost".to_string(),
+    ] {
+        let r = raw(s.addr, &host, "GET /api/v1/namespaces", "");
+        assert_eq!(r.status, 200, "{host}");
+        assert_eq!(r.json()["kind"], "NamespaceList", "{host}");
+    }
+    for host in [
+        format!("rebound.example:{port}"),
+        "attacker.example".to_string(),
+        format!("127.0.0.1.nip.io:{port}"),
+    ] {
+        let r = raw(s.addr, &host, "GET /api/v1/namespaces", "");
+        assert_eq!(r.status, 403, "{host}");
+        let v = r.json();
+        assert_eq!(
+            (v["kind"].as_str(), v["reason"].as_str()),
+            (Some("Status"), Some("Forbidden"))
+        );
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("host {host:?} is not a loopback name"))
+                && message.contains("DNS rebinding"),
+            "{message}"
+        );
+    }
+    // A refused write changes nothing.
+    let r = raw(
+        s.addr,
+        "rebound.example",
+        "PATCH /apis/apps/v1/namespaces/payments/deployments/ledger/scale",
+        r#"{"spec":{"replicas":9}}"#,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(s.state("payments", "ledger").desired_replicas, 3);
+}

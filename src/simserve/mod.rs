@@ -15,6 +15,7 @@
 //! ```
 
 mod discovery;
+mod host;
 mod http;
 mod kubeconfig;
 mod objects;

@@ -13,7 +13,7 @@ use super::Server;
 use super::discovery::{self, Resource};
 use super::http::{self as h, Body, Media, Offers, Query};
 use super::status::ApiError;
-use super::{openapi, reads, writes};
+use super::{host, openapi, reads, writes};
 
 /// The apiserver refuses request bodies over 3 MiB.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -39,6 +39,15 @@ pub struct Target<'a> {
 
 pub async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    if let Err(e) = host::check(&parts) {
+        tracing::debug!(
+            "sim serve: refused {} {}: {}",
+            parts.method,
+            parts.uri,
+            e.message
+        );
+        return h::error(&e);
+    }
     let header = |name: header::HeaderName| {
         parts
             .headers
