@@ -1342,3 +1342,198 @@ fn only_loopback_hosts_are_answered() {
     assert_eq!(r.status, 403);
     assert_eq!(s.state("payments", "ledger").desired_replicas, 3);
 }
+
+fn serve_faulty(faults: &[&str]) -> Served {
+    serve_with(simserve::Options {
+        faults: simserve::Faults::new(faults.iter().map(|f| f.parse().expect("fault"))),
+        ..simserve::Options::default()
+    })
+}
+
+#[test]
+fn fault_403_forbids_listing_and_watching_hpas_in_both_versions() {
+    let s = serve_faulty(&["hpas=403"]);
+    let e = s.fails(&["get", "hpa", "-A"]);
+    assert_eq!(
+        e.trim(),
+        r#"Error from server (Forbidden): horizontalpodautoscalers.autoscaling is forbidden: User "system:anonymous" cannot list resource "horizontalpodautoscalers" in API group "autoscaling" at the cluster scope"#
+    );
+    let e = s.fails(&["get", "hpa.v1.autoscaling", "-n", "shop"]);
+    assert!(
+        e.contains(r#"cannot list resource "horizontalpodautoscalers" in API group "autoscaling" in the namespace "shop""#),
+        "{e}"
+    );
+    for path in [
+        "/apis/autoscaling/v2/horizontalpodautoscalers?watch=true",
+        "/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers?watch=1&resourceVersion=0",
+    ] {
+        let r = raw(s.addr, "127.0.0.1", &format!("GET {path}"), "");
+        assert_eq!(r.status, 403, "{path}");
+        let v = r.json();
+        assert_eq!(
+            (v["kind"].as_str(), v["reason"].as_str()),
+            (Some("Status"), Some("Forbidden"))
+        );
+        assert!(
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("cannot watch resource")),
+            "{v}"
+        );
+    }
+    let e = s.fails(&[
+        "patch",
+        "hpa",
+        "frontend",
+        "-n",
+        "shop",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minReplicas":3}}"#,
+    ]);
+    // kubectl reads before it patches: the get is refused; so is the write itself.
+    assert!(
+        e.contains(r#"horizontalpodautoscalers.autoscaling "frontend" is forbidden: User "system:anonymous" cannot get resource "horizontalpodautoscalers""#),
+        "{e}"
+    );
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "PATCH /apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/frontend",
+        r#"{"spec":{"minReplicas":3}}"#,
+    );
+    assert_eq!(r.status, 403);
+    let v = r.json();
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(r#"cannot patch resource "horizontalpodautoscalers""#)),
+        "{v}"
+    );
+    assert_eq!(
+        s.state("shop", "frontend").min_replicas,
+        2,
+        "nothing applied"
+    );
+    // Other resources are served as usual.
+    let out = s.ok(&["get", "deploy", "-n", "shop", "-o", "name"]);
+    assert!(out.contains("deployment.apps/frontend"), "{out}");
+}
+
+#[test]
+fn fault_404_and_409_and_500_answer_with_status_objects() {
+    let s = serve_faulty(&["scale=409"]);
+    // (kubectl scale retries conflicts for minutes, as it would against a real cluster.)
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "PATCH /apis/apps/v1/namespaces/payments/deployments/ledger/scale",
+        r#"{"spec":{"replicas":5}}"#,
+    );
+    assert_eq!(r.status, 409);
+    let v = r.json();
+    assert_eq!(
+        (v["kind"].as_str(), v["reason"].as_str(), v["code"].as_u64()),
+        (Some("Status"), Some("Conflict"), Some(409))
+    );
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.starts_with(
+            r#"Operation cannot be fulfilled on deployments.apps "ledger": the object has been modified"#
+        )),
+        "{v}"
+    );
+    assert_eq!(
+        s.state("payments", "ledger").desired_replicas,
+        3,
+        "not scaled"
+    );
+    // The Deployment itself is not the scale subresource.
+    s.ok(&["get", "deploy", "ledger", "-n", "payments"]);
+    drop(s);
+
+    let s = serve_faulty(&["deployments=404", "pods=500"]);
+    let e = s.fails(&["get", "deploy", "ledger", "-n", "payments"]);
+    assert_eq!(
+        e.trim(),
+        r#"Error from server (NotFound): deployments.apps "ledger" not found"#
+    );
+    let r = raw(s.addr, "127.0.0.1", "GET /apis/apps/v1/deployments", "");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json()["message"],
+        "the server could not find the requested resource"
+    );
+
+    let e = s.fails(&["get", "pods", "-n", "shop"]);
+    assert!(
+        e.contains("Error from server (InternalError): Internal error occurred: injected by `ai4k8s sim serve --fault pods=500`"),
+        "{e}"
+    );
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "GET /api/v1/namespaces/shop/pods?watch=true",
+        "",
+    );
+    assert_eq!(r.status, 500);
+    let v = r.json();
+    assert_eq!(
+        (v["kind"].as_str(), v["reason"].as_str(), v["code"].as_u64()),
+        (Some("Status"), Some("InternalError"), Some(500))
+    );
+    assert!(v["details"]["causes"][0]["message"].is_string(), "{v}");
+    // Events are not faulted.
+    s.ok(&["get", "events", "-n", "shop"]);
+}
+
+#[test]
+fn fault_drop_cuts_open_watches_within_seconds() {
+    let s = serve_faulty(&["deployments=drop"]);
+    let (text, ended, after) = stream_until(
+        s.addr,
+        "/apis/apps/v1/namespaces/payments/deployments?watch=true&timeoutSeconds=60",
+        Duration::from_secs(15),
+        |_| false,
+    );
+    assert!(ended, "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.contains(r#""type":"ADDED""#),
+        "{text}"
+    );
+    assert!(
+        after >= simserve::DROP_WATCHES_AFTER - Duration::from_millis(100)
+            && after < simserve::DROP_WATCHES_AFTER + Duration::from_secs(5),
+        "cut after {after:?}"
+    );
+    // Cut, not ended: no last chunk of the chunked body.
+    assert!(!text.ends_with("0\r\n\r\n"), "{text:?}");
+    // Lists and writes work.
+    s.ok(&["get", "deploy", "-n", "payments"]);
+    s.ok(&["scale", "deploy/ledger", "-n", "payments", "--replicas=4"]);
+    assert_eq!(s.state("payments", "ledger").desired_replicas, 4);
+}
+
+#[test]
+fn the_cli_refuses_a_bad_fault_and_documents_the_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ai4k8s"))
+        .args(["sim", "serve", "--fault", "hpas=418"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ai4k8s");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value 'hpas=418' for '--fault <RESOURCE=STATUS>': unknown status \"418\": one of 403, 404, 409, 500, drop"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ai4k8s"))
+        .args(["sim", "serve", "--help"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ai4k8s");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--fault <RESOURCE=STATUS>") && help.contains("drop (every watch of the"),
+        "{help}"
+    );
+}

@@ -15,6 +15,7 @@
 //! ```
 
 mod discovery;
+mod faults;
 mod host;
 mod http;
 mod kubeconfig;
@@ -44,6 +45,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use faults::{DROP_WATCHES_AFTER, Fault, FaultResource, FaultStatus, Faults};
 pub use kubeconfig::{CONTEXT, kubeconfig_yaml, write_kubeconfig};
 
 use crate::cluster::sim::{SimCluster, SimWorld, scenario};
@@ -68,6 +70,8 @@ pub struct Options {
     /// At speed 1 the two clocks then stay together; faster, the cluster runs ahead. Off,
     /// timestamps are the world's own (deterministic for a seed).
     pub wall_clock: bool,
+    /// Errors and dropped watches to inject (`--fault RESOURCE=STATUS`).
+    pub faults: Faults,
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
 }
@@ -77,6 +81,7 @@ impl Default for Options {
         Self {
             read_only: false,
             wall_clock: true,
+            faults: Faults::default(),
             header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
@@ -216,6 +221,7 @@ pub struct ServeArgs {
     pub history_hours: u32,
     pub kubeconfig: Option<PathBuf>,
     pub read_only: bool,
+    pub faults: Vec<Fault>,
 }
 
 /// Run the server until Ctrl-C, printing where it listens.
@@ -233,6 +239,7 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
         addr,
         Options {
             read_only: args.read_only,
+            faults: Faults::new(args.faults.iter().copied()),
             ..Options::default()
         },
     )
@@ -244,6 +251,9 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
             "ai4k8s sim serve: wrote kubeconfig {} (context {CONTEXT})",
             path.display()
         );
+    }
+    for f in &args.faults {
+        println!("ai4k8s sim serve: injecting fault {f}");
     }
     use std::io::Write;
     let _ = io::stdout().flush();

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 
 use super::Server;
 use super::discovery::{self, Resource};
+use super::faults;
 use super::http::{self as h, Body, Media, Offers, Query};
 use super::status::ApiError;
 use super::{host, openapi, reads, writes};
@@ -279,6 +280,15 @@ async fn resource(
     };
     if !allowed {
         return Err(ApiError::method_not_allowed());
+    }
+    if let Some(e) = server.options.faults.error(&faults::Request {
+        resource: t.resource,
+        subresource: t.subresource,
+        verb,
+        namespace: t.namespace.as_deref(),
+        name: t.name.as_deref(),
+    }) {
+        return Err(e);
     }
     match verb {
         "watch" => reads::watch(server, req, &t),
