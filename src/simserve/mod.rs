@@ -16,6 +16,8 @@
 
 mod discovery;
 mod faults;
+#[cfg(test)]
+mod fuzz;
 mod host;
 mod http;
 mod kubeconfig;
@@ -95,6 +97,19 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// A server on `sim` without a listener, for driving the router in-process.
+    #[cfg(test)]
+    fn in_process(sim: SimCluster, options: Options) -> Arc<Self> {
+        let seed = sim.world().seed();
+        let server = Arc::new(Self {
+            sim,
+            store: Mutex::new(Store::new(seed, 0)),
+            options,
+        });
+        drop(server.fresh());
+        server
+    }
+
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }

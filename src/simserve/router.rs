@@ -7,7 +7,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 
 use super::Server;
 use super::discovery::{self, Resource};
@@ -38,7 +37,12 @@ pub struct Target<'a> {
     pub subresource: Option<&'a str>,
 }
 
-pub async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
+/// Answer one request. Generic over the body so tests drive it in-process.
+pub async fn handle<B>(server: Arc<Server>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (parts, body) = req.into_parts();
     if let Err(e) = host::check(&parts) {
         tracing::debug!(
