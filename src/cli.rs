@@ -113,7 +113,21 @@ pub enum SimCommand {
         /// Write a kubeconfig (context ai4k8s-sim) pointing at the server.
         #[arg(long, value_name = "FILE")]
         write_kubeconfig: Option<PathBuf>,
+        /// Make one resource fail like a real cluster can; repeatable.
+        ///
+        /// RESOURCE: deployments, hpas (autoscaling v2 and v1), pods, metrics (metrics.k8s.io),
+        /// events, scale (deployments/scale). STATUS: 403 (Forbidden, as RBAC words it), 404
+        /// (NotFound), 409 (Conflict), 500 (InternalError), or drop (every watch of the
+        /// resource is cut after 3 s; reads and writes work). Errors are Kubernetes Status
+        /// objects and apply to get, list, watch and writes of the resource; e.g.
+        /// `--fault hpas=403` forbids listing and watching HPAs.
+        #[arg(long = "fault", value_name = "RESOURCE=STATUS", value_parser = parse_fault)]
+        faults: Vec<crate::simserve::Fault>,
     },
+}
+
+fn parse_fault(s: &str) -> Result<crate::simserve::Fault, String> {
+    s.parse()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -176,6 +190,32 @@ mod tests {
             })
         ));
         assert_eq!(c.global.seed, Some(3));
+        let c = Cli::try_parse_from([
+            "ai4k8s",
+            "sim",
+            "serve",
+            "--fault",
+            "hpas=403",
+            "--fault",
+            "pods=drop",
+        ])
+        .expect("faults");
+        let Some(Commands::Sim {
+            command: SimCommand::Serve { faults, .. },
+        }) = c.command
+        else {
+            panic!("sim serve");
+        };
+        let shown: Vec<String> = faults.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["hpas=403", "pods=drop"]);
+        let e = Cli::try_parse_from(["ai4k8s", "sim", "serve", "--fault", "hpas=418"])
+            .expect_err("bad status");
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .contains("unknown status \"418\": one of 403, 404, 409, 500, drop"),
+            "{e}"
+        );
     }
 
     impl Cli {

@@ -98,6 +98,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                     speed,
                     deployments,
                     write_kubeconfig,
+                    faults,
                 },
         }) => {
             if !(speed > 0.0 && speed <= 10_000.0) {
@@ -112,6 +113,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 history_hours: cfg.demo.history_hours,
                 kubeconfig: write_kubeconfig,
                 read_only: cli.global.read_only,
+                faults,
             })
             .await?;
             Ok(ExitCode::SUCCESS)

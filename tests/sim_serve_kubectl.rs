@@ -1062,3 +1062,478 @@ fn the_cli_serves_and_writes_a_kubeconfig() {
         std::panic::resume_unwind(p);
     }
 }
+
+// ---- Writes that cannot hurt: limits, timeouts, Host check and fault injection ----
+
+/// A raw HTTP/1.1 answer, for what kubectl cannot send (any Host, huge parameters).
+struct RawResponse {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One request on its own connection (`Connection: close`), read to the end; a body is sent
+/// as a merge patch.
+fn raw(addr: std::net::SocketAddr, host: &str, head: &str, body: &str) -> RawResponse {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let content_type = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/merge-patch+json\r\n".to_string()
+    };
+    let request = format!(
+        "{head} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\
+         {content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read");
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("status line of {head}"));
+    RawResponse {
+        status,
+        body: answer[split + 4..].to_vec(),
+    }
+}
+
+/// Bytes of a streaming answer until `until` holds of them, the connection ends, or `limit`.
+fn stream_until(
+    addr: std::net::SocketAddr,
+    path: &str,
+    limit: Duration,
+    until: impl Fn(&str) -> bool,
+) -> (String, bool, Duration) {
+    use std::io::{Read, Write};
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\n\r\n",
+        addr.port()
+    )
+    .expect("write");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if until(&text) {
+            return (text, false, started.elapsed());
+        }
+        if started.elapsed() > limit {
+            panic!("no end within {limit:?}: {text}");
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return (text, true, started.elapsed()),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (text, true, started.elapsed()),
+        }
+    }
+}
+
+#[test]
+fn replicas_above_the_limit_are_invalid_everywhere() {
+    let s = serve();
+    let before = s.state("shop", "frontend").desired_replicas;
+    // kubectl scale goes through the /scale subresource.
+    let e = s.fails(&[
+        "scale",
+        "deploy/frontend",
+        "-n",
+        "shop",
+        "--replicas=1000000",
+    ]);
+    assert!(
+        e.contains(
+            r#"The Scale "frontend" is invalid: spec.replicas: Invalid value: 1000000: must be less than or equal to 10000 (the ai4k8s simulator's limit)"#
+        ),
+        "{e}"
+    );
+    assert_eq!(s.state("shop", "frontend").desired_replicas, before);
+    // A patch of the Deployment itself: the 422 in the apiserver's wire format.
+    let r = raw(
+        s.addr,
+        &s.addr.to_string(),
+        "PATCH /apis/apps/v1/namespaces/shop/deployments/frontend",
+        r#"{"spec":{"replicas":1000000}}"#,
+    );
+    assert_eq!(r.status, 422);
+    let v = r.json();
+    assert_eq!(v["kind"], "Status");
+    assert_eq!(v["reason"], "Invalid");
+    assert_eq!(v["code"], 422);
+    assert_eq!(v["details"]["kind"], "Deployment");
+    assert_eq!(v["details"]["name"], "frontend");
+    assert_eq!(v["details"]["causes"][0]["field"], "spec.replicas");
+    assert_eq!(v["details"]["causes"][0]["reason"], "FieldValueInvalid");
+    assert_eq!(s.state("shop", "frontend").desired_replicas, before);
+    // HPA bounds, through v2 and the v1 view.
+    let e = s.fails(&[
+        "patch",
+        "hpa",
+        "frontend",
+        "-n",
+        "shop",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"maxReplicas":1000000}}"#,
+    ]);
+    assert!(
+        e.contains(r#"The HorizontalPodAutoscaler "frontend" is invalid: spec.maxReplicas: Invalid value: 1000000: must be less than or equal to 10000"#),
+        "{e}"
+    );
+    let r = raw(
+        s.addr,
+        "localhost",
+        "PATCH /apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers/frontend",
+        r#"{"spec":{"minReplicas":20000,"maxReplicas":30000}}"#,
+    );
+    assert_eq!(r.status, 422);
+    let v = r.json();
+    let fields: Vec<&str> = v["details"]["causes"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["spec.minReplicas", "spec.maxReplicas"], "{v}");
+    let v = s.json(&["get", "hpa", "frontend", "-n", "shop", "-o", "json"]);
+    assert_eq!(v["spec"]["maxReplicas"], 20, "nothing applied");
+    // Within the limit, the same routes work.
+    s.ok(&["scale", "deploy/frontend", "-n", "shop", "--replicas=6"]);
+    assert_eq!(s.state("shop", "frontend").desired_replicas, 6);
+}
+
+#[test]
+fn a_huge_watch_timeout_is_clamped_not_a_panic() {
+    let s = serve();
+    // i64::MAX seconds from now overflows the clock (99999999999999999 does on macOS).
+    for timeout in ["99999999999999999", "9223372036854775807"] {
+        let (text, ended, _) = stream_until(
+            s.addr,
+            &format!(
+                "/apis/apps/v1/namespaces/payments/deployments?watch=true&timeoutSeconds={timeout}"
+            ),
+            Duration::from_secs(20),
+            |t| t.contains(r#""type":"ADDED""#),
+        );
+        assert!(!ended, "the watch with {timeout} is served: {text}");
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    }
+    // Beyond i64 it is a 400, as the apiserver answers a parameter it cannot parse.
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "GET /apis/apps/v1/deployments?watch=true&timeoutSeconds=99999999999999999999999",
+        "",
+    );
+    assert_eq!(
+        (r.status, r.json()["reason"].clone()),
+        (400, "BadRequest".into())
+    );
+    s.ok(&["get", "deploy", "-n", "payments"]);
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use std::io::{Read, Write};
+    let s = serve_with(simserve::Options {
+        header_read_timeout: Duration::from_secs(1),
+        ..simserve::Options::default()
+    });
+    let mut stream = std::net::TcpStream::connect(s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let started = Instant::now();
+    stream
+        .write_all(b"GET /api HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .expect("half a header");
+    let mut rest = Vec::new();
+    // EOF (or a reset) before the read timeout: the server hung up.
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert!(
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "still connected after {:?}",
+            started.elapsed()
+        ),
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
+        "closed after {waited:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{rest:?}"
+    );
+    // Whole requests on the same server are answered.
+    s.ok(&["get", "deploy", "-n", "shop"]);
+}
+
+#[test]
+fn only_loopback_hosts_are_answered() {
+    let s = serve();
+    let port = s.addr.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "localhost".to_string(),
+    ] {
+        let r = raw(s.addr, &host, "GET /api/v1/namespaces", "");
+        assert_eq!(r.status, 200, "{host}");
+        assert_eq!(r.json()["kind"], "NamespaceList", "{host}");
+    }
+    for host in [
+        format!("rebound.example:{port}"),
+        "attacker.example".to_string(),
+        format!("127.0.0.1.nip.io:{port}"),
+    ] {
+        let r = raw(s.addr, &host, "GET /api/v1/namespaces", "");
+        assert_eq!(r.status, 403, "{host}");
+        let v = r.json();
+        assert_eq!(
+            (v["kind"].as_str(), v["reason"].as_str()),
+            (Some("Status"), Some("Forbidden"))
+        );
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("host {host:?} is not a loopback name"))
+                && message.contains("DNS rebinding"),
+            "{message}"
+        );
+    }
+    // A refused write changes nothing.
+    let r = raw(
+        s.addr,
+        "rebound.example",
+        "PATCH /apis/apps/v1/namespaces/payments/deployments/ledger/scale",
+        r#"{"spec":{"replicas":9}}"#,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(s.state("payments", "ledger").desired_replicas, 3);
+}
+
+fn serve_faulty(faults: &[&str]) -> Served {
+    serve_with(simserve::Options {
+        faults: simserve::Faults::new(faults.iter().map(|f| f.parse().expect("fault"))),
+        ..simserve::Options::default()
+    })
+}
+
+#[test]
+fn fault_403_forbids_listing_and_watching_hpas_in_both_versions() {
+    let s = serve_faulty(&["hpas=403"]);
+    let e = s.fails(&["get", "hpa", "-A"]);
+    assert_eq!(
+        e.trim(),
+        r#"Error from server (Forbidden): horizontalpodautoscalers.autoscaling is forbidden: User "system:anonymous" cannot list resource "horizontalpodautoscalers" in API group "autoscaling" at the cluster scope"#
+    );
+    let e = s.fails(&["get", "hpa.v1.autoscaling", "-n", "shop"]);
+    assert!(
+        e.contains(r#"cannot list resource "horizontalpodautoscalers" in API group "autoscaling" in the namespace "shop""#),
+        "{e}"
+    );
+    for path in [
+        "/apis/autoscaling/v2/horizontalpodautoscalers?watch=true",
+        "/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers?watch=1&resourceVersion=0",
+    ] {
+        let r = raw(s.addr, "127.0.0.1", &format!("GET {path}"), "");
+        assert_eq!(r.status, 403, "{path}");
+        let v = r.json();
+        assert_eq!(
+            (v["kind"].as_str(), v["reason"].as_str()),
+            (Some("Status"), Some("Forbidden"))
+        );
+        assert!(
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("cannot watch resource")),
+            "{v}"
+        );
+    }
+    let e = s.fails(&[
+        "patch",
+        "hpa",
+        "frontend",
+        "-n",
+        "shop",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"minReplicas":3}}"#,
+    ]);
+    // kubectl reads before it patches: the get is refused; so is the write itself.
+    assert!(
+        e.contains(r#"horizontalpodautoscalers.autoscaling "frontend" is forbidden: User "system:anonymous" cannot get resource "horizontalpodautoscalers""#),
+        "{e}"
+    );
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "PATCH /apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/frontend",
+        r#"{"spec":{"minReplicas":3}}"#,
+    );
+    assert_eq!(r.status, 403);
+    let v = r.json();
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(r#"cannot patch resource "horizontalpodautoscalers""#)),
+        "{v}"
+    );
+    assert_eq!(
+        s.state("shop", "frontend").min_replicas,
+        2,
+        "nothing applied"
+    );
+    // Other resources are served as usual.
+    let out = s.ok(&["get", "deploy", "-n", "shop", "-o", "name"]);
+    assert!(out.contains("deployment.apps/frontend"), "{out}");
+}
+
+#[test]
+fn fault_404_and_409_and_500_answer_with_status_objects() {
+    let s = serve_faulty(&["scale=409"]);
+    // (kubectl scale retries conflicts for minutes, as it would against a real cluster.)
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "PATCH /apis/apps/v1/namespaces/payments/deployments/ledger/scale",
+        r#"{"spec":{"replicas":5}}"#,
+    );
+    assert_eq!(r.status, 409);
+    let v = r.json();
+    assert_eq!(
+        (v["kind"].as_str(), v["reason"].as_str(), v["code"].as_u64()),
+        (Some("Status"), Some("Conflict"), Some(409))
+    );
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.starts_with(
+            r#"Operation cannot be fulfilled on deployments.apps "ledger": the object has been modified"#
+        )),
+        "{v}"
+    );
+    assert_eq!(
+        s.state("payments", "ledger").desired_replicas,
+        3,
+        "not scaled"
+    );
+    // The Deployment itself is not the scale subresource.
+    s.ok(&["get", "deploy", "ledger", "-n", "payments"]);
+    drop(s);
+
+    let s = serve_faulty(&["deployments=404", "pods=500"]);
+    let e = s.fails(&["get", "deploy", "ledger", "-n", "payments"]);
+    assert_eq!(
+        e.trim(),
+        r#"Error from server (NotFound): deployments.apps "ledger" not found"#
+    );
+    let r = raw(s.addr, "127.0.0.1", "GET /apis/apps/v1/deployments", "");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json()["message"],
+        "the server could not find the requested resource"
+    );
+
+    let e = s.fails(&["get", "pods", "-n", "shop"]);
+    assert!(
+        e.contains("Error from server (InternalError): Internal error occurred: injected by `ai4k8s sim serve --fault pods=500`"),
+        "{e}"
+    );
+    let r = raw(
+        s.addr,
+        "127.0.0.1",
+        "GET /api/v1/namespaces/shop/pods?watch=true",
+        "",
+    );
+    assert_eq!(r.status, 500);
+    let v = r.json();
+    assert_eq!(
+        (v["kind"].as_str(), v["reason"].as_str(), v["code"].as_u64()),
+        (Some("Status"), Some("InternalError"), Some(500))
+    );
+    assert!(v["details"]["causes"][0]["message"].is_string(), "{v}");
+    // Events are not faulted.
+    s.ok(&["get", "events", "-n", "shop"]);
+}
+
+#[test]
+fn fault_drop_cuts_open_watches_within_seconds() {
+    let s = serve_faulty(&["deployments=drop"]);
+    let (text, ended, after) = stream_until(
+        s.addr,
+        "/apis/apps/v1/namespaces/payments/deployments?watch=true&timeoutSeconds=60",
+        Duration::from_secs(15),
+        |_| false,
+    );
+    assert!(ended, "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK") && text.contains(r#""type":"ADDED""#),
+        "{text}"
+    );
+    assert!(
+        after >= simserve::DROP_WATCHES_AFTER - Duration::from_millis(100)
+            && after < simserve::DROP_WATCHES_AFTER + Duration::from_secs(5),
+        "cut after {after:?}"
+    );
+    // Cut, not ended: no last chunk of the chunked body.
+    assert!(!text.ends_with("0\r\n\r\n"), "{text:?}");
+    // Lists and writes work.
+    s.ok(&["get", "deploy", "-n", "payments"]);
+    s.ok(&["scale", "deploy/ledger", "-n", "payments", "--replicas=4"]);
+    assert_eq!(s.state("payments", "ledger").desired_replicas, 4);
+}
+
+#[test]
+fn the_cli_refuses_a_bad_fault_and_documents_the_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ai4k8s"))
+        .args(["sim", "serve", "--fault", "hpas=418"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ai4k8s");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value 'hpas=418' for '--fault <RESOURCE=STATUS>': unknown status \"418\": one of 403, 404, 409, 500, drop"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ai4k8s"))
+        .args(["sim", "serve", "--help"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ai4k8s");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("--fault <RESOURCE=STATUS>") && help.contains("drop (every watch of the"),
+        "{help}"
+    );
+}

@@ -3,7 +3,6 @@
 //! PartialObjectMetadata, aggregated discovery).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -12,10 +11,13 @@ use http_body_util::{BodyExt, Full};
 
 use super::status::ApiError;
 
-pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+/// A response body. Its error cuts the connection mid-response (a dropped watch).
+pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 pub fn full(body: impl Into<Bytes>) -> Body {
-    Full::new(body.into()).boxed_unsync()
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn respond(code: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {

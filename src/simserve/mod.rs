@@ -15,6 +15,10 @@
 //! ```
 
 mod discovery;
+mod faults;
+#[cfg(test)]
+mod fuzz;
+mod host;
 mod http;
 mod kubeconfig;
 mod objects;
@@ -39,10 +43,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use faults::{DROP_WATCHES_AFTER, Fault, FaultResource, FaultStatus, Faults};
 pub use kubeconfig::{CONTEXT, kubeconfig_yaml, write_kubeconfig};
 
 use crate::cluster::sim::{SimCluster, SimWorld, scenario};
@@ -51,6 +56,11 @@ use store::Store;
 /// How often the server looks for world changes made behind its back (the clock, in-process
 /// writes) and versions them.
 const SYNC_EVERY: Duration = Duration::from_millis(100);
+
+/// How long a client may take to send a request's headers (and how long an idle keep-alive
+/// connection stays open) before its connection is closed, so slowloris clients cannot hold
+/// connections forever. The apiserver's ReadHeaderTimeout is 32 s.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Options of the API front.
 #[derive(Clone, Debug)]
@@ -62,6 +72,10 @@ pub struct Options {
     /// At speed 1 the two clocks then stay together; faster, the cluster runs ahead. Off,
     /// timestamps are the world's own (deterministic for a seed).
     pub wall_clock: bool,
+    /// Errors and dropped watches to inject (`--fault RESOURCE=STATUS`).
+    pub faults: Faults,
+    /// See [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Options {
@@ -69,6 +83,8 @@ impl Default for Options {
         Self {
             read_only: false,
             wall_clock: true,
+            faults: Faults::default(),
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -81,6 +97,19 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// A server on `sim` without a listener, for driving the router in-process.
+    #[cfg(test)]
+    fn in_process(sim: SimCluster, options: Options) -> Arc<Self> {
+        let seed = sim.world().seed();
+        let server = Arc::new(Self {
+            sim,
+            store: Mutex::new(Store::new(seed, 0)),
+            options,
+        });
+        drop(server.fresh());
+        server
+    }
+
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -181,11 +210,14 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
 
 async fn connection(server: Arc<Server>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
+    let header_read_timeout = server.options.header_read_timeout;
     let svc = hyper::service::service_fn(move |req| {
         let server = server.clone();
         async move { Ok::<_, Infallible>(router::handle(server, req).await) }
     });
     if let Err(e) = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(stream), svc)
         .await
     {
@@ -204,6 +236,7 @@ pub struct ServeArgs {
     pub history_hours: u32,
     pub kubeconfig: Option<PathBuf>,
     pub read_only: bool,
+    pub faults: Vec<Fault>,
 }
 
 /// Run the server until Ctrl-C, printing where it listens.
@@ -221,6 +254,7 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
         addr,
         Options {
             read_only: args.read_only,
+            faults: Faults::new(args.faults.iter().copied()),
             ..Options::default()
         },
     )
@@ -232,6 +266,9 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
             "ai4k8s sim serve: wrote kubeconfig {} (context {CONTEXT})",
             path.display()
         );
+    }
+    for f in &args.faults {
+        println!("ai4k8s sim serve: injecting fault {f}");
     }
     use std::io::Write;
     let _ = io::stdout().flush();

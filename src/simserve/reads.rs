@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::Server;
 use super::discovery::Backend;
+use super::faults;
 use super::http::{self as h, Body, Media, Offers};
 use super::objects;
 use super::router::{Req, Target};
@@ -386,6 +387,11 @@ pub fn watch(server: &Arc<Server>, req: &Req, t: &Target<'_>) -> Result<Response
             send_initial_events: q.flag("sendInitialEvents"),
             resource_version: q.get("resourceVersion").map(str::to_string),
             group_version_kind: (t.resource.api_version(), t.resource.kind),
+            cut_after: server
+                .options
+                .faults
+                .drops_watches(t.resource, t.subresource)
+                .then_some(faults::DROP_WATCHES_AFTER),
         },
     )
 }

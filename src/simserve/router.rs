@@ -7,13 +7,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 
 use super::Server;
 use super::discovery::{self, Resource};
+use super::faults;
 use super::http::{self as h, Body, Media, Offers, Query};
 use super::status::ApiError;
-use super::{openapi, reads, writes};
+use super::{host, openapi, reads, writes};
 
 /// The apiserver refuses request bodies over 3 MiB.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -37,8 +37,22 @@ pub struct Target<'a> {
     pub subresource: Option<&'a str>,
 }
 
-pub async fn handle(server: Arc<Server>, req: Request<Incoming>) -> Response<Body> {
+/// Answer one request. Generic over the body so tests drive it in-process.
+pub async fn handle<B>(server: Arc<Server>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (parts, body) = req.into_parts();
+    if let Err(e) = host::check(&parts) {
+        tracing::debug!(
+            "sim serve: refused {} {}: {}",
+            parts.method,
+            parts.uri,
+            e.message
+        );
+        return h::error(&e);
+    }
     let header = |name: header::HeaderName| {
         parts
             .headers
@@ -270,6 +284,15 @@ async fn resource(
     };
     if !allowed {
         return Err(ApiError::method_not_allowed());
+    }
+    if let Some(e) = server.options.faults.error(&faults::Request {
+        resource: t.resource,
+        subresource: t.subresource,
+        verb,
+        namespace: t.namespace.as_deref(),
+        name: t.name.as_deref(),
+    }) {
+        return Err(e);
     }
     match verb {
         "watch" => reads::watch(server, req, &t),

@@ -19,6 +19,13 @@ const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lowe
 /// The apiserver's cap on all annotations of an object.
 const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
 
+/// The most replicas a Deployment, a Scale or an HPA's min/maxReplicas may ask for. The real
+/// API server accepts any int32, but the simulator materialises every pod (world state, Pod
+/// objects, metrics, events: about 6 KB each), so `kubectl scale --replicas=1000000` grew the
+/// process to 5.9 GB. 10 000 pods is more than any one Deployment in the demo or synthetic
+/// worlds needs and keeps the worst case per Deployment near 60 MB.
+pub const MAX_REPLICAS: i32 = 10_000;
+
 /// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
 fn is_name_part(s: &str) -> bool {
     let b = s.as_bytes();
@@ -27,6 +34,21 @@ fn is_name_part(s: &str) -> bool {
         && b[b.len() - 1].is_ascii_alphanumeric()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// Field errors for a replica count at `field`: below `min`, or above [`MAX_REPLICAS`].
+pub fn replicas_errors(field: &str, value: i32, min: i32, below_min: &str) -> Vec<FieldError> {
+    if value < min {
+        vec![FieldError::invalid(field, value, below_min)]
+    } else if value > MAX_REPLICAS {
+        vec![FieldError::invalid(
+            field,
+            value,
+            &format!("must be less than or equal to {MAX_REPLICAS} (the ai4k8s simulator's limit)"),
+        )]
+    } else {
+        Vec::new()
+    }
 }
 
 /// A lowercase RFC 1123 subdomain (object names, key prefixes).
@@ -245,21 +267,19 @@ pub fn sim_hpa(spec: Option<&HorizontalPodAutoscalerSpec>) -> Result<SimHpa, Vec
         ));
     }
     let min = spec.min_replicas.unwrap_or(1);
-    if min < 1 {
-        errs.push(FieldError::invalid(
-            "spec.minReplicas",
-            min,
-            "must be greater than or equal to 1",
-        ));
-    }
+    errs.extend(replicas_errors(
+        "spec.minReplicas",
+        min,
+        1,
+        "must be greater than or equal to 1",
+    ));
     let max = spec.max_replicas;
-    if max < 1 {
-        errs.push(FieldError::invalid(
-            "spec.maxReplicas",
-            max,
-            "must be greater than 0",
-        ));
-    }
+    errs.extend(replicas_errors(
+        "spec.maxReplicas",
+        max,
+        1,
+        "must be greater than 0",
+    ));
     if min >= 1 && max < min {
         errs.push(FieldError::invalid(
             "spec.maxReplicas",
@@ -429,6 +449,30 @@ mod tests {
         // kind, name, and maxReplicas twice (0 is below 1 and below the defaulted minReplicas).
         let errs = sim_hpa(None).expect_err("empty");
         assert_eq!(errs.len(), 4);
+    }
+
+    #[test]
+    fn replica_counts_above_the_limit_are_refused() {
+        let errs = sim_hpa(Some(&spec(json!({
+            "scaleTargetRef": {"kind": "Deployment", "name": "ledger"},
+            "minReplicas": MAX_REPLICAS + 1, "maxReplicas": 1_000_000,
+        }))))
+        .expect_err("too many");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "spec.minReplicas: Invalid value: 10001: must be less than or equal to 10000 (the ai4k8s simulator's limit)",
+                "spec.maxReplicas: Invalid value: 1000000: must be less than or equal to 10000 (the ai4k8s simulator's limit)",
+            ]
+        );
+        let at_limit = sim_hpa(Some(&spec(json!({
+            "scaleTargetRef": {"kind": "Deployment", "name": "ledger"},
+            "minReplicas": MAX_REPLICAS, "maxReplicas": MAX_REPLICAS,
+        }))));
+        assert!(at_limit.is_ok(), "{at_limit:?}");
+        assert!(replicas_errors("spec.replicas", MAX_REPLICAS, 0, "").is_empty());
+        assert_eq!(replicas_errors("spec.replicas", -1, 0, "x").len(), 1);
     }
 
     #[test]

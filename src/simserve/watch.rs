@@ -2,10 +2,11 @@
 //! watch cache: synthetic ADDED events for watches without a version (or with "0", or with
 //! `sendInitialEvents`), ERROR 410 Expired for versions older than the log keeps, BOOKMARKs
 //! when allowed, selector-aware ADDED/DELETED when objects enter or leave the selection,
-//! `timeoutSeconds`, and slow watchers dropped instead of buffered without bound.
+//! `timeoutSeconds` (clamped to [`MAX_TIMEOUT`]), slow watchers dropped instead of buffered
+//! without bound, and connections cut mid-watch when a `drop` fault asks for it.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,11 @@ use super::table::{self, IncludeObject};
 
 /// The apiserver's --min-request-timeout: watches without timeoutSeconds end after this.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The longest a watch lives, whatever `timeoutSeconds` asks (i64::MAX seconds from now
+/// overflow the clock; 99999999999999999 already do on macOS, whose Instant counts
+/// nanoseconds): twice the default, the longest the apiserver's own randomised
+/// min-request-timeout gives a watch.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(2 * 1800);
 /// How often a bookmark goes out when the client allows them.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(10);
 
@@ -45,6 +51,8 @@ pub struct WatchSpec {
     pub resource_version: Option<String>,
     /// apiVersion and kind of bookmark objects.
     pub group_version_kind: (String, &'static str),
+    /// Cut the connection (no clean end of the stream) this long after the watch starts.
+    pub cut_after: Option<Duration>,
 }
 
 impl WatchSpec {
@@ -82,6 +90,8 @@ struct State {
     /// Send the "initial events end" bookmark at this version once the backlog is out.
     initial_end: Option<u64>,
     deadline: Instant,
+    /// When the connection is cut (a `drop` fault).
+    cut_at: Option<Instant>,
     next_bookmark: Instant,
     /// Table watches send column definitions with the first event only.
     sent_columns: bool,
@@ -144,30 +154,39 @@ impl State {
         self.rx.is_empty().then(|| store.rv())
     }
 
-    async fn next(&mut self) -> Option<Bytes> {
+    /// The next chunk; an error cuts the connection.
+    async fn next(&mut self) -> Option<io::Result<Bytes>> {
         if self.done {
             return None;
         }
         if let Some(e) = self.fail.take() {
             self.done = true;
-            return Some(line("ERROR", &e.to_json()));
+            return Some(Ok(line("ERROR", &e.to_json())));
         }
         loop {
             if let Some(c) = self.backlog.pop_front() {
                 if let Some(l) = self.render(&c) {
-                    return Some(l);
+                    return Some(Ok(l));
                 }
                 continue;
             }
             if let Some(rv) = self.initial_end.take() {
-                return Some(self.bookmark(rv, true));
+                return Some(Ok(self.bookmark(rv, true)));
             }
             tokio::select! {
                 biased;
+                _ = tokio::time::sleep_until(self.cut_at.unwrap_or(self.deadline)),
+                    if self.cut_at.is_some() => {
+                    self.done = true;
+                    return Some(Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        "watch cut by the drop fault",
+                    )));
+                }
                 r = self.rx.recv() => match r {
                     Ok(c) => {
                         if let Some(l) = self.render(&c) {
-                            return Some(l);
+                            return Some(Ok(l));
                         }
                     }
                     // Too slow to keep up: end the watch; the client resumes from its last
@@ -184,11 +203,19 @@ impl State {
                 _ = tokio::time::sleep_until(self.next_bookmark), if self.spec.bookmarks => {
                     self.next_bookmark = Instant::now() + BOOKMARK_EVERY;
                     if let Some(rv) = self.caught_up_rv() {
-                        return Some(self.bookmark(rv, false));
+                        return Some(Ok(self.bookmark(rv, false)));
                     }
                 }
             }
         }
+    }
+}
+
+/// How long a watch lives: `timeoutSeconds` if positive, clamped to [`MAX_TIMEOUT`].
+fn watch_timeout(timeout_seconds: Option<i64>) -> Duration {
+    match timeout_seconds {
+        Some(s) if s > 0 => Duration::from_secs(s.unsigned_abs()).min(MAX_TIMEOUT),
+        _ => DEFAULT_TIMEOUT,
     }
 }
 
@@ -228,10 +255,10 @@ pub fn serve(server: Arc<Server>, spec: WatchSpec) -> Result<Response<Body>, Api
             }
         }
     };
-    let timeout = match spec.timeout_seconds {
-        Some(s) if s > 0 => Duration::from_secs(s as u64),
-        _ => DEFAULT_TIMEOUT,
-    };
+    let timeout = watch_timeout(spec.timeout_seconds);
+    let now = Instant::now();
+    // A watch that times out first ends cleanly.
+    let cut_at = spec.cut_after.filter(|d| *d < timeout).map(|d| now + d);
     let content_type = match spec.media {
         Media::Table(v) => format!("application/json;as=Table;v={v};g=meta.k8s.io"),
         _ => "application/json".to_string(),
@@ -242,15 +269,16 @@ pub fn serve(server: Arc<Server>, spec: WatchSpec) -> Result<Response<Body>, Api
         backlog: backlog.into(),
         rx,
         initial_end,
-        deadline: Instant::now() + timeout,
-        next_bookmark: Instant::now() + BOOKMARK_EVERY,
+        deadline: now + timeout,
+        cut_at,
+        next_bookmark: now + BOOKMARK_EVERY,
         sent_columns: false,
         fail,
         done: false,
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
         let chunk = st.next().await?;
-        Some((Ok::<_, Infallible>(Frame::data(chunk)), st))
+        Some((chunk.map(Frame::data), st))
     });
     let mut r = Response::new(StreamBody::new(stream).boxed_unsync());
     if let Ok(v) = HeaderValue::from_str(&content_type) {
@@ -297,7 +325,52 @@ mod tests {
             send_initial_events: false,
             resource_version,
             group_version_kind: ("apps/v1".into(), "Deployment"),
+            cut_after: None,
         }
+    }
+
+    #[test]
+    fn huge_timeouts_are_clamped_not_overflowed() {
+        assert_eq!(watch_timeout(Some(99_999_999_999_999_999)), MAX_TIMEOUT);
+        assert_eq!(watch_timeout(Some(i64::MAX)), MAX_TIMEOUT);
+        assert_eq!(watch_timeout(Some(5)), Duration::from_secs(5));
+        assert_eq!(watch_timeout(Some(0)), DEFAULT_TIMEOUT);
+        assert_eq!(watch_timeout(Some(i64::MIN)), DEFAULT_TIMEOUT);
+        assert_eq!(watch_timeout(None), DEFAULT_TIMEOUT);
+    }
+
+    #[tokio::test]
+    async fn a_watch_with_a_huge_timeout_is_served() {
+        let server = server();
+        let mut s = spec(None);
+        // Added to now this overflows the clock (99999999999999999 already does on macOS,
+        // whose Instant counts nanoseconds).
+        s.timeout_seconds = Some(i64::MAX);
+        let mut body = serve(server, s).expect("watch").into_body();
+        let first = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("an initial event")
+            .expect("a frame")
+            .expect("not cut");
+        let data = first.into_data().expect("data");
+        assert!(data.starts_with(b"{\"type\":\"ADDED\""));
+    }
+
+    #[tokio::test]
+    async fn a_cut_watch_ends_with_an_error_not_a_clean_end() {
+        let server = server();
+        let mut s = spec(Some(server.store().rv().to_string()));
+        s.cut_after = Some(Duration::from_millis(200));
+        let body = serve(server, s).expect("watch").into_body();
+        let started = std::time::Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(10), body.collect())
+            .await
+            .expect("cut long before the 30 s timeout");
+        assert_eq!(
+            r.map(|_| ()).map_err(|e| e.kind()),
+            Err(io::ErrorKind::ConnectionAborted)
+        );
+        assert!(started.elapsed() >= Duration::from_millis(200));
     }
 
     fn annotate(server: &Server, n: usize) {

@@ -263,17 +263,14 @@ fn write_scale(
     )?;
     // ScaleSpec.replicas is omitempty in Go: absent means 0.
     let replicas = new.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-    if replicas < 0 {
-        return Err(ApiError::invalid(
-            "Scale",
-            "autoscaling",
-            name,
-            vec![FieldError::invalid(
-                "spec.replicas",
-                replicas,
-                "must be greater than or equal to 0",
-            )],
-        ));
+    let errs = validate::replicas_errors(
+        "spec.replicas",
+        replicas,
+        0,
+        "must be greater than or equal to 0",
+    );
+    if !errs.is_empty() {
+        return Err(ApiError::invalid("Scale", "autoscaling", name, errs));
     }
     if opts.dry_run {
         let mut out = scale;
@@ -336,14 +333,12 @@ fn write_deployment(
     )?;
     // apps/v1 defaults a missing spec.replicas to 1.
     let replicas = new.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let mut errs = Vec::new();
-    if replicas < 0 {
-        errs.push(FieldError::invalid(
-            "spec.replicas",
-            replicas,
-            "must be greater than or equal to 0",
-        ));
-    }
+    let mut errs = validate::replicas_errors(
+        "spec.replicas",
+        replicas,
+        0,
+        "must be greater than or equal to 0",
+    );
     errs.extend(validate::meta_errors(&new.metadata));
     let strip = |d: &Deployment| {
         let mut s = d.spec.clone().unwrap_or_default();
