@@ -192,7 +192,8 @@ async fn run(
     let _ = updates.send(Update::Backfill(backfill_tails(&known, None, &opts)));
     let mut prometheus_asked = false;
 
-    let mut poll = tokio::time::interval(opts.poll_every);
+    // A zero period panics in tokio.
+    let mut poll = tokio::time::interval(opts.poll_every.max(Duration::from_millis(1)));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut force = false;
     loop {

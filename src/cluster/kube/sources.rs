@@ -220,7 +220,8 @@ async fn run_poll<K>(
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let what = format!("list {name}");
-    let mut tick = tokio::time::interval(every);
+    // A zero period panics in tokio.
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
