@@ -41,7 +41,8 @@ pub enum Update {
     /// A cluster call failed; data shown is from the last good poll.
     ClusterError(String),
     /// A lasting problem with one data source ("cluster": missing metrics, RBAC; "history":
-    /// the store or Prometheus), or None when it cleared. Unlike `ClusterError`, a good
+    /// the cluster's history or Prometheus; "store": the history file), or None when it
+    /// cleared. Unlike `ClusterError`, a good
     /// snapshot does not clear it.
     Notice(&'static str, Option<String>),
     /// A write finished (or was refused): what to tell the user.
@@ -174,12 +175,14 @@ async fn run(
     // The store first, then the cluster's own history; `History::extend` merges by time.
     let mut start = opts.history.stored().await.unwrap_or_else(|e| {
         tracing::warn!("{e}");
-        let _ = updates.send(Update::Notice(
-            "history",
-            Some(format!("history store: {e}")),
-        ));
         Vec::new()
     });
+    // A store that cannot be opened or read: said on screen, with its path; the history then
+    // lives in memory only. Checked again after every poll (writes may fail later).
+    let mut store_notice = opts.history.store_notice();
+    if store_notice.is_some() {
+        let _ = updates.send(Update::Notice("store", store_notice.clone()));
+    }
     match cluster.history().await {
         Ok(history) => start.extend(history),
         Err(e) => {
@@ -351,6 +354,12 @@ async fn run(
                 if !closed.is_empty() {
                     opts.history.record(&closed);
                     let _ = updates.send(Update::Samples(closed));
+                }
+                // The writer reports the previous poll's writes (it runs on its own thread).
+                let notice = opts.history.store_notice();
+                if notice != store_notice {
+                    store_notice = notice;
+                    let _ = updates.send(Update::Notice("store", store_notice.clone()));
                 }
                 if !prometheus_asked && opts.history.prometheus.is_some() {
                     prometheus_asked = true;
