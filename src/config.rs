@@ -265,7 +265,15 @@ impl Config {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                // Counted in bytes: a span is never cut inside a character this way.
+                .map(|s| {
+                    let start = s.start.min(text.len());
+                    text.as_bytes()[..start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1
+                })
                 .unwrap_or(0);
             ConfigError {
                 file: file.to_string(),
