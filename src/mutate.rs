@@ -88,17 +88,17 @@ pub enum Edit {
 fn edit() -> impl Strategy<Value = Edit> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), 1usize..16).prop_map(|(at, len)| Edit::Delete { at, len }),
-        (at.clone(), proptest::collection::vec(any::<u8>(), 1..8))
+        (at, 1usize..16).prop_map(|(at, len)| Edit::Delete { at, len }),
+        (at, proptest::collection::vec(any::<u8>(), 1..8))
             .prop_map(|(at, bytes)| Edit::Insert { at, bytes }),
-        (at.clone(), 0..TOKENS.len()).prop_map(|(at, token)| Edit::Token { at, token }),
-        (at.clone(), 1usize..12, 0..TOKENS.len()).prop_map(|(at, len, token)| Edit::Replace {
+        (at, 0..TOKENS.len()).prop_map(|(at, token)| Edit::Token { at, token }),
+        (at, 1usize..12, 0..TOKENS.len()).prop_map(|(at, len, token)| Edit::Replace {
             at,
             len,
             token
         }),
-        (at.clone(), 0u8..8).prop_map(|(at, bit)| Edit::Flip { at, bit }),
-        (at.clone(), 1usize..64).prop_map(|(at, len)| Edit::Duplicate { at, len }),
+        (at, 0u8..8).prop_map(|(at, bit)| Edit::Flip { at, bit }),
+        (at, 1usize..64).prop_map(|(at, len)| Edit::Duplicate { at, len }),
         at.prop_map(|at| Edit::Truncate { at }),
     ]
 }
