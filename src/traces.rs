@@ -339,8 +339,8 @@ mod tests {
 
     #[test]
     fn timestamps_beyond_chronos_range_are_errors_not_overflows() {
-        // i64::MIN then i64::MAX: their difference (the step) overflowed.
-        let text = "t,v\n-9223372036854775808,1\n9223372036854775807,2\n9223372036854775808,3\n";
+        // i64::MIN then i64::MAX - 1: their difference (the step) overflowed.
+        let text = "t,v\n-9223372036854775808,1\n9223372036854775806,2\n9223372036854775807,3\n";
         let e = parse("x.csv", "x", text, Gaps::FillWithLast).expect_err("out of range");
         assert_eq!(e.line, 2, "{e}");
         assert!(e.reason.contains("out of range"), "{e}");
