@@ -233,6 +233,11 @@ pub struct ContextConfig {
     pub read_only: bool,
 }
 
+/// Longest request timeout or wait accepted, seconds.
+const MAX_SECONDS: u64 = 86_400;
+/// Longest cluster-time duration accepted (cache, refresh, cooldown), seconds.
+const MAX_CLUSTER_SECONDS: u64 = 365 * 86_400;
+
 /// A configuration that cannot be used, with where it went wrong.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
@@ -260,7 +265,15 @@ impl Config {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                // Counted in bytes: a span is never cut inside a character this way.
+                .map(|s| {
+                    let start = s.start.min(text.len());
+                    text.as_bytes()[..start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                        + 1
+                })
                 .unwrap_or(0);
             ConfigError {
                 file: file.to_string(),
@@ -325,6 +338,21 @@ impl Config {
         }
         if !(0.0..=2.0).contains(&self.llm.temperature) {
             return bad("temperature", "llm.temperature must be within 0..=2".into());
+        }
+        if self.llm.timeout_seconds > MAX_SECONDS {
+            return bad(
+                "timeout_seconds",
+                format!("llm.timeout_seconds must be at most {MAX_SECONDS} (a day)"),
+            );
+        }
+        if self.llm.max_tokens == 0 {
+            return bad("max_tokens", "llm.max_tokens must be at least 1".into());
+        }
+        if self.llm.max_retry_wait_seconds > MAX_SECONDS {
+            return bad(
+                "max_retry_wait_seconds",
+                format!("llm.max_retry_wait_seconds must be at most {MAX_SECONDS} (a day)"),
+            );
         }
         if self.llm.model.trim().is_empty() {
             return bad("model", "llm.model must not be empty".into());
@@ -393,6 +421,63 @@ impl Config {
                 "advisor.cache_capacity must be at least 1".into(),
             );
         }
+        // Durations become `i64` cluster seconds and `Duration`s added to clocks: zero would
+        // make an interval that panics or a cache that keeps nothing, and anything beyond a
+        // year only risks overflow.
+        for (key, section, value, min) in [
+            (
+                "cache_ttl_seconds",
+                "advisor",
+                self.advisor.cache_ttl_seconds,
+                1,
+            ),
+            (
+                "min_call_interval_seconds",
+                "advisor",
+                self.advisor.min_call_interval_seconds,
+                0,
+            ),
+            (
+                "stale_after_seconds",
+                "advisor",
+                self.advisor.stale_after_seconds,
+                1,
+            ),
+            (
+                "refresh_seconds",
+                "advisor",
+                self.advisor.refresh_seconds,
+                1,
+            ),
+            (
+                "autopilot_cooldown_seconds",
+                "actions",
+                self.actions.autopilot_cooldown_seconds,
+                0,
+            ),
+        ] {
+            if !(min..=MAX_CLUSTER_SECONDS).contains(&value) {
+                return bad(
+                    key,
+                    format!(
+                        "{section}.{key} must be within {min}..={MAX_CLUSTER_SECONDS} (a year)"
+                    ),
+                );
+            }
+        }
+        // tokio's interval panics on a zero period; below 10 ms the TUI only burns CPU.
+        if !(10..=10_000).contains(&self.ui.tick_ms) {
+            return bad("tick_ms", "ui.tick_ms must be within 10..=10000".into());
+        }
+        let ui_hours = (crate::tui::app::UI_HISTORY_MINUTES / 60) as u32;
+        if !(1..=ui_hours).contains(&self.ui.chart_history_hours) {
+            return bad(
+                "chart_history_hours",
+                format!(
+                    "ui.chart_history_hours must be within 1..={ui_hours} (the history the TUI keeps)"
+                ),
+            );
+        }
         if let Some(url) = &self.prometheus.url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -407,6 +492,19 @@ impl Config {
                 "prometheus.query_timeout_seconds must be at least 1".into(),
             );
         }
+        if self.prometheus.query_timeout_seconds > MAX_SECONDS {
+            return bad(
+                "query_timeout_seconds",
+                format!("prometheus.query_timeout_seconds must be at most {MAX_SECONDS} (a day)"),
+            );
+        }
+        // The store keeps 60 days; more would only be thousands of queries for nothing.
+        if !(1..=60 * 24).contains(&self.prometheus.lookback_hours) {
+            return bad(
+                "lookback_hours",
+                "prometheus.lookback_hours must be within 1..=1440 (60 days)".into(),
+            );
+        }
         if self.prometheus.max_concurrent_queries == 0 {
             return bad(
                 "max_concurrent_queries",
@@ -416,10 +514,11 @@ impl Config {
         if !(self.demo.speed > 0.0 && self.demo.speed <= 10_000.0) {
             return bad("speed", "demo.speed must be within (0, 10000]".into());
         }
-        if self.demo.history_hours < 24 {
+        // The engine keeps 14 days; a longer warm-up is minutes of start-up for nothing.
+        if !(24..=14 * 24).contains(&self.demo.history_hours) {
             return bad(
                 "history_hours",
-                "demo.history_hours must be at least 24".into(),
+                "demo.history_hours must be within 24..=336 (14 days)".into(),
             );
         }
         for (i, rule) in self.schedules.iter().enumerate() {
@@ -541,6 +640,75 @@ mod tests {
         assert!(e.message.contains("max_step"));
         let e = Config::parse("c.toml", "[llm]\nbase_url = \"ftp://x\"\n").expect_err("url");
         assert!(e.message.contains("http"), "{e}");
+    }
+
+    #[test]
+    fn values_that_would_panic_or_overflow_later_are_errors_naming_the_key() {
+        // Each would reach an interval, a clock addition or a cache that cannot hold it.
+        for (text, key, line) in [
+            ("[ui]\ntick_ms = 0\n", "ui.tick_ms", 2),
+            (
+                "[ui]\n\nchart_history_hours = 0\n",
+                "ui.chart_history_hours",
+                3,
+            ),
+            (
+                "[ui]\nchart_history_hours = 4000000000\n",
+                "ui.chart_history_hours",
+                2,
+            ),
+            (
+                "[advisor]\nrefresh_seconds = 0\n",
+                "advisor.refresh_seconds",
+                2,
+            ),
+            (
+                "[advisor]\nrefresh_seconds = 18446744073709551615\n",
+                "advisor.refresh_seconds",
+                2,
+            ),
+            (
+                "[advisor]\ncache_ttl_seconds = 0\n",
+                "advisor.cache_ttl_seconds",
+                2,
+            ),
+            (
+                "[advisor]\nstale_after_seconds = 0\n",
+                "advisor.stale_after_seconds",
+                2,
+            ),
+            (
+                "[actions]\nautopilot_cooldown_seconds = 9223372036854775808\n",
+                "actions.autopilot_cooldown_seconds",
+                2,
+            ),
+            ("[llm]\nmax_tokens = 0\n", "llm.max_tokens", 2),
+            (
+                "[llm]\ntimeout_seconds = 99999999999\n",
+                "llm.timeout_seconds",
+                2,
+            ),
+            (
+                "[prometheus]\nlookback_hours = 0\n",
+                "prometheus.lookback_hours",
+                2,
+            ),
+            (
+                "[prometheus]\nlookback_hours = 4294967295\n",
+                "prometheus.lookback_hours",
+                2,
+            ),
+            ("[demo]\nhistory_hours = 100000\n", "demo.history_hours", 2),
+        ] {
+            let e = Config::parse("c.toml", text).expect_err(text);
+            assert!(e.message.starts_with(key), "{text:?}: {e}");
+            assert_eq!(e.line, line, "{text:?}: {e}");
+            assert!(e.message.contains("must be"), "{e}");
+        }
+        // The edges that stay allowed.
+        let ok = "[ui]\ntick_ms = 10\nchart_history_hours = 36\n[advisor]\n\
+                  min_call_interval_seconds = 0\n[actions]\nautopilot_cooldown_seconds = 0\n";
+        Config::parse("c.toml", ok).expect("edges are valid");
     }
 
     #[test]

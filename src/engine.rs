@@ -33,12 +33,16 @@ pub enum Update {
     Samples(Vec<(DeploymentKey, Sample)>),
     Forecasts(DeploymentKey, Arc<Forecasts>),
     Recommendation(Arc<Recommendation>),
+    /// Making a deployment's recommendation failed (the task panicked): why. Its last
+    /// recommendation, if any, stays; the next cycle tries again.
+    RecommendationFailed(DeploymentKey, String),
     /// LLM side of the status bar.
     LlmStatus(String),
     /// A cluster call failed; data shown is from the last good poll.
     ClusterError(String),
     /// A lasting problem with one data source ("cluster": missing metrics, RBAC; "history":
-    /// the store or Prometheus), or None when it cleared. Unlike `ClusterError`, a good
+    /// the cluster's history or Prometheus; "store": the history file), or None when it
+    /// cleared. Unlike `ClusterError`, a good
     /// snapshot does not clear it.
     Notice(&'static str, Option<String>),
     /// A write finished (or was refused): what to tell the user.
@@ -140,6 +144,7 @@ pub fn spawn(
 enum Done {
     Forecast(DeploymentKey, UnixSeconds, Box<Forecasts>),
     Recommendation(Box<Recommendation>),
+    RecommendationFailed(DeploymentKey, String),
     Action(ActionReport, Option<Box<Plan>>),
     Journal(Vec<journal::Entry>),
     Backfill(Result<crate::metrics::prometheus::Backfill, String>),
@@ -173,12 +178,14 @@ async fn run(
     // The store first, then the cluster's own history; `History::extend` merges by time.
     let mut start = opts.history.stored().await.unwrap_or_else(|e| {
         tracing::warn!("{e}");
-        let _ = updates.send(Update::Notice(
-            "history",
-            Some(format!("history store: {e}")),
-        ));
         Vec::new()
     });
+    // A store that cannot be opened or read: said on screen, with its path; the history then
+    // lives in memory only. Checked again after every poll (writes may fail later).
+    let mut store_notice = opts.history.store_notice();
+    if store_notice.is_some() {
+        let _ = updates.send(Update::Notice("store", store_notice.clone()));
+    }
     match cluster.history().await {
         Ok(history) => start.extend(history),
         Err(e) => {
@@ -195,7 +202,8 @@ async fn run(
     let _ = updates.send(Update::Backfill(backfill_tails(&known, None, &opts)));
     let mut prometheus_asked = false;
 
-    let mut poll = tokio::time::interval(opts.poll_every);
+    // A zero period panics in tokio.
+    let mut poll = tokio::time::interval(opts.poll_every.max(Duration::from_millis(1)));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut force = false;
     loop {
@@ -289,6 +297,14 @@ async fn run(
                         let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
                         continue;
                     }
+                    Ok(Done::RecommendationFailed(key, why)) => {
+                        // Free the slot, or this deployment would never be recommended again;
+                        // `recommended_at` stays, so the retry comes with the next cycle.
+                        in_flight.remove(&(key.clone(), true));
+                        tracing::error!("recommendation for {key} failed: {why}");
+                        let _ = updates.send(Update::RecommendationFailed(key, why));
+                        continue;
+                    }
                     Ok(Done::Action(report, again)) => {
                         let _ = updates.send(Update::ActionDone(report));
                         if let Some(plan) = again {
@@ -341,6 +357,12 @@ async fn run(
                 if !closed.is_empty() {
                     opts.history.record(&closed);
                     let _ = updates.send(Update::Samples(closed));
+                }
+                // The writer reports the previous poll's writes (it runs on its own thread).
+                let notice = opts.history.store_notice();
+                if notice != store_notice {
+                    store_notice = notice;
+                    let _ = updates.send(Update::Notice("store", store_notice.clone()));
                 }
                 if !prometheus_asked && opts.history.prometheus.is_some() {
                     prometheus_asked = true;
@@ -589,6 +611,20 @@ fn start_backtest(
     });
 }
 
+/// What a failed task says: its panic message when it panicked.
+fn join_error_reason(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return format!("the task stopped: {e}");
+    }
+    let payload = e.into_panic();
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("the advisor panicked: {message}")
+}
+
 fn new_known(history: History) -> Known {
     Known {
         history,
@@ -673,7 +709,16 @@ fn schedule(
             t,
         );
         let advisor = advisor.clone();
-        work.spawn(async move { Done::Recommendation(Box::new(advisor.recommend(&inputs).await)) });
+        let key = key.clone();
+        work.spawn(async move {
+            // In a task of its own, so a panic comes back as a JoinError for this deployment
+            // (the JoinSet's own error would not say which one it was).
+            let task = tokio::spawn(async move { advisor.recommend(&inputs).await });
+            match task.await {
+                Ok(r) => Done::Recommendation(Box::new(r)),
+                Err(e) => Done::RecommendationFailed(key, join_error_reason(e)),
+            }
+        });
     }
 }
 
@@ -728,6 +773,160 @@ mod tests {
         assert_eq!(backfilled, n);
         assert!(snapshots >= 1);
         assert_eq!(forecasts.len(), n);
+    }
+
+    /// A cluster of fixed deployments whose clock moves 15 s per snapshot; it refuses writes.
+    struct Fixed {
+        deployments: Vec<crate::model::DeploymentState>,
+        time: std::sync::atomic::AtomicI64,
+    }
+
+    #[async_trait::async_trait]
+    impl Cluster for Fixed {
+        fn context(&self) -> String {
+            "fixed".into()
+        }
+        async fn snapshot(&self) -> Result<ClusterSnapshot, crate::cluster::ClusterError> {
+            let time = self.time.fetch_add(15, std::sync::atomic::Ordering::SeqCst);
+            Ok(ClusterSnapshot {
+                context: "fixed".into(),
+                time,
+                deployments: self.deployments.clone(),
+            })
+        }
+        async fn history(
+            &self,
+        ) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, crate::cluster::ClusterError> {
+            Ok(Vec::new())
+        }
+        async fn scale(
+            &self,
+            _: &DeploymentKey,
+            _: u32,
+        ) -> Result<(), crate::cluster::ClusterError> {
+            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
+        }
+        async fn patch_hpa(
+            &self,
+            _: &DeploymentKey,
+            _: Option<u32>,
+            _: Option<u32>,
+        ) -> Result<(), crate::cluster::ClusterError> {
+            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
+        }
+        async fn patch_hpa_target(
+            &self,
+            _: &DeploymentKey,
+            _: u32,
+        ) -> Result<(), crate::cluster::ClusterError> {
+            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
+        }
+        async fn annotate(
+            &self,
+            _: &DeploymentKey,
+            _: &[(String, Option<String>)],
+        ) -> Result<(), crate::cluster::ClusterError> {
+            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
+        }
+        async fn create_hpa(
+            &self,
+            _: &DeploymentKey,
+            _: &crate::cluster::HpaSpec,
+        ) -> Result<(), crate::cluster::ClusterError> {
+            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
+        }
+        async fn dry_run(
+            &self,
+            _: &crate::cluster::Write,
+        ) -> Result<(), crate::cluster::ClusterError> {
+            Ok(())
+        }
+    }
+
+    fn state(ns: &str, name: &str) -> crate::model::DeploymentState {
+        crate::model::DeploymentState {
+            key: DeploymentKey::new(ns, name),
+            desired_replicas: 3,
+            ready_replicas: 3,
+            total_pods: 3,
+            min_replicas: 1,
+            max_replicas: 12,
+            cpu_request_millis: 100,
+            mem_request_mib: 128,
+            cpu_pct: Some(50.0),
+            mem_pct: Some(40.0),
+            hpa: None,
+            predictive_enabled: false,
+            annotated_bounds: (None, None),
+            floor_mark: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_recommendation_is_shown_and_retried_next_cycle() {
+        use crate::advisor::test_panic::{PANIC_NAMESPACE, REMAINING};
+        use crate::tui::app::{App, SessionInfo};
+        use std::sync::atomic::Ordering;
+
+        REMAINING.store(1, Ordering::SeqCst);
+        let boom = DeploymentKey::new(PANIC_NAMESPACE, "web");
+        let cluster = Fixed {
+            deployments: vec![state(PANIC_NAMESPACE, "web"), state("shop", "web")],
+            time: std::sync::atomic::AtomicI64::new(1_700_000_000),
+        };
+        let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        let opts = EngineOptions {
+            poll_every: Duration::from_millis(20),
+            ..EngineOptions::default()
+        };
+        let (_cmd, mut rx) = spawn(Arc::new(cluster), advisor, opts);
+        let mut app = App::new(SessionInfo::default());
+        let mut failed = false;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let u = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("the panicking deployment is recommended again")
+                .expect("engine alive");
+            match &u {
+                Update::RecommendationFailed(k, why) => {
+                    assert_eq!(k, &boom);
+                    assert!(why.contains("injected advisor panic for web"), "{why}");
+                    app.on_update(u);
+                    failed = true;
+                    // The card and the status bar say so.
+                    let v = &app.deployments[&boom];
+                    assert!(v.recommendation_error.is_some());
+                    assert!(
+                        app.notices["advisor"].contains("no recommendation for panic-test/web"),
+                        "{:?}",
+                        app.notices
+                    );
+                    let mut term =
+                        ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40))
+                            .expect("terminal");
+                    crate::tui::ui::prepare(&mut app, ratatui::layout::Rect::new(0, 0, 120, 40));
+                    term.draw(|f| crate::tui::ui::render(f, &app))
+                        .expect("draws");
+                    let screen: String = term
+                        .backend()
+                        .buffer()
+                        .content()
+                        .iter()
+                        .map(|c| c.symbol())
+                        .collect();
+                    assert!(screen.contains("Recommendation failed"), "{screen}");
+                }
+                Update::Recommendation(r) if r.key() == boom => {
+                    assert!(failed, "the first attempt panicked");
+                    app.on_update(u);
+                    assert!(app.deployments[&boom].recommendation_error.is_none());
+                    assert!(!app.notices.contains_key("advisor"), "{:?}", app.notices);
+                    break;
+                }
+                _ => app.on_update(u),
+            }
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,8 @@ pub mod engine;
 pub mod forecast;
 pub mod metrics;
 pub mod model;
+#[cfg(test)]
+pub(crate) mod mutate;
 pub mod pipeline;
 pub mod render_text;
 pub mod simserve;

@@ -19,7 +19,7 @@ use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{self, Config};
 use ai4k8s::engine::{self, EngineOptions};
 use ai4k8s::metrics::prometheus::PrometheusSource;
-use ai4k8s::metrics::{HistoryBackend, HistoryStore, store};
+use ai4k8s::metrics::{HistoryBackend, store};
 use ai4k8s::model::DeploymentKey;
 use ai4k8s::tui::session::{Connector, Session};
 use ai4k8s::tui::{self, app::App, app::SessionInfo};
@@ -156,6 +156,9 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             ));
             let speed = cli.demo.then(|| cli.speed.unwrap_or(cfg.demo.speed));
             let history = history_backend(cli.demo, &setup, cluster.as_ref());
+            if let Some(problem) = history.store_notice() {
+                println!("warning: {problem}");
+            }
             let engine_opts = EngineOptions {
                 poll_every: Duration::from_secs_f64(15.0 / speed.unwrap_or(1.0))
                     .max(Duration::from_millis(100)),
@@ -217,6 +220,9 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             // Missing or stale data (no metrics-server, RBAC) weakens the answer: say so.
             if let Some(problems) = cluster.status().summary() {
                 eprintln!("ai4k8s: warning: {problems}");
+            }
+            if let Some(problem) = history.store_notice() {
+                eprintln!("ai4k8s: warning: {problem}");
             }
             let text = match (output, wanted.is_some()) {
                 (Output::Json, true) => serde_json::to_string_pretty(&recs[0])?,
@@ -489,15 +495,17 @@ fn history_backend(demo: bool, setup: &Setup, cluster: &dyn Cluster) -> HistoryB
         return HistoryBackend::default();
     }
     let path = setup.data_dir.join(store::FILE_NAME);
-    let store = HistoryStore::open(&path, &cluster.context())
-        .inspect_err(|e| tracing::warn!("history not persisted: {e}"))
-        .ok();
+    // A store that cannot be opened is shown by the engine; the history stays in memory.
+    let backend = HistoryBackend::open_store(&path, &cluster.context());
     let prometheus = PrometheusSource::from_config(&setup.cfg.prometheus)
         .inspect_err(|e| tracing::warn!("no prometheus backfill: {e}"))
         .ok()
         .flatten()
         .map(Arc::new);
-    HistoryBackend { store, prometheus }
+    HistoryBackend {
+        prometheus,
+        ..backend
+    }
 }
 
 /// The last poll's minutes reach the disk before exit.

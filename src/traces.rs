@@ -103,6 +103,10 @@ pub enum Gaps {
 /// Minimum number of data rows for a trace to be usable.
 pub const MIN_ROWS: usize = 3;
 
+/// Most values a trace may have after gaps are filled (about 9.5 years at 1 minute): a row
+/// far in the future must be an error, not a fill that exhausts memory.
+pub const MAX_VALUES: usize = 5_000_000;
+
 /// Read and parse a trace file.
 pub fn load(path: &Path, gaps: Gaps) -> Result<Trace, TraceError> {
     let file = path.display().to_string();
@@ -156,6 +160,11 @@ pub fn parse(file: &str, name: &str, text: &str, gaps: Gaps) -> Result<Trace, Tr
                 format!("timestamp {ts:?} is neither unix seconds nor RFC 3339"),
             )
         })?;
+        // Within chrono's range (±262,000 years): differences of two cannot overflow, and
+        // every timestamp can be formatted.
+        if chrono::DateTime::from_timestamp(ts, 0).is_none() {
+            return Err(err(lineno, format!("timestamp {ts} is out of range")));
+        }
         let v: f64 = val
             .parse()
             .ok()
@@ -197,9 +206,16 @@ pub fn parse(file: &str, name: &str, text: &str, gaps: Gaps) -> Result<Trace, Tr
         if delta == step {
             // regular
         } else if delta % step == 0 && gaps == Gaps::FillWithLast {
-            for _ in 1..(delta / step) {
-                values.push(v0);
+            let missing = usize::try_from(delta / step - 1).unwrap_or(usize::MAX);
+            if missing > MAX_VALUES.saturating_sub(values.len()) {
+                return Err(err(
+                    lineno,
+                    format!(
+                        "a gap of {delta} s would make the trace longer than {MAX_VALUES} values"
+                    ),
+                ));
             }
+            values.resize(values.len() + missing, v0);
         } else {
             return Err(err(
                 lineno,
@@ -319,6 +335,31 @@ mod tests {
         assert!(e.reason.contains("too few rows"));
         let e = parse("f.csv", "f", "t,v\n0,1\n3600,2\n7200,2\n", Gaps::Reject).expect_err("step");
         assert!(e.reason.contains("outside"));
+    }
+
+    #[test]
+    fn timestamps_beyond_chronos_range_are_errors_not_overflows() {
+        // i64::MIN then i64::MAX - 1: their difference (the step) overflowed.
+        let text = "t,v\n-9223372036854775808,1\n9223372036854775806,2\n9223372036854775807,3\n";
+        let e = parse("x.csv", "x", text, Gaps::FillWithLast).expect_err("out of range");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.reason.contains("out of range"), "{e}");
+        // Floats are saturated by `as`, and refused the same way.
+        let e = parse("x.csv", "x", "t,v\n0,1\n60,1\n1e300,1\n", Gaps::Reject)
+            .expect_err("float out of range");
+        assert_eq!(e.line, 4, "{e}");
+    }
+
+    #[test]
+    fn a_far_future_row_is_an_error_not_a_fill_that_exhausts_memory() {
+        // 60 s steps, then a row 10^11 s later: filling would push ~1.7 billion values.
+        let text = "t,v\n0,1\n60,1\n120,1\n100000000020,1\n";
+        let e = parse("x.csv", "x", text, Gaps::FillWithLast).expect_err("too long");
+        assert_eq!(e.line, 5, "{e}");
+        assert!(e.reason.contains("longer than"), "{e}");
+        // A gap that fits is still filled.
+        let t = parse("x.csv", "x", "t,v\n0,1\n60,1\n6000,2\n", Gaps::FillWithLast).expect("fits");
+        assert_eq!(t.len(), 101);
     }
 
     #[test]

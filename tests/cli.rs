@@ -38,6 +38,26 @@ fn a_bad_config_is_a_one_line_error_naming_file_and_line_and_exit_2() {
 }
 
 #[test]
+fn a_zero_tick_is_a_config_error_with_exit_2_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[ui]\ntick_ms = 0\n").expect("write");
+    // The TUI itself: the config is checked before the terminal is touched.
+    let out = ai4k8s(
+        &["--config", cfg.to_str().expect("utf-8"), "--demo"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("config.toml:2: ui.tick_ms must be within"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn a_missing_explicit_config_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = ai4k8s(

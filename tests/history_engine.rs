@@ -78,6 +78,7 @@ async fn the_engine_starts_from_the_store_and_the_cluster_and_persists_closed_mi
     let backend = HistoryBackend {
         store: Some(store.clone()),
         prometheus: None,
+        ..HistoryBackend::default()
     };
     let (cmd, mut rx) = engine::spawn(Arc::new(sim.clone()), advisor(), options(backend));
     let mut backfill = None;
@@ -155,6 +156,7 @@ async fn a_restarted_engine_sees_what_the_previous_one_persisted() {
         let backend = HistoryBackend {
             store: Some(store.clone()),
             prometheus: None,
+            ..HistoryBackend::default()
         };
         let (_cmd, mut rx) = engine::spawn(Arc::new(sim.clone()), advisor(), options(backend));
         while closed.len() < 2 {
@@ -173,6 +175,7 @@ async fn a_restarted_engine_sees_what_the_previous_one_persisted() {
     let backend = HistoryBackend {
         store: Some(store),
         prometheus: None,
+        ..HistoryBackend::default()
     };
     let sim = SimCluster::new(world());
     let (_cmd, mut rx) = engine::spawn(Arc::new(sim), advisor(), options(backend));
@@ -210,6 +213,7 @@ async fn an_unreachable_prometheus_is_reported_and_the_engine_goes_on() {
     let backend = HistoryBackend {
         store: None,
         prometheus: Some(Arc::new(prometheus)),
+        ..HistoryBackend::default()
     };
     let sim = SimCluster::new(SimWorld::demo(1, 24));
     let (_cmd, mut rx) = engine::spawn(Arc::new(sim.clone()), advisor(), options(backend));
@@ -280,6 +284,7 @@ async fn a_prometheus_backfill_after_the_first_snapshot_fills_the_past() {
     let backend = HistoryBackend {
         store: None,
         prometheus: Some(Arc::new(prometheus)),
+        ..HistoryBackend::default()
     };
     let (_cmd, mut rx) = engine::spawn(Arc::new(sim.clone()), advisor(), options(backend));
     let mut backfills = 0;
@@ -354,4 +359,97 @@ async fn the_engine_replays_a_deployments_history_for_the_backtest_key() {
         report.model.scored_minutes
     );
     assert!(refused.is_some_and(|e| e.contains("no history")));
+}
+
+/// The status bar as drawn from the app after `updates`.
+fn status_line(app: &ai4k8s::tui::app::App) -> String {
+    let mut term =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(400, 30)).expect("terminal");
+    let mut app = app.clone();
+    ai4k8s::tui::ui::prepare(&mut app, ratatui::layout::Rect::new(0, 0, 400, 30));
+    term.draw(|f| ai4k8s::tui::ui::render(f, &app))
+        .expect("draws");
+    let buf = term.backend().buffer();
+    (0..buf.area.width)
+        .map(|x| buf[(x, buf.area.height - 1)].symbol().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_garbage_history_file_is_shown_with_its_path_and_the_engine_runs_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(FILE_NAME);
+    let garbage = b"this is not a database, just some text".repeat(200);
+    std::fs::write(&path, &garbage).expect("write");
+    let backend = HistoryBackend::open_store(&path, "ctx");
+    assert!(backend.store.is_none());
+    let sim = SimCluster::new(SimWorld::demo(5, 24));
+    let (_cmd, mut rx) = engine::spawn(Arc::new(sim.clone()), advisor(), options(backend));
+    let mut app = ai4k8s::tui::app::App::new(ai4k8s::tui::app::SessionInfo::default());
+    let mut notice = None;
+    let mut samples = 0;
+    while notice.is_none() || samples == 0 {
+        let u = next(&mut rx).await;
+        match &u {
+            Update::Notice("store", Some(n)) => notice = Some(n.clone()),
+            Update::Snapshot(_) => sim.advance(15),
+            Update::Samples(_) => samples += 1,
+            _ => {}
+        }
+        app.on_update(u);
+    }
+    let notice = notice.expect("a store notice");
+    assert!(notice.contains(&path.display().to_string()), "{notice}");
+    assert!(notice.contains("not a database"), "{notice}");
+    assert!(notice.contains("kept in memory only"), "{notice}");
+    // On screen, and the engine goes on polling and closing minutes in memory.
+    assert!(
+        status_line(&app).contains("history not saved"),
+        "{}",
+        status_line(&app)
+    );
+    assert!(!app.deployments.is_empty());
+    // The file is left as it was, for the user to look at or move away.
+    assert_eq!(std::fs::read(&path).expect("read"), garbage);
+}
+
+#[tokio::test]
+async fn a_store_whose_pages_are_corrupt_is_shown_when_it_fails_to_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(FILE_NAME);
+    let key = DeploymentKey::new("shop", "web");
+    {
+        let mut st = Store::open(&path).expect("open");
+        let batch: Vec<(DeploymentKey, Sample)> = (1..=500)
+            .map(|i| (key.clone(), sample(i * 60, 10.0)))
+            .collect();
+        st.write("ctx", &batch).expect("write");
+        st.checkpoint().expect("checkpoint");
+    }
+    // Keep the header page (it opens), scribble over the tables' pages.
+    let mut bytes = std::fs::read(&path).expect("read");
+    assert!(bytes.len() > 8192, "{}", bytes.len());
+    for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
+        *b = (i * 7 % 251) as u8;
+    }
+    std::fs::write(&path, &bytes).expect("corrupt");
+    let backend = HistoryBackend::open_store(&path, "ctx");
+    let sim = SimCluster::new(SimWorld::demo(5, 24));
+    let (_cmd, mut rx) = engine::spawn(Arc::new(sim.clone()), advisor(), options(backend));
+    let notice = loop {
+        match next(&mut rx).await {
+            Update::Notice("store", Some(n)) => break n,
+            Update::Snapshot(_) => sim.advance(15),
+            _ => {}
+        }
+    };
+    assert!(notice.contains(&path.display().to_string()), "{notice}");
+    assert!(notice.starts_with("history not saved: "), "{notice}");
+    // The engine still polls.
+    loop {
+        if let Update::Snapshot(s) = next(&mut rx).await {
+            assert!(!s.deployments.is_empty());
+            break;
+        }
+    }
 }

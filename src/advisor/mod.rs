@@ -95,6 +95,8 @@ impl Advisor {
     /// A validated recommendation for one deployment, raised to an open schedule window's
     /// minimum when it is below it.
     pub async fn recommend(&self, inputs: &AdvisorInputs) -> Recommendation {
+        #[cfg(test)]
+        test_panic::maybe(inputs);
         let rec = self.advise(inputs).await;
         if self.schedule.is_empty() {
             rec
@@ -197,6 +199,26 @@ fn build(
         change,
         policy_range: None,
         inputs: inputs.clone(),
+    }
+}
+
+/// Tests of the engine's handling of a panicking recommendation: the next `n` calls for the
+/// namespace `PANIC_NAMESPACE` panic (no other test uses that namespace).
+#[cfg(test)]
+pub(crate) mod test_panic {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub const PANIC_NAMESPACE: &str = "panic-test";
+    pub static REMAINING: AtomicUsize = AtomicUsize::new(0);
+
+    pub fn maybe(inputs: &crate::model::AdvisorInputs) {
+        if inputs.namespace == PANIC_NAMESPACE
+            && REMAINING
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            panic!("injected advisor panic for {}", inputs.name);
+        }
     }
 }
 

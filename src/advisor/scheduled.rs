@@ -9,7 +9,7 @@ use croner::Cron;
 use crate::config::ScheduleRule;
 use crate::model::{
     DeploymentKey, Level, PerformanceImpact, Recommendation, RecommendationSource, Timing,
-    UnixSeconds, rfc3339,
+    UnixSeconds, hhmm,
 };
 
 #[derive(Clone, Debug)]
@@ -118,8 +118,9 @@ impl Schedule {
              without it the {} advisor would go to {wanted}.",
             w.describe,
             w.min_replicas,
-            &rfc3339(w.started_at)[11..16],
-            &rfc3339(w.ends_at)[11..16],
+            // hhmm is arithmetic: no byte slicing of a formatted time that may be shorter.
+            hhmm(w.started_at),
+            hhmm(w.ends_at),
             out.source.as_str()
         );
         d.factors_considered = vec![

@@ -32,7 +32,11 @@ pub fn deployment_bounds(
         (Some(h.min_replicas), Some(h.max_replicas))
     });
     let min = annotated.0.or(hpa_min).unwrap_or(1).max(1);
-    let mut max = annotated.1.or(hpa_max).unwrap_or(replicas.max(1) * 4);
+    // spec.replicas is the cluster's (up to i32::MAX): 4× must not overflow.
+    let mut max = annotated
+        .1
+        .or(hpa_max)
+        .unwrap_or(replicas.max(1).saturating_mul(4));
     if let Some(h) = hpa_max {
         max = max.min(h);
     }
@@ -301,5 +305,26 @@ pub trait Cluster: Send + Sync {
     /// Which data is missing or stale and why. Never waits on the network.
     fn status(&self) -> ClusterStatus {
         ClusterStatus::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_bounds_saturate_instead_of_overflowing() {
+        // i32::MAX replicas from the API (and u32::MAX from a hand-written annotation's
+        // neighbour) would overflow 4 × replicas.
+        assert_eq!(deployment_bounds((None, None), None, 3), (1, 12));
+        assert_eq!(deployment_bounds((None, None), None, 0), (1, 4));
+        assert_eq!(
+            deployment_bounds((None, None), None, i32::MAX as u32),
+            (1, u32::MAX)
+        );
+        assert_eq!(
+            deployment_bounds((Some(u32::MAX), None), None, u32::MAX),
+            (u32::MAX, u32::MAX)
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! in, and on equal timestamps the source merged first wins: what ai4k8s itself observed beats
 //! what Prometheus reconstructs.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::persist::HistoryStore;
@@ -18,9 +19,39 @@ use crate::pipeline::HISTORY_MINUTES;
 pub struct HistoryBackend {
     pub store: Option<HistoryStore>,
     pub prometheus: Option<Arc<PrometheusSource>>,
+    /// Why there is no store (it could not be opened): the engine shows it, and runs on the
+    /// history in memory.
+    pub store_error: Option<String>,
 }
 
 impl HistoryBackend {
+    /// The store at `path` for `context`, or, when it cannot be opened (a corrupt file, a
+    /// newer schema, no permission), no store and the reason.
+    pub fn open_store(path: &Path, context: &str) -> Self {
+        match HistoryStore::open(path, context) {
+            Ok(store) => Self {
+                store: Some(store),
+                ..Self::default()
+            },
+            Err(e) => {
+                tracing::warn!("history not persisted: {e}");
+                Self {
+                    store_error: Some(e.to_string()),
+                    ..Self::default()
+                }
+            }
+        }
+    }
+
+    /// What the status bar says about persistence: None while it works.
+    pub fn store_notice(&self) -> Option<String> {
+        let problem = self
+            .store_error
+            .clone()
+            .or_else(|| self.store.as_ref().and_then(HistoryStore::problem))?;
+        Some(format!("history not saved: {problem}; kept in memory only"))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.store.is_none() && self.prometheus.is_none()
     }

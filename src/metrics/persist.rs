@@ -2,7 +2,7 @@
 //! on a dedicated thread, so SQLite never blocks an async worker. One transaction per poll.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
 
@@ -33,6 +33,8 @@ pub struct HistoryStore {
     context: String,
     path: PathBuf,
     tx: mpsc::Sender<Msg>,
+    /// The writer's last failure, until a write succeeds again (shown in the status bar).
+    problem: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for HistoryStore {
@@ -54,9 +56,11 @@ impl HistoryStore {
         let store = Store::open_with(path, retention)?;
         let (tx, rx) = mpsc::channel();
         let ctx = context.to_string();
+        let problem = Arc::new(Mutex::new(None));
+        let shared = problem.clone();
         std::thread::Builder::new()
             .name("history-store".into())
-            .spawn(move || writer(store, ctx, rx))
+            .spawn(move || writer(store, ctx, rx, &shared))
             .map_err(|e| StoreError::Io {
                 path: path.display().to_string(),
                 reason: format!("cannot start writer thread: {e}"),
@@ -65,7 +69,16 @@ impl HistoryStore {
             context: context.to_string(),
             path: path.to_path_buf(),
             tx,
+            problem,
         })
+    }
+
+    /// Why the store is failing now (a read or write error not followed by a good write).
+    pub fn problem(&self) -> Option<String> {
+        self.problem
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn context(&self) -> &str {
@@ -102,7 +115,13 @@ impl HistoryStore {
     }
 }
 
-fn writer(mut store: Store, context: String, rx: mpsc::Receiver<Msg>) {
+fn writer(
+    mut store: Store,
+    context: String,
+    rx: mpsc::Receiver<Msg>,
+    problem: &Mutex<Option<String>>,
+) {
+    let set_problem = |p: Option<String>| *problem.lock().unwrap_or_else(|e| e.into_inner()) = p;
     let mut thinned_at: Option<UnixSeconds> = None;
     let mut first_error: Option<String> = None;
     while let Ok(msg) = rx.recv() {
@@ -111,8 +130,10 @@ fn writer(mut store: Store, context: String, rx: mpsc::Receiver<Msg>) {
                 if let Err(e) = store.write(&context, &batch) {
                     tracing::warn!("{e}");
                     first_error.get_or_insert(e.to_string());
+                    set_problem(Some(e.to_string()));
                     continue;
                 }
+                set_problem(None);
                 // Thin by the data's own clock, at most hourly.
                 let newest = batch.iter().map(|(_, s)| s.timestamp).max();
                 if let Some(now) = newest
@@ -124,12 +145,18 @@ fn writer(mut store: Store, context: String, rx: mpsc::Receiver<Msg>) {
                         Err(e) => {
                             tracing::warn!("{e}");
                             first_error.get_or_insert(e.to_string());
+                            set_problem(Some(e.to_string()));
                         }
                     }
                 }
             }
             Msg::Load { window, reply } => {
-                let _ = reply.send(store.load_recent(&context, window));
+                let loaded = store.load_recent(&context, window);
+                if let Err(e) = &loaded {
+                    // Set before the reply, so whoever asked sees it at once.
+                    set_problem(Some(e.to_string()));
+                }
+                let _ = reply.send(loaded);
             }
             Msg::Flush(reply) => {
                 let _ = reply.send(first_error.take().map_or(Ok(()), Err));

@@ -146,7 +146,7 @@ struct Matrix {
     result: Vec<RangeSeries>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct RangeSeries {
     metric: HashMap<String, String>,
     values: Vec<(f64, String)>,
@@ -246,24 +246,7 @@ impl PrometheusSource {
             .buffer_unordered(self.opts.concurrency)
             .try_collect()
             .await?;
-        let mut by_deployment: HashMap<(usize, Kind), PodSeries> = HashMap::new();
-        for (i, kind, series) in results {
-            let pods = by_deployment.entry((i, kind)).or_default();
-            for s in series {
-                let Some(pod) = s.metric.get("pod") else {
-                    continue;
-                };
-                let points = pods.entry(pod.clone()).or_default();
-                for (t, v) in s.values {
-                    if let Ok(v) = v.parse::<f64>()
-                        && v.is_finite()
-                        && t.is_finite()
-                    {
-                        points.insert(t.round() as UnixSeconds, v);
-                    }
-                }
-            }
-        }
+        let by_deployment = fold(results, start, end);
         let mut out = Backfill::default();
         let empty = PodSeries::new();
         for (i, d) in deployments.iter().enumerate() {
@@ -328,43 +311,88 @@ impl PrometheusSource {
             url: self.shown.clone(),
             reason: error_chain(&e),
         })?;
-        let answer = serde_json::from_slice::<Answer>(&body);
-        if !status.is_success() {
-            let message = match answer {
-                Ok(a) => format!(
-                    "{}: {}",
-                    a.error_type.unwrap_or_default(),
-                    a.error.unwrap_or_default()
-                ),
-                Err(_) => snippet(&body),
-            };
-            return Err(PromError::Http {
+        read_answer(status.as_u16(), &body).map_err(|e| match e {
+            BadAnswer::Http(message) => PromError::Http {
                 url: self.shown.clone(),
                 status: status.as_u16(),
                 message,
-            });
-        }
-        let bad = |reason: String| PromError::BadAnswer {
-            url: self.shown.clone(),
-            reason,
-        };
-        let answer = answer.map_err(|e| bad(format!("{e} in {:?}", snippet(&body))))?;
-        if answer.status != "success" {
-            return Err(bad(format!(
-                "status {:?}: {}",
-                answer.status,
-                answer.error.unwrap_or_default()
-            )));
-        }
-        let data = answer.data.ok_or_else(|| bad("no data".into()))?;
-        if data.result_type != "matrix" {
-            return Err(bad(format!(
-                "resultType {:?}, not matrix",
-                data.result_type
-            )));
-        }
-        Ok(data.result)
+            },
+            BadAnswer::Body(reason) => PromError::BadAnswer {
+                url: self.shown.clone(),
+                reason,
+            },
+        })
     }
+}
+
+/// Why an answer is not a matrix: an HTTP error (with Prometheus' words), or a body that is not
+/// what a range query returns.
+#[derive(Debug)]
+enum BadAnswer {
+    Http(String),
+    Body(String),
+}
+
+/// A range query's answer (HTTP status and body, as received) as its series.
+fn read_answer(status: u16, body: &[u8]) -> Result<Vec<RangeSeries>, BadAnswer> {
+    let answer = serde_json::from_slice::<Answer>(body);
+    if !(200..300).contains(&status) {
+        return Err(BadAnswer::Http(match answer {
+            Ok(a) => one_line(&format!(
+                "{}: {}",
+                a.error_type.unwrap_or_default(),
+                a.error.unwrap_or_default()
+            )),
+            Err(_) => snippet(body),
+        }));
+    }
+    let bad = BadAnswer::Body;
+    let answer = answer.map_err(|e| bad(format!("{e} in {:?}", snippet(body))))?;
+    if answer.status != "success" {
+        return Err(bad(one_line(&format!(
+            "status {:?}: {}",
+            answer.status,
+            answer.error.unwrap_or_default()
+        ))));
+    }
+    let data = answer.data.ok_or_else(|| bad("no data".into()))?;
+    if data.result_type != "matrix" {
+        return Err(bad(format!(
+            "resultType {:?}, not matrix",
+            data.result_type
+        )));
+    }
+    Ok(data.result)
+}
+
+/// The answers' points by (deployment, kind) and pod. Points that are not finite numbers, or
+/// lie outside the range asked for (a timestamp of 1e300 would saturate to i64::MAX and
+/// overflow the history's arithmetic), are dropped.
+fn fold(
+    results: Vec<(usize, Kind, Vec<RangeSeries>)>,
+    start: UnixSeconds,
+    end: UnixSeconds,
+) -> HashMap<(usize, Kind), PodSeries> {
+    let mut by_deployment: HashMap<(usize, Kind), PodSeries> = HashMap::new();
+    for (i, kind, series) in results {
+        let pods = by_deployment.entry((i, kind)).or_default();
+        for s in series {
+            let Some(pod) = s.metric.get("pod") else {
+                continue;
+            };
+            let points = pods.entry(pod.clone()).or_default();
+            for (t, v) in s.values {
+                if let Ok(v) = v.parse::<f64>()
+                    && v.is_finite()
+                    && t.is_finite()
+                    && (start as f64..=end as f64).contains(&t.round())
+                {
+                    points.insert(t.round() as UnixSeconds, v);
+                }
+            }
+        }
+    }
+    by_deployment
 }
 
 /// [start, end] cut into pieces of at most `max_points` steps each.
@@ -494,9 +522,13 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// `s` with every run of whitespace (newlines too) as one space: errors end up in the status bar.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
+    let text = one_line(&String::from_utf8_lossy(body));
     match text.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
@@ -555,6 +587,86 @@ mod tests {
         // Without a fallback, b is left out entirely.
         let u = utilization(&usage, &requests, 0.0);
         assert_eq!(u[&60], (100.0, 1));
+    }
+
+    const ANSWER: &str = r#"{"status":"success","data":{"resultType":"matrix","result":[
+        {"metric":{"namespace":"shop","pod":"web-7d4b9c8f6-abcde"},
+         "values":[[1704067200,"0.12"],[1704067260,"0.125"],[1704067320,"0.13"],[1704067380,"NaN"]]},
+        {"metric":{"namespace":"shop","pod":"web-7d4b9c8f6-fghij"},
+         "values":[[1704067200,"0.2"],[1704067260.4,"0.21"],[1704067320,"+Inf"]]}]}}"#;
+    const ERROR: &str = r#"{"status":"error","errorType":"bad_data","error":"1:12: parse error: unexpected \"}\""}"#;
+    const START: UnixSeconds = 1_704_067_200;
+    const END: UnixSeconds = 1_704_067_380;
+
+    /// The backfill's arithmetic on one answer used for every kind, as `backfill_range` does.
+    fn samples_from(body: &[u8], status: u16) -> Result<Vec<Sample>, BadAnswer> {
+        let read = || read_answer(status, body);
+        let results = vec![
+            (0, Kind::CpuUsage, read()?),
+            (0, Kind::CpuRequests, read()?),
+            (0, Kind::MemUsage, read()?),
+        ];
+        let by = fold(results, START, END);
+        let empty = PodSeries::new();
+        let get = |k| by.get(&(0, k)).unwrap_or(&empty);
+        let cpu = utilization(get(Kind::CpuUsage), get(Kind::CpuRequests), 0.25);
+        let mem = utilization(get(Kind::MemUsage), get(Kind::MemRequests), 0.0);
+        Ok(samples(&cpu, &mem))
+    }
+
+    #[test]
+    fn a_real_answer_reads_and_points_outside_the_range_are_dropped() {
+        let s = samples_from(ANSWER.as_bytes(), 200).expect("reads");
+        assert_eq!(
+            s.iter().map(|s| s.timestamp).collect::<Vec<_>>(),
+            [START, START + 60, START + 120]
+        );
+        // A timestamp that saturates to i64::MAX must not reach the history.
+        let far = ANSWER.replace("1704067380", "1e300");
+        let s = samples_from(far.as_bytes(), 200).expect("reads");
+        assert!(
+            s.iter().all(|s| (START..=END).contains(&s.timestamp)),
+            "{s:?}"
+        );
+        match read_answer(400, ERROR.as_bytes()) {
+            Err(BadAnswer::Http(m)) => assert!(m.starts_with("bad_data: 1:12"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match read_answer(502, b"<html>\n<b>Bad Gateway</b>\n</html>") {
+            Err(BadAnswer::Http(m)) => assert_eq!(m, "<html> <b>Bad Gateway</b> </html>"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        #[test]
+        fn mutated_answers_read_or_say_why(
+            edits in crate::mutate::edits(6),
+            error in proptest::prelude::any::<bool>(),
+            status in proptest::sample::select(vec![200u16, 200, 400, 422, 500, 503]),
+        ) {
+            let seed = if error { ERROR } else { ANSWER };
+            let body = crate::mutate::apply(seed.as_bytes(), &edits);
+            match samples_from(&body, status) {
+                Ok(samples) => {
+                    for s in &samples {
+                        proptest::prop_assert!((START..=END).contains(&s.timestamp), "{s:?}");
+                    }
+                    // One sample per minute, in order, as History::extend expects.
+                    proptest::prop_assert!(
+                        samples.windows(2).all(|w| w[0].timestamp < w[1].timestamp)
+                    );
+                }
+                Err(BadAnswer::Http(m) | BadAnswer::Body(m)) => {
+                    proptest::prop_assert!(!m.contains('\n'), "{m}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub struct DeploymentView {
     pub history: History,
     pub forecasts: Option<Arc<Forecasts>>,
     pub recommendation: Option<Arc<Recommendation>>,
+    /// Why the last attempt at a recommendation failed; cleared by the next one that works.
+    pub recommendation_error: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,8 +236,16 @@ impl App {
             }
             Update::Recommendation(r) => {
                 if let Some(v) = self.deployments.get_mut(&r.key()) {
+                    v.recommendation_error = None;
                     v.recommendation = Some(r);
                 }
+                self.advisor_notice();
+            }
+            Update::RecommendationFailed(key, why) => {
+                if let Some(v) = self.deployments.get_mut(&key) {
+                    v.recommendation_error = Some(why);
+                }
+                self.advisor_notice();
             }
             Update::LlmStatus(s) => self.llm_status = s,
             Update::ClusterError(e) => self.cluster_error = Some(e),
@@ -275,6 +285,31 @@ impl App {
         }
     }
 
+    /// The status bar's "advisor" notice: which deployments' recommendations are failing.
+    fn advisor_notice(&mut self) {
+        let mut failing = self
+            .deployments
+            .iter()
+            .filter_map(|(k, v)| v.recommendation_error.as_ref().map(|e| (k, e)));
+        match failing.next() {
+            None => {
+                self.notices.remove("advisor");
+            }
+            Some((key, why)) => {
+                let others = failing.count();
+                let more = if others > 0 {
+                    format!(" (and {others} more)")
+                } else {
+                    String::new()
+                };
+                self.notices.insert(
+                    "advisor",
+                    format!("no recommendation for {key}{more}: {why}; retrying"),
+                );
+            }
+        }
+    }
+
     fn pending_history(&mut self, key: DeploymentKey, history: History) {
         // A placeholder row until the snapshot fills in the state; not visible before that.
         self.deployments.insert(
@@ -284,6 +319,7 @@ impl App {
                 history,
                 forecasts: None,
                 recommendation: None,
+                recommendation_error: None,
             },
         );
     }
@@ -303,12 +339,17 @@ impl App {
                             history: History::with_capacity(UI_HISTORY_MINUTES),
                             forecasts: None,
                             recommendation: None,
+                            recommendation_error: None,
                         },
                     );
                 }
             }
         }
         self.deployments.retain(|k, _| seen.contains(k));
+        if self.notices.contains_key("advisor") {
+            // A failing deployment that was deleted takes its notice with it.
+            self.advisor_notice();
+        }
         self.cluster_time = Some(snap.time);
         if self.session.context.is_empty() {
             self.session.context = snap.context.clone();

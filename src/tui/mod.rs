@@ -64,7 +64,8 @@ where
     }
     // A `:ctx` connection in progress; the old session runs until it is up.
     let mut switching: Option<JoinHandle<Result<Session, String>>> = None;
-    let mut ticker = tokio::time::interval(tick);
+    // A zero period panics in tokio; the config refuses it, library callers get 1 ms.
+    let mut ticker = tokio::time::interval(tick.max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_data = Instant::now();
     let mut dirty = true;
@@ -254,5 +255,31 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             let action = keymap::action_for(&key)?;
             app.apply(action)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::TestBackend;
+
+    #[tokio::test]
+    async fn a_zero_tick_does_not_panic_the_loop() {
+        let (commands, _cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (_up_tx, updates) = tokio::sync::mpsc::unbounded_channel();
+        let session = Session {
+            info: app::SessionInfo::default(),
+            commands,
+            updates,
+        };
+        let quit = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        let events = futures::stream::iter(vec![Ok(Event::Key(quit))]);
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+        let app = App::new(app::SessionInfo::default());
+        // tokio's interval panics on Duration::ZERO; the loop must not.
+        let done = run_loop(&mut terminal, app, events, session, None, Duration::ZERO)
+            .await
+            .expect("loop ends cleanly");
+        assert!(done.should_quit);
     }
 }

@@ -528,4 +528,41 @@ mod tests {
             "no target for scale_up"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Mutations of a clean reply, a fenced one with prose around it, and prose alone:
+        /// every one is a decision the validator can take, or an error that says why.
+        #[test]
+        fn mutated_replies_parse_or_say_why(
+            edits in crate::mutate::edits(6),
+            which in 0usize..3,
+        ) {
+            let seeds = [
+                CLEAN.to_string(),
+                format!("Here is my analysis.\n```json\n{CLEAN}\n```\nThe {{forecast}} agrees."),
+                "CPU is at 80% and rising, so I recommend we scale up to 6 replicas now.".to_string(),
+            ];
+            let reply = crate::mutate::apply_text(&seeds[which], &edits);
+            let inputs = inputs();
+            match parse(&reply, &inputs) {
+                Ok(mut p) => {
+                    proptest::prop_assert!(p.decision.confidence.is_finite());
+                    // The validator takes whatever parsing made, within bounds.
+                    crate::advisor::validate::validate(&mut p.decision, &inputs, 10);
+                    let t = p.decision.target_replicas;
+                    proptest::prop_assert!((inputs.min_replicas..=inputs.max_replicas).contains(&t));
+                    proptest::prop_assert!((0.0..=1.0).contains(&p.decision.confidence));
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!e.is_empty());
+                    proptest::prop_assert!(!e.contains('\n'), "{e}");
+                }
+            }
+        }
+    }
 }

@@ -546,7 +546,10 @@ fn range(v: &View<'_>, cfg: &AdvisorConfig, change: &PolicyChange, target: u32) 
     } else {
         replicas_for(peak, 1.0, 1.0).clamp(v.min, v.max)
     };
-    let roomy = (replicas_for(peak, 1.0, hpa_util) + 1).clamp(v.min, v.max);
+    // replicas_for saturates at u32::MAX on absurd demand.
+    let roomy = replicas_for(peak, 1.0, hpa_util)
+        .saturating_add(1)
+        .clamp(v.min, v.max);
     let mut lo = short.min(target);
     let mut hi = roomy.max(target);
     // What the hold and the reverse guard forbid the policy, they forbid the LLM.

@@ -346,3 +346,18 @@ fn a_need_beyond_the_maximum_step_is_stepped_and_the_card_says_so() {
     let mut d = o.decision.clone();
     assert!(crate::advisor::validate::validate(&mut d, &i, 10).is_empty());
 }
+
+#[test]
+fn absurd_demand_and_replica_counts_from_the_cluster_decide_without_overflow() {
+    // Sizing saturates at u32::MAX; the LLM range adds one pod of room on top of it.
+    for (replicas, demand) in [(u32::MAX, 1e30), (i32::MAX as u32, f64::MAX), (1, 1e300)] {
+        let mut i = inputs(replicas, 2, demand, None);
+        i.max_replicas = u32::MAX;
+        if let Some(h) = i.hpa.as_mut() {
+            h.max_replicas = u32::MAX;
+        }
+        let out = decide(&i, &cfg());
+        let (lo, hi) = out.range;
+        assert!(lo <= hi, "{replicas} {demand}: {lo}..{hi}");
+    }
+}

@@ -110,7 +110,8 @@ pub async fn poll_loop(
     every: Duration,
     timeout: Duration,
 ) {
-    let mut tick = tokio::time::interval(every);
+    // A zero period panics in tokio.
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -1,7 +1,8 @@
 //! Watched sources: a kube-runtime watcher per resource feeding a reflector store, with its
-//! health recorded for the status line. The watcher re-lists after 410 Gone and reconnects
-//! with exponential backoff (0.8 s to 30 s); a server that gives no resourceVersion (and so
-//! cannot be watched) is polled with plain lists instead.
+//! health recorded for the status line. The watcher re-lists after 410 Gone; after any other
+//! failure a new watcher (a fresh list, then a watch) starts after an exponential backoff
+//! (0.8 s to 30 s). A server that gives no resourceVersion (and so cannot be watched) is
+//! polled with plain lists instead.
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,8 +12,8 @@ use futures::StreamExt;
 use kube::Api;
 use kube::Resource;
 use kube::api::ListParams;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store, store::Writer};
+use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
 
@@ -147,6 +148,11 @@ where
 }
 
 /// Watch until the server shows it cannot be watched (no resourceVersion); returns the writer.
+///
+/// After a failure the watch is started afresh (after the backoff) rather than resumed: a
+/// resumed watch says nothing until an object changes, so a server that came back with nothing
+/// to report would leave the source stale. A new watcher lists first, and its `InitDone` is
+/// the proof that the data is current again.
 async fn run_watch<K>(
     name: &'static str,
     api: Api<K>,
@@ -159,53 +165,70 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let what = format!("watch {name}");
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
-    let mut stream = std::pin::pin!(stream);
+    // kube's default: 0.8 s doubling to 30 s, reset after 2 minutes without failures.
+    let mut backoff = watcher::DefaultBackoff::default();
     let mut no_rv = 0;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(event) => {
-                let event = event.modify(trim);
-                writer.apply_watcher_event(&event);
-                match event {
-                    // Init only announces a list that has not been made yet.
-                    Event::Init => {}
-                    Event::InitDone => {
-                        let mut h = lock(health);
-                        h.synced = true;
-                        h.ok();
+    'restart: loop {
+        let stream = watcher::watcher(api.clone(), watcher::Config::default());
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(event) => {
+                    let event = event.modify(trim);
+                    writer.apply_watcher_event(&event);
+                    match event {
+                        // Init only announces a list that has not been made yet.
+                        Event::Init => {}
+                        Event::InitDone => {
+                            let mut h = lock(health);
+                            h.synced = true;
+                            h.ok();
+                            lock(&shared.liveness).answered();
+                            backoff.reset();
+                        }
+                        Event::InitApply(_) | Event::Apply(_) | Event::Delete(_) => {
+                            lock(health).ok();
+                            lock(&shared.liveness).answered();
+                        }
+                    }
+                }
+                Err(watcher::Error::NoResourceVersion) => {
+                    no_rv += 1;
+                    // Twice in a row: the server never gives one.
+                    if no_rv >= 2 {
+                        return writer;
+                    }
+                    // The watcher lists again by itself.
+                    tokio::time::sleep(next_wait(&mut backoff)).await;
+                }
+                Err(e) => {
+                    let unreachable = errors::is_watcher_unreachable(&e);
+                    let mapped = errors::map_watcher(&e, &what);
+                    tracing::warn!("{mapped}");
+                    if unreachable {
+                        lock(&shared.liveness).failed(mapped.to_string());
+                    } else {
                         lock(&shared.liveness).answered();
                     }
-                    Event::InitApply(_) | Event::Apply(_) | Event::Delete(_) => {
-                        lock(health).ok();
-                        lock(&shared.liveness).answered();
+                    // A 410 Gone is routine: the watcher re-lists by itself; not a failure of
+                    // the data.
+                    let gone = matches!(&e, watcher::Error::WatchError(s) if s.code == 410);
+                    if !gone {
+                        lock(health).fail(mapped, unreachable);
                     }
-                }
-            }
-            Err(watcher::Error::NoResourceVersion) => {
-                no_rv += 1;
-                // Twice in a row: the server never gives one.
-                if no_rv >= 2 {
-                    return writer;
-                }
-            }
-            Err(e) => {
-                let unreachable = errors::is_watcher_unreachable(&e);
-                let mapped = errors::map_watcher(&e, &what);
-                tracing::warn!("{mapped}");
-                if unreachable {
-                    lock(&shared.liveness).failed(mapped.to_string());
-                } else {
-                    lock(&shared.liveness).answered();
-                }
-                // A 410 Gone is routine: the watcher re-lists; not a failure of the data.
-                if !matches!(&e, watcher::Error::WatchError(s) if s.code == 410) {
-                    lock(health).fail(mapped, unreachable);
+                    tokio::time::sleep(next_wait(&mut backoff)).await;
+                    if !gone {
+                        continue 'restart;
+                    }
                 }
             }
         }
+        return writer;
     }
-    writer
+}
+
+fn next_wait(backoff: &mut watcher::DefaultBackoff) -> Duration {
+    backoff.next().unwrap_or(Duration::from_secs(30))
 }
 
 async fn run_poll<K>(
@@ -220,7 +243,8 @@ async fn run_poll<K>(
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let what = format!("list {name}");
-    let mut tick = tokio::time::interval(every);
+    // A zero period panics in tokio.
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

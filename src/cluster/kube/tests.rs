@@ -963,3 +963,68 @@ async fn one_namespace_is_watched_through_namespaced_paths() {
         fake.requests()
     );
 }
+
+#[tokio::test]
+async fn stale_clears_when_the_server_is_back_even_if_nothing_changed() {
+    use crate::advisor::Advisor;
+    use crate::config::AdvisorConfig;
+    use crate::engine::{self, EngineOptions, Update};
+
+    let fake = cluster_fake();
+    let cluster = Arc::new(start(&fake));
+    cluster.snapshot().await.expect("first");
+    eventually("watches open", || {
+        fake.open_watches("deployments") == 1 && fake.open_watches("pods") == 1
+    })
+    .await;
+    let (_cmd, mut updates) = engine::spawn(
+        cluster.clone(),
+        Advisor::rules_only(AdvisorConfig::default(), "no key"),
+        EngineOptions {
+            poll_every: Duration::from_millis(100),
+            ..EngineOptions::default()
+        },
+    );
+    // The server dies (sim serve killed): watches break, reconnects are refused.
+    fake.lock().down = true;
+    for r in ["deployments", "pods", "horizontalpodautoscalers"] {
+        fake.drop_watches(r);
+    }
+    let state = |c: &KubeCluster, source: &str| {
+        c.status()
+            .sources
+            .iter()
+            .find(|s| s.source == source)
+            .map(|s| s.state)
+    };
+    eventually("deployments stale", || {
+        state(&cluster, "deployments") == Some(SourceState::Stale)
+    })
+    .await;
+    // It comes back with the same objects: no watch event will ever arrive.
+    fake.lock().down = false;
+    eventually("deployments ok again without any event", || {
+        state(&cluster, "deployments") == Some(SourceState::Ok)
+    })
+    .await;
+    eventually("every source ok", || cluster.status().summary().is_none()).await;
+    // And the status bar has no cluster notice left (the engine sends one after a snapshot
+    // whenever it changes, so two snapshots from now it is settled).
+    let mut app = crate::tui::app::App::new(crate::tui::app::SessionInfo::default());
+    // What was queued while it recovered (a stale notice among it) comes first.
+    while let Ok(u) = updates.try_recv() {
+        app.on_update(u);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut snapshots = 0;
+    while snapshots < 2 {
+        let u = tokio::time::timeout_at(deadline, updates.recv())
+            .await
+            .expect("snapshots flow again")
+            .expect("engine alive");
+        snapshots += usize::from(matches!(u, Update::Snapshot(_)));
+        app.on_update(u);
+    }
+    assert!(!app.notices.contains_key("cluster"), "{:?}", app.notices);
+    assert!(app.cluster_error.is_none());
+}

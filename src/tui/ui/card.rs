@@ -43,9 +43,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
+    let failed = v.recommendation_error.as_deref().map(|why| {
+        Line::from(Span::styled(
+            format!("Recommendation failed: {why}. Retrying next cycle."),
+            theme::error(),
+        ))
+    });
     let Some(r) = v.recommendation.as_deref() else {
+        let text = match failed {
+            Some(line) => Paragraph::new(line).wrap(Wrap { trim: true }),
+            None => Paragraph::new("computing…").style(theme::dim()),
+        };
         frame.render_widget(
-            Paragraph::new("computing…").style(theme::dim()).block(
+            text.block(
                 Block::bordered()
                     .title(" Recommendation ")
                     .border_style(theme::border(focused)),
@@ -67,7 +77,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let block = Block::bordered()
         .title(format!(" {} · {source} ", v.state.key))
         .border_style(theme::border(focused));
-    let paragraph = Paragraph::new(lines(r))
+    // A failed retry keeps the last good card, marked as not current.
+    let mut text = lines(r);
+    if let Some(line) = failed {
+        text.insert(0, line);
+    }
+    let paragraph = Paragraph::new(text)
         .wrap(Wrap { trim: true })
         .scroll((app.card_scroll, 0))
         .block(block);

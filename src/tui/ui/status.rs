@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::theme;
-use crate::model::rfc3339;
+use crate::model::UnixSeconds;
 use crate::tui::app::{App, Mode, Severity};
 use crate::tui::keymap;
 
@@ -37,14 +37,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         left.push(sep.clone());
     }
     if let Some(t) = app.cluster_time {
-        // "2026-03-05T14:32:15Z" → "03-05 14:32"
-        let s = rfc3339(t);
-        let clock = if area.width >= 100 {
-            &s[5..19]
-        } else {
-            &s[11..16]
-        };
-        left.push(Span::raw(clock.replace('T', " ")));
+        left.push(Span::raw(clock(t, area.width >= 100)));
         if let Some(speed) = app.session.speed {
             left.push(Span::styled(format!(" ×{speed:.0}"), theme::dim()));
         }
@@ -97,6 +90,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(Line::from(left)), area);
 }
 
+/// The cluster clock, "03-05 14:32:15" when `wide`, else "14:32". Formatted by chrono, not by
+/// slicing a string: a time outside chrono's range shows its seconds instead of panicking.
+fn clock(t: UnixSeconds, wide: bool) -> String {
+    match chrono::DateTime::from_timestamp(t, 0) {
+        Some(d) if wide => d.format("%m-%d %H:%M:%S").to_string(),
+        Some(d) => d.format("%H:%M").to_string(),
+        None => format!("t={t}"),
+    }
+}
+
 /// `text` cut to `width` characters, with an ellipsis when cut.
 fn shorten(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -109,7 +112,47 @@ fn shorten(text: &str, width: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shorten;
+    use super::{clock, shorten};
+
+    #[test]
+    fn the_clock_is_formatted_for_any_timestamp() {
+        assert_eq!(clock(1_772_721_135, true), "03-05 14:32:15");
+        assert_eq!(clock(1_772_721_135, false), "14:32");
+        // Out of chrono's range: `rfc3339` falls back to the number, whose bytes 11..16 or
+        // 5..19 may not exist.
+        for t in [i64::MAX, i64::MIN, -99_999_999_999_999, 10i64.pow(15)] {
+            for wide in [true, false] {
+                assert_eq!(clock(t, wide), format!("t={t}"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_status_bar_draws_an_out_of_range_cluster_time() {
+        use crate::tui::app::{App, SessionInfo};
+        use ratatui::{Terminal, backend::TestBackend};
+        for t in [i64::MAX, i64::MIN, -1] {
+            let mut app = App::new(SessionInfo::default());
+            app.cluster_time = Some(t);
+            for width in [60, 120] {
+                let mut term = Terminal::new(TestBackend::new(width, 1)).expect("terminal");
+                term.draw(|f| super::render(f, f.area(), &app))
+                    .expect("draws");
+                let line: String = term
+                    .backend()
+                    .buffer()
+                    .content()
+                    .iter()
+                    .map(|c| c.symbol())
+                    .collect();
+                if t == -1 {
+                    assert!(line.contains("23:59"), "{line}");
+                } else {
+                    assert!(line.contains(&format!("t={t}")), "{line}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn shorten_cuts_with_an_ellipsis_only_when_needed() {
