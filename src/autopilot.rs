@@ -186,6 +186,9 @@ pub async fn run(
                 Some(Update::ClusterError(e)) => log(&format!("cluster: {e}")),
                 // E.g. a write a crash interrupted: the operator must hear of it.
                 Some(Update::Notice(source, Some(text))) => log(&format!("{source}: {text}")),
+                Some(Update::RecommendationFailed(key, why)) => {
+                    log(&format!("{key}: no recommendation: {why}"));
+                }
                 Some(_) => {}
             }
         }

@@ -809,6 +809,7 @@ mod tests {
         async fn patch_hpa(
             &self,
             _: &DeploymentKey,
+            _: &crate::cluster::HpaExpect,
             _: Option<u32>,
             _: Option<u32>,
         ) -> Result<(), crate::cluster::ClusterError> {
@@ -817,6 +818,7 @@ mod tests {
         async fn patch_hpa_target(
             &self,
             _: &DeploymentKey,
+            _: &crate::cluster::HpaExpect,
             _: u32,
         ) -> Result<(), crate::cluster::ClusterError> {
             Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
@@ -859,6 +861,7 @@ mod tests {
             predictive_enabled: false,
             annotated_bounds: (None, None),
             floor_mark: None,
+            write_block: None,
         }
     }
 
