@@ -15,6 +15,7 @@ pub mod forecast;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod private_files;
 pub mod render_text;
 pub mod simserve;
 pub mod traces;
