@@ -23,12 +23,14 @@ mod key;
 mod limiter;
 mod parse;
 mod prompt;
+mod redact;
 mod sanitize;
 mod schema;
 mod state;
 mod wire;
 
 pub use error::LlmSetupError;
+pub use redact::url as redact_url;
 pub use schema::decision_schema;
 pub use state::FILE_NAME as STATE_FILE_NAME;
 
@@ -517,6 +519,12 @@ impl LlmAdvisor {
             }
             let mut p = parse::parse(&reply.content, inputs)?;
             tracing::debug!(step = ?p.step, "LLM reply parsed");
+            // A model can echo a key it saw in an error or a prompt: the card never shows one.
+            // Before names are restored, so a real name is never taken for a token.
+            p.decision.reasoning = self.client.scrub(&p.decision.reasoning);
+            for f in p.decision.factors_considered.iter_mut().chain(&mut p.notes) {
+                *f = self.client.scrub(f);
+            }
             if self.anonymize {
                 let a = &plan.anonymizer;
                 p.decision.reasoning = a.restore(&p.decision.reasoning);
@@ -544,6 +552,8 @@ impl LlmAdvisor {
                 Ok(advice(cached, false, notices))
             }
             Err(reason) => {
+                // Reasons quote replies (parse errors show the reply's start): redacted here once.
+                let reason = self.client.scrub(&reason);
                 tracing::warn!(deployment = %dep, reason = %reason, "LLM advice failed; rules answer");
                 st.memory.entry(dep).or_default().last_failure = Some(reason.clone());
                 Err(fail(reason))
