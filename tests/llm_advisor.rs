@@ -1043,7 +1043,17 @@ async fn two_processes_on_one_data_dir_never_spend_more_than_one_budget() {
         );
     }
     let requests = server.received_requests().await.unwrap_or_default().len();
-    println!("two processes, daily_budget = 4: {requests} requests");
+    let from_llm = |out: &std::process::Output| {
+        let recs: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        recs.as_array()
+            .map(|a| a.iter().filter(|r| r["source"] == "llm").count())
+            .unwrap_or(0)
+    };
+    println!(
+        "two processes, daily_budget = 4: {requests} requests; LLM answers {} + {}",
+        from_llm(&a),
+        from_llm(&b)
+    );
     // 14 deployments each want a call: one budget between them means exactly 4.
     assert_eq!(requests, 4, "two processes, one budget of 4");
     let both = format!(

@@ -48,7 +48,8 @@ impl SharedState {
         let shown = path.display().to_string();
         crate::private_files::ensure_dir(data_dir).map_err(|e| format!("{shown}: {e}"))?;
         let mut warnings = vec![];
-        let mut db = match Self::connect(&path) {
+        // A second try: another process may have just set the damaged file aside itself.
+        let mut db = match Self::connect(&path).or_else(|_| Self::connect(&path)) {
             Ok(db) => db,
             Err(Refused::Damaged(e)) => {
                 let aside = set_aside(&path).map_err(|e| format!("{shown}: {e}"))?;
