@@ -361,9 +361,10 @@ impl Config {
         {
             return bad(
                 "base_url",
+                // The value may carry user:password or a key in its query: never echo it.
                 format!(
                     "llm.base_url {:?} must start with http:// or https://",
-                    self.llm.base_url
+                    crate::advisor::llm::redact_url(&self.llm.base_url)
                 ),
             );
         }
@@ -709,6 +710,27 @@ mod tests {
         let ok = "[ui]\ntick_ms = 10\nchart_history_hours = 36\n[advisor]\n\
                   min_call_interval_seconds = 0\n[actions]\nautopilot_cooldown_seconds = 0\n";
         Config::parse("c.toml", ok).expect("edges are valid");
+    }
+
+    #[test]
+    fn a_bad_base_url_is_named_without_its_credentials() {
+        for url in [
+            "ftp://admin:hunter2@llm.internal/v1?api_key=gsk_Q2w9ZxLm",
+            "htps://admin:hunter2@llm.internal/v1",
+            "llm.internal/v1?key=sk-Q2w9ZxLm",
+        ] {
+            let text = format!("[llm]\nbase_url = \"{url}\"\n");
+            let e = Config::parse("c.toml", &text).expect_err("not http(s)");
+            let shown = e.to_string();
+            assert!(shown.contains("must start with http"), "{shown}");
+            assert!(
+                shown.contains("llm.internal"),
+                "the host is still named: {shown}"
+            );
+            for secret in ["hunter2", "admin", "gsk_", "sk-", "Q2w9ZxLm"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod model;
 #[cfg(test)]
 pub(crate) mod mutate;
 pub mod pipeline;
+pub mod private_files;
 pub mod render_text;
 pub mod simserve;
 pub mod traces;

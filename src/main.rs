@@ -540,9 +540,16 @@ fn build_advisor(setup: &Setup) -> Advisor {
 
 /// Logs go to `DATA_DIR/logs/ai4k8s.log`, never to the terminal the TUI draws on.
 fn init_logging(data_dir: &Path) -> std::io::Result<tracing_appender::non_blocking::WorkerGuard> {
+    use ai4k8s::private_files;
+    // The log names clusters and quotes LLM replies: 0600 in 0700 dirs, opened here because
+    // tracing_appender's own file would be created 0644.
+    private_files::ensure_dir(data_dir)?;
     let dir = data_dir.join("logs");
-    std::fs::create_dir_all(&dir)?;
-    let file = tracing_appender::rolling::never(&dir, "ai4k8s.log");
+    private_files::ensure_dir(&dir)?;
+    let file = private_files::open(
+        &dir.join("ai4k8s.log"),
+        std::fs::OpenOptions::new().append(true).create(true),
+    )?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("AI4K8S_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ai4k8s::advisor::llm::{LlmAdvisor, LlmSetupError, STATE_FILE_NAME, no_llm_reason};
+use ai4k8s::advisor::llm::{
+    LEGACY_STATE_FILE_NAME, LlmAdvisor, LlmSetupError, STATE_FILE_NAME, no_llm_reason,
+};
 use ai4k8s::advisor::{Advisor, LlmBackend};
 use ai4k8s::config::{AdvisorConfig, LlmConfig};
 use ai4k8s::model::{AdvisorInputs, HpaState, RecommendationSource, ScalingAction};
@@ -965,4 +967,356 @@ async fn a_model_switch_is_reported_even_when_the_next_model_fails_too() {
         "no live model: openai/gpt-oss-20b, openai/gpt-oss-120b retired"
     );
     assert_eq!(bodies(&server).await.len(), 2);
+}
+
+// ---- Issue 12: shared state across processes, redaction, private files -----------------
+
+/// The real binary on `data`, with the LLM at `server` and `config_extra` in its config.
+fn binary(
+    server: &MockServer,
+    data: &Path,
+    key: &str,
+    config_extra: &str,
+) -> std::process::Command {
+    let config = data.with_extension("toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[llm]\nbase_url = \"{}/openai/v1\"\napi_key_env = \"AI4K8S_TEST_CHILD_KEY\"\n\
+             {config_extra}\n[demo]\nhistory_hours = 24\n",
+            server.uri()
+        ),
+    )
+    .expect("config");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ai4k8s"));
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(data)
+        .env("AI4K8S_TEST_CHILD_KEY", key)
+        .env_remove("GROQ_API_KEY")
+        .env_remove("AI4K8S_CONFIG")
+        .env_remove("AI4K8S_LLM_BASE_URL")
+        .env_remove("AI4K8S_LLM_MODEL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+async fn wait(child: std::process::Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("child ran")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_data_dir_never_spend_more_than_one_budget() {
+    let server = MockServer::start().await;
+    // Slow replies: both processes are mid-run together, each with requests in flight.
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN).set_delay(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let run = || {
+        binary(&server, &data, KEY, "daily_budget = 4")
+            .args(["recommend", "--demo", "--all", "-o", "json"])
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (run(), run());
+    let (a, b) = (wait(a).await, wait(b).await);
+    for out in [&a, &b] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let recs: Value = serde_json::from_slice(&out.stdout).expect("recommend JSON");
+        assert_eq!(
+            recs.as_array().map(Vec::len),
+            Some(14),
+            "every deployment answered"
+        );
+    }
+    let requests = server.received_requests().await.unwrap_or_default().len();
+    let from_llm = |out: &std::process::Output| {
+        let recs: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        recs.as_array()
+            .map(|a| a.iter().filter(|r| r["source"] == "llm").count())
+            .unwrap_or(0)
+    };
+    println!(
+        "two processes, daily_budget = 4: {requests} requests; LLM answers {} + {}",
+        from_llm(&a),
+        from_llm(&b)
+    );
+    // 14 deployments each want a call: one budget between them means exactly 4.
+    assert_eq!(requests, 4, "two processes, one budget of 4");
+    let both = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+    assert!(
+        both.contains("daily budget spent (4/4)"),
+        "the rest say why"
+    );
+}
+
+#[tokio::test]
+async fn two_advisors_share_budget_cache_and_rate_limit() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN))
+        .mount(&server)
+        .await;
+    let mut setup = Setup::new(&server);
+    setup.llm.daily_budget = 3;
+    let (one, two) = (setup.build(), setup.build());
+    // The cache: what one learnt, the other serves.
+    one.advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect("first");
+    let hit = two
+        .advise(&inputs("shop", "web", 80.0, T0 + 5))
+        .await
+        .expect("shared cache");
+    assert!(hit.cached);
+    // The rate limit: a changed input for the same deployment waits, whoever asks.
+    let e = two
+        .advise(&inputs("shop", "web", 150.0, T0 + 60))
+        .await
+        .expect_err("rate limited by the other's call");
+    assert!(e.reason.starts_with("rate-limited"), "{}", e.reason);
+    // The budget: 3 in all.
+    two.advise(&inputs("shop", "api", 80.0, T0 + 70))
+        .await
+        .expect("second");
+    one.advise(&inputs("shop", "db", 80.0, T0 + 80))
+        .await
+        .expect("third");
+    let e = two
+        .advise(&inputs("shop", "queue", 80.0, T0 + 90))
+        .await
+        .expect_err("budget spent by both");
+    assert_eq!(e.reason, "daily budget spent (3/3)");
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(3));
+}
+
+#[tokio::test]
+async fn a_damaged_state_file_is_set_aside_and_closes_the_budget_for_the_day() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN))
+        .mount(&server)
+        .await;
+    let setup = Setup::new(&server);
+    std::fs::create_dir_all(setup.data_dir()).expect("mkdir");
+    std::fs::write(
+        setup.data_dir().join(STATE_FILE_NAME),
+        "this was llm state until a disk hiccup".repeat(50),
+    )
+    .expect("damage");
+    let wall = Arc::new(AtomicI64::new(WALL));
+    let llm = setup.build_with_wall(wall.clone());
+    let e = llm
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("closed");
+    assert!(
+        e.reason
+            .starts_with("no LLM requests until 00:00 UTC: LLM state")
+            && e.reason.contains("set aside as"),
+        "{}",
+        e.reason
+    );
+    assert!(
+        llm.status().contains("0/1000 left today (closed"),
+        "{}",
+        llm.status()
+    );
+    assert!(setup.data_dir().join("llm-state.sqlite3.corrupt").exists());
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(0));
+    drop(llm);
+
+    // A restart the same day stays closed; the next UTC day reopens it.
+    let llm = setup.build_with_wall(wall.clone());
+    assert!(
+        llm.advise(&inputs("shop", "web", 80.0, T0 + 10))
+            .await
+            .is_err()
+    );
+    wall.store(WALL + 86_400, Ordering::SeqCst);
+    llm.advise(&inputs("shop", "web", 80.0, T0 + 20))
+        .await
+        .expect("a new day");
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(1));
+}
+
+#[tokio::test]
+async fn an_older_json_state_is_taken_over_so_its_budget_and_cache_hold() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN))
+        .mount(&server)
+        .await;
+    let setup = Setup::new(&server);
+    std::fs::create_dir_all(setup.data_dir()).expect("mkdir");
+    // What an older ai4k8s left: 2 of 3 spent today on the wall clock.
+    let day = WALL.div_euclid(86_400);
+    std::fs::write(
+        setup.data_dir().join(LEGACY_STATE_FILE_NAME),
+        json!({"version": 1, "budget": {"cluster_day": 0, "cluster_used": 0,
+               "wall_day": day, "wall_used": 2}})
+        .to_string(),
+    )
+    .expect("legacy");
+    let mut setup = setup;
+    setup.llm.daily_budget = 3;
+    let llm = setup.build();
+    llm.advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect("the one left");
+    let e = llm
+        .advise(&inputs("shop", "api", 80.0, T0 + 1))
+        .await
+        .expect_err("spent");
+    assert_eq!(e.reason, "daily budget spent (3/3)");
+    assert!(setup.data_dir().join("llm-state.json.migrated").exists());
+    assert!(!setup.data_dir().join(LEGACY_STATE_FILE_NAME).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_quoting_a_masked_key_leaves_no_fragment_in_the_log_or_the_output() {
+    const MASKED_KEY: &str = "gsk_barcQ2w9ZxLmTn5R8vKp7731";
+    let server = MockServer::start().await;
+    // OpenAI's 401 quotes the key masked; a proxy's 400 quotes it whole after Bearer.
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(groq_error(
+            401,
+            "invalid_api_key",
+            "Incorrect API key provided: gsk_barc***7731. You can find your API key at \
+             https://platform.openai.com/account/api-keys.",
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(groq_error(
+            400,
+            "bad_request",
+            &format!("proxy refused Authorization: Bearer {MASKED_KEY} (key …7731)"),
+        ))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let out = binary(&server, &data, MASKED_KEY, "daily_budget = 2")
+        .env("AI4K8S_LOG", "debug")
+        .args(["recommend", "--demo", "--all", "-o", "json"])
+        .spawn()
+        .expect("spawn");
+    let out = wait(out).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+    let log = std::fs::read_to_string(data.join("logs/ai4k8s.log")).expect("log");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        log.contains("LLM request failed"),
+        "the bodies were logged: {log}"
+    );
+    assert!(
+        log.contains("Incorrect API key provided: [redacted]."),
+        "{log}"
+    );
+    assert!(
+        stdout.contains("400 request rejected (bad_request): proxy refused Authorization: Bearer [redacted] (key …[redacted])"),
+        "the user sees the error, redacted: {stdout}"
+    );
+    for (what, text) in [("log", &log), ("stdout", &stdout), ("stderr", &stderr)] {
+        for fragment in ["gsk_", "barc", "7731", "Q2w9", "***"] {
+            assert!(!text.contains(fragment), "{fragment} in the {what}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_real_run_every_file_in_the_data_dir_is_0600_in_0700_dirs() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    // What an older version left, too open: the dir, the log, the JSON state.
+    std::fs::create_dir_all(data.join("logs")).expect("mkdir");
+    let open = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).expect("chmod")
+    };
+    std::fs::write(data.join("logs/ai4k8s.log"), "an old line\n").expect("old log");
+    std::fs::write(data.join(LEGACY_STATE_FILE_NAME), "{\"version\": 1}").expect("old state");
+    open(&data.join("logs/ai4k8s.log"), 0o644);
+    open(&data.join(LEGACY_STATE_FILE_NAME), 0o644);
+    open(&data.join("logs"), 0o755);
+    open(&data, 0o755);
+
+    let out = binary(&server, &data, KEY, "daily_budget = 2")
+        .args(["recommend", "--demo", "--all"])
+        .spawn()
+        .expect("spawn");
+    let out = wait(out).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut seen = vec![];
+    let mut dirs = vec![data.clone()];
+    while let Some(d) = dirs.pop() {
+        let mode = std::fs::metadata(&d).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", d.display());
+        for e in std::fs::read_dir(&d).expect("ls").filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+                continue;
+            }
+            let mode = std::fs::metadata(&p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+            seen.push(p.strip_prefix(&data).expect("in").display().to_string());
+        }
+    }
+    seen.sort();
+    assert!(
+        seen.iter().any(|f| f == "logs/ai4k8s.log")
+            && seen.iter().any(|f| f == STATE_FILE_NAME)
+            && seen.iter().any(|f| f == "llm-state.json.migrated"),
+        "{seen:?}"
+    );
+    let log = std::fs::read_to_string(data.join("logs/ai4k8s.log")).expect("log");
+    assert!(
+        log.starts_with("an old line\n"),
+        "the old log is appended to, not replaced"
+    );
 }

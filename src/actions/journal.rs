@@ -143,12 +143,13 @@ pub struct Journal {
 }
 
 fn open_for_append(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    crate::private_files::open(path, OpenOptions::new().create(true).append(true))
 }
 
 impl Journal {
     pub fn open(data_dir: &Path) -> std::io::Result<Journal> {
-        std::fs::create_dir_all(data_dir)?;
+        // What was changed where is private: 0600 in a 0700 dir.
+        crate::private_files::ensure_dir(data_dir)?;
         let path = data_dir.join(FILE_NAME);
         let mut file = open_for_append(&path)?;
         // A crash mid-write can leave a last line without its newline: end it, so the next
@@ -341,6 +342,24 @@ mod tests {
             recommendation: None,
             outcome: Outcome::done(),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_is_private_and_an_old_open_one_is_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let j = Journal::open(&data).expect("open");
+        j.append(&entry("a")).expect("append");
+        assert_eq!((mode(&data), mode(j.path())), (0o700, 0o600));
+        let path = j.path().to_path_buf();
+        drop(j);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let j = Journal::open(&data).expect("reopen");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(j.recent(5).expect("read").len(), 1, "content kept");
     }
 
     #[test]

@@ -131,11 +131,15 @@ impl Store {
     pub fn open_with(path: &Path, retention: Retention) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            crate::private_files::ensure_dir(dir).map_err(|e| StoreError::Io {
                 path: shown.clone(),
                 reason: e.to_string(),
             })?;
         }
+        crate::private_files::sqlite(path).map_err(|e| StoreError::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
         let sql = |source| StoreError::Sqlite {
             path: shown.clone(),
             source,
@@ -506,5 +510,33 @@ mod tests {
         assert!(back[0].mem_pct.is_nan());
         assert_eq!((back[0].replicas, back[0].ready), (3, 2));
         assert!(st.minutes("other", &k).expect("read").is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_store_and_its_wal_are_private_even_when_an_old_file_was_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let mut st = Store::open_in(&data).expect("open");
+        st.write("ctx", &[(DeploymentKey::new("ns", "a"), sample(60, 1.0))])
+            .expect("write");
+        assert_eq!(mode(&data), 0o700);
+        let db = data.join(FILE_NAME);
+        assert_eq!(mode(&db), 0o600);
+        let wal = data.join(format!("{FILE_NAME}-wal"));
+        assert_eq!(mode(&wal), 0o600, "the WAL copies the database's mode");
+        drop(st);
+
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let st = Store::open_in(&data).expect("reopen");
+        assert_eq!(mode(&db), 0o600, "an old 0644 store is tightened");
+        assert_eq!(
+            st.minutes("ctx", &DeploymentKey::new("ns", "a"))
+                .expect("read")
+                .len(),
+            1
+        );
     }
 }

@@ -5,6 +5,9 @@
 //! limit, so a simulated day is a day. The provider's quota runs on real days, so requests are
 //! also counted per wall-clock UTC day and the same limit applies there: a demo whose virtual
 //! clock runs 20 times faster cannot spend 20 days of quota in one.
+//!
+//! A budget can be closed (its state was lost, so today's spending is unknown): nothing is
+//! left until the next wall-clock UTC day, which reopens it.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +21,16 @@ pub struct Budget {
     pub cluster_used: u32,
     pub wall_day: i64,
     pub wall_used: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<Closed>,
+}
+
+/// Why the budget is closed, and the wall-clock day it is closed for (set by the first
+/// [`Budget::roll`] after closing, so a closure made before the clock is known still counts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Closed {
+    pub reason: String,
+    pub wall_day: Option<i64>,
 }
 
 impl Budget {
@@ -34,6 +47,21 @@ impl Budget {
             self.wall_day = wd;
             self.wall_used = 0;
         }
+        if let Some(c) = &mut self.closed {
+            match c.wall_day {
+                None => c.wall_day = Some(wd),
+                Some(d) if d != wd => self.closed = None,
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Nothing left until the next wall-clock day, for `reason`.
+    pub fn close(&mut self, reason: String) {
+        self.closed = Some(Closed {
+            reason,
+            wall_day: None,
+        });
     }
 
     pub fn used(&self) -> u32 {
@@ -41,6 +69,9 @@ impl Budget {
     }
 
     pub fn remaining(&self, limit: u32) -> u32 {
+        if self.closed.is_some() {
+            return 0;
+        }
         limit.saturating_sub(self.used())
     }
 
@@ -91,6 +122,20 @@ mod tests {
         b.roll(DAY * 11, DAY * 21);
         assert_eq!(b.remaining(5), 5);
         assert_eq!(b.remaining(0), 0);
+    }
+
+    #[test]
+    fn a_closed_budget_stays_closed_for_the_rest_of_the_wall_day() {
+        let mut b = Budget::default();
+        b.close("state lost".into());
+        assert_eq!(b.remaining(5), 0, "closed before any clock is known");
+        b.roll(DAY * 10, DAY * 20 + 100);
+        // A new cluster day does not reopen it; only the next wall-clock day does.
+        b.roll(DAY * 11, DAY * 20 + 50_000);
+        assert_eq!(b.remaining(5), 0);
+        assert_eq!(b.closed.as_ref().and_then(|c| c.wall_day), Some(20));
+        b.roll(DAY * 11, DAY * 21);
+        assert_eq!((b.remaining(5), b.closed.is_none()), (5, true));
     }
 
     #[test]

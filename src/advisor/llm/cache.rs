@@ -87,6 +87,21 @@ impl AdviceCache {
         self.lru.put(key, advice);
     }
 
+    /// Take in another process's entries (least recently used first): an entry replaces ours
+    /// only when it is newer, so the freshest answer for a key wins wherever it was made.
+    pub fn merge(&mut self, entries: Vec<(String, CachedAdvice)>) {
+        for (k, v) in entries {
+            if self
+                .lru
+                .peek(&k)
+                .is_some_and(|mine| mine.created_at >= v.created_at)
+            {
+                continue;
+            }
+            self.lru.put(k, v);
+        }
+    }
+
     /// Entries least recently used first, so reloading them in order rebuilds the LRU order.
     pub fn entries(&self) -> Vec<(String, CachedAdvice)> {
         self.lru
@@ -185,5 +200,25 @@ mod tests {
         assert!(c.get("b", 1).is_none(), "b was least recently used");
         let keys: Vec<String> = c.entries().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["a", "c"]);
+    }
+
+    #[test]
+    fn merging_keeps_the_newer_answer_per_key() {
+        let mut c = AdviceCache::new(10, 300);
+        c.put("mine".into(), advice(100));
+        c.put("both".into(), advice(200));
+        c.merge(vec![
+            ("both".into(), advice(150)),
+            ("theirs".into(), advice(120)),
+            ("mine".into(), advice(180)),
+        ]);
+        let created: Vec<(String, i64)> = c
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k, v.created_at))
+            .collect();
+        assert!(created.contains(&("both".into(), 200)), "ours was newer");
+        assert!(created.contains(&("mine".into(), 180)), "theirs was newer");
+        assert!(created.contains(&("theirs".into(), 120)));
     }
 }

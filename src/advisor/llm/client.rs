@@ -1,6 +1,6 @@
 //! One chat-completions request over reqwest, and what came back: the reply text, the server's
-//! rate-limit headers, or a classified error whose text is fit for a recommendation card (the
-//! key is scrubbed from anything a server echoes). Retrying and model fallback are decided by
+//! rate-limit headers, or a classified error whose text is fit for a recommendation card (key
+//! material, masked or whole, is redacted from anything a server echoes). Retrying and model fallback are decided by
 //! the caller, which also counts every request against the budget.
 
 use std::time::Duration;
@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::endpoint::Endpoint;
 use super::error::LlmSetupError;
+use super::redact::Redactor;
 use super::schema::StructuredOutput;
 use super::wire::{ChatRequest, ChatResponse, ErrorDetail, Message, error_detail};
 use crate::config::LlmConfig;
@@ -97,6 +98,7 @@ pub struct ChatClient {
     http: reqwest::Client,
     endpoint: Endpoint,
     key: SecretString,
+    redactor: Redactor,
     temperature: f64,
     max_tokens: u32,
     timeout_seconds: u64,
@@ -122,6 +124,7 @@ impl ChatClient {
         Ok(Self {
             http,
             endpoint,
+            redactor: Redactor::new(key.expose_secret()),
             key,
             temperature: llm.temperature,
             max_tokens: llm.max_tokens,
@@ -220,7 +223,7 @@ impl ChatClient {
             Some(content) => Ok(Reply { content, model }),
             None => Err(CallError::BadReply(
                 match (message.refusal, choice.finish_reason) {
-                    (Some(r), _) => format!("model refused: {}", preview(&r, 120)),
+                    (Some(r), _) => format!("model refused: {}", preview(&self.scrub(&r), 120)),
                     (None, Some(f)) if f == "length" => format!(
                         "reply cut off at max_tokens ({}) before any answer; raise llm.max_tokens",
                         self.max_tokens
@@ -257,14 +260,10 @@ impl ChatClient {
         ))
     }
 
-    /// `text` with the key (should a server echo it) replaced.
-    fn scrub(&self, text: &str) -> String {
-        let key = self.key.expose_secret();
-        if key.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(key, "[redacted]")
-        }
+    /// `text` with the key, pieces of it and key-like tokens replaced (should a server echo
+    /// them), for anything from the server that is logged or shown.
+    pub fn scrub(&self, text: &str) -> String {
+        self.redactor.redact(text)
     }
 }
 

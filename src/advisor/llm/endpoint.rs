@@ -12,7 +12,7 @@ use super::error::LlmSetupError;
 pub struct Endpoint {
     /// `{base_url}/chat/completions`
     pub chat_url: Url,
-    /// Base URL without any user:password part, for messages.
+    /// Base URL without user:password, query or key-like tokens, for messages.
     pub display: String,
     pub loopback: bool,
 }
@@ -63,18 +63,9 @@ impl Endpoint {
     }
 }
 
-/// `url` without user:password (someone may have put a key there).
+/// `url` without user:password, query or fragment (someone may have put a key there).
 fn redact(url: &str) -> String {
-    match Url::parse(url.trim()) {
-        Ok(mut u) => {
-            if !u.username().is_empty() || u.password().is_some() {
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-            }
-            u.to_string()
-        }
-        Err(_) => "(unparseable URL)".into(),
-    }
+    super::redact::url(url)
 }
 
 #[cfg(test)]

@@ -23,8 +23,8 @@ pub enum LlmSetupError {
     KeyCommand(String),
     #[error("prompt template {}: {reason}", path.display())]
     Prompt { path: PathBuf, reason: String },
-    #[error("LLM state dir {}: {reason}", path.display())]
-    DataDir { path: PathBuf, reason: String },
+    #[error("LLM state {0}; no LLM requests, since the daily budget cannot be checked")]
+    State(String),
     #[error("HTTP client: {0}")]
     Client(String),
 }

@@ -82,6 +82,20 @@ impl CallLimiter {
         }
     }
 
+    /// Take in calls another process made: the later call per deployment counts.
+    pub fn merge(&mut self, calls: &BTreeMap<String, UnixSeconds>) {
+        let mut changed = false;
+        for (k, &t) in calls {
+            if self.last_calls.get(k).is_none_or(|&mine| mine < t) {
+                self.last_calls.insert(k.clone(), t);
+                changed = true;
+            }
+        }
+        if changed {
+            self.rebuild();
+        }
+    }
+
     /// Last call per deployment, for the state file.
     pub fn last_calls(&self) -> &BTreeMap<String, UnixSeconds> {
         &self.last_calls
@@ -127,6 +141,19 @@ mod tests {
         let mut after = CallLimiter::new(300, before.last_calls().clone());
         assert_eq!(after.try_call("a", 5100), Err(200));
         assert_eq!(after.try_call("a", 5300), Ok(()));
+    }
+
+    #[test]
+    fn a_call_another_process_made_blocks_this_one() {
+        let mut l = CallLimiter::new(300, BTreeMap::new());
+        assert_eq!(l.try_call("a", 1000), Ok(()));
+        l.merge(&BTreeMap::from([
+            ("a".to_string(), 900),
+            ("b".to_string(), 1100),
+        ]));
+        assert_eq!(l.last_calls().get("a"), Some(&1000), "ours was later");
+        assert_eq!(l.try_call("b", 1200), Err(200));
+        assert_eq!(l.try_call("a", 1200), Err(100));
     }
 
     #[test]

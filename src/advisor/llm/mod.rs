@@ -10,7 +10,9 @@
 //! (`inputs.observed_at`), so the demo's virtual clock and a real cluster behave alike; only
 //! the provider's own back-off and the wall-clock budget guard use real time.
 //!
-//! No lock is held across a network call; the state file is written after each call.
+//! The state is shared with every other ai4k8s on the data dir (`shared.rs`): the decision
+//! to call (budget, rate limit) runs inside one transaction with what the others wrote, so
+//! the daily budget holds for all processes together. No lock is held across a network call.
 
 mod anonymize;
 mod budget;
@@ -21,16 +23,21 @@ mod error;
 mod history;
 mod key;
 mod limiter;
+mod merge;
 mod parse;
 mod prompt;
+mod redact;
 mod sanitize;
 mod schema;
+mod shared;
 mod state;
 mod wire;
 
 pub use error::LlmSetupError;
+pub use redact::url as redact_url;
 pub use schema::decision_schema;
-pub use state::FILE_NAME as STATE_FILE_NAME;
+pub use shared::FILE_NAME as STATE_FILE_NAME;
+pub use state::LEGACY_FILE_NAME as LEGACY_STATE_FILE_NAME;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -52,6 +59,7 @@ use endpoint::Endpoint;
 use history::{DeploymentMemory, Observation};
 use limiter::CallLimiter;
 use prompt::{Names, Prompts};
+use shared::SharedState;
 
 /// Why there is no LLM when no key is configured, for the status bar and the cards
 /// (e.g. "no key ($GROQ_API_KEY unset)"; the app appends ": policy only").
@@ -79,9 +87,9 @@ pub struct LlmAdvisor {
     max_retry_wait: u64,
     rules_cfg: AdvisorConfig,
     state_path: PathBuf,
+    /// Taken before `inner`, never while holding it.
+    shared: Mutex<SharedState>,
     inner: Mutex<Inner>,
-    /// Serializes state-file writes; holds the generation last written.
-    save_lock: Arc<Mutex<u64>>,
     wall_clock: WallClock,
 }
 
@@ -98,7 +106,6 @@ struct Inner {
     backoff_until: Option<Instant>,
     /// Cluster time of the last advise call (for the status bar's budget day).
     cluster_now: UnixSeconds,
-    generation: u64,
 }
 
 /// What [`LlmAdvisor::plan`] decided: answer now, or call with this plan.
@@ -171,12 +178,12 @@ impl LlmAdvisor {
         let anonymize = endpoint.anonymize(llm.anonymize);
         let prompts = Prompts::load(config_dir)
             .map_err(|(path, reason)| LlmSetupError::Prompt { path, reason })?;
-        std::fs::create_dir_all(data_dir).map_err(|e| LlmSetupError::DataDir {
-            path: data_dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let state_path = state::path_in(data_dir);
-        let saved = state::load(&state_path);
+        let (shared, saved, warnings) =
+            SharedState::open(data_dir).map_err(LlmSetupError::State)?;
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        let state_path = shared.path().to_path_buf();
 
         let mut models: Vec<String> = vec![];
         for m in std::iter::once(&llm.model).chain(&llm.fallback_models) {
@@ -199,7 +206,6 @@ impl LlmAdvisor {
             limits: RateLimits::default(),
             backoff_until: None,
             cluster_now: 0,
-            generation: 0,
         };
         tracing::info!(
             endpoint = %endpoint.display,
@@ -220,8 +226,8 @@ impl LlmAdvisor {
             max_retry_wait: llm.max_retry_wait_seconds,
             rules_cfg: advisor.clone(),
             state_path,
+            shared: Mutex::new(shared),
             inner: Mutex::new(inner),
-            save_lock: Arc::new(Mutex::new(0)),
             wall_clock: Arc::new(|| chrono::Utc::now().timestamp()),
         })
     }
@@ -258,12 +264,43 @@ impl LlmAdvisor {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Decide under the lock whether to call, and prepare the call.
+    /// Run `f` on this process's state inside a transaction on the shared state, after
+    /// taking in what other processes wrote; `f` says whether to write the result back.
+    fn transact<R>(&self, f: impl FnOnce(&mut Inner) -> (R, bool)) -> Result<R, String> {
+        blocking(|| {
+            let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            shared.transact(|loaded| {
+                let mut st = self.lock();
+                st.absorb(loaded);
+                let closed = st.budget.closed.clone();
+                let (out, write) = f(&mut st);
+                // A closure pinned to its day (or lifted) must reach the others, spend or not.
+                let write = write || st.budget.closed != closed;
+                let snapshot = write.then(|| self.snapshot(&st));
+                (out, snapshot)
+            })
+        })
+    }
+
+    /// Decide whether to call, with every process's budget and calls, and prepare the call.
+    /// The spent budget is committed before the request is sent, so a crash cannot forget it.
     fn plan(&self, inputs: &AdvisorInputs) -> Next {
+        let planned = self.transact(|st| {
+            let next = self.plan_locked(st, inputs);
+            let spent = matches!(next, Next::Call(_));
+            (next, spent)
+        });
+        planned.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "LLM state unavailable; no request");
+            Next::Answer(Err(fail(format!(
+                "LLM state unavailable, so the daily budget cannot be checked: no request ({e})"
+            ))))
+        })
+    }
+
+    fn plan_locked(&self, st: &mut Inner, inputs: &AdvisorInputs) -> Next {
         let now = inputs.observed_at;
         let dep = inputs.key().to_string();
-        let mut guard = self.lock();
-        let st = &mut *guard;
         st.cluster_now = now;
         st.budget.roll(now, (self.wall_clock)());
 
@@ -306,6 +343,12 @@ impl LlmAdvisor {
         }
 
         let remaining = st.budget.remaining(self.daily_budget);
+        if let Some(closed) = &st.budget.closed {
+            return Next::Answer(Err(fail(format!(
+                "no LLM requests until 00:00 UTC: {}",
+                closed.reason
+            ))));
+        }
         if remaining == 0 {
             return Next::Answer(Err(fail(format!(
                 "daily budget spent ({}/{})",
@@ -391,16 +434,21 @@ impl LlmAdvisor {
         moved.max(disagree)
     }
 
-    /// Count one more request (a retry, a fallback model) if the budget allows.
+    /// Count one more request (a retry, a fallback model) if everyone's budget allows.
     fn spend_one(&self) -> bool {
-        let mut st = self.lock();
-        let now = st.cluster_now;
-        st.budget.roll(now, (self.wall_clock)());
-        if st.budget.remaining(self.daily_budget) == 0 {
-            return false;
-        }
-        st.budget.spend();
-        true
+        let spent = self.transact(|st| {
+            let now = st.cluster_now;
+            st.budget.roll(now, (self.wall_clock)());
+            if st.budget.remaining(self.daily_budget) == 0 {
+                return (false, false);
+            }
+            st.budget.spend();
+            (true, true)
+        });
+        spent.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "LLM state unavailable; no further request");
+            false
+        })
     }
 
     /// Requests for one advice: one retry after a 429 that says when, the next model when one
@@ -517,6 +565,12 @@ impl LlmAdvisor {
             }
             let mut p = parse::parse(&reply.content, inputs)?;
             tracing::debug!(step = ?p.step, "LLM reply parsed");
+            // A model can echo a key it saw in an error or a prompt: the card never shows one.
+            // Before names are restored, so a real name is never taken for a token.
+            p.decision.reasoning = self.client.scrub(&p.decision.reasoning);
+            for f in p.decision.factors_considered.iter_mut().chain(&mut p.notes) {
+                *f = self.client.scrub(f);
+            }
             if self.anonymize {
                 let a = &plan.anonymizer;
                 p.decision.reasoning = a.restore(&p.decision.reasoning);
@@ -544,6 +598,8 @@ impl LlmAdvisor {
                 Ok(advice(cached, false, notices))
             }
             Err(reason) => {
+                // Reasons quote replies (parse errors show the reply's start): redacted here once.
+                let reason = self.client.scrub(&reason);
                 tracing::warn!(deployment = %dep, reason = %reason, "LLM advice failed; rules answer");
                 st.memory.entry(dep).or_default().last_failure = Some(reason.clone());
                 Err(fail(reason))
@@ -551,14 +607,13 @@ impl LlmAdvisor {
         }
     }
 
-    /// What the state file should hold now. Deployments idle for a week and calls older than
-    /// the interval are left out, so the file does not grow with every deployment ever seen.
-    fn snapshot(&self) -> (u64, state::Persisted) {
-        let mut st = self.lock();
-        st.generation += 1;
+    /// What the shared state should hold now. Deployments idle for a week and calls older
+    /// than the interval are left out, so the state does not grow with every deployment ever
+    /// seen.
+    fn snapshot(&self, st: &Inner) -> state::Persisted {
         let now = st.cluster_now;
         let interval = self.interval_seconds as i64;
-        let snap = state::Persisted {
+        state::Persisted {
             version: 0,
             cache: st.cache.entries(),
             last_calls: st
@@ -577,30 +632,14 @@ impl LlmAdvisor {
                 .map(|(k, m)| (k.clone(), m.clone()))
                 .collect(),
             anonymizer: st.anonymizer.clone(),
-        };
-        (st.generation, snap)
+        }
     }
 
-    /// Write the state file on the blocking pool (it ends in an fsync); a failure is logged,
-    /// never fatal: the next write may succeed.
-    async fn persist(&self) {
-        let (generation, snapshot) = self.snapshot();
-        let path = self.state_path.clone();
-        let save_lock = self.save_lock.clone();
-        let write = tokio::task::spawn_blocking(move || {
-            let mut written = save_lock.lock().unwrap_or_else(|p| p.into_inner());
-            if *written >= generation {
-                return; // a newer snapshot is already on disk
-            }
-            match state::save(&path, &snapshot) {
-                Ok(()) => *written = generation,
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot save LLM state")
-                }
-            }
-        });
-        if let Err(e) = write.await {
-            tracing::warn!(error = %e, "LLM state writer failed");
+    /// Merge this process's answers and memory into the shared state; a failure is logged,
+    /// never fatal: the next write carries them too.
+    fn persist(&self) {
+        if let Err(e) = self.transact(|_| ((), true)) {
+            tracing::warn!(error = %e, "cannot save LLM state");
         }
     }
 }
@@ -612,11 +651,9 @@ impl LlmBackend for LlmAdvisor {
             Next::Call(plan) => plan,
             Next::Answer(answer) => return answer,
         };
-        // The budget was spent: record that before the request, so a crash cannot forget it.
-        self.persist().await;
         let outcome = self.request(&plan).await;
         let result = self.finish(inputs, &plan, outcome);
-        self.persist().await;
+        self.persist();
         result
     }
 
@@ -645,6 +682,9 @@ impl LlmBackend for LlmAdvisor {
             b.remaining(self.daily_budget),
             self.daily_budget
         ));
+        if b.closed.is_some() {
+            s.push_str(" (closed until 00:00 UTC: state was damaged)");
+        }
         if let Some(r) = &st.limits.remaining_requests {
             s.push_str(&format!(" · server: {r} req"));
             if let Some(t) = &st.limits.remaining_tokens {
@@ -659,6 +699,16 @@ impl LlmBackend for LlmAdvisor {
             }
         }
         s
+    }
+}
+
+/// Run `f`, which may wait on the disk (an fsync, another process's transaction), telling a
+/// multi-threaded tokio runtime first so its other tasks move to another worker meanwhile.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
