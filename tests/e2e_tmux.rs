@@ -199,5 +199,8 @@ fn apply_and_edit_flows_in_a_real_terminal() {
         .filter_map(|l| l.split("\"kind\":\"").nth(1))
         .filter_map(|r| r.split('"').next())
         .collect();
-    assert_eq!(kinds, vec!["apply", "edit"], "{journal}");
+    // Each write is its intent, then its outcome.
+    assert_eq!(kinds, vec!["apply", "apply", "edit", "edit"], "{journal}");
+    assert_eq!(journal.matches("\"pending\":true").count(), 2, "{journal}");
+    assert_eq!(journal.matches("\"ok\":true").count(), 2, "{journal}");
 }

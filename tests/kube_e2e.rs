@@ -41,6 +41,11 @@ fn server_bin() -> String {
 
 /// Start the server; `deployments`: None for the demo cluster, Some(n) for n synthetic ones.
 fn sim_serve(dir: &Path, deployments: Option<usize>, speed: &str) -> SimServe {
+    sim_serve_with(dir, deployments, speed, &[])
+}
+
+/// `sim serve` with extra arguments (e.g. `--fault hpas=403`).
+fn sim_serve_with(dir: &Path, deployments: Option<usize>, speed: &str, extra: &[&str]) -> SimServe {
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
@@ -72,6 +77,7 @@ fn sim_serve(dir: &Path, deployments: Option<usize>, speed: &str) -> SimServe {
     if let Some(n) = deployments {
         cmd.args(["--deployments", &n.to_string()]);
     }
+    cmd.args(extra);
     let mut child = cmd.spawn().expect("start sim serve");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
@@ -353,6 +359,37 @@ async fn kube_writes_change_the_sim_world() {
         .await
         .expect_err("min above max");
     assert!(matches!(e, ClusterError::Invalid(_)), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_hpas_forbidden_the_recommendation_says_why_nothing_can_be_applied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = sim_serve_with(dir.path(), None, "0.001", &["--fault", "hpas=403"]);
+    let (kubeconfig, data) = (server.kubeconfig.clone(), dir.path().join("data"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args(["recommend", "shop/frontend", "-o", "json", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("GROQ_API_KEY")
+            .env_remove("AI4K8S_CONFIG")
+            .env_remove("KUBECONFIG")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run ai4k8s");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    // frontend has an HPA the app cannot see: no write of any kind is offered.
+    let why = v["nothing_to_apply"].as_str().unwrap_or("");
+    assert!(
+        why.contains("its HPA is unknown") && why.contains("forbidden"),
+        "{v}"
+    );
+    assert_eq!(v["changes"], serde_json::json!([]), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

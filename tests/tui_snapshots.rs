@@ -157,6 +157,29 @@ fn each_pane() {
     );
 }
 
+/// A deployment whose HPA the app cannot see says on its card that nothing will be written.
+#[test]
+fn the_card_says_writes_are_refused_when_the_hpa_is_unknown() {
+    let mut app = demo_app();
+    app.selected = app
+        .visible
+        .iter()
+        .position(|k| k.name == "frontend")
+        .expect("frontend");
+    let key = app.visible[app.selected].clone();
+    if let Some(v) = app.deployments.get_mut(&key) {
+        v.state.write_block = Some(ai4k8s::model::WriteBlock::HpaUnknown(
+            "forbidden: horizontalpodautoscalers.autoscaling is forbidden".into(),
+        ));
+    }
+    let card = pane(&app, PaneKind::Card, 60, 20);
+    let flat = card.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("Writes refused: its HPA is unknown (forbidden:"),
+        "{card}"
+    );
+}
+
 /// `b` asks the engine for a replay of the selected deployment and shows its answer: the
 /// policies' table, ai4k8s against the HPA, and the goals.
 #[test]

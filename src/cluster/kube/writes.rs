@@ -317,9 +317,9 @@ impl Writer<'_> {
                 "an HPA needs a CPU or a memory target".into(),
             ));
         }
-        if let Some(h) = self.hpas.find(|h| {
-            h.metadata.namespace.as_deref() == Some(&key.namespace) && hpa::targets(h, &key.name)
-        }) {
+        // From the store when it is complete, else from the server: a second HPA on one
+        // deployment would stop the controller (AmbiguousSelector).
+        if let Some(h) = self.targeting(key).await?.first() {
             return Err(ClusterError::Conflict(format!(
                 "deployment {key} already has HorizontalPodAutoscaler {}",
                 h.metadata.name.as_deref().unwrap_or("?")

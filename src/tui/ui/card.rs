@@ -82,6 +82,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if let Some(line) = failed {
         text.insert(0, line);
     }
+    // What the app cannot know stops every write: say so above everything else.
+    if let Some(block) = &v.state.write_block {
+        text.insert(
+            0,
+            Line::from(Span::styled(
+                format!("Writes refused: {block}."),
+                theme::error(),
+            )),
+        );
+    }
     let paragraph = Paragraph::new(text)
         .wrap(Wrap { trim: true })
         .scroll((app.card_scroll, 0))
