@@ -178,6 +178,32 @@ fn the_card_says_writes_are_refused_when_the_hpa_is_unknown() {
         flat.contains("Writes refused: its HPA is unknown (forbidden:"),
         "{card}"
     );
+    // The table does not say "no HPA" (-) for an HPA it cannot see.
+    let table = pane(&app, PaneKind::Table, 100, 18);
+    let row = table
+        .lines()
+        .find(|l| l.contains("frontend"))
+        .expect("frontend row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(cells.contains(&"?"), "{row}");
+}
+
+/// The answer to a key stays in view however many long notices the status bar carries.
+#[test]
+fn a_message_is_not_pushed_off_the_status_bar_by_notices() {
+    let mut app = demo_app();
+    app.notices.insert(
+        "cluster",
+        "horizontalpodautoscalers missing: forbidden: a long reason from the server".into(),
+    );
+    app.notices
+        .insert("history", "history store: kept in memory only".into());
+    app.message = Some((
+        "refused: hpa/web scales shop/web".into(),
+        ai4k8s::tui::app::Severity::Error,
+    ));
+    let bar = pane(&app, PaneKind::Status, 80, 1);
+    assert!(bar.contains("refused: hpa/web scales shop/web"), "{bar}");
 }
 
 /// `b` asks the engine for a replay of the selected deployment and shows its answer: the

@@ -162,9 +162,15 @@ fn ready_cell(s: &DeploymentState) -> Cell<'static> {
 }
 
 fn hpa_cell(s: &DeploymentState) -> Cell<'static> {
-    match &s.hpa {
-        None => Cell::from("-").style(theme::dim()),
-        Some(h) => {
+    use crate::model::WriteBlock;
+    match (&s.write_block, &s.hpa) {
+        // Unknown is not "none": an HPA may scale it unseen (and writes are refused).
+        (Some(WriteBlock::HpaUnknown(_)), _) => Cell::from("?").style(theme::error()),
+        (Some(WriteBlock::AmbiguousHpa(names)), _) => {
+            Cell::from(format!("{}×", names.len())).style(theme::error())
+        }
+        (None, None) => Cell::from("-").style(theme::dim()),
+        (None, Some(h)) => {
             let text = match (h.target_cpu_pct, h.target_mem_pct) {
                 (Some(c), _) => format!("{c}%"),
                 (None, Some(m)) => format!("m{m}%"),

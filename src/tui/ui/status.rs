@@ -43,6 +43,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
         left.push(sep.clone());
     }
+    // The answer to the last key next: long-lived notices must not push it off the bar.
+    let typing = matches!(app.mode, Mode::Filter | Mode::Command(_));
+    if let (false, Some((msg, sev))) = (typing, &app.message) {
+        let style = match sev {
+            Severity::Info => Style::new().fg(Color::Green),
+            Severity::Error => theme::error(),
+        };
+        left.push(Span::styled(msg.clone(), style));
+        left.push(sep.clone());
+    }
     left.push(Span::raw(app.llm_status.clone()));
     left.push(sep.clone());
     match &app.cluster_error {
@@ -64,18 +74,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Style::new().fg(Color::Yellow),
         ));
     }
-    left.push(sep);
-
     match (&app.mode, &app.message) {
-        (Mode::Filter | Mode::Command(_), _) => {}
-        (_, Some((msg, sev))) => {
-            let style = match sev {
-                Severity::Info => Style::new().fg(Color::Green),
-                Severity::Error => theme::error(),
-            };
-            left.push(Span::styled(msg.clone(), style));
-        }
+        (Mode::Filter | Mode::Command(_), _) | (_, Some(_)) => {}
         _ => {
+            left.push(sep);
             // Help first: on a narrow terminal it may be the only hint that fits.
             let mut hints: Vec<&str> = keymap::visible(app.session.read_only)
                 .filter_map(|b| b.hint)
