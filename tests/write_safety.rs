@@ -12,93 +12,18 @@ use ai4k8s::actions::plan::{self, Change, Intent, Plan};
 use ai4k8s::actions::{ActionError, Actions, Journal, Limits};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
-use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write};
+use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{self, Command, EngineOptions, Update};
-use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState, Sample};
-use async_trait::async_trait;
+use ai4k8s::model::{DeploymentKey, DeploymentState};
 
-type Hook = Box<dyn Fn() + Send + Sync>;
-
-/// The simulator, with a hook run inside every write before it reaches the world.
-struct Hooked {
-    sim: SimCluster,
-    on_write: Mutex<Option<Hook>>,
-}
-
-impl Hooked {
-    fn new(sim: SimCluster) -> Self {
-        Self {
-            sim,
-            on_write: Mutex::new(None),
-        }
-    }
-
-    fn hook(&self, f: impl Fn() + Send + Sync + 'static) {
-        *self.on_write.lock().expect("hook") = Some(Box::new(f));
-    }
-
-    fn run_hook(&self) {
-        if let Some(f) = self.on_write.lock().expect("hook").as_ref() {
-            f();
-        }
-    }
-}
-
-#[async_trait]
-impl Cluster for Hooked {
-    fn context(&self) -> String {
-        self.sim.context()
-    }
-    async fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError> {
-        self.sim.snapshot().await
-    }
-    async fn history(&self) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, ClusterError> {
-        self.sim.history().await
-    }
-    async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
-        self.run_hook();
-        self.sim.scale(key, replicas).await
-    }
-    async fn patch_hpa(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        min: Option<u32>,
-        max: Option<u32>,
-    ) -> Result<(), ClusterError> {
-        self.run_hook();
-        self.sim.patch_hpa(key, expect, min, max).await
-    }
-    async fn patch_hpa_target(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        cpu_pct: u32,
-    ) -> Result<(), ClusterError> {
-        self.run_hook();
-        self.sim.patch_hpa_target(key, expect, cpu_pct).await
-    }
-    async fn annotate(
-        &self,
-        key: &DeploymentKey,
-        changes: &[(String, Option<String>)],
-    ) -> Result<(), ClusterError> {
-        self.run_hook();
-        self.sim.annotate(key, changes).await
-    }
-    async fn create_hpa(&self, key: &DeploymentKey, spec: &HpaSpec) -> Result<(), ClusterError> {
-        self.run_hook();
-        self.sim.create_hpa(key, spec).await
-    }
-    async fn dry_run(&self, write: &Write) -> Result<(), ClusterError> {
-        self.sim.dry_run(write).await
-    }
-}
+#[path = "support/intercepted.rs"]
+mod intercepted;
+use intercepted::Intercepted;
 
 struct Setup {
     sim: SimCluster,
-    cluster: Arc<Hooked>,
+    cluster: Arc<Intercepted>,
     actions: Actions,
     data: tempfile::TempDir,
 }
@@ -106,7 +31,7 @@ struct Setup {
 fn setup() -> Setup {
     let data = tempfile::tempdir().expect("tempdir");
     let sim = SimCluster::new(SimWorld::demo(42, 48));
-    let cluster = Arc::new(Hooked::new(sim.clone()));
+    let cluster = Arc::new(Intercepted::new(sim.clone()));
     let journal = Journal::open(data.path()).expect("journal");
     let actions = Actions::new(cluster.clone(), Arc::new(journal), Limits::default(), false);
     Setup {
@@ -152,7 +77,7 @@ async fn the_intent_is_on_disk_before_the_cluster_sees_the_write() {
     let plan = bounds_plan(&before);
     let seen: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let (dir, log) = (s.data.path().to_path_buf(), seen.clone());
-    s.cluster.hook(move || {
+    s.cluster.hook(move |_, _| {
         let mut log = log.lock().expect("log");
         if log.is_empty() {
             *log = lines(&dir);
@@ -204,7 +129,7 @@ async fn a_lost_outcome_line_keeps_the_change_undoable_and_says_so() {
     let path = s.data.path().join(journal::FILE_NAME);
     // During the write the journal file turns into a directory: the outcome cannot be added.
     let p = path.clone();
-    s.cluster.hook(move || {
+    s.cluster.hook(move |_, _| {
         if p.is_file() {
             let _ = std::fs::remove_file(&p);
             let _ = std::fs::create_dir(&p);
@@ -224,7 +149,7 @@ async fn a_lost_outcome_line_keeps_the_change_undoable_and_says_so() {
     );
     assert_eq!(s.actions.undo_depth(), 1, "undo still knows it");
     // Journal back; undo restores the bounds.
-    s.cluster.hook(|| {});
+    s.cluster.hook(|_, _| {});
     std::fs::remove_dir(&path).expect("rmdir");
     s.actions.undo_last().await.expect("undone");
     let after = state(&s.sim, "shop", "checkout");
