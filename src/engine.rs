@@ -16,7 +16,8 @@ use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
 use crate::metrics::{History, HistoryBackend};
 use crate::model::{
-    Calibration, ClusterSnapshot, DeploymentKey, Recommendation, Sample, ScalingAction, UnixSeconds,
+    AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, Recommendation, Room, Sample,
+    ScalingAction, UnixSeconds,
 };
 use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
 
@@ -124,6 +125,8 @@ struct Known {
     calibration: Option<Arc<Calibration>>,
     /// When the next calibration is due; None while one runs.
     calibrate_at: Option<UnixSeconds>,
+    /// Its share of the cluster's spare capacity at the last poll (None: not constrained).
+    room: Option<Room>,
 }
 
 /// Start the engine; updates arrive on the returned receiver until the command sender drops.
@@ -384,6 +387,7 @@ async fn run(
                     }
                     force = false;
                 }
+                set_rooms(&mut known, &snap, &advisor);
                 for d in &snap.deployments {
                     if let Some(k) = known.get_mut(&d.key) {
                         schedule(
@@ -625,6 +629,32 @@ fn join_error_reason(e: tokio::task::JoinError) -> String {
     format!("the advisor panicked: {message}")
 }
 
+/// Each deployment's room in the cluster for this poll, from the fleet's decisions on the
+/// latest forecasts (`pipeline::fleet_rooms`): the same rule `recommend` applies.
+fn set_rooms(known: &mut HashMap<DeploymentKey, Known>, snap: &ClusterSnapshot, advisor: &Advisor) {
+    let fleet: Vec<AdvisorInputs> = if snap.capacity.is_none() {
+        Vec::new()
+    } else {
+        snap.deployments
+            .iter()
+            .filter_map(|d| {
+                let k = known.get(&d.key)?;
+                Some(pipeline::inputs(
+                    d,
+                    &k.forecasts,
+                    Some(&k.history),
+                    k.calibration.as_deref(),
+                    snap.time,
+                ))
+            })
+            .collect()
+    };
+    let mut rooms = pipeline::fleet_rooms(snap, &fleet, advisor.config());
+    for (key, k) in known.iter_mut() {
+        k.room = rooms.remove(key);
+    }
+}
+
 fn new_known(history: History) -> Known {
     Known {
         history,
@@ -633,6 +663,7 @@ fn new_known(history: History) -> Known {
         recommended_at: None,
         calibration: None,
         calibrate_at: Some(UnixSeconds::MIN),
+        room: None,
     }
 }
 
@@ -701,13 +732,14 @@ fn schedule(
         && in_flight.insert((key.clone(), true))
     {
         k.recommended_at = Some(t);
-        let inputs = pipeline::inputs(
+        let mut inputs = pipeline::inputs(
             state,
             &k.forecasts,
             Some(&k.history),
             k.calibration.as_deref(),
             t,
         );
+        inputs.policy.room = k.room.clone();
         let advisor = advisor.clone();
         let key = key.clone();
         work.spawn(async move {
@@ -792,6 +824,7 @@ mod tests {
                 context: "fixed".into(),
                 time,
                 deployments: self.deployments.clone(),
+                capacity: None,
             })
         }
         async fn history(

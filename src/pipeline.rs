@@ -14,7 +14,7 @@ use crate::metrics::backend::HistoryBackend;
 use crate::metrics::history::Metric;
 use crate::model::{
     AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, DeploymentState, Forecast,
-    Recommendation, Sample,
+    Recommendation, Room, Sample,
 };
 
 /// Two weeks of minutes: the longest history a forecast is made from.
@@ -84,6 +84,33 @@ pub fn inputs(
     i.policy.params = params;
     i.policy.calibration = calibration.cloned();
     i
+}
+
+/// Each deployment's share of the cluster's spare capacity when the fleet's scale-ups (the
+/// policy's own decisions from these inputs) do not fit together; empty when they fit or the
+/// capacity is unknown. Every face sets `policy.room` from it before deciding.
+pub fn fleet_rooms<'a>(
+    snapshot: &ClusterSnapshot,
+    fleet: impl IntoIterator<Item = &'a AdvisorInputs>,
+    cfg: &crate::config::AdvisorConfig,
+) -> HashMap<DeploymentKey, Room> {
+    use crate::advisor::policy::capacity;
+    let Some(cap) = snapshot.capacity.as_ref() else {
+        return HashMap::new();
+    };
+    let sizes: HashMap<&DeploymentKey, (u32, u32)> = snapshot
+        .deployments
+        .iter()
+        .map(|d| (&d.key, (d.cpu_request_millis, d.mem_request_mib)))
+        .collect();
+    let wants: Vec<capacity::Want> = fleet
+        .into_iter()
+        .filter_map(|i| {
+            let (cpu, mem) = sizes.get(&i.key()).copied()?;
+            capacity::want(i, cfg, cpu, mem)
+        })
+        .collect();
+    capacity::rooms(Some(cap), &wants)
 }
 
 /// Build histories the way the engine does at start — the store, then the cluster's own
@@ -181,27 +208,39 @@ pub async fn recommend(
     {
         return Err(ClusterError::NotFound(format!("deployment {k} not found")));
     }
-    let mut out = Vec::new();
+    // With the nodes known, every deployment's inputs first: the room one gets depends on what
+    // the others want, so `recommend NS/NAME` sees the same room as `--all` and the TUI.
+    let whole_fleet = snapshot.capacity.is_some();
+    let mut fleet = Vec::with_capacity(snapshot.deployments.len());
     for state in snapshot
         .deployments
         .iter()
-        .filter(|d| wanted.is_none_or(|k| &d.key == k))
+        .filter(|d| whole_fleet || wanted.is_none_or(|k| &d.key == k))
     {
-        let forecasts = histories
-            .get(&state.key)
+        let history = histories.get(&state.key);
+        let forecasts = history
             .map(|h| forecast_history(h, ForecastOptions::default()))
             .unwrap_or_default();
-        let history = histories.get(&state.key);
         let calibration = history.and_then(|h| calibration_of(h, state, advisor.config()).ok());
-        let rec = advisor
-            .recommend(&inputs(
+        fleet.push((
+            state,
+            inputs(
                 state,
                 &forecasts,
                 history,
                 calibration.as_ref(),
                 snapshot.time,
-            ))
-            .await;
+            ),
+        ));
+    }
+    let rooms = fleet_rooms(&snapshot, fleet.iter().map(|(_, i)| i), advisor.config());
+    let mut out = Vec::new();
+    for (state, mut inputs) in fleet
+        .into_iter()
+        .filter(|(d, _)| wanted.is_none_or(|k| &d.key == k))
+    {
+        inputs.policy.room = rooms.get(&state.key).cloned();
+        let rec = advisor.recommend(&inputs).await;
         out.push(Recommended::new(rec, state));
     }
     Ok(out)
