@@ -55,9 +55,14 @@ pub fn for_scenario(specs: &[DeploymentSpec]) -> Vec<SimNode> {
     (0..n).map(node).collect()
 }
 
+/// The name of node `i` (from 1, as the old fixed three were).
+pub fn node_name(i: usize) -> String {
+    format!("sim-node-{}", i + 1)
+}
+
 /// Node `i`: named and labelled like a managed node group's.
 pub fn node(i: u32) -> SimNode {
-    let name = format!("sim-node-{i}");
+    let name = node_name(i as usize);
     let zone = ["a", "b", "c"][i as usize % 3];
     let labels = BTreeMap::from([
         ("kubernetes.io/hostname".to_string(), name.clone()),

@@ -108,6 +108,8 @@ pub struct PodView {
     /// Usage at the last scrape, millicores and MiB; None before the first metrics.
     pub cpu_usage_millis: Option<f64>,
     pub mem_usage_mib: Option<f64>,
+    /// Index in `SimWorld::nodes()` of the node it runs on.
+    pub node: usize,
 }
 
 /// An HPA as `sim serve` shows it.
@@ -416,6 +418,7 @@ impl SimWorld {
                     ready: p.ready(now),
                     cpu_usage_millis: p.cpu_usage,
                     mem_usage_mib: p.mem_usage,
+                    node: nodes::placement(self.nodes.len(), i, p.id),
                 })
                 .collect(),
             annotations: &d.annotations,
