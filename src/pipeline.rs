@@ -256,3 +256,100 @@ pub fn calibration_of(
     let samples: Vec<Sample> = history.iter().copied().collect();
     crate::advisor::policy::calibrate::calibrate(&samples, state, cfg)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::sim::nodes;
+    use crate::cluster::sim::scenario::{DemandSpec, DeploymentSpec};
+    use crate::cluster::sim::{SimCluster, SimWorld};
+    use crate::config::AdvisorConfig;
+    use crate::model::Resources;
+
+    /// A deployment without an HPA at 2 replicas under ~6 pods' worth of load.
+    fn busy(name: &'static str) -> DeploymentSpec {
+        DeploymentSpec {
+            namespace: "shop",
+            name,
+            cpu_request_millis: 500,
+            mem_request_mib: 256,
+            mem_base_mib: 100.0,
+            mem_per_core_mib: 50.0,
+            min_replicas: 1,
+            max_replicas: 40,
+            initial_replicas: 2,
+            hpa: None,
+            startup_seconds: 60,
+            demand: DemandSpec {
+                trace: "crane_input0_1m",
+                p99_cores: 3.0,
+                phase_hours: 0.0,
+                growth_per_day: 0.0,
+                noise: 0.0,
+            },
+            predictive: false,
+        }
+    }
+
+    async fn targets(sim: &SimCluster) -> Vec<(u32, String)> {
+        let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        recommend(sim, &HistoryBackend::default(), &advisor, None)
+            .await
+            .expect("recommend")
+            .into_iter()
+            .map(|r| {
+                (
+                    r.recommendation.decision.target_replicas,
+                    r.recommendation.decision.reasoning,
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn recommend_caps_the_fleets_scale_ups_to_what_the_nodes_have_spare() {
+        let sim = SimCluster::new(SimWorld::warmed_up(3, vec![busy("a"), busy("b")], 2));
+        let roomy = targets(&sim).await;
+        let wanted: u32 = roomy.iter().map(|(t, _)| t.saturating_sub(2)).sum();
+        assert!(wanted > 2, "the fleet wants more than 2 pods: {roomy:?}");
+        assert!(roomy.iter().all(|(_, r)| !r.contains("room for")));
+        // One node with 1000 m (two pods' worth) spare.
+        {
+            let mut w = sim.world();
+            let requested = w.capacity().requested;
+            let mut n = nodes::node(0);
+            n.allocatable = Resources {
+                cpu_millis: requested.cpu_millis + 1000,
+                ..n.allocatable
+            };
+            w.set_nodes(vec![n], false);
+        }
+        let tight = targets(&sim).await;
+        let added: u32 = tight.iter().map(|(t, _)| t.saturating_sub(2)).sum();
+        assert_eq!(added, 2, "both fit in the room, no more: {tight:?}");
+        assert!(
+            tight
+                .iter()
+                .all(|(_, r)| r.contains("more pods of this size (1000 m CPU spare")),
+            "{tight:?}"
+        );
+        // With an autoscaler the plan stands, and says how many nodes it needs.
+        {
+            let mut w = sim.world();
+            let n = w.nodes().to_vec();
+            w.set_nodes(n, true);
+        }
+        let scaled = targets(&sim).await;
+        assert_eq!(
+            scaled.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            roomy.iter().map(|(t, _)| *t).collect::<Vec<_>>()
+        );
+        assert!(
+            scaled
+                .iter()
+                // 9 × 500 m wanted, 1000 m spare: 3500 m short on 3000 m nodes.
+                .all(|(_, r)| r.contains("need about 2 more nodes of m5.4xlarge")),
+            "{scaled:?}"
+        );
+    }
+}

@@ -1582,12 +1582,18 @@ fn get_and_describe_nodes_show_the_worlds_capacity() {
     let d = s.ok(&["describe", "node", "sim-node-1"]);
     assert!(d.contains("Allocatable:"), "{d}");
     assert!(
-        d.contains(&format!("Non-terminated Pods:          ({} in total)", on_first.pods)),
+        d.contains(&format!(
+            "Non-terminated Pods:          ({} in total)",
+            on_first.pods
+        )),
         "{d}"
     );
     let cpu_pct = on_first.cpu_millis * 100 / 15_890;
     assert!(
-        d.contains(&format!("cpu                {}m ({cpu_pct}%)", on_first.cpu_millis)),
+        d.contains(&format!(
+            "cpu                {}m ({cpu_pct}%)",
+            on_first.cpu_millis
+        )),
         "{d}"
     );
     let e = s.fails(&["get", "node", "sim-node-999"]);
