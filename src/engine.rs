@@ -807,6 +807,42 @@ mod tests {
         assert_eq!(forecasts.len(), n);
     }
 
+    #[tokio::test]
+    async fn the_engines_cards_share_the_clusters_room_between_deployments() {
+        let sim = crate::pipeline::tests::full_cluster();
+        let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        let opts = EngineOptions {
+            poll_every: Duration::from_millis(20),
+            ..EngineOptions::default()
+        };
+        let (_cmd, mut rx) = spawn(Arc::new(sim.clone()), advisor, opts);
+        let mut cards: HashMap<DeploymentKey, Arc<Recommendation>> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while cards.len() < 2 {
+            let u = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("updates keep coming")
+                .expect("engine alive");
+            if let Update::Recommendation(r) = u {
+                cards.insert(r.key(), r);
+            }
+        }
+        // Each at 2 replicas; the node has room for 2 more pods between them.
+        let added: u32 = cards
+            .values()
+            .map(|r| r.decision.target_replicas.saturating_sub(2))
+            .sum();
+        assert_eq!(added, 2, "{cards:?}");
+        for r in cards.values() {
+            assert!(r.inputs.policy.room.is_some(), "{r:?}");
+            assert!(
+                r.decision.reasoning.contains("(1000 m CPU spare"),
+                "{}",
+                r.decision.reasoning
+            );
+        }
+    }
+
     /// A cluster of fixed deployments whose clock moves 15 s per snapshot; it refuses writes.
     struct Fixed {
         deployments: Vec<crate::model::DeploymentState>,

@@ -258,7 +258,7 @@ pub fn calibration_of(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cluster::sim::nodes;
     use crate::cluster::sim::scenario::{DemandSpec, DeploymentSpec};
@@ -267,7 +267,7 @@ mod tests {
     use crate::model::Resources;
 
     /// A deployment without an HPA at 2 replicas under ~6 pods' worth of load.
-    fn busy(name: &'static str) -> DeploymentSpec {
+    pub(crate) fn busy(name: &'static str) -> DeploymentSpec {
         DeploymentSpec {
             namespace: "shop",
             name,
@@ -306,6 +306,24 @@ mod tests {
             .collect()
     }
 
+    /// Two busy deployments on one node with two pods' worth (1000 m) spare.
+    pub(crate) fn full_cluster() -> SimCluster {
+        let sim = SimCluster::new(SimWorld::warmed_up(3, vec![busy("a"), busy("b")], 2));
+        squeeze(&sim);
+        sim
+    }
+
+    fn squeeze(sim: &SimCluster) {
+        let mut w = sim.world();
+        let requested = w.capacity().requested;
+        let mut n = nodes::node(0);
+        n.allocatable = Resources {
+            cpu_millis: requested.cpu_millis + 1000,
+            ..n.allocatable
+        };
+        w.set_nodes(vec![n], false);
+    }
+
     #[tokio::test]
     async fn recommend_caps_the_fleets_scale_ups_to_what_the_nodes_have_spare() {
         let sim = SimCluster::new(SimWorld::warmed_up(3, vec![busy("a"), busy("b")], 2));
@@ -313,17 +331,7 @@ mod tests {
         let wanted: u32 = roomy.iter().map(|(t, _)| t.saturating_sub(2)).sum();
         assert!(wanted > 2, "the fleet wants more than 2 pods: {roomy:?}");
         assert!(roomy.iter().all(|(_, r)| !r.contains("room for")));
-        // One node with 1000 m (two pods' worth) spare.
-        {
-            let mut w = sim.world();
-            let requested = w.capacity().requested;
-            let mut n = nodes::node(0);
-            n.allocatable = Resources {
-                cpu_millis: requested.cpu_millis + 1000,
-                ..n.allocatable
-            };
-            w.set_nodes(vec![n], false);
-        }
+        squeeze(&sim);
         let tight = targets(&sim).await;
         let added: u32 = tight.iter().map(|(t, _)| t.saturating_sub(2)).sum();
         assert_eq!(added, 2, "both fit in the room, no more: {tight:?}");
