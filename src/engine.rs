@@ -632,7 +632,14 @@ fn join_error_reason(e: tokio::task::JoinError) -> String {
 /// Each deployment's room in the cluster for this poll, from the fleet's decisions on the
 /// latest forecasts (`pipeline::fleet_rooms`): the same rule `recommend` applies.
 fn set_rooms(known: &mut HashMap<DeploymentKey, Known>, snap: &ClusterSnapshot, advisor: &Advisor) {
-    let fleet: Vec<AdvisorInputs> = if snap.capacity.is_none() {
+    let tight = snap.capacity.as_ref().is_some_and(|c| {
+        crate::advisor::policy::capacity::can_overflow(
+            c,
+            &snap.deployments,
+            advisor.config().max_step,
+        )
+    });
+    let fleet: Vec<AdvisorInputs> = if !tight {
         Vec::new()
     } else {
         snap.deployments

@@ -210,7 +210,13 @@ pub async fn recommend(
     }
     // With the nodes known, every deployment's inputs first: the room one gets depends on what
     // the others want, so `recommend NS/NAME` sees the same room as `--all` and the TUI.
-    let whole_fleet = snapshot.capacity.is_some();
+    let whole_fleet = snapshot.capacity.as_ref().is_some_and(|c| {
+        crate::advisor::policy::capacity::can_overflow(
+            c,
+            &snapshot.deployments,
+            advisor.config().max_step,
+        )
+    });
     let mut fleet = Vec::with_capacity(snapshot.deployments.len());
     for state in snapshot
         .deployments

@@ -15,7 +15,9 @@
 use std::collections::HashMap;
 
 use crate::config::AdvisorConfig;
-use crate::model::{AdvisorInputs, ClusterCapacity, DeploymentKey, PolicyChange, Resources, Room};
+use crate::model::{
+    AdvisorInputs, ClusterCapacity, DeploymentKey, DeploymentState, PolicyChange, Resources, Room,
+};
 
 /// One deployment's pending scale-up: extra pods beyond the replicas it has, and their size.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +56,31 @@ pub fn want(
         cpu_millis,
         mem_mib,
     })
+}
+
+/// Whether the fleet's scale-ups could ever exceed the spare capacity: false when even every
+/// deployment at the most one decision can add (its maximum, and `max_step` from its floor or
+/// replicas) fits. Then no room can cap anything, and no face needs the whole fleet's
+/// decisions (which `recommend NS/NAME` would otherwise forecast and calibrate for).
+pub fn can_overflow(cap: &ClusterCapacity, fleet: &[DeploymentState], max_step: u32) -> bool {
+    let most = fleet.iter().fold(Resources::default(), |a, d| {
+        let reference = d
+            .hpa
+            .as_ref()
+            .map_or(d.desired_replicas, |h| h.min_replicas);
+        let top = d
+            .max_replicas
+            .max(d.min_replicas)
+            .max(1)
+            .min(reference.saturating_add(max_step));
+        let extra = u64::from(top.saturating_sub(d.desired_replicas));
+        a.saturating_add(Resources {
+            cpu_millis: extra.saturating_mul(u64::from(d.cpu_request_millis)),
+            mem_mib: extra.saturating_mul(u64::from(d.mem_request_mib)),
+            pods: extra,
+        })
+    });
+    !fits_in(most, cap.spare())
 }
 
 /// Pods a change adds beyond spec.replicas (a floor below the HPA's replicas adds none).

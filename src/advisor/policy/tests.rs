@@ -513,3 +513,28 @@ fn no_room_without_an_hpa_is_no_scale_up() {
         o[0].decision.reasoning
     );
 }
+
+#[test]
+fn a_cluster_that_holds_every_deployment_at_its_most_cannot_overflow() {
+    let world = crate::cluster::sim::SimWorld::demo(1, 0);
+    let snap = world.snapshot();
+    let cap = snap.capacity.clone().unwrap_or_default();
+    // The demo's nodes hold every deployment at its maximum: no fleet pass is needed.
+    assert!(!capacity::can_overflow(&cap, &snap.deployments, 10));
+    // A full one can.
+    let mut full = cap.clone();
+    full.requested = full.allocatable;
+    assert!(capacity::can_overflow(&full, &snap.deployments, 10));
+    // Nothing can grow with a step of 0 at the floor: nothing to overflow.
+    let at_floor: Vec<_> = snap
+        .deployments
+        .iter()
+        .filter(|d| {
+            d.hpa
+                .as_ref()
+                .is_none_or(|h| h.min_replicas <= d.desired_replicas)
+        })
+        .cloned()
+        .collect();
+    assert!(!capacity::can_overflow(&full, &at_floor, 0));
+}
