@@ -16,7 +16,8 @@ use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
 use crate::metrics::{History, HistoryBackend};
 use crate::model::{
-    Calibration, ClusterSnapshot, DeploymentKey, Recommendation, Sample, ScalingAction, UnixSeconds,
+    AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, Recommendation, Room, Sample,
+    ScalingAction, UnixSeconds,
 };
 use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
 
@@ -124,6 +125,8 @@ struct Known {
     calibration: Option<Arc<Calibration>>,
     /// When the next calibration is due; None while one runs.
     calibrate_at: Option<UnixSeconds>,
+    /// Its share of the cluster's spare capacity at the last poll (None: not constrained).
+    room: Option<Room>,
 }
 
 /// Start the engine; updates arrive on the returned receiver until the command sender drops.
@@ -384,6 +387,7 @@ async fn run(
                     }
                     force = false;
                 }
+                set_rooms(&mut known, &snap, &advisor);
                 for d in &snap.deployments {
                     if let Some(k) = known.get_mut(&d.key) {
                         schedule(
@@ -625,6 +629,39 @@ fn join_error_reason(e: tokio::task::JoinError) -> String {
     format!("the advisor panicked: {message}")
 }
 
+/// Each deployment's room in the cluster for this poll, from the fleet's decisions on the
+/// latest forecasts (`pipeline::fleet_rooms`): the same rule `recommend` applies.
+fn set_rooms(known: &mut HashMap<DeploymentKey, Known>, snap: &ClusterSnapshot, advisor: &Advisor) {
+    let tight = snap.capacity.as_ref().is_some_and(|c| {
+        crate::advisor::policy::capacity::can_overflow(
+            c,
+            &snap.deployments,
+            advisor.config().max_step,
+        )
+    });
+    let fleet: Vec<AdvisorInputs> = if !tight {
+        Vec::new()
+    } else {
+        snap.deployments
+            .iter()
+            .filter_map(|d| {
+                let k = known.get(&d.key)?;
+                Some(pipeline::inputs(
+                    d,
+                    &k.forecasts,
+                    Some(&k.history),
+                    k.calibration.as_deref(),
+                    snap.time,
+                ))
+            })
+            .collect()
+    };
+    let mut rooms = pipeline::fleet_rooms(snap, &fleet, advisor.config());
+    for (key, k) in known.iter_mut() {
+        k.room = rooms.remove(key);
+    }
+}
+
 fn new_known(history: History) -> Known {
     Known {
         history,
@@ -633,6 +670,7 @@ fn new_known(history: History) -> Known {
         recommended_at: None,
         calibration: None,
         calibrate_at: Some(UnixSeconds::MIN),
+        room: None,
     }
 }
 
@@ -701,13 +739,14 @@ fn schedule(
         && in_flight.insert((key.clone(), true))
     {
         k.recommended_at = Some(t);
-        let inputs = pipeline::inputs(
+        let mut inputs = pipeline::inputs(
             state,
             &k.forecasts,
             Some(&k.history),
             k.calibration.as_deref(),
             t,
         );
+        inputs.policy.room = k.room.clone();
         let advisor = advisor.clone();
         let key = key.clone();
         work.spawn(async move {
@@ -775,6 +814,42 @@ mod tests {
         assert_eq!(forecasts.len(), n);
     }
 
+    #[tokio::test]
+    async fn the_engines_cards_share_the_clusters_room_between_deployments() {
+        let sim = crate::pipeline::tests::full_cluster();
+        let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        let opts = EngineOptions {
+            poll_every: Duration::from_millis(20),
+            ..EngineOptions::default()
+        };
+        let (_cmd, mut rx) = spawn(Arc::new(sim.clone()), advisor, opts);
+        let mut cards: HashMap<DeploymentKey, Arc<Recommendation>> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while cards.len() < 2 {
+            let u = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("updates keep coming")
+                .expect("engine alive");
+            if let Update::Recommendation(r) = u {
+                cards.insert(r.key(), r);
+            }
+        }
+        // Each at 2 replicas; the node has room for 2 more pods between them.
+        let added: u32 = cards
+            .values()
+            .map(|r| r.decision.target_replicas.saturating_sub(2))
+            .sum();
+        assert_eq!(added, 2, "{cards:?}");
+        for r in cards.values() {
+            assert!(r.inputs.policy.room.is_some(), "{r:?}");
+            assert!(
+                r.decision.reasoning.contains("(1000 m CPU spare"),
+                "{}",
+                r.decision.reasoning
+            );
+        }
+    }
+
     /// A cluster of fixed deployments whose clock moves 15 s per snapshot; it refuses writes.
     struct Fixed {
         deployments: Vec<crate::model::DeploymentState>,
@@ -792,6 +867,7 @@ mod tests {
                 context: "fixed".into(),
                 time,
                 deployments: self.deployments.clone(),
+                capacity: None,
             })
         }
         async fn history(

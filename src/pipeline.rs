@@ -14,7 +14,7 @@ use crate::metrics::backend::HistoryBackend;
 use crate::metrics::history::Metric;
 use crate::model::{
     AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, DeploymentState, Forecast,
-    Recommendation, Sample,
+    Recommendation, Room, Sample,
 };
 
 /// Two weeks of minutes: the longest history a forecast is made from.
@@ -84,6 +84,33 @@ pub fn inputs(
     i.policy.params = params;
     i.policy.calibration = calibration.cloned();
     i
+}
+
+/// Each deployment's share of the cluster's spare capacity when the fleet's scale-ups (the
+/// policy's own decisions from these inputs) do not fit together; empty when they fit or the
+/// capacity is unknown. Every face sets `policy.room` from it before deciding.
+pub fn fleet_rooms<'a>(
+    snapshot: &ClusterSnapshot,
+    fleet: impl IntoIterator<Item = &'a AdvisorInputs>,
+    cfg: &crate::config::AdvisorConfig,
+) -> HashMap<DeploymentKey, Room> {
+    use crate::advisor::policy::capacity;
+    let Some(cap) = snapshot.capacity.as_ref() else {
+        return HashMap::new();
+    };
+    let sizes: HashMap<&DeploymentKey, (u32, u32)> = snapshot
+        .deployments
+        .iter()
+        .map(|d| (&d.key, (d.cpu_request_millis, d.mem_request_mib)))
+        .collect();
+    let wants: Vec<capacity::Want> = fleet
+        .into_iter()
+        .filter_map(|i| {
+            let (cpu, mem) = sizes.get(&i.key()).copied()?;
+            capacity::want(i, cfg, cpu, mem)
+        })
+        .collect();
+    capacity::rooms(Some(cap), &wants)
 }
 
 /// Build histories the way the engine does at start — the store, then the cluster's own
@@ -181,27 +208,45 @@ pub async fn recommend(
     {
         return Err(ClusterError::NotFound(format!("deployment {k} not found")));
     }
-    let mut out = Vec::new();
+    // With the nodes known, every deployment's inputs first: the room one gets depends on what
+    // the others want, so `recommend NS/NAME` sees the same room as `--all` and the TUI.
+    let whole_fleet = snapshot.capacity.as_ref().is_some_and(|c| {
+        crate::advisor::policy::capacity::can_overflow(
+            c,
+            &snapshot.deployments,
+            advisor.config().max_step,
+        )
+    });
+    let mut fleet = Vec::with_capacity(snapshot.deployments.len());
     for state in snapshot
         .deployments
         .iter()
-        .filter(|d| wanted.is_none_or(|k| &d.key == k))
+        .filter(|d| whole_fleet || wanted.is_none_or(|k| &d.key == k))
     {
-        let forecasts = histories
-            .get(&state.key)
+        let history = histories.get(&state.key);
+        let forecasts = history
             .map(|h| forecast_history(h, ForecastOptions::default()))
             .unwrap_or_default();
-        let history = histories.get(&state.key);
         let calibration = history.and_then(|h| calibration_of(h, state, advisor.config()).ok());
-        let rec = advisor
-            .recommend(&inputs(
+        fleet.push((
+            state,
+            inputs(
                 state,
                 &forecasts,
                 history,
                 calibration.as_ref(),
                 snapshot.time,
-            ))
-            .await;
+            ),
+        ));
+    }
+    let rooms = fleet_rooms(&snapshot, fleet.iter().map(|(_, i)| i), advisor.config());
+    let mut out = Vec::new();
+    for (state, mut inputs) in fleet
+        .into_iter()
+        .filter(|(d, _)| wanted.is_none_or(|k| &d.key == k))
+    {
+        inputs.policy.room = rooms.get(&state.key).cloned();
+        let rec = advisor.recommend(&inputs).await;
         out.push(Recommended::new(rec, state));
     }
     Ok(out)
@@ -216,4 +261,109 @@ pub fn calibration_of(
 ) -> Result<Calibration, String> {
     let samples: Vec<Sample> = history.iter().copied().collect();
     crate::advisor::policy::calibrate::calibrate(&samples, state, cfg)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::cluster::sim::nodes;
+    use crate::cluster::sim::scenario::{DemandSpec, DeploymentSpec};
+    use crate::cluster::sim::{SimCluster, SimWorld};
+    use crate::config::AdvisorConfig;
+    use crate::model::Resources;
+
+    /// A deployment without an HPA at 2 replicas under ~6 pods' worth of load.
+    pub(crate) fn busy(name: &'static str) -> DeploymentSpec {
+        DeploymentSpec {
+            namespace: "shop",
+            name,
+            cpu_request_millis: 500,
+            mem_request_mib: 256,
+            mem_base_mib: 100.0,
+            mem_per_core_mib: 50.0,
+            min_replicas: 1,
+            max_replicas: 40,
+            initial_replicas: 2,
+            hpa: None,
+            startup_seconds: 60,
+            demand: DemandSpec {
+                trace: "crane_input0_1m",
+                p99_cores: 3.0,
+                phase_hours: 0.0,
+                growth_per_day: 0.0,
+                noise: 0.0,
+            },
+            predictive: false,
+        }
+    }
+
+    async fn targets(sim: &SimCluster) -> Vec<(u32, String)> {
+        let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
+        recommend(sim, &HistoryBackend::default(), &advisor, None)
+            .await
+            .expect("recommend")
+            .into_iter()
+            .map(|r| {
+                (
+                    r.recommendation.decision.target_replicas,
+                    r.recommendation.decision.reasoning,
+                )
+            })
+            .collect()
+    }
+
+    /// Two busy deployments on one node with two pods' worth (1000 m) spare.
+    pub(crate) fn full_cluster() -> SimCluster {
+        let sim = SimCluster::new(SimWorld::warmed_up(3, vec![busy("a"), busy("b")], 2));
+        squeeze(&sim);
+        sim
+    }
+
+    fn squeeze(sim: &SimCluster) {
+        let mut w = sim.world();
+        let requested = w.capacity().requested;
+        let mut n = nodes::node(0);
+        n.allocatable = Resources {
+            cpu_millis: requested.cpu_millis + 1000,
+            ..n.allocatable
+        };
+        w.set_nodes(vec![n], false);
+    }
+
+    #[tokio::test]
+    async fn recommend_caps_the_fleets_scale_ups_to_what_the_nodes_have_spare() {
+        let sim = SimCluster::new(SimWorld::warmed_up(3, vec![busy("a"), busy("b")], 2));
+        let roomy = targets(&sim).await;
+        let wanted: u32 = roomy.iter().map(|(t, _)| t.saturating_sub(2)).sum();
+        assert!(wanted > 2, "the fleet wants more than 2 pods: {roomy:?}");
+        assert!(roomy.iter().all(|(_, r)| !r.contains("room for")));
+        squeeze(&sim);
+        let tight = targets(&sim).await;
+        let added: u32 = tight.iter().map(|(t, _)| t.saturating_sub(2)).sum();
+        assert_eq!(added, 2, "both fit in the room, no more: {tight:?}");
+        assert!(
+            tight
+                .iter()
+                .all(|(_, r)| r.contains("more pods of this size (1000 m CPU spare")),
+            "{tight:?}"
+        );
+        // With an autoscaler the plan stands, and says how many nodes it needs.
+        {
+            let mut w = sim.world();
+            let n = w.nodes().to_vec();
+            w.set_nodes(n, true);
+        }
+        let scaled = targets(&sim).await;
+        assert_eq!(
+            scaled.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            roomy.iter().map(|(t, _)| *t).collect::<Vec<_>>()
+        );
+        assert!(
+            scaled
+                .iter()
+                // 9 × 500 m wanted, 1000 m spare: 3500 m short on 3000 m nodes.
+                .all(|(_, r)| r.contains("need about 2 more nodes of m5.4xlarge")),
+            "{scaled:?}"
+        );
+    }
 }

@@ -155,14 +155,17 @@ async fn kube_snapshot_equals_the_sim_world() {
     let c = connect(&kubeconfig).await;
     let want = same_world().snapshot();
     let got = until(&c, "metrics for every deployment that has them", |s| {
-        want.deployments.iter().all(|w| {
-            s.deployments
-                .iter()
-                .any(|g| g.key == w.key && g.cpu_pct.is_some() == w.cpu_pct.is_some())
-        })
+        s.capacity.is_some()
+            && want.deployments.iter().all(|w| {
+                s.deployments
+                    .iter()
+                    .any(|g| g.key == w.key && g.cpu_pct.is_some() == w.cpu_pct.is_some())
+            })
     })
     .await;
     assert_eq!(got.deployments.len(), want.deployments.len());
+    // The nodes' allocatable and every pod's requests, read through the Node and Pod watches.
+    assert_eq!(got.capacity, want.capacity, "capacity");
     for w in &want.deployments {
         let g = find(&got, &w.key);
         let k = &w.key;
@@ -613,4 +616,26 @@ fn figure_tui_start_to_first_frame_and_memory_with_1000_deployments() {
         hwm as f64 / 1024.0
     );
     assert!(screen.contains(&full));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nodes_forbidden_capacity_is_unknown_and_the_status_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = sim_serve_with(dir.path(), None, "0.001", &["--fault", "nodes=403"]);
+    let c = connect(&server.kubeconfig).await;
+    let s = until(&c, "deployments", |s| !s.deployments.is_empty()).await;
+    assert_eq!(s.capacity, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let summary = c.status().summary().unwrap_or_default();
+        if summary.contains("nodes missing") {
+            assert!(
+                summary.contains("forbidden") && summary.contains("scale-ups are not capped"),
+                "{summary}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{summary}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -513,6 +513,7 @@ async fn backfill_from_a_real_prometheus_matches_the_generated_usage() {
         context: "test".into(),
         time: END,
         deployments: deployments.clone(),
+        capacity: None,
     };
     let whole = source.backfill(&snapshot).await.expect("backfill");
     let whole = by_key(&whole);

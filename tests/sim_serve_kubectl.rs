@@ -1537,3 +1537,65 @@ fn the_cli_refuses_a_bad_fault_and_documents_the_flag() {
         "{help}"
     );
 }
+
+#[test]
+fn get_and_describe_nodes_show_the_worlds_capacity() {
+    let s = serve();
+    let (nodes, on_first) = {
+        let w = s.sim.world();
+        let per = w.requested_per_node();
+        (w.nodes().to_vec(), per[0])
+    };
+    assert!(nodes.len() >= 3, "{}", nodes.len());
+    let out = s.ok(&["get", "nodes"]);
+    let header: Vec<_> = out
+        .lines()
+        .next()
+        .expect("header")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
+    assert_eq!(out.lines().count() - 1, nodes.len(), "{out}");
+    let first = row(&out, "sim-node-1");
+    assert_eq!((first[1], first[4]), ("Ready", "v1.33.0"), "{first:?}");
+    // Labels select, as on a managed node group.
+    let typed = s.ok(&[
+        "get",
+        "no",
+        "-l",
+        "node.kubernetes.io/instance-type=m5.4xlarge",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(typed.lines().count(), nodes.len(), "{typed}");
+    let json = s.json(&["get", "node", "sim-node-1", "-o", "json"]);
+    assert_eq!(json["status"]["allocatable"]["cpu"], "15890m");
+    assert_eq!(json["status"]["allocatable"]["memory"], "61Gi");
+    assert_eq!(json["status"]["allocatable"]["pods"], "234");
+    assert_eq!(json["status"]["capacity"]["cpu"], "16");
+    assert_eq!(
+        json["metadata"]["labels"]["kubernetes.io/hostname"],
+        "sim-node-1"
+    );
+    // describe lists the pods the world placed on the node (a field selector on spec.nodeName)
+    // and their requests against allocatable.
+    let d = s.ok(&["describe", "node", "sim-node-1"]);
+    assert!(d.contains("Allocatable:"), "{d}");
+    assert!(
+        d.contains(&format!(
+            "Non-terminated Pods:          ({} in total)",
+            on_first.pods
+        )),
+        "{d}"
+    );
+    let cpu_pct = on_first.cpu_millis * 100 / 15_890;
+    assert!(
+        d.contains(&format!(
+            "cpu                {}m ({cpu_pct}%)",
+            on_first.cpu_millis
+        )),
+        "{d}"
+    );
+    let e = s.fails(&["get", "node", "sim-node-999"]);
+    assert!(e.contains("NotFound") || e.contains("not found"), "{e}");
+}

@@ -513,6 +513,8 @@ impl<'s, 'a> PolicyDriven<'s, 'a> {
         i.policy.demand_forecast = self.latest.clone();
         i.policy.params = params;
         i.policy.calibration = self.calibration.clone();
+        // One deployment replayed alone: the cluster's room is unlimited (nothing capped).
+        i.policy.room = None;
         i
     }
 

@@ -7,9 +7,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod capacity;
 pub mod policy;
 
-pub use policy::{Calibration, FloorMark, PolicyChange, PolicyContext, PolicyParams, hhmm};
+pub use capacity::{ClusterCapacity, Resources};
+pub use policy::{Calibration, FloorMark, PolicyChange, PolicyContext, PolicyParams, Room, hhmm};
 
 /// Seconds since the Unix epoch, on the cluster's clock (the simulator's virtual clock in demo).
 pub type UnixSeconds = i64;
@@ -176,6 +178,10 @@ pub struct ClusterSnapshot {
     pub context: String,
     pub time: UnixSeconds,
     pub deployments: Vec<DeploymentState>,
+    /// The nodes' room for more pods; None when the nodes cannot be listed (unknown: nothing
+    /// is capped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<ClusterCapacity>,
 }
 
 /// One metrics sample for one deployment.

@@ -226,6 +226,23 @@ pub struct PolicyContext {
     pub annotated_bounds: (Option<u32>, Option<u32>),
     pub params: PolicyParams,
     pub calibration: Option<Calibration>,
+    /// The cluster's room for this deployment's scale-up (`advisor::policy::capacity`); None:
+    /// not constrained (capacity unknown, or the fleet's scale-ups fit together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<Room>,
+}
+
+/// What the nodes leave this deployment when the fleet's scale-ups do not fit together.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Room {
+    /// More pods of this deployment's size it may add; None: not capped (an autoscaler adds
+    /// nodes instead).
+    pub pods: Option<u32>,
+    /// The cluster's spare CPU, millicores, and memory, MiB (for the reasoning).
+    pub spare_cpu_millis: u64,
+    pub spare_mem_mib: u64,
+    /// With an autoscaler: how many more nodes the fleet's plan needs, and of which type.
+    pub nodes_needed: Option<(u32, String)>,
 }
 
 #[cfg(test)]

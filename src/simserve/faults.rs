@@ -33,15 +33,18 @@ pub enum FaultResource {
     Events,
     /// The deployments/scale subresource (`kubectl scale`).
     Scale,
+    /// core/v1 nodes (the cluster's capacity).
+    Nodes,
 }
 
-const RESOURCES: [(&str, FaultResource); 6] = [
+const RESOURCES: [(&str, FaultResource); 7] = [
     ("deployments", FaultResource::Deployments),
     ("hpas", FaultResource::Hpas),
     ("pods", FaultResource::Pods),
     ("metrics", FaultResource::Metrics),
     ("events", FaultResource::Events),
     ("scale", FaultResource::Scale),
+    ("nodes", FaultResource::Nodes),
 ];
 
 impl FaultResource {
@@ -66,6 +69,7 @@ impl FaultResource {
             Self::Pods => group.is_empty() && plural == "pods",
             Self::Metrics => group == "metrics.k8s.io",
             Self::Events => group.is_empty() && plural == "events",
+            Self::Nodes => group.is_empty() && plural == "nodes",
         }
     }
 }
@@ -267,7 +271,7 @@ mod tests {
         let e = "statefulsets=403".parse::<Fault>().expect_err("resource");
         assert_eq!(
             e,
-            "unknown resource \"statefulsets\": one of deployments, hpas, pods, metrics, events, scale"
+            "unknown resource \"statefulsets\": one of deployments, hpas, pods, metrics, events, scale, nodes"
         );
         let e = "hpas=418".parse::<Fault>().expect_err("status");
         assert_eq!(e, "unknown status \"418\": one of 403, 404, 409, 500, drop");

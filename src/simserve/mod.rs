@@ -21,6 +21,7 @@ mod fuzz;
 mod host;
 mod http;
 mod kubeconfig;
+mod nodes;
 mod objects;
 mod openapi;
 mod patch;

@@ -42,8 +42,6 @@ use crate::model::{DeploymentKey, UnixSeconds};
 
 /// Deployments (and their HPAs) were created this long before the simulation's epoch.
 const CREATED_BEFORE_EPOCH: i64 = 30 * 86_400;
-/// The simulated nodes pods are spread over.
-const NODES: u64 = 3;
 /// The annotation the deployment controller keeps on a Deployment and its ReplicaSet.
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 /// How v1 HPAs carry their v2 conditions.
@@ -445,13 +443,13 @@ pub fn replica_set(view: &DeploymentView<'_>, ctx: &Ctx) -> ReplicaSet {
     }
 }
 
-/// The node a pod runs on and its IPs, spread by a hash of its name.
-fn placement(name: &str) -> (String, String, String) {
+/// The node a pod runs on (the world's placement) and its IPs (the pod's spread by a hash of
+/// its name within the node's pod CIDR).
+fn placement(name: &str, node: usize) -> (String, String, String) {
     let h = fnv(&[name]);
-    let node = h % NODES;
     (
-        format!("sim-node-{}", node + 1),
-        format!("10.0.0.{}", node + 11),
+        crate::cluster::sim::nodes::node_name(node),
+        super::nodes::internal_ip(node),
         format!("10.244.{}.{}", node, 2 + (h >> 8) % 250),
     )
 }
@@ -460,7 +458,7 @@ pub fn pod(view: &DeploymentView<'_>, p: &PodView, ctx: &Ctx) -> Pod {
     let seed = ctx.seed;
     let key = view.key;
     let name = pod_name(key, p.id);
-    let (node, host_ip, pod_ip) = placement(&name);
+    let (node, host_ip, pod_ip) = placement(&name, p.node);
     let ready = if p.ready { "True" } else { "False" };
     let ready_since = if p.ready { p.ready_at } else { p.created };
     let unready = |t: &str| PodCondition {

@@ -27,6 +27,7 @@ const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Namespace,
+    Node,
     Deployment,
     ReplicaSet,
     Pod,
@@ -35,8 +36,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Namespace,
+        Kind::Node,
         Kind::Deployment,
         Kind::ReplicaSet,
         Kind::Pod,
@@ -79,7 +81,7 @@ impl Kind {
             ],
             Kind::Namespace => &["status.phase"],
             Kind::ReplicaSet => &["status.replicas"],
-            Kind::Deployment | Kind::Hpa => &[],
+            Kind::Deployment | Kind::Hpa | Kind::Node => &[],
         }
     }
 }
@@ -602,6 +604,13 @@ impl Store {
                 self.upsert(r);
             }
         }
+        for (i, n) in w.nodes().iter().enumerate() {
+            let ctx = self.ctx(w.now());
+            if let Some(r) = Rendered::new(Kind::Node, &super::nodes::node(n, i, &ctx), "") {
+                seen.insert((Kind::Node, String::new(), n.name.clone()));
+                self.upsert(r);
+            }
+        }
         for key in &keys {
             for r in self.render_key(w, key, initial) {
                 seen.insert((r.kind, r.namespace.clone(), r.name.clone()));
@@ -610,6 +619,7 @@ impl Store {
         }
         for kind in [
             Kind::Namespace,
+            Kind::Node,
             Kind::Deployment,
             Kind::ReplicaSet,
             Kind::Pod,

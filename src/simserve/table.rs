@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Container, Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Container, Event, Namespace, Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use serde_json::{Value, json};
 
@@ -303,6 +303,54 @@ fn columns(kind: Option<Kind>) -> Vec<Col> {
                 "name",
                 1,
                 "Name must be unique within a namespace.",
+            ),
+        ],
+        Some(Kind::Node) => vec![
+            NAME,
+            ("Status", "string", "", 0, "The status of the node"),
+            ("Roles", "string", "", 0, "The roles of the node"),
+            AGE,
+            (
+                "Version",
+                "string",
+                "",
+                0,
+                "Kubelet Version reported by the node.",
+            ),
+            (
+                "Internal-IP",
+                "string",
+                "",
+                1,
+                "List of addresses reachable to the node. Queried from cloud provider, if available.",
+            ),
+            (
+                "External-IP",
+                "string",
+                "",
+                1,
+                "List of addresses reachable to the node. Queried from cloud provider, if available.",
+            ),
+            (
+                "OS-Image",
+                "string",
+                "",
+                1,
+                "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+            ),
+            (
+                "Kernel-Version",
+                "string",
+                "",
+                1,
+                "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+            ),
+            (
+                "Container-Runtime",
+                "string",
+                "",
+                1,
+                "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
             ),
         ],
         Some(Kind::Namespace) => vec![
@@ -610,6 +658,52 @@ fn namespace_cells(n: &Namespace, now: UnixSeconds) -> Vec<Value> {
     ]
 }
 
+/// As the apiserver prints a node: Ready / NotReady (plus SchedulingDisabled), the roles from
+/// its node-role.kubernetes.io/* labels.
+fn node_cells(n: &Node, now: UnixSeconds) -> Vec<Value> {
+    let st = n.status.clone().unwrap_or_default();
+    let ready = st
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let mut status = if ready { "Ready" } else { "NotReady" }.to_string();
+    if n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let roles: Vec<&str> = n
+        .metadata
+        .labels
+        .iter()
+        .flatten()
+        .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
+        .collect();
+    let address = |t: &str| {
+        st.addresses
+            .iter()
+            .flatten()
+            .find(|a| a.type_ == t)
+            .map_or_else(|| "<none>".to_string(), |a| a.address.clone())
+    };
+    let info = st.node_info.clone().unwrap_or_default();
+    vec![
+        json!(n.metadata.name),
+        json!(status),
+        json!(if roles.is_empty() {
+            "<none>".to_string()
+        } else {
+            roles.join(",")
+        }),
+        json!(since(n.metadata.creation_timestamp.as_ref(), now)),
+        json!(info.kubelet_version),
+        json!(address("InternalIP")),
+        json!(address("ExternalIP")),
+        json!(info.os_image),
+        json!(info.kernel_version),
+        json!(info.container_runtime_version),
+    ]
+}
+
 fn partial(meta: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
@@ -635,6 +729,7 @@ pub fn row(
         Some(Kind::Hpa) => hpa_cells(&from(json)?, now),
         Some(Kind::Event) => event_cells(&from(json)?, now),
         Some(Kind::Namespace) => namespace_cells(&from(json)?, now),
+        Some(Kind::Node) => node_cells(&from(json)?, now),
         None => {
             let meta: ObjectMeta = serde_json::from_value(json.get("metadata")?.clone()).ok()?;
             vec![json!(meta.name), json!(meta.creation_timestamp)]

@@ -23,6 +23,7 @@ pub(super) fn decision(
     change: &PolicyChange,
     driver: &Driver,
     need: u32,
+    stepped: u32,
     forecast: Option<&Forecast>,
 ) -> Decision {
     let target = super::target_of(inputs, change);
@@ -120,9 +121,10 @@ pub(super) fn decision(
         PolicyChange::Replicas { from, to } => format!(" Expected: {from} → {to} pods."),
         PolicyChange::Maintain | PolicyChange::AtMax => String::new(),
     };
-    if need != target {
+    // `stepped`, not the target: the cluster's room may cap it further (said after).
+    if need != stepped {
         why.push_str(&format!(
-            " The maximum step of {} ([advisor] max_step) limits this change to {target}.",
+            " The maximum step of {} ([advisor] max_step) limits this change to {stepped}.",
             cfg.max_step
         ));
     }

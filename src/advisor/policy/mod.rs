@@ -14,6 +14,7 @@
 //! decision is a function of what the cluster shows: any process decides the same.
 
 pub mod calibrate;
+pub mod capacity;
 pub mod demand;
 mod explain;
 pub mod sizing;
@@ -320,9 +321,21 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Outcome {
     };
     let need = target_of(inputs, &change);
     let change = within_step(inputs, change, cfg.max_step);
+    // The cluster's room last: what the step allows may still not fit on the nodes.
+    let stepped = target_of(inputs, &change);
+    let (change, room_note) = capacity::cap(inputs, change);
     let target = target_of(inputs, &change);
-    let range = range(&v, cfg, &change, target);
-    let decision = explain::decision(inputs, cfg, &change, &driver, need, v.forecast);
+    let mut range = range(&v, cfg, &change, target);
+    if let Some(limit) = capacity::limit(inputs) {
+        // An LLM may not pick what the nodes cannot hold either.
+        range.1 = range.1.min(limit.max(target));
+        range.0 = range.0.min(range.1);
+    }
+    let mut decision = explain::decision(inputs, cfg, &change, &driver, need, stepped, v.forecast);
+    if let Some(note) = room_note {
+        decision.reasoning.push(' ');
+        decision.reasoning.push_str(&note);
+    }
     Outcome {
         decision,
         change,

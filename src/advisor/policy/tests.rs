@@ -361,3 +361,180 @@ fn absurd_demand_and_replica_counts_from_the_cluster_decide_without_overflow() {
         assert!(lo <= hi, "{replicas} {demand}: {lo}..{hi}");
     }
 }
+
+/// Two deployments that each want more pods: `web` from 4 to 10 (+6), `api` from 4 to 8 (+4),
+/// 500 m and 256 MiB each.
+fn fleet() -> Vec<AdvisorInputs> {
+    let web = inputs(
+        4,
+        2,
+        4.0,
+        Some(forecast(NOW, 300, &[4.0, 10.0, 10.0, 3.0, 3.0, 3.0])),
+    );
+    let mut api = inputs(
+        4,
+        2,
+        4.0,
+        Some(forecast(NOW, 300, &[4.0, 8.0, 8.0, 3.0, 3.0, 3.0])),
+    );
+    api.name = "api".into();
+    if let Some(h) = api.hpa.as_mut() {
+        h.name = "api".into();
+    }
+    vec![web, api]
+}
+
+fn tight(spare_cpu: u64, autoscaler: bool) -> crate::model::ClusterCapacity {
+    use crate::model::Resources;
+    crate::model::ClusterCapacity {
+        nodes: 1,
+        allocatable: Resources {
+            cpu_millis: 8000,
+            mem_mib: 16_000,
+            pods: 110,
+        },
+        requested: Resources {
+            cpu_millis: 8000 - spare_cpu,
+            mem_mib: 4000,
+            pods: 8,
+        },
+        autoscaler,
+        node_type: Some("m5.large".into()),
+        node_allocatable: Some(Resources {
+            cpu_millis: 1930,
+            mem_mib: 7000,
+            pods: 29,
+        }),
+    }
+}
+
+fn decide_in(fleet: &[AdvisorInputs], cap: Option<&crate::model::ClusterCapacity>) -> Vec<Outcome> {
+    let wants: Vec<capacity::Want> = fleet
+        .iter()
+        .filter_map(|i| capacity::want(i, &cfg(), 500, 256))
+        .collect();
+    let rooms = capacity::rooms(cap, &wants);
+    fleet
+        .iter()
+        .map(|i| {
+            let mut i = i.clone();
+            i.policy.room = rooms.get(&i.key()).cloned();
+            decide(&i, &cfg())
+        })
+        .collect()
+}
+
+#[test]
+fn scale_ups_that_do_not_fit_together_share_the_room_and_say_how_much_there_is() {
+    let f = fleet();
+    // Alone each is uncapped: 10 and 8.
+    let free: Vec<u32> = decide_in(&f, None)
+        .iter()
+        .map(|o| o.decision.target_replicas)
+        .collect();
+    assert_eq!(free, vec![10, 8]);
+    // 10 extra pods × 500 m = 5000 m wanted, 2500 m spare: half of each want.
+    let o = decide_in(&f, Some(&tight(2500, false)));
+    assert_eq!(o[0].decision.target_replicas, 7, "web +3 of +6");
+    assert_eq!(o[1].decision.target_replicas, 6, "api +2 of +4");
+    let r = &o[0].decision.reasoning;
+    assert!(
+        r.contains("the cluster has room for 3 more pods of this size (2500 m CPU spare"),
+        "{r}"
+    );
+    assert_eq!(o[0].change.headline(), "floor 2 → 7 until 22:28");
+    // An LLM may not go past the room either.
+    assert!(o[0].range.1 <= 7, "{:?}", o[0].range);
+    // Together they fit in what is spare.
+    let used: u32 = o
+        .iter()
+        .map(|o| o.decision.target_replicas - 4)
+        .sum::<u32>()
+        * 500;
+    assert!(used <= 2500);
+}
+
+#[test]
+fn no_room_at_all_keeps_the_scale_up_to_the_pods_running_and_says_why() {
+    let o = decide_in(&fleet(), Some(&tight(0, false)));
+    // The floor may still hold the 4 pods running (that takes no room), not one more.
+    assert_eq!(o[0].decision.target_replicas, 4);
+    assert_eq!(o[0].change.headline(), "floor 2 → 4 until 22:28");
+    assert!(
+        o[0].decision
+            .reasoning
+            .contains("room for 0 more pods of this size (0 m CPU spare"),
+        "{}",
+        o[0].decision.reasoning
+    );
+}
+
+#[test]
+fn with_a_cluster_autoscaler_nothing_is_capped_and_the_nodes_needed_are_named() {
+    let o = decide_in(&fleet(), Some(&tight(2500, true)));
+    assert_eq!(o[0].decision.target_replicas, 10);
+    assert_eq!(o[1].decision.target_replicas, 8);
+    // 2500 m short (5000 − 2500) on 1930 m nodes: 2 nodes.
+    let r = &o[0].decision.reasoning;
+    assert!(r.contains("need about 2 more nodes of m5.large"), "{r}");
+}
+
+#[test]
+fn scale_ups_that_fit_or_an_unknown_capacity_are_not_touched() {
+    let f = fleet();
+    let roomy = decide_in(&f, Some(&tight(5000, false)));
+    let unknown = decide_in(&f, None);
+    assert_eq!(roomy, unknown);
+    assert!(!roomy[0].decision.reasoning.contains("room for"));
+    let wants: Vec<capacity::Want> = f
+        .iter()
+        .filter_map(|i| capacity::want(i, &cfg(), 500, 256))
+        .collect();
+    assert!(capacity::rooms(Some(&tight(5000, false)), &wants).is_empty());
+    assert!(capacity::rooms(None, &wants).is_empty());
+}
+
+#[test]
+fn no_room_without_an_hpa_is_no_scale_up() {
+    let mut i = inputs(4, 2, 8.0, None);
+    i.hpa = None;
+    let free = decide(&i, &cfg());
+    assert!(
+        matches!(free.change, PolicyChange::Replicas { from: 4, to } if to > 4),
+        "{:?}",
+        free.change
+    );
+    let o = decide_in(&[i], Some(&tight(0, false)));
+    assert_eq!(o[0].change, PolicyChange::Maintain);
+    assert_eq!(o[0].decision.target_replicas, 4);
+    assert!(
+        o[0].decision.reasoning.contains("room for 0 more pods"),
+        "{}",
+        o[0].decision.reasoning
+    );
+}
+
+#[test]
+fn a_cluster_that_holds_every_deployment_at_its_most_cannot_overflow() {
+    let world = crate::cluster::sim::SimWorld::demo(1, 0);
+    let snap = world.snapshot();
+    let cap = snap.capacity.clone().unwrap_or_default();
+    // The demo's nodes hold every deployment at its maximum: no fleet pass is needed.
+    assert!(!capacity::can_overflow(&cap, &snap.deployments, 10));
+    // A full one can.
+    let mut full = cap.clone();
+    full.requested = full.allocatable;
+    assert!(capacity::can_overflow(&full, &snap.deployments, 10));
+    // Nothing can grow with a step of 0 at the floor: nothing to overflow.
+    let at_floor: Vec<_> = snap
+        .deployments
+        .iter()
+        .filter(|d| {
+            d.hpa
+                .as_ref()
+                .is_none_or(|h| h.min_replicas <= d.desired_replicas)
+        })
+        .cloned()
+        .collect();
+    assert!(!capacity::can_overflow(&full, &at_floor, 0));
+}

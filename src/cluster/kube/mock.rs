@@ -93,6 +93,7 @@ fn resource_of(group: &str, plural: &str) -> Option<&'static str> {
         ("apps", "deployments") => "deployments",
         ("autoscaling", "horizontalpodautoscalers") => "horizontalpodautoscalers",
         ("", "pods") => "pods",
+        ("", "nodes") => "nodes",
         ("metrics.k8s.io", "pods") => "podmetrics",
         _ => return None,
     })
@@ -103,6 +104,7 @@ fn list_kind(resource: &str) -> &'static str {
         "deployments" => "DeploymentList",
         "horizontalpodautoscalers" => "HorizontalPodAutoscalerList",
         "pods" => "PodList",
+        "nodes" => "NodeList",
         _ => "PodMetricsList",
     }
 }

@@ -3,6 +3,7 @@
 //! 15 s. `snapshot()` only reads memory: after the first list it never waits on the network,
 //! and before it waits a bounded time. Failures are kept per source for `status()`.
 
+pub mod capacity;
 pub mod errors;
 pub mod hpa;
 pub mod kubeconfig;
@@ -27,7 +28,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::reflector::Store;
 use kube::{Api, Client};
 
@@ -80,6 +81,9 @@ pub struct KubeCluster {
     deployments: Store<Deployment>,
     hpas: Store<HorizontalPodAutoscaler>,
     pods: Store<Pod>,
+    /// None when one namespace is watched: other namespaces' pods are unseen, so what the
+    /// nodes have spare cannot be known.
+    nodes: Option<(Store<Node>, Arc<Mutex<Health>>)>,
     deployments_health: Arc<Mutex<Health>>,
     hpas_health: Arc<Mutex<Health>>,
     pods_health: Arc<Mutex<Health>>,
@@ -143,6 +147,18 @@ impl KubeCluster {
             every,
             shared.clone(),
         );
+        let mut tasks = Vec::with_capacity(5);
+        let nodes = ns.is_none().then(|| {
+            let (store, health, task) = sources::spawn(
+                "nodes",
+                Api::<Node>::all(client.clone()),
+                trim::node,
+                every,
+                shared.clone(),
+            );
+            tasks.push(task);
+            (store, health)
+        });
         let metrics = Arc::new(Mutex::new(MetricsState::default()));
         let t4 = tokio::spawn(metrics::poll_loop(
             api::<PodMetrics>(&client, ns),
@@ -158,13 +174,17 @@ impl KubeCluster {
             deployments,
             hpas,
             pods,
+            nodes,
             deployments_health,
             hpas_health,
             pods_health,
             metrics,
             shared,
             unknown_utilization: Mutex::new(None),
-            tasks: vec![t1, t2, t3, t4],
+            tasks: {
+                tasks.extend([t1, t2, t3, t4]);
+                tasks
+            },
         }
     }
 
@@ -262,7 +282,15 @@ impl KubeCluster {
                 .is_some_and(|t| t.elapsed() <= metrics::MAX_AGE);
             (m.health.synced && fresh).then(|| m.usage.clone())
         };
-        snapshot::build(&snapshot::Inputs {
+        // Spare capacity needs every pod's requests and every node: unknown (None, nothing
+        // capped) until both are listed.
+        let capacity = match (&self.nodes, &pods) {
+            (Some((store, health)), Some(pods)) if lock(health).synced => {
+                Some(capacity::capacity(&store.state(), pods, &deployments))
+            }
+            _ => None,
+        };
+        let (mut snap, reasons) = snapshot::build(&snapshot::Inputs {
             context: &self.context,
             now: wall_now(),
             deployments: &deployments,
@@ -270,7 +298,31 @@ impl KubeCluster {
             pods: pods.as_deref(),
             usage: usage.as_deref(),
             hpas_unknown,
-        })
+        });
+        snap.capacity = capacity;
+        (snap, reasons)
+    }
+
+    /// The nodes source, saying what its absence means: capacity unknown, nothing capped.
+    fn nodes_status(&self) -> SourceStatus {
+        const UNKNOWN: &str = "capacity unknown: scale-ups are not capped";
+        let Some((_, health)) = &self.nodes else {
+            return SourceStatus {
+                source: "nodes".into(),
+                state: SourceState::Missing,
+                detail: Some(format!(
+                    "one namespace is watched, other namespaces' pods are unseen; {UNKNOWN}"
+                )),
+                updated_at: None,
+            };
+        };
+        let mut s = lock(health).status();
+        if s.state == SourceState::Missing {
+            s.detail = s.detail.map(|d| format!("{d}; {UNKNOWN}"));
+        } else if s.state == SourceState::Ok && !lock(&self.pods_health).synced {
+            s.detail = Some(format!("pods not listed; {UNKNOWN}"));
+        }
+        s
     }
 
     fn writer(&self, dry_run: bool) -> Result<writes::Writer<'_>, ClusterError> {
@@ -422,6 +474,7 @@ impl Cluster for KubeCluster {
             });
         }
         sources.push(pods);
+        sources.push(self.nodes_status());
         let m = lock(&self.metrics);
         let mut metrics = m.health.status();
         if metrics.state == SourceState::Ok

@@ -221,6 +221,7 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
             context: inp.context.to_string(),
             time: inp.now,
             deployments: out,
+            capacity: None,
         },
         reasons,
     )

@@ -4,7 +4,9 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus, PodTemplateSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Annotations the snapshot reads; the rest are dropped.
@@ -46,7 +48,10 @@ fn pod_spec(spec: &mut PodSpec) {
 pub fn pod(p: &mut Pod) {
     meta(&mut p.metadata, false);
     if let Some(spec) = p.spec.as_mut() {
+        // The node it is bound to: its requests count against that node's allocatable.
+        let node = spec.node_name.take();
         pod_spec(spec);
+        spec.node_name = node;
     }
     if let Some(status) = p.status.as_mut() {
         let ready = status
@@ -76,6 +81,23 @@ pub fn hpa(h: &mut HorizontalPodAutoscaler) {
     meta(&mut h.metadata, false);
 }
 
+/// A node reduced to what capacity reads: labels (instance type, Karpenter's), cordoned,
+/// allocatable and Ready (images and volumes in use are most of a node's size).
+pub fn node(n: &mut Node) {
+    meta(&mut n.metadata, false);
+    n.spec = n.spec.take().map(|s| NodeSpec {
+        unschedulable: s.unschedulable,
+        ..NodeSpec::default()
+    });
+    n.status = n.status.take().map(|s| NodeStatus {
+        allocatable: s.allocatable,
+        conditions: s
+            .conditions
+            .map(|c| c.into_iter().filter(|c| c.type_ == "Ready").collect()),
+        ..NodeStatus::default()
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,7 +109,7 @@ mod tests {
             "metadata": {"name": "web-1", "namespace": "shop", "labels": {"app": "web"},
                          "annotations": {"big": "x"}, "resourceVersion": "7",
                          "managedFields": [{"manager": "kubectl"}]},
-            "spec": {"containers": [{"name": "app", "image": "nginx", "env": [{"name": "A", "value": "1"}],
+            "spec": {"nodeName": "node-a", "containers": [{"name": "app", "image": "nginx", "env": [{"name": "A", "value": "1"}],
                                      "resources": {"requests": {"cpu": "250m"}}}],
                      "volumes": [{"name": "v", "emptyDir": {}}]},
             "status": {"phase": "Running", "podIP": "10.0.0.1",
@@ -106,6 +128,10 @@ mod tests {
             .as_ref()
             .map(|s| (s.containers.len(), s.volumes.is_none()));
         assert_eq!(spec, Some((1, true)));
+        assert_eq!(
+            p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
+            Some("node-a")
+        );
         let c = &p
             .spec
             .as_ref()
@@ -116,5 +142,31 @@ mod tests {
         assert_eq!(status.phase.as_deref(), Some("Running"));
         assert_eq!(status.conditions.map(|c| c.len()), Some(1));
         assert!(status.pod_ip.is_none());
+    }
+
+    #[test]
+    fn trimming_a_node_keeps_labels_allocatable_ready_and_cordon() {
+        let mut n: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1", "labels": {"node.kubernetes.io/instance-type": "m5.large"},
+                         "annotations": {"big": "x"}},
+            "spec": {"unschedulable": true, "podCIDR": "10.0.0.0/24"},
+            "status": {"allocatable": {"cpu": "1930m"}, "capacity": {"cpu": "2"},
+                       "images": [{"names": ["nginx"], "sizeBytes": 1}],
+                       "conditions": [{"type": "Ready", "status": "True"},
+                                      {"type": "MemoryPressure", "status": "False"}]}
+        }))
+        .unwrap_or_default();
+        node(&mut n);
+        assert!(n.metadata.annotations.is_none());
+        assert!(
+            n.metadata
+                .labels
+                .is_some_and(|l| l.contains_key("node.kubernetes.io/instance-type"))
+        );
+        let spec = n.spec.unwrap_or_default();
+        assert_eq!((spec.unschedulable, spec.pod_cidr), (Some(true), None));
+        let st = n.status.unwrap_or_default();
+        assert!(st.allocatable.is_some() && st.capacity.is_none() && st.images.is_none());
+        assert_eq!(st.conditions.map(|c| c.len()), Some(1));
     }
 }

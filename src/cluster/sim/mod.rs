@@ -3,6 +3,7 @@
 //! autoscaling/v2 controller.
 
 pub mod hpa;
+pub mod nodes;
 pub mod scenario;
 pub mod world;
 

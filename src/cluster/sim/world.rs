@@ -11,10 +11,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::hpa::{Behavior, HpaConfig, HpaController, PodSample, Reconcile};
+use super::nodes::{self, SimNode};
 use super::scenario::{self, DeploymentSpec};
 use crate::cluster::{ClusterError, HpaExpect, HpaSpec, annotations, deployment_bounds};
 use crate::model::{
-    ClusterSnapshot, DeploymentKey, DeploymentState, HpaState, Sample, UnixSeconds,
+    ClusterCapacity, ClusterSnapshot, DeploymentKey, DeploymentState, HpaState, Resources, Sample,
+    UnixSeconds,
 };
 use crate::traces::{Trace, embedded};
 
@@ -106,6 +108,8 @@ pub struct PodView {
     /// Usage at the last scrape, millicores and MiB; None before the first metrics.
     pub cpu_usage_millis: Option<f64>,
     pub mem_usage_mib: Option<f64>,
+    /// Index in `SimWorld::nodes()` of the node it runs on.
+    pub node: usize,
 }
 
 /// An HPA as `sim serve` shows it.
@@ -183,11 +187,15 @@ pub struct SimWorld {
     generation: u64,
     scale_log: VecDeque<ScaleRecord>,
     next_scale_seq: u64,
+    nodes: Vec<SimNode>,
+    /// A cluster autoscaler runs (tests; the demo has none).
+    autoscaler: bool,
 }
 
 impl SimWorld {
     /// A world of the given deployments at `EPOCH`, not yet stepped.
     pub fn new(seed: u64, specs: Vec<DeploymentSpec>) -> Self {
+        let nodes = nodes::for_scenario(&specs);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut traces: BTreeMap<&'static str, (Arc<Trace>, f64)> = BTreeMap::new();
         let mut deployments = Vec::with_capacity(specs.len());
@@ -273,6 +281,8 @@ impl SimWorld {
             generation: 0,
             scale_log: VecDeque::new(),
             next_scale_seq: 0,
+            nodes,
+            autoscaler: false,
         }
     }
 
@@ -408,6 +418,7 @@ impl SimWorld {
                     ready: p.ready(now),
                     cpu_usage_millis: p.cpu_usage,
                     mem_usage_mib: p.mem_usage,
+                    node: nodes::placement(self.nodes.len(), i, p.id),
                 })
                 .collect(),
             annotations: &d.annotations,
@@ -431,7 +442,53 @@ impl SimWorld {
             context: "demo".into(),
             time: self.now,
             deployments: self.deployments.iter().map(|d| self.state_of(d)).collect(),
+            capacity: Some(self.capacity()),
         }
+    }
+
+    /// The nodes, as `kubectl get nodes` shows them.
+    pub fn nodes(&self) -> &[SimNode] {
+        &self.nodes
+    }
+
+    /// Replace the nodes (tests of a full cluster) and say whether an autoscaler runs.
+    pub fn set_nodes(&mut self, nodes: Vec<SimNode>, autoscaler: bool) {
+        self.nodes = nodes;
+        self.autoscaler = autoscaler;
+        self.generation += 1;
+    }
+
+    /// The index in `nodes()` of the node a deployment's pod runs on.
+    pub fn node_of(&self, key: &DeploymentKey, pod_id: u64) -> Option<usize> {
+        let i = self.find(key).ok()?;
+        (!self.nodes.is_empty()).then(|| nodes::placement(self.nodes.len(), i, pod_id))
+    }
+
+    /// The requests of the pods on each node (every pod is placed), in `nodes()` order.
+    pub fn requested_per_node(&self) -> Vec<Resources> {
+        let mut per = vec![Resources::default(); self.nodes.len()];
+        for (i, d) in self.deployments.iter().enumerate() {
+            for p in &d.pods {
+                let n = nodes::placement(self.nodes.len(), i, p.id);
+                if let Some(r) = per.get_mut(n) {
+                    *r = r.saturating_add(Resources {
+                        cpu_millis: u64::from(d.spec.cpu_request_millis),
+                        mem_mib: u64::from(d.spec.mem_request_mib),
+                        pods: 1,
+                    });
+                }
+            }
+        }
+        per
+    }
+
+    /// The nodes' allocatable against the requests of every pod.
+    pub fn capacity(&self) -> ClusterCapacity {
+        let requested = self
+            .requested_per_node()
+            .into_iter()
+            .fold(Resources::default(), Resources::saturating_add);
+        nodes::capacity(&self.nodes, requested, self.autoscaler)
     }
 
     fn state_of(&self, d: &SimDeployment) -> DeploymentState {
