@@ -1320,3 +1320,41 @@ async fn after_a_real_run_every_file_in_the_data_dir_is_0600_in_0700_dirs() {
         "the old log is appended to, not replaced"
     );
 }
+
+// ---- Issue 13: what llama.cpp with SmolLM2-135M showed (wire cases) ----
+
+#[tokio::test]
+async fn the_schema_goes_out_in_contract_order_with_bounded_factors() {
+    let (server, llm, _setup) = one_reply(ok(CLEAN)).await;
+    llm.advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect("advice");
+    let raw = server.received_requests().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&raw[0].body).to_string();
+    let order = [
+        "action",
+        "target_replicas",
+        "confidence",
+        "reasoning",
+        "factors_considered",
+        "risk_assessment",
+        "cost_impact",
+        "performance_impact",
+        "recommended_timing",
+    ];
+    // Positions in the sent text (a parsed Value would sort the keys again).
+    let props = text.find("\"properties\"").expect("properties");
+    let at: Vec<usize> = order
+        .iter()
+        .map(|k| props + text[props..].find(&format!("\"{k}\":")).expect(k))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    let body: Value = serde_json::from_str(&text).expect("JSON");
+    let schema = &body["response_format"]["json_schema"]["schema"];
+    assert_eq!(schema["properties"]["factors_considered"]["maxItems"], 5);
+    let desc = schema["description"].as_str().unwrap_or_default();
+    assert!(
+        !desc.contains("seed") && !desc.contains("schemars"),
+        "{desc}"
+    );
+}
