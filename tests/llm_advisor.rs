@@ -1358,3 +1358,35 @@ async fn the_schema_goes_out_in_contract_order_with_bounded_factors() {
         "{desc}"
     );
 }
+
+/// A chat completion shaped like llama.cpp's server: its own model name, a finish_reason.
+fn llama_reply(content: &str, finish: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"finish_reason": finish, "index": 0,
+            "message": {"role": "assistant", "content": content}}],
+        "created": 1796124601,
+        "model": "SmolLM2-135M-Instruct",
+        "system_fingerprint": "b0-unknown",
+        "object": "chat.completion",
+        "usage": {"completion_tokens": 9, "prompt_tokens": 39, "total_tokens": 48},
+        "id": "chatcmpl-x",
+        "timings": {"prompt_n": 39, "prompt_ms": 4896.3, "predicted_n": 9, "predicted_ms": 787.0}
+    }))
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_at_max_tokens_says_so_and_is_never_a_decision() {
+    // Even a cut that left parseable fields behind is not taken.
+    let half = r#"{"action": "scale_up", "target_replicas": 8, "confidence": 0.9, "reasoning": "CPU at 80%", "factors_considered": ["cpu", "cpu", "cpu", "cpu"#;
+    let (_server, llm, _setup) = one_reply(llama_reply(half, "length")).await;
+    let e = llm
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("cut off");
+    assert!(
+        e.reason
+            .starts_with("cut off at max_tokens (1000): raise llm.max_tokens"),
+        "{}",
+        e.reason
+    );
+}

@@ -219,15 +219,30 @@ impl ChatClient {
             return Err(CallError::BadReply("reply has no choices".into()));
         };
         let message = choice.message.unwrap_or_default();
+        if choice.finish_reason.as_deref() == Some("length") {
+            // Whatever came before the cut is half an answer: never a decision.
+            let got = message
+                .content
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default();
+            let mut reason = format!(
+                "cut off at max_tokens ({}): raise llm.max_tokens",
+                self.max_tokens
+            );
+            if !got.is_empty() {
+                reason.push_str(&format!(
+                    "; reply began {:?}",
+                    preview(&self.scrub(got), 60)
+                ));
+            }
+            return Err(CallError::BadReply(reason));
+        }
         match message.content.filter(|c| !c.trim().is_empty()) {
             Some(content) => Ok(Reply { content, model }),
             None => Err(CallError::BadReply(
                 match (message.refusal, choice.finish_reason) {
                     (Some(r), _) => format!("model refused: {}", preview(&self.scrub(&r), 120)),
-                    (None, Some(f)) if f == "length" => format!(
-                        "reply cut off at max_tokens ({}) before any answer; raise llm.max_tokens",
-                        self.max_tokens
-                    ),
                     (None, f) => format!(
                         "reply has no content (finish_reason {})",
                         f.unwrap_or_else(|| "unknown".into())
