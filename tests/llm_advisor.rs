@@ -272,10 +272,10 @@ async fn fenced_prose_wrapped_and_prose_only_replies_are_parsed_and_noted() {
             6,
         ),
         (
-            "CPU is at 80% against a 70% target and rising, so I recommend to scale up to 7 \
-             replicas now to keep latency in check."
+            "action: scale_up\ntarget_replicas: 7\nconfidence: 0.7\nreasoning: CPU is at 80% \
+             against a 70% target and rising."
                 .to_string(),
-            "no JSON in the reply: action and replicas read from its prose",
+            "no JSON in the reply: its fields read from the text",
             7,
         ),
     ];
@@ -1389,4 +1389,26 @@ async fn a_reply_cut_off_at_max_tokens_says_so_and_is_never_a_decision() {
         "{}",
         e.reason
     );
+}
+
+#[tokio::test]
+async fn an_echoed_prompt_with_prose_advice_falls_back_to_the_policy() {
+    let echo = format!(
+        "{}\n\nIncrease the number of available cores to 4.",
+        include_str!("../assets/prompts/system.txt")
+    );
+    for reply in [
+        echo,
+        r#"{"action": "scale_up", "target_replicas": 4, "confidence": 0}"#.to_string(),
+    ] {
+        let (_server, llm, setup) = one_reply(llama_reply(&reply, "stop")).await;
+        let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
+        let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+        assert_eq!(r.source, RecommendationSource::Policy, "{reply}");
+        let why = r.fallback_reason.unwrap_or_default();
+        assert!(
+            why.starts_with("unparseable reply") || why.starts_with("reply is not a decision"),
+            "{why}"
+        );
+    }
 }
