@@ -58,6 +58,13 @@ fn ok(content: &str) -> ResponseTemplate {
         .insert_header("x-ratelimit-remaining-tokens", "5800")
 }
 
+/// [`ok`] from a server that names its model `model`.
+fn ok_from(model: &str, content: &str) -> ResponseTemplate {
+    let mut reply = groq_reply(content);
+    reply["model"] = json!(model);
+    ok(content).set_body_json(reply)
+}
+
 fn groq_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({
         "error": {"message": message, "type": "invalid_request_error", "code": code}
@@ -481,7 +488,7 @@ async fn a_retired_model_falls_to_the_next_and_is_remembered() {
     Mock::given(method("POST"))
         .and(path(CHAT))
         .and(body_partial_json(json!({"model": "openai/gpt-oss-120b"})))
-        .respond_with(ok(CLEAN))
+        .respond_with(ok_from("openai/gpt-oss-120b", CLEAN))
         .expect(2)
         .mount(&server)
         .await;
@@ -1411,4 +1418,14 @@ async fn an_echoed_prompt_with_prose_advice_falls_back_to_the_policy() {
             "{why}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_card_names_the_model_that_answered() {
+    let (_server, llm, setup) = one_reply(llama_reply(CLEAN, "stop")).await;
+    assert_eq!(setup.llm.model, "openai/gpt-oss-20b", "requested");
+    let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
+    let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+    assert_eq!(r.source, RecommendationSource::Llm);
+    assert_eq!(r.model.as_deref(), Some("SmolLM2-135M-Instruct"));
 }

@@ -563,6 +563,10 @@ impl LlmAdvisor {
             if reply.model != model {
                 tracing::debug!(requested = %model, answered = %reply.model, "server renamed model");
             }
+            // The card names the model that answered (the reply's `model`, the requested one
+            // when a server leaves it out); the cache stays keyed on the requested one.
+            let cache_model = model;
+            let model = reply.model.clone();
             let mut p = parse::parse(&reply.content, inputs)?;
             tracing::debug!(step = ?p.step, "LLM reply parsed");
             // A model can echo a key it saw in an error or a prompt: the card never shows one.
@@ -578,12 +582,12 @@ impl LlmAdvisor {
                     *f = a.restore(f);
                 }
             }
-            Ok((p, model, notices))
+            Ok((p, model, cache_model, notices))
         });
         let mut st = self.lock();
         match parsed {
-            Ok((p, model, notices)) => {
-                let key = cache_key(inputs, &model, &self.prompts.version);
+            Ok((p, model, cache_model, notices)) => {
+                let key = cache_key(inputs, &cache_model, &self.prompts.version);
                 let cached = CachedAdvice {
                     decision: p.decision,
                     model,
