@@ -1429,3 +1429,51 @@ async fn the_card_names_the_model_that_answered() {
     assert_eq!(r.source, RecommendationSource::Llm);
     assert_eq!(r.model.as_deref(), Some("SmolLM2-135M-Instruct"));
 }
+
+/// `recommend --demo` runs at one simulated instant every time: after a failed call, a run
+/// an interval of real time later calls again; one ten seconds later is still limited.
+#[tokio::test]
+async fn two_runs_at_the_same_cluster_instant_are_limited_on_wall_time_too() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN))
+        .mount(&server)
+        .await;
+    let setup = Setup::new(&server);
+    let wall = Arc::new(AtomicI64::new(WALL));
+    let first = setup.build_with_wall(wall.clone());
+    first
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("500");
+    drop(first);
+
+    wall.store(WALL + 10, Ordering::SeqCst);
+    let e = setup
+        .build_with_wall(wall.clone())
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("still within the interval");
+    assert!(
+        e.reason
+            .starts_with("rate-limited: next call for this deployment in 5 min"),
+        "{}",
+        e.reason
+    );
+
+    wall.store(WALL + 301, Ordering::SeqCst);
+    let a = setup
+        .build_with_wall(wall)
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect("the interval passed in real time");
+    assert_eq!(a.decision.target_replicas, 6);
+    assert_eq!(bodies(&server).await.len(), 2);
+}

@@ -198,7 +198,11 @@ impl LlmAdvisor {
         }
         let inner = Inner {
             cache,
-            limiter: CallLimiter::new(advisor.min_call_interval_seconds, saved.last_calls),
+            limiter: CallLimiter::new(
+                advisor.min_call_interval_seconds,
+                saved.last_calls,
+                saved.last_call_walls,
+            ),
             budget: saved.budget,
             retired: saved.retired_models,
             memory: saved.memory,
@@ -371,7 +375,7 @@ impl LlmAdvisor {
             ))));
         }
 
-        if let Err(wait) = st.limiter.try_call(&dep, now) {
+        if let Err(wait) = st.limiter.try_call(&dep, now, (self.wall_clock)()) {
             let mut reason = format!(
                 "rate-limited: next call for this deployment in {}",
                 human_wait(wait)
@@ -616,6 +620,7 @@ impl LlmAdvisor {
     /// seen.
     fn snapshot(&self, st: &Inner) -> state::Persisted {
         let now = st.cluster_now;
+        let wall = (self.wall_clock)();
         let interval = self.interval_seconds as i64;
         state::Persisted {
             version: 0,
@@ -625,6 +630,13 @@ impl LlmAdvisor {
                 .last_calls()
                 .iter()
                 .filter(|(_, t)| now - **t < interval)
+                .map(|(k, t)| (k.clone(), *t))
+                .collect(),
+            last_call_walls: st
+                .limiter
+                .last_walls()
+                .iter()
+                .filter(|(_, t)| wall - **t < interval)
                 .map(|(k, t)| (k.clone(), *t))
                 .collect(),
             budget: st.budget.clone(),
