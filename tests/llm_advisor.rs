@@ -432,14 +432,16 @@ async fn server_errors_timeouts_and_json_validate_failed_fall_back_with_why() {
         .await
         .expect_err("500");
     assert_eq!(e.reason, "500 server error: Internal Server Error");
-    // The next call within the interval says it is rate-limited and why the last one failed.
+    // The next call, for any deployment, waits out the failing endpoint's pause.
     let e = llm
-        .advise(&inputs("shop", "web", 150.0, T0 + 60))
+        .advise(&inputs("shop", "api", 150.0, T0 + 60))
         .await
-        .expect_err("limited");
-    assert_eq!(
-        e.reason,
-        "rate-limited: next call for this deployment in 4 min (last call: 500 server error: Internal Server Error)"
+        .expect_err("paused");
+    assert!(
+        e.reason
+            .starts_with("LLM failing: 1 server error in a row, next try in "),
+        "{}",
+        e.reason
     );
 
     let (_s, llm, _setup) = one_reply(groq_error(
@@ -841,11 +843,17 @@ async fn the_key_appears_nowhere_but_the_authorization_header() {
     let setup = Setup::new(&server);
     let llm = setup.build();
     let mut reasons = vec![];
-    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+    for (i, name) in ["a", "b"].iter().enumerate() {
         if let Err(e) = llm.advise(&inputs("shop", name, 80.0, T0 + i as i64)).await {
             reasons.push(e.reason);
         }
     }
+    // After the 503 this process pauses its requests; another one answers.
+    setup
+        .build()
+        .advise(&inputs("shop", "c", 80.0, T0 + 2))
+        .await
+        .expect("a third deployment is answered");
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert_eq!(reasons[0], "401 unauthorized: check the API key");
     assert!(reasons[1].contains("[redacted]"), "{reasons:?}");
@@ -1476,4 +1484,92 @@ async fn two_runs_at_the_same_cluster_instant_are_limited_on_wall_time_too() {
         .expect("the interval passed in real time");
     assert_eq!(a.decision.target_replicas, 6);
     assert_eq!(bodies(&server).await.len(), 2);
+}
+
+/// A one-slot local server: with max_in_flight 1, concurrent advice for several deployments
+/// reaches it one request at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_in_flight_are_capped_per_endpoint() {
+    struct Stamp(Arc<Mutex<Vec<Instant>>>);
+    impl wiremock::Respond for Stamp {
+        fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Instant::now());
+            ok(CLEAN).set_delay(Duration::from_millis(400))
+        }
+    }
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(Mutex::new(vec![]));
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(Stamp(arrivals.clone()))
+        .mount(&server)
+        .await;
+    let setup = Setup::new(&server);
+    assert_eq!(setup.llm.max_in_flight, None, "the loopback default: 1");
+    let llm = Arc::new(setup.build());
+    let calls: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|name| {
+            let llm = llm.clone();
+            tokio::spawn(async move { llm.advise(&inputs("shop", name, 80.0, T0)).await })
+        })
+        .collect();
+    for c in calls {
+        c.await.expect("joined").expect("advice");
+    }
+    let mut at = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    at.sort();
+    assert_eq!(at.len(), 3);
+    for w in at.windows(2) {
+        assert!(
+            w[1] - w[0] >= Duration::from_millis(380),
+            "overlapping requests: {:?}",
+            w[1] - w[0]
+        );
+    }
+}
+
+/// Timeouts in a row pause every request (no budget spent meanwhile) and the status says so.
+#[tokio::test]
+async fn consecutive_timeouts_back_off_and_the_status_bar_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let mut setup = Setup::new(&server);
+    setup.llm.timeout_seconds = 1;
+    let llm = setup.build();
+    let e = llm
+        .advise(&inputs("shop", "a", 80.0, T0))
+        .await
+        .expect_err("timeout");
+    assert_eq!(e.reason, "timeout after 1 s");
+    // A timed-out request was sent: it stays counted.
+    assert_eq!(llm.budget_remaining(), 999);
+    let e = llm
+        .advise(&inputs("shop", "b", 80.0, T0))
+        .await
+        .expect_err("paused");
+    assert!(
+        e.reason
+            .starts_with("LLM failing: 1 timeout in a row, next try in "),
+        "{}",
+        e.reason
+    );
+    assert_eq!(llm.budget_remaining(), 999, "nothing sent, nothing spent");
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        1
+    );
+    assert!(
+        llm.status()
+            .contains("LLM failing: 1 timeout in a row, next try in "),
+        "{}",
+        llm.status()
+    );
 }

@@ -73,6 +73,22 @@ const FORGET_AFTER: i64 = 7 * 86_400;
 /// Back-off after a 429 that came without a usable retry-after.
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Pause after the first of consecutive failures (timeouts, connection failures, 5xx),
+/// doubling with each more, at most [`FAILING_BACKOFF_MAX`].
+const FAILING_BACKOFF: Duration = Duration::from_secs(5);
+const FAILING_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Requests in flight at once when `llm.max_in_flight` is unset.
+pub fn default_max_in_flight(loopback: bool) -> usize {
+    if loopback { 1 } else { 4 }
+}
+
+/// How long to pause after `failures` consecutive failures.
+fn failing_backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    (FAILING_BACKOFF * 2u32.pow(doublings)).min(FAILING_BACKOFF_MAX)
+}
+
 type WallClock = Arc<dyn Fn() -> UnixSeconds + Send + Sync>;
 
 pub struct LlmAdvisor {
@@ -91,6 +107,34 @@ pub struct LlmAdvisor {
     shared: Mutex<SharedState>,
     inner: Mutex<Inner>,
     wall_clock: WallClock,
+    /// One permit per request allowed in flight (`llm.max_in_flight`).
+    in_flight: tokio::sync::Semaphore,
+}
+
+/// Consecutive failures of the endpoint itself (not of a reply's content).
+#[derive(Clone, Debug)]
+struct Failing {
+    count: u32,
+    /// "timeout", "connection failure", "server error", or "failure" when they differ.
+    kind: &'static str,
+    /// No request before this (real time).
+    until: Instant,
+}
+
+impl Failing {
+    fn describe(&self) -> String {
+        let kind = if self.count == 1 {
+            self.kind.to_string()
+        } else {
+            format!("{}s", self.kind)
+        };
+        let mut s = format!("LLM failing: {} {kind} in a row", self.count);
+        let left = self.until.saturating_duration_since(Instant::now());
+        if !left.is_zero() {
+            s.push_str(&format!(", next try in {} s", left.as_secs().max(1)));
+        }
+        s
+    }
 }
 
 struct Inner {
@@ -106,6 +150,7 @@ struct Inner {
     backoff_until: Option<Instant>,
     /// Cluster time of the last advise call (for the status bar's budget day).
     cluster_now: UnixSeconds,
+    failing: Option<Failing>,
 }
 
 /// What [`LlmAdvisor::plan`] decided: answer now, or call with this plan.
@@ -210,11 +255,17 @@ impl LlmAdvisor {
             limits: RateLimits::default(),
             backoff_until: None,
             cluster_now: 0,
+            failing: None,
         };
+        let max_in_flight = llm
+            .max_in_flight
+            .unwrap_or_else(|| default_max_in_flight(endpoint.loopback))
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         tracing::info!(
             endpoint = %endpoint.display,
             models = ?models,
             anonymize,
+            max_in_flight,
             prompt_version = %prompts.version,
             custom_prompts = ?prompts.overrides,
             "LLM advisor ready"
@@ -233,6 +284,7 @@ impl LlmAdvisor {
             shared: Mutex::new(shared),
             inner: Mutex::new(inner),
             wall_clock: Arc::new(|| chrono::Utc::now().timestamp()),
+            in_flight: tokio::sync::Semaphore::new(max_in_flight),
         })
     }
 
@@ -344,6 +396,9 @@ impl LlmAdvisor {
                 ))));
             }
             st.backoff_until = None;
+        }
+        if let Some(f) = st.failing.as_ref().filter(|f| f.until > Instant::now()) {
+            return Next::Answer(Err(fail(f.describe())));
         }
 
         let remaining = st.budget.remaining(self.daily_budget);
@@ -484,9 +539,13 @@ impl LlmAdvisor {
                 self.lock().limits = limits.clone();
             }
             let err = match result {
-                Ok(reply) => return Ok((reply, model, std::mem::take(notes))),
+                Ok(reply) => {
+                    self.lock().failing = None;
+                    return Ok((reply, model, std::mem::take(notes)));
+                }
                 Err(e) => e,
             };
+            self.note_failure(&err);
             match err {
                 CallError::RateLimited {
                     retry_after,
@@ -543,6 +602,43 @@ impl LlmAdvisor {
                 }
                 other => return Err(other.reason()),
             }
+        }
+    }
+
+    /// Count a failure of the endpoint (timeout, connection, 5xx) towards the pause; any other
+    /// answer from the server shows it is up.
+    fn note_failure(&self, err: &CallError) {
+        let kind = match err {
+            CallError::Timeout { .. } => "timeout",
+            CallError::Transport(_) => "connection failure",
+            CallError::Status { status, .. } if *status >= 500 => "server error",
+            _ => {
+                self.lock().failing = None;
+                return;
+            }
+        };
+        let mut st = self.lock();
+        let (count, kind) = match &st.failing {
+            Some(f) if f.kind == kind => (f.count.saturating_add(1), kind),
+            Some(f) => (f.count.saturating_add(1), "failure"),
+            None => (1, kind),
+        };
+        let f = Failing {
+            count,
+            kind,
+            until: Instant::now() + failing_backoff(count),
+        };
+        tracing::warn!("{}", f.describe());
+        st.failing = Some(f);
+    }
+
+    /// Give back a request counted by [`plan`](Self::plan) that was never sent.
+    fn refund_one(&self) {
+        if let Err(e) = self.transact(|st| {
+            st.budget.refund();
+            ((), true)
+        }) {
+            tracing::warn!(error = %e, "LLM state unavailable; an unsent request stays counted");
         }
     }
 
@@ -667,6 +763,19 @@ impl LlmBackend for LlmAdvisor {
             Next::Call(plan) => plan,
             Next::Answer(answer) => return answer,
         };
+        // Wait for a slot at the endpoint: a one-slot local server given every deployment at
+        // once queues them until they time out, each one spending budget.
+        let _permit = self.in_flight.acquire().await;
+        let failing = self
+            .lock()
+            .failing
+            .clone()
+            .filter(|f| f.until > Instant::now());
+        if let Some(f) = failing {
+            // The endpoint started failing while this one waited: not sent, not counted.
+            self.refund_one();
+            return Err(fail(f.describe()));
+        }
         let outcome = self.request(&plan).await;
         let result = self.finish(inputs, &plan, outcome);
         self.persist();
@@ -714,6 +823,9 @@ impl LlmBackend for LlmAdvisor {
                 s.push_str(&format!(" · 429: paused {} s", left.as_secs().max(1)));
             }
         }
+        if let Some(f) = &st.failing {
+            s.push_str(&format!(" · {}", f.describe()));
+        }
         s
     }
 }
@@ -757,5 +869,32 @@ fn human_wait(seconds: u64) -> String {
         format!("{seconds} s")
     } else {
         format!("{} min", seconds.div_ceil(60))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_a_cap() {
+        let secs: Vec<u64> = [1, 2, 3, 4, 5, 7, 40, u32::MAX]
+            .iter()
+            .map(|&n| failing_backoff(n).as_secs())
+            .collect();
+        assert_eq!(secs, [5, 10, 20, 40, 80, 300, 300, 300]);
+        assert_eq!(
+            (default_max_in_flight(true), default_max_in_flight(false)),
+            (1, 4)
+        );
+        let f = Failing {
+            count: 5,
+            kind: "timeout",
+            until: Instant::now() + Duration::from_millis(40_500),
+        };
+        assert_eq!(
+            f.describe(),
+            "LLM failing: 5 timeouts in a row, next try in 40 s"
+        );
     }
 }
