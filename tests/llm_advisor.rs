@@ -1573,3 +1573,20 @@ async fn consecutive_timeouts_back_off_and_the_status_bar_says_so() {
         llm.status()
     );
 }
+
+/// A reused answer is labelled as reuse on the card, not as a correction.
+#[tokio::test]
+async fn a_reused_answer_is_labelled_reused_not_corrected() {
+    let (_server, llm, setup) = one_reply(ok(CLEAN)).await;
+    let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
+    advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+    let r = advisor
+        .recommend(&inputs("shop", "web", 80.0, T0 + 3600))
+        .await;
+    let text = ai4k8s::render_text::recommendation(&r);
+    assert!(
+        text.contains("  reused: inputs unchanged since the LLM answered 60 min ago"),
+        "{text}"
+    );
+    assert!(!text.contains("corrected: inputs unchanged"), "{text}");
+}

@@ -344,7 +344,8 @@ fn classify(status: StatusCode, body: &str, limits: &RateLimits) -> CallError {
         "request rejected"
     };
     let mut detail_text = kind.to_string();
-    if !code.is_empty() {
+    // llama.cpp and others send the status again as a numeric code: "400 … (400)" says nothing.
+    if !code.is_empty() && code != status.as_str() {
         detail_text.push_str(&format!(" ({code})"));
     }
     if !message.is_empty() {
@@ -416,6 +417,25 @@ mod tests {
             &limits(None),
         );
         assert_eq!(e.reason(), "502 server error: <html>bad gateway</html>");
+        // llama.cpp's error body repeats the status as a numeric code.
+        let e = classify(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"code":400,"message":"the request exceeds the available context size","type":"invalid_request_error"}}"#,
+            &limits(None),
+        );
+        assert_eq!(
+            e.reason(),
+            "400 request rejected: the request exceeds the available context size"
+        );
+        let e = classify(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"code":"context_length_exceeded","message":"m"}}"#,
+            &limits(None),
+        );
+        assert_eq!(
+            e.reason(),
+            "400 request rejected (context_length_exceeded): m"
+        );
     }
 
     #[test]

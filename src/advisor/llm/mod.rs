@@ -378,7 +378,7 @@ impl LlmAdvisor {
         {
             // Unchanged inputs never cost a call: the last answer stands.
             let note = format!(
-                "inputs unchanged since the LLM answered {} min ago; answer reused",
+                "{REUSED_PREFIX} {} min ago; answer reused",
                 (now - last.created_at) / 60
             );
             return Next::Answer(Ok(advice(last, true, vec![note])));
@@ -847,6 +847,9 @@ fn current_model(models: &[String], retired: &[String]) -> Option<String> {
 fn short(model: &str) -> &str {
     model.rsplit('/').next().unwrap_or(model)
 }
+
+/// How the note on a reused answer begins (see [`crate::advisor::note_label`]).
+pub const REUSED_PREFIX: &str = "inputs unchanged since the LLM answered";
 
 fn advice(c: CachedAdvice, cached: bool, mut extra: Vec<String>) -> LlmAdvice {
     let mut notes = c.notes;
