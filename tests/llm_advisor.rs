@@ -432,14 +432,19 @@ async fn server_errors_timeouts_and_json_validate_failed_fall_back_with_why() {
         .await
         .expect_err("500");
     assert_eq!(e.reason, "500 server error: Internal Server Error");
-    // The next call, for any deployment, waits out the failing endpoint's pause.
+    // One failure pauses nothing; a second in a row pauses every deployment.
     let e = llm
         .advise(&inputs("shop", "api", 150.0, T0 + 60))
+        .await
+        .expect_err("500 again");
+    assert_eq!(e.reason, "500 server error: Internal Server Error");
+    let e = llm
+        .advise(&inputs("shop", "db", 150.0, T0 + 60))
         .await
         .expect_err("paused");
     assert!(
         e.reason
-            .starts_with("LLM failing: 1 server error in a row, next try in "),
+            .starts_with("LLM failing: 2 server errors in a row, next try in "),
         "{}",
         e.reason
     );
@@ -1544,31 +1549,33 @@ async fn consecutive_timeouts_back_off_and_the_status_bar_says_so() {
     let mut setup = Setup::new(&server);
     setup.llm.timeout_seconds = 1;
     let llm = setup.build();
-    let e = llm
-        .advise(&inputs("shop", "a", 80.0, T0))
-        .await
-        .expect_err("timeout");
-    assert_eq!(e.reason, "timeout after 1 s");
+    for name in ["a", "b"] {
+        let e = llm
+            .advise(&inputs("shop", name, 80.0, T0))
+            .await
+            .expect_err("timeout");
+        assert_eq!(e.reason, "timeout after 1 s");
+    }
     // A timed-out request was sent: it stays counted.
-    assert_eq!(llm.budget_remaining(), 999);
+    assert_eq!(llm.budget_remaining(), 998);
     let e = llm
-        .advise(&inputs("shop", "b", 80.0, T0))
+        .advise(&inputs("shop", "c", 80.0, T0))
         .await
         .expect_err("paused");
     assert!(
         e.reason
-            .starts_with("LLM failing: 1 timeout in a row, next try in "),
+            .starts_with("LLM failing: 2 timeouts in a row, next try in "),
         "{}",
         e.reason
     );
-    assert_eq!(llm.budget_remaining(), 999, "nothing sent, nothing spent");
+    assert_eq!(llm.budget_remaining(), 998, "nothing sent, nothing spent");
     assert_eq!(
         server.received_requests().await.unwrap_or_default().len(),
-        1
+        2
     );
     assert!(
         llm.status()
-            .contains("LLM failing: 1 timeout in a row, next try in "),
+            .contains("LLM failing: 2 timeouts in a row, next try in "),
         "{}",
         llm.status()
     );

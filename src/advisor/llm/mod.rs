@@ -73,8 +73,9 @@ const FORGET_AFTER: i64 = 7 * 86_400;
 /// Back-off after a 429 that came without a usable retry-after.
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
 
-/// Pause after the first of consecutive failures (timeouts, connection failures, 5xx),
-/// doubling with each more, at most [`FAILING_BACKOFF_MAX`].
+/// Pause after the second of consecutive failures (timeouts, connection failures, 5xx),
+/// doubling with each more, at most [`FAILING_BACKOFF_MAX`]. One failure alone (a slow reply
+/// that timed out) pauses nothing: in `recommend --all` it would skip every deployment after it.
 const FAILING_BACKOFF: Duration = Duration::from_secs(5);
 const FAILING_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
@@ -85,7 +86,10 @@ pub fn default_max_in_flight(loopback: bool) -> usize {
 
 /// How long to pause after `failures` consecutive failures.
 fn failing_backoff(failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(16);
+    if failures < 2 {
+        return Duration::ZERO;
+    }
+    let doublings = (failures - 2).min(16);
     (FAILING_BACKOFF * 2u32.pow(doublings)).min(FAILING_BACKOFF_MAX)
 }
 
@@ -881,11 +885,11 @@ mod tests {
 
     #[test]
     fn failures_back_off_exponentially_up_to_a_cap() {
-        let secs: Vec<u64> = [1, 2, 3, 4, 5, 7, 40, u32::MAX]
+        let secs: Vec<u64> = [1, 2, 3, 4, 5, 8, 40, u32::MAX]
             .iter()
             .map(|&n| failing_backoff(n).as_secs())
             .collect();
-        assert_eq!(secs, [5, 10, 20, 40, 80, 300, 300, 300]);
+        assert_eq!(secs, [0, 5, 10, 20, 40, 300, 300, 300]);
         assert_eq!(
             (default_max_in_flight(true), default_max_in_flight(false)),
             (1, 4)
