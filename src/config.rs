@@ -59,6 +59,9 @@ pub struct LlmConfig {
     pub max_retry_wait_seconds: u64,
     /// Past decisions for the deployment (and what followed them) shown in the prompt.
     pub history_in_prompt: usize,
+    /// Most requests in flight to the endpoint at once; unset: 1 on loopback (a local server
+    /// often has one slot), 4 otherwise.
+    pub max_in_flight: Option<usize>,
 }
 
 impl Default for LlmConfig {
@@ -79,6 +82,7 @@ impl Default for LlmConfig {
             reasoning_effort: "auto".into(),
             max_retry_wait_seconds: 30,
             history_in_prompt: 5,
+            max_in_flight: None,
         }
     }
 }

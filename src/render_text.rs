@@ -31,7 +31,7 @@ pub fn recommendation(r: &Recommendation) -> String {
         out.push_str(&format!("  {}\n", c.summary()));
     }
     for c in &r.corrections {
-        out.push_str(&format!("  corrected: {c}\n"));
+        out.push_str(&format!("  {}: {c}\n", crate::advisor::note_label(c)));
     }
     out
 }

@@ -58,6 +58,13 @@ fn ok(content: &str) -> ResponseTemplate {
         .insert_header("x-ratelimit-remaining-tokens", "5800")
 }
 
+/// [`ok`] from a server that names its model `model`.
+fn ok_from(model: &str, content: &str) -> ResponseTemplate {
+    let mut reply = groq_reply(content);
+    reply["model"] = json!(model);
+    ok(content).set_body_json(reply)
+}
+
 fn groq_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_json(json!({
         "error": {"message": message, "type": "invalid_request_error", "code": code}
@@ -272,10 +279,10 @@ async fn fenced_prose_wrapped_and_prose_only_replies_are_parsed_and_noted() {
             6,
         ),
         (
-            "CPU is at 80% against a 70% target and rising, so I recommend to scale up to 7 \
-             replicas now to keep latency in check."
+            "action: scale_up\ntarget_replicas: 7\nconfidence: 0.7\nreasoning: CPU is at 80% \
+             against a 70% target and rising."
                 .to_string(),
-            "no JSON in the reply: action and replicas read from its prose",
+            "no JSON in the reply: its fields read from the text",
             7,
         ),
     ];
@@ -425,14 +432,21 @@ async fn server_errors_timeouts_and_json_validate_failed_fall_back_with_why() {
         .await
         .expect_err("500");
     assert_eq!(e.reason, "500 server error: Internal Server Error");
-    // The next call within the interval says it is rate-limited and why the last one failed.
+    // One failure pauses nothing; a second in a row pauses every deployment.
     let e = llm
-        .advise(&inputs("shop", "web", 150.0, T0 + 60))
+        .advise(&inputs("shop", "api", 150.0, T0 + 60))
         .await
-        .expect_err("limited");
-    assert_eq!(
-        e.reason,
-        "rate-limited: next call for this deployment in 4 min (last call: 500 server error: Internal Server Error)"
+        .expect_err("500 again");
+    assert_eq!(e.reason, "500 server error: Internal Server Error");
+    let e = llm
+        .advise(&inputs("shop", "db", 150.0, T0 + 60))
+        .await
+        .expect_err("paused");
+    assert!(
+        e.reason
+            .starts_with("LLM failing: 2 server errors in a row, next try in "),
+        "{}",
+        e.reason
     );
 
     let (_s, llm, _setup) = one_reply(groq_error(
@@ -481,7 +495,7 @@ async fn a_retired_model_falls_to_the_next_and_is_remembered() {
     Mock::given(method("POST"))
         .and(path(CHAT))
         .and(body_partial_json(json!({"model": "openai/gpt-oss-120b"})))
-        .respond_with(ok(CLEAN))
+        .respond_with(ok_from("openai/gpt-oss-120b", CLEAN))
         .expect(2)
         .mount(&server)
         .await;
@@ -834,11 +848,17 @@ async fn the_key_appears_nowhere_but_the_authorization_header() {
     let setup = Setup::new(&server);
     let llm = setup.build();
     let mut reasons = vec![];
-    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+    for (i, name) in ["a", "b"].iter().enumerate() {
         if let Err(e) = llm.advise(&inputs("shop", name, 80.0, T0 + i as i64)).await {
             reasons.push(e.reason);
         }
     }
+    // After the 503 this process pauses its requests; another one answers.
+    setup
+        .build()
+        .advise(&inputs("shop", "c", 80.0, T0 + 2))
+        .await
+        .expect("a third deployment is answered");
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert_eq!(reasons[0], "401 unauthorized: check the API key");
     assert!(reasons[1].contains("[redacted]"), "{reasons:?}");
@@ -1319,4 +1339,261 @@ async fn after_a_real_run_every_file_in_the_data_dir_is_0600_in_0700_dirs() {
         log.starts_with("an old line\n"),
         "the old log is appended to, not replaced"
     );
+}
+
+// ---- Issue 13: what llama.cpp with SmolLM2-135M showed (wire cases) ----
+
+#[tokio::test]
+async fn the_schema_goes_out_in_contract_order_with_bounded_factors() {
+    let (server, llm, _setup) = one_reply(ok(CLEAN)).await;
+    llm.advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect("advice");
+    let raw = server.received_requests().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&raw[0].body).to_string();
+    let order = [
+        "action",
+        "target_replicas",
+        "confidence",
+        "reasoning",
+        "factors_considered",
+        "risk_assessment",
+        "cost_impact",
+        "performance_impact",
+        "recommended_timing",
+    ];
+    // Positions in the sent text (a parsed Value would sort the keys again).
+    let props = text.find("\"properties\"").expect("properties");
+    let at: Vec<usize> = order
+        .iter()
+        .map(|k| props + text[props..].find(&format!("\"{k}\":")).expect(k))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    let body: Value = serde_json::from_str(&text).expect("JSON");
+    let schema = &body["response_format"]["json_schema"]["schema"];
+    assert_eq!(schema["properties"]["factors_considered"]["maxItems"], 5);
+    let desc = schema["description"].as_str().unwrap_or_default();
+    assert!(
+        !desc.contains("seed") && !desc.contains("schemars"),
+        "{desc}"
+    );
+}
+
+/// A chat completion shaped like llama.cpp's server: its own model name, a finish_reason.
+fn llama_reply(content: &str, finish: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "choices": [{"finish_reason": finish, "index": 0,
+            "message": {"role": "assistant", "content": content}}],
+        "created": 1796124601,
+        "model": "SmolLM2-135M-Instruct",
+        "system_fingerprint": "b0-unknown",
+        "object": "chat.completion",
+        "usage": {"completion_tokens": 9, "prompt_tokens": 39, "total_tokens": 48},
+        "id": "chatcmpl-x",
+        "timings": {"prompt_n": 39, "prompt_ms": 4896.3, "predicted_n": 9, "predicted_ms": 787.0}
+    }))
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_at_max_tokens_says_so_and_is_never_a_decision() {
+    // Even a cut that left parseable fields behind is not taken.
+    let half = r#"{"action": "scale_up", "target_replicas": 8, "confidence": 0.9, "reasoning": "CPU at 80%", "factors_considered": ["cpu", "cpu", "cpu", "cpu"#;
+    let (_server, llm, _setup) = one_reply(llama_reply(half, "length")).await;
+    let e = llm
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("cut off");
+    assert!(
+        e.reason
+            .starts_with("cut off at max_tokens (1000): raise llm.max_tokens"),
+        "{}",
+        e.reason
+    );
+}
+
+#[tokio::test]
+async fn an_echoed_prompt_with_prose_advice_falls_back_to_the_policy() {
+    let echo = format!(
+        "{}\n\nIncrease the number of available cores to 4.",
+        include_str!("../assets/prompts/system.txt")
+    );
+    for reply in [
+        echo,
+        r#"{"action": "scale_up", "target_replicas": 4, "confidence": 0}"#.to_string(),
+    ] {
+        let (_server, llm, setup) = one_reply(llama_reply(&reply, "stop")).await;
+        let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
+        let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+        assert_eq!(r.source, RecommendationSource::Policy, "{reply}");
+        let why = r.fallback_reason.unwrap_or_default();
+        assert!(
+            why.starts_with("unparseable reply") || why.starts_with("reply is not a decision"),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_card_names_the_model_that_answered() {
+    let (_server, llm, setup) = one_reply(llama_reply(CLEAN, "stop")).await;
+    assert_eq!(setup.llm.model, "openai/gpt-oss-20b", "requested");
+    let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
+    let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+    assert_eq!(r.source, RecommendationSource::Llm);
+    assert_eq!(r.model.as_deref(), Some("SmolLM2-135M-Instruct"));
+}
+
+/// `recommend --demo` runs at one simulated instant every time: after a failed call, a run
+/// an interval of real time later calls again; one ten seconds later is still limited.
+#[tokio::test]
+async fn two_runs_at_the_same_cluster_instant_are_limited_on_wall_time_too() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN))
+        .mount(&server)
+        .await;
+    let setup = Setup::new(&server);
+    let wall = Arc::new(AtomicI64::new(WALL));
+    let first = setup.build_with_wall(wall.clone());
+    first
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("500");
+    drop(first);
+
+    wall.store(WALL + 10, Ordering::SeqCst);
+    let e = setup
+        .build_with_wall(wall.clone())
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect_err("still within the interval");
+    assert!(
+        e.reason
+            .starts_with("rate-limited: next call for this deployment in 5 min"),
+        "{}",
+        e.reason
+    );
+
+    wall.store(WALL + 301, Ordering::SeqCst);
+    let a = setup
+        .build_with_wall(wall)
+        .advise(&inputs("shop", "web", 80.0, T0))
+        .await
+        .expect("the interval passed in real time");
+    assert_eq!(a.decision.target_replicas, 6);
+    assert_eq!(bodies(&server).await.len(), 2);
+}
+
+/// A one-slot local server: with max_in_flight 1, concurrent advice for several deployments
+/// reaches it one request at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_in_flight_are_capped_per_endpoint() {
+    struct Stamp(Arc<Mutex<Vec<Instant>>>);
+    impl wiremock::Respond for Stamp {
+        fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Instant::now());
+            ok(CLEAN).set_delay(Duration::from_millis(400))
+        }
+    }
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(Mutex::new(vec![]));
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(Stamp(arrivals.clone()))
+        .mount(&server)
+        .await;
+    let setup = Setup::new(&server);
+    assert_eq!(setup.llm.max_in_flight, None, "the loopback default: 1");
+    let llm = Arc::new(setup.build());
+    let calls: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|name| {
+            let llm = llm.clone();
+            tokio::spawn(async move { llm.advise(&inputs("shop", name, 80.0, T0)).await })
+        })
+        .collect();
+    for c in calls {
+        c.await.expect("joined").expect("advice");
+    }
+    let mut at = arrivals.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    at.sort();
+    assert_eq!(at.len(), 3);
+    for w in at.windows(2) {
+        assert!(
+            w[1] - w[0] >= Duration::from_millis(380),
+            "overlapping requests: {:?}",
+            w[1] - w[0]
+        );
+    }
+}
+
+/// Timeouts in a row pause every request (no budget spent meanwhile) and the status says so.
+#[tokio::test]
+async fn consecutive_timeouts_back_off_and_the_status_bar_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CHAT))
+        .respond_with(ok(CLEAN).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let mut setup = Setup::new(&server);
+    setup.llm.timeout_seconds = 1;
+    let llm = setup.build();
+    for name in ["a", "b"] {
+        let e = llm
+            .advise(&inputs("shop", name, 80.0, T0))
+            .await
+            .expect_err("timeout");
+        assert_eq!(e.reason, "timeout after 1 s");
+    }
+    // A timed-out request was sent: it stays counted.
+    assert_eq!(llm.budget_remaining(), 998);
+    let e = llm
+        .advise(&inputs("shop", "c", 80.0, T0))
+        .await
+        .expect_err("paused");
+    assert!(
+        e.reason
+            .starts_with("LLM failing: 2 timeouts in a row, next try in "),
+        "{}",
+        e.reason
+    );
+    assert_eq!(llm.budget_remaining(), 998, "nothing sent, nothing spent");
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        2
+    );
+    assert!(
+        llm.status()
+            .contains("LLM failing: 2 timeouts in a row, next try in "),
+        "{}",
+        llm.status()
+    );
+}
+
+/// A reused answer is labelled as reuse on the card, not as a correction.
+#[tokio::test]
+async fn a_reused_answer_is_labelled_reused_not_corrected() {
+    let (_server, llm, setup) = one_reply(ok(CLEAN)).await;
+    let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
+    advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+    let r = advisor
+        .recommend(&inputs("shop", "web", 80.0, T0 + 3600))
+        .await;
+    let text = ai4k8s::render_text::recommendation(&r);
+    assert!(
+        text.contains("  reused: inputs unchanged since the LLM answered 60 min ago"),
+        "{text}"
+    );
+    assert!(!text.contains("corrected: inputs unchanged"), "{text}");
 }

@@ -28,6 +28,16 @@ pub struct LlmAdvice {
     pub notes: Vec<String>,
 }
 
+/// How a card labels one of a recommendation's notes: "reused" for an earlier answer given
+/// again because the inputs did not change (nothing was corrected), "corrected" otherwise.
+pub fn note_label(note: &str) -> &'static str {
+    if note.starts_with(llm::REUSED_PREFIX) {
+        "reused"
+    } else {
+        "corrected"
+    }
+}
+
 /// Why the LLM gave no advice; shown on the card the rules produce instead.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{reason}")]

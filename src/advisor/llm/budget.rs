@@ -79,6 +79,13 @@ impl Budget {
         self.cluster_used = self.cluster_used.saturating_add(1);
         self.wall_used = self.wall_used.saturating_add(1);
     }
+
+    /// Give back one spent request that was never sent. A request that was sent stays counted
+    /// whatever came of it (a timeout too: the server may have done the work and billed it).
+    pub fn refund(&mut self) {
+        self.cluster_used = self.cluster_used.saturating_sub(1);
+        self.wall_used = self.wall_used.saturating_sub(1);
+    }
 }
 
 /// Whether a deployment whose need scores `score` (0 = nothing moved, 1 = new, or its load or

@@ -219,15 +219,30 @@ impl ChatClient {
             return Err(CallError::BadReply("reply has no choices".into()));
         };
         let message = choice.message.unwrap_or_default();
+        if choice.finish_reason.as_deref() == Some("length") {
+            // Whatever came before the cut is half an answer: never a decision.
+            let got = message
+                .content
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default();
+            let mut reason = format!(
+                "cut off at max_tokens ({}): raise llm.max_tokens",
+                self.max_tokens
+            );
+            if !got.is_empty() {
+                reason.push_str(&format!(
+                    "; reply began {:?}",
+                    preview(&self.scrub(got), 60)
+                ));
+            }
+            return Err(CallError::BadReply(reason));
+        }
         match message.content.filter(|c| !c.trim().is_empty()) {
             Some(content) => Ok(Reply { content, model }),
             None => Err(CallError::BadReply(
                 match (message.refusal, choice.finish_reason) {
                     (Some(r), _) => format!("model refused: {}", preview(&self.scrub(&r), 120)),
-                    (None, Some(f)) if f == "length" => format!(
-                        "reply cut off at max_tokens ({}) before any answer; raise llm.max_tokens",
-                        self.max_tokens
-                    ),
                     (None, f) => format!(
                         "reply has no content (finish_reason {})",
                         f.unwrap_or_else(|| "unknown".into())
@@ -329,7 +344,8 @@ fn classify(status: StatusCode, body: &str, limits: &RateLimits) -> CallError {
         "request rejected"
     };
     let mut detail_text = kind.to_string();
-    if !code.is_empty() {
+    // llama.cpp and others send the status again as a numeric code: "400 … (400)" says nothing.
+    if !code.is_empty() && code != status.as_str() {
         detail_text.push_str(&format!(" ({code})"));
     }
     if !message.is_empty() {
@@ -401,6 +417,25 @@ mod tests {
             &limits(None),
         );
         assert_eq!(e.reason(), "502 server error: <html>bad gateway</html>");
+        // llama.cpp's error body repeats the status as a numeric code.
+        let e = classify(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"code":400,"message":"the request exceeds the available context size","type":"invalid_request_error"}}"#,
+            &limits(None),
+        );
+        assert_eq!(
+            e.reason(),
+            "400 request rejected: the request exceeds the available context size"
+        );
+        let e = classify(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"code":"context_length_exceeded","message":"m"}}"#,
+            &limits(None),
+        );
+        assert_eq!(
+            e.reason(),
+            "400 request rejected (context_length_exceeded): m"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ impl Inner {
             return;
         };
         self.cache.merge(theirs.cache);
-        self.limiter.merge(&theirs.last_calls);
+        self.limiter
+            .merge(&theirs.last_calls, &theirs.last_call_walls);
         for m in theirs.retired_models {
             if !self.retired.contains(&m) {
                 self.retired.push(m);

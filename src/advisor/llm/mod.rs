@@ -73,6 +73,26 @@ const FORGET_AFTER: i64 = 7 * 86_400;
 /// Back-off after a 429 that came without a usable retry-after.
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
 
+/// Pause after the second of consecutive failures (timeouts, connection failures, 5xx),
+/// doubling with each more, at most [`FAILING_BACKOFF_MAX`]. One failure alone (a slow reply
+/// that timed out) pauses nothing: in `recommend --all` it would skip every deployment after it.
+const FAILING_BACKOFF: Duration = Duration::from_secs(5);
+const FAILING_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Requests in flight at once when `llm.max_in_flight` is unset.
+pub fn default_max_in_flight(loopback: bool) -> usize {
+    if loopback { 1 } else { 4 }
+}
+
+/// How long to pause after `failures` consecutive failures.
+fn failing_backoff(failures: u32) -> Duration {
+    if failures < 2 {
+        return Duration::ZERO;
+    }
+    let doublings = (failures - 2).min(16);
+    (FAILING_BACKOFF * 2u32.pow(doublings)).min(FAILING_BACKOFF_MAX)
+}
+
 type WallClock = Arc<dyn Fn() -> UnixSeconds + Send + Sync>;
 
 pub struct LlmAdvisor {
@@ -91,6 +111,34 @@ pub struct LlmAdvisor {
     shared: Mutex<SharedState>,
     inner: Mutex<Inner>,
     wall_clock: WallClock,
+    /// One permit per request allowed in flight (`llm.max_in_flight`).
+    in_flight: tokio::sync::Semaphore,
+}
+
+/// Consecutive failures of the endpoint itself (not of a reply's content).
+#[derive(Clone, Debug)]
+struct Failing {
+    count: u32,
+    /// "timeout", "connection failure", "server error", or "failure" when they differ.
+    kind: &'static str,
+    /// No request before this (real time).
+    until: Instant,
+}
+
+impl Failing {
+    fn describe(&self) -> String {
+        let kind = if self.count == 1 {
+            self.kind.to_string()
+        } else {
+            format!("{}s", self.kind)
+        };
+        let mut s = format!("LLM failing: {} {kind} in a row", self.count);
+        let left = self.until.saturating_duration_since(Instant::now());
+        if !left.is_zero() {
+            s.push_str(&format!(", next try in {} s", left.as_secs().max(1)));
+        }
+        s
+    }
 }
 
 struct Inner {
@@ -106,6 +154,7 @@ struct Inner {
     backoff_until: Option<Instant>,
     /// Cluster time of the last advise call (for the status bar's budget day).
     cluster_now: UnixSeconds,
+    failing: Option<Failing>,
 }
 
 /// What [`LlmAdvisor::plan`] decided: answer now, or call with this plan.
@@ -198,7 +247,11 @@ impl LlmAdvisor {
         }
         let inner = Inner {
             cache,
-            limiter: CallLimiter::new(advisor.min_call_interval_seconds, saved.last_calls),
+            limiter: CallLimiter::new(
+                advisor.min_call_interval_seconds,
+                saved.last_calls,
+                saved.last_call_walls,
+            ),
             budget: saved.budget,
             retired: saved.retired_models,
             memory: saved.memory,
@@ -206,11 +259,17 @@ impl LlmAdvisor {
             limits: RateLimits::default(),
             backoff_until: None,
             cluster_now: 0,
+            failing: None,
         };
+        let max_in_flight = llm
+            .max_in_flight
+            .unwrap_or_else(|| default_max_in_flight(endpoint.loopback))
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         tracing::info!(
             endpoint = %endpoint.display,
             models = ?models,
             anonymize,
+            max_in_flight,
             prompt_version = %prompts.version,
             custom_prompts = ?prompts.overrides,
             "LLM advisor ready"
@@ -229,6 +288,7 @@ impl LlmAdvisor {
             shared: Mutex::new(shared),
             inner: Mutex::new(inner),
             wall_clock: Arc::new(|| chrono::Utc::now().timestamp()),
+            in_flight: tokio::sync::Semaphore::new(max_in_flight),
         })
     }
 
@@ -322,7 +382,7 @@ impl LlmAdvisor {
         {
             // Unchanged inputs never cost a call: the last answer stands.
             let note = format!(
-                "inputs unchanged since the LLM answered {} min ago; answer reused",
+                "{REUSED_PREFIX} {} min ago; answer reused",
                 (now - last.created_at) / 60
             );
             return Next::Answer(Ok(advice(last, true, vec![note])));
@@ -340,6 +400,9 @@ impl LlmAdvisor {
                 ))));
             }
             st.backoff_until = None;
+        }
+        if let Some(f) = st.failing.as_ref().filter(|f| f.until > Instant::now()) {
+            return Next::Answer(Err(fail(f.describe())));
         }
 
         let remaining = st.budget.remaining(self.daily_budget);
@@ -371,7 +434,7 @@ impl LlmAdvisor {
             ))));
         }
 
-        if let Err(wait) = st.limiter.try_call(&dep, now) {
+        if let Err(wait) = st.limiter.try_call(&dep, now, (self.wall_clock)()) {
             let mut reason = format!(
                 "rate-limited: next call for this deployment in {}",
                 human_wait(wait)
@@ -480,9 +543,13 @@ impl LlmAdvisor {
                 self.lock().limits = limits.clone();
             }
             let err = match result {
-                Ok(reply) => return Ok((reply, model, std::mem::take(notes))),
+                Ok(reply) => {
+                    self.lock().failing = None;
+                    return Ok((reply, model, std::mem::take(notes)));
+                }
                 Err(e) => e,
             };
+            self.note_failure(&err);
             match err {
                 CallError::RateLimited {
                     retry_after,
@@ -542,6 +609,43 @@ impl LlmAdvisor {
         }
     }
 
+    /// Count a failure of the endpoint (timeout, connection, 5xx) towards the pause; any other
+    /// answer from the server shows it is up.
+    fn note_failure(&self, err: &CallError) {
+        let kind = match err {
+            CallError::Timeout { .. } => "timeout",
+            CallError::Transport(_) => "connection failure",
+            CallError::Status { status, .. } if *status >= 500 => "server error",
+            _ => {
+                self.lock().failing = None;
+                return;
+            }
+        };
+        let mut st = self.lock();
+        let (count, kind) = match &st.failing {
+            Some(f) if f.kind == kind => (f.count.saturating_add(1), kind),
+            Some(f) => (f.count.saturating_add(1), "failure"),
+            None => (1, kind),
+        };
+        let f = Failing {
+            count,
+            kind,
+            until: Instant::now() + failing_backoff(count),
+        };
+        tracing::warn!("{}", f.describe());
+        st.failing = Some(f);
+    }
+
+    /// Give back a request counted by [`plan`](Self::plan) that was never sent.
+    fn refund_one(&self) {
+        if let Err(e) = self.transact(|st| {
+            st.budget.refund();
+            ((), true)
+        }) {
+            tracing::warn!(error = %e, "LLM state unavailable; an unsent request stays counted");
+        }
+    }
+
     /// Mark `model` retired; the model to use now.
     fn retire(&self, model: &str) -> Option<String> {
         let mut st = self.lock();
@@ -563,6 +667,10 @@ impl LlmAdvisor {
             if reply.model != model {
                 tracing::debug!(requested = %model, answered = %reply.model, "server renamed model");
             }
+            // The card names the model that answered (the reply's `model`, the requested one
+            // when a server leaves it out); the cache stays keyed on the requested one.
+            let cache_model = model;
+            let model = reply.model.clone();
             let mut p = parse::parse(&reply.content, inputs)?;
             tracing::debug!(step = ?p.step, "LLM reply parsed");
             // A model can echo a key it saw in an error or a prompt: the card never shows one.
@@ -578,12 +686,12 @@ impl LlmAdvisor {
                     *f = a.restore(f);
                 }
             }
-            Ok((p, model, notices))
+            Ok((p, model, cache_model, notices))
         });
         let mut st = self.lock();
         match parsed {
-            Ok((p, model, notices)) => {
-                let key = cache_key(inputs, &model, &self.prompts.version);
+            Ok((p, model, cache_model, notices)) => {
+                let key = cache_key(inputs, &cache_model, &self.prompts.version);
                 let cached = CachedAdvice {
                     decision: p.decision,
                     model,
@@ -612,6 +720,7 @@ impl LlmAdvisor {
     /// seen.
     fn snapshot(&self, st: &Inner) -> state::Persisted {
         let now = st.cluster_now;
+        let wall = (self.wall_clock)();
         let interval = self.interval_seconds as i64;
         state::Persisted {
             version: 0,
@@ -621,6 +730,13 @@ impl LlmAdvisor {
                 .last_calls()
                 .iter()
                 .filter(|(_, t)| now - **t < interval)
+                .map(|(k, t)| (k.clone(), *t))
+                .collect(),
+            last_call_walls: st
+                .limiter
+                .last_walls()
+                .iter()
+                .filter(|(_, t)| wall - **t < interval)
                 .map(|(k, t)| (k.clone(), *t))
                 .collect(),
             budget: st.budget.clone(),
@@ -651,6 +767,19 @@ impl LlmBackend for LlmAdvisor {
             Next::Call(plan) => plan,
             Next::Answer(answer) => return answer,
         };
+        // Wait for a slot at the endpoint: a one-slot local server given every deployment at
+        // once queues them until they time out, each one spending budget.
+        let _permit = self.in_flight.acquire().await;
+        let failing = self
+            .lock()
+            .failing
+            .clone()
+            .filter(|f| f.until > Instant::now());
+        if let Some(f) = failing {
+            // The endpoint started failing while this one waited: not sent, not counted.
+            self.refund_one();
+            return Err(fail(f.describe()));
+        }
         let outcome = self.request(&plan).await;
         let result = self.finish(inputs, &plan, outcome);
         self.persist();
@@ -698,6 +827,9 @@ impl LlmBackend for LlmAdvisor {
                 s.push_str(&format!(" · 429: paused {} s", left.as_secs().max(1)));
             }
         }
+        if let Some(f) = &st.failing {
+            s.push_str(&format!(" · {}", f.describe()));
+        }
         s
     }
 }
@@ -720,6 +852,9 @@ fn short(model: &str) -> &str {
     model.rsplit('/').next().unwrap_or(model)
 }
 
+/// How the note on a reused answer begins (see [`crate::advisor::note_label`]).
+pub const REUSED_PREFIX: &str = "inputs unchanged since the LLM answered";
+
 fn advice(c: CachedAdvice, cached: bool, mut extra: Vec<String>) -> LlmAdvice {
     let mut notes = c.notes;
     notes.append(&mut extra);
@@ -741,5 +876,32 @@ fn human_wait(seconds: u64) -> String {
         format!("{seconds} s")
     } else {
         format!("{} min", seconds.div_ceil(60))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_a_cap() {
+        let secs: Vec<u64> = [1, 2, 3, 4, 5, 8, 40, u32::MAX]
+            .iter()
+            .map(|&n| failing_backoff(n).as_secs())
+            .collect();
+        assert_eq!(secs, [0, 5, 10, 20, 40, 300, 300, 300]);
+        assert_eq!(
+            (default_max_in_flight(true), default_max_in_flight(false)),
+            (1, 4)
+        );
+        let f = Failing {
+            count: 5,
+            kind: "timeout",
+            until: Instant::now() + Duration::from_millis(40_500),
+        };
+        assert_eq!(
+            f.describe(),
+            "LLM failing: 5 timeouts in a row, next try in 40 s"
+        );
     }
 }

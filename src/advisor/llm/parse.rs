@@ -8,6 +8,12 @@ use serde_json::{Map, Value};
 
 use crate::model::{AdvisorInputs, Decision, Level, PerformanceImpact, ScalingAction, Timing};
 
+/// The decision's fields, in the seed contract's order.
+const FIELDS: [&str; 9] = super::schema::CONTRACT_ORDER;
+
+/// A decision, what was repaired, and how many of [`FIELDS`] the reply had.
+type Found = (Decision, Vec<String>, usize);
+
 /// Which step found the decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -38,17 +44,25 @@ pub fn parse(reply: &str, inputs: &AdvisorInputs) -> Result<Parsed, String> {
         .or_else(|| fenced(text, inputs).map(|d| (d, Step::Fenced)))
         .or_else(|| embedded(text, inputs).map(|d| (d, Step::Embedded)))
         .or_else(|| from_text(text, inputs).map(|d| (d, Step::Text)));
-    let Some(((decision, mut notes), step)) = found else {
+    let Some(((decision, mut notes, fields), step)) = found else {
         return Err(format!(
-            "unparseable reply: no JSON decision and no action with a replica count in {:?}",
+            "unparseable reply: no JSON decision and no action and target_replicas fields in {:?}",
             preview(text)
         ));
     };
+    if decision.confidence <= 0.0 && fields * 2 < FIELDS.len() {
+        // An echo, a template or a half-written object: not an answer anyone should act on.
+        return Err(format!(
+            "reply is not a decision: {fields} of {} fields, confidence 0, in {:?}",
+            FIELDS.len(),
+            preview(text)
+        ));
+    }
     let how = match step {
         Step::Direct => None,
         Step::Fenced => Some("parsed from a ```json block"),
         Step::Embedded => Some("parsed from a JSON object inside prose"),
-        Step::Text => Some("no JSON in the reply: action and replicas read from its prose"),
+        Step::Text => Some("no JSON in the reply: its fields read from the text"),
     };
     if let Some(how) = how {
         notes.insert(0, how.to_string());
@@ -70,7 +84,7 @@ fn preview(text: &str) -> String {
 }
 
 /// The inside of the first ``` fenced block (with or without a `json` tag) that holds a decision.
-fn fenced(text: &str, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String>)> {
+fn fenced(text: &str, inputs: &AdvisorInputs) -> Option<Found> {
     let mut rest = text;
     while let Some(start) = rest.find("```") {
         let after = &rest[start + 3..];
@@ -91,7 +105,7 @@ fn fenced(text: &str, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String>)>
 }
 
 /// The first balanced `{…}` in `text` that parses as a decision.
-fn embedded(text: &str, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String>)> {
+fn embedded(text: &str, inputs: &AdvisorInputs) -> Option<Found> {
     text.char_indices()
         .filter(|(_, c)| *c == '{')
         .filter_map(|(i, _)| balanced_end(&text[i..]).map(|len| &text[i..i + len]))
@@ -131,7 +145,7 @@ fn balanced_end(s: &str) -> Option<usize> {
 }
 
 /// A decision from a JSON value, if it is an object with at least an action or a target.
-fn from_value(v: &Value, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String>)> {
+fn from_value(v: &Value, inputs: &AdvisorInputs) -> Option<Found> {
     let obj = v.as_object()?;
     // Some models wrap the answer: {"recommendation": {...}}.
     if !obj.contains_key("action") && !obj.contains_key("target_replicas") {
@@ -230,6 +244,7 @@ fn from_value(v: &Value, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String
             defaulted.join(", ")
         ));
     }
+    let fields = FIELDS.iter().filter(|f| obj.contains_key(**f)).count();
     Some((
         Decision {
             action,
@@ -243,6 +258,7 @@ fn from_value(v: &Value, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String
             recommended_timing: timing,
         },
         notes,
+        fields,
     ))
 }
 
@@ -313,58 +329,51 @@ fn timing_from(s: &str) -> Option<Timing> {
     }
 }
 
-/// Step 4: the action from the first action phrase in the prose, the target from "to N
-/// replicas" (or the last "N replicas"); maintain keeps the current count.
-fn from_text(text: &str, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String>)> {
-    let lower = text.to_ascii_lowercase();
-    const PHRASES: [(&str, ScalingAction); 12] = [
-        ("scale_up", ScalingAction::ScaleUp),
-        ("scale up", ScalingAction::ScaleUp),
-        ("scaling up", ScalingAction::ScaleUp),
-        ("scale-up", ScalingAction::ScaleUp),
-        ("scale_down", ScalingAction::ScaleDown),
-        ("scale down", ScalingAction::ScaleDown),
-        ("scaling down", ScalingAction::ScaleDown),
-        ("scale-down", ScalingAction::ScaleDown),
-        ("at_max", ScalingAction::AtMax),
-        ("at max", ScalingAction::AtMax),
-        ("maintain", ScalingAction::Maintain),
-        ("keep the current", ScalingAction::Maintain),
-    ];
-    let action = PHRASES
-        .iter()
-        .filter_map(|(p, a)| lower.find(p).map(|i| (i, *a)))
-        .min_by_key(|(i, _)| *i)
-        .map(|(_, a)| a);
-    let target = replicas_in(&lower);
-    let mut notes = vec!["confidence not given; 0.5 assumed".to_string()];
-    let (action, target) = match (action, target) {
-        (Some(a), Some(t)) => (a, t),
-        (Some(ScalingAction::Maintain), None) => (ScalingAction::Maintain, inputs.current_replicas),
-        (None, Some(t)) => {
-            let a = super::super::validate::consistent_action(
-                ScalingAction::Maintain,
-                inputs.current_replicas,
-                t,
-                inputs.max_replicas,
-            );
-            notes.push(format!("no action named; {} inferred", a.as_str()));
-            (a, t)
+/// Step 4: no JSON object, but the decision's fields written out (`action: scale_up`,
+/// `"target_replicas": 6`, `confidence = 0.8`, as a half-quoted object or YAML-ish lines do).
+/// Both action and target_replicas must be there as fields with one valid value each: a
+/// replica count or an action phrase in prose is never taken for a decision (an echoed prompt
+/// names every action, `"scale_up" | "scale_down" | …`, and carries numbers of its own).
+/// The last valid occurrence of each field counts (an answer follows any echo).
+fn from_text(text: &str, _inputs: &AdvisorInputs) -> Option<Found> {
+    let action = field_values(text, "action")
+        .filter_map(|v| action_from(&v))
+        .last()?;
+    let target = field_values(text, "target_replicas")
+        .filter_map(|v| v.parse::<f64>().ok())
+        .filter(|t| t.is_finite())
+        .last()?;
+    let mut notes = vec![];
+    let mut fields = 2;
+    let confidence = match field_values(text, "confidence")
+        .filter_map(|v| v.trim_end_matches('%').parse::<f64>().ok())
+        .filter(|c| c.is_finite())
+        .last()
+    {
+        Some(c) => {
+            fields += 1;
+            if c > 1.0 && c <= 100.0 { c / 100.0 } else { c }
         }
-        _ => return None,
+        None => {
+            notes.push("confidence not given; 0.5 assumed".to_string());
+            0.5
+        }
     };
-    let reasoning: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(1000)
-        .collect();
+    let reasoning: String = match field_values(text, "reasoning").last() {
+        Some(r) => {
+            fields += 1;
+            r
+        }
+        None => text.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+    .chars()
+    .take(1000)
+    .collect();
     Some((
         Decision {
             action,
-            target_replicas: target,
-            confidence: 0.5,
+            target_replicas: target.max(0.0).round().min(u32::MAX as f64) as u32,
+            confidence,
             reasoning,
             factors_considered: vec![],
             risk_assessment: Level::Medium,
@@ -373,34 +382,42 @@ fn from_text(text: &str, inputs: &AdvisorInputs) -> Option<(Decision, Vec<String
             recommended_timing: Timing::Immediate,
         },
         notes,
+        fields,
     ))
 }
 
-/// "to 6 replicas" wins; otherwise the last "N replica(s)" / "N pods"; otherwise "to N".
-fn replicas_in(lower: &str) -> Option<u32> {
-    let words: Vec<&str> = lower
-        .split(|c: char| c.is_whitespace() || ",;:()".contains(c))
-        .filter(|w| !w.is_empty())
-        .collect();
-    let num = |w: &str| w.trim_end_matches('.').parse::<u32>().ok();
-    let unit =
-        |w: Option<&&str>| w.is_some_and(|w| w.starts_with("replica") || w.starts_with("pod"));
-    let mut to_n_replicas = None;
-    let mut n_replicas = None;
-    let mut to_n = None;
-    for (i, w) in words.iter().enumerate() {
-        let Some(n) = num(w) else { continue };
-        let after_to = i > 0 && words[i - 1] == "to";
-        if unit(words.get(i + 1)) {
-            if after_to && to_n_replicas.is_none() {
-                to_n_replicas = Some(n);
-            }
-            n_replicas = Some(n);
-        } else if after_to && to_n.is_none() {
-            to_n = Some(n);
+/// Every single value written for `name` as a field: the name (quoted or not, as a whole
+/// word), `:` or `=`, then a quoted string or a bare token up to `,`, `}` or the line's end.
+/// A value followed by `|` is a list of choices (a template), not a value.
+fn field_values<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = String> + 'a {
+    text.match_indices(name).filter_map(move |(i, _)| {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            return None;
         }
-    }
-    to_n_replicas.or(n_replicas).or(to_n)
+        let rest = text[i + name.len()..]
+            .strip_prefix('"')
+            .unwrap_or(&text[i + name.len()..]);
+        let rest = rest.trim_start_matches([' ', '\t']);
+        let rest = rest
+            .strip_prefix([':', '='])?
+            .trim_start_matches([' ', '\t']);
+        let (value, after) = match rest.strip_prefix('"') {
+            Some(q) => {
+                let end = q.find('"')?;
+                (&q[..end], &q[end + 1..])
+            }
+            None => {
+                let end = rest.find([',', '}', '\n', '|']).unwrap_or(rest.len());
+                (&rest[..end], &rest[end..])
+            }
+        };
+        if after.trim_start_matches([' ', '\t']).starts_with('|') {
+            return None;
+        }
+        let value = value.trim();
+        (!value.is_empty() && !value.starts_with('<')).then(|| value.to_string())
+    })
 }
 
 #[cfg(test)]
@@ -475,18 +492,64 @@ mod tests {
     }
 
     #[test]
-    fn prose_only_falls_back_to_text() {
+    fn prose_is_never_a_decision_but_written_out_fields_are() {
         let text = "Given CPU at 80% and a rising trend, I recommend to scale up from 4 replicas to 7 replicas within the next minutes.";
-        let p = parse(text, &inputs()).expect("text");
+        let e = parse(text, &inputs()).expect_err("prose alone");
+        assert!(e.starts_with("unparseable reply"), "{e}");
+        let e = parse("Maintain: the load is fine.", &inputs()).expect_err("prose");
+        assert!(e.contains("no action and target_replicas fields"), "{e}");
+
+        let fields = "action: scale_up\ntarget_replicas: 7\nreasoning: CPU at 80% and rising";
+        let p = parse(fields, &inputs()).expect("fields");
         assert_eq!(p.step, Step::Text);
         assert_eq!(
             (p.decision.action, p.decision.target_replicas),
             (ScalingAction::ScaleUp, 7)
         );
         assert_eq!(p.decision.confidence, 0.5);
-        assert!(p.decision.reasoning.starts_with("Given CPU"));
-        let p = parse("Maintain: the load is fine.", &inputs()).expect("maintain");
-        assert_eq!(p.decision.target_replicas, 4);
+        assert_eq!(p.decision.reasoning, "CPU at 80% and rising");
+        // A half-written object (no closing brace) still names its fields.
+        let p = parse(
+            r#"{"action": "maintain", "target_replicas": 4, "confidence": 0.7, "reas"#,
+            &inputs(),
+        )
+        .expect("open object");
+        assert_eq!(
+            (p.decision.target_replicas, p.decision.confidence),
+            (4, 0.7)
+        );
+    }
+
+    /// SmolLM2-135M on llama.cpp echoed the system prompt's template, then wrote advice in
+    /// prose; the old text step read "scale_up" from the template and "to 4" from the prose.
+    #[test]
+    fn an_echoed_prompt_with_prose_advice_is_not_a_decision() {
+        let system = include_str!("../../../assets/prompts/system.txt");
+        let reply = format!("{system}\n\nIncrease the number of available cores to 4.");
+        let e = parse(&reply, &inputs()).expect_err("echo");
+        assert!(e.starts_with("unparseable reply"), "{e}");
+    }
+
+    #[test]
+    fn few_fields_at_confidence_zero_are_not_an_answer() {
+        let e = parse(
+            r#"{"action":"scale_up","target_replicas":9,"confidence":0}"#,
+            &inputs(),
+        )
+        .expect_err("3 of 9 fields at confidence 0");
+        assert!(e.contains("3 of 9 fields, confidence 0"), "{e}");
+        let p = parse(
+            r#"{"action":"scale_up","target_replicas":9,"confidence":0.6}"#,
+            &inputs(),
+        )
+        .expect("a confident short answer still counts");
+        assert_eq!(p.decision.target_replicas, 9);
+        let e = parse(
+            "action: maintain\ntarget_replicas: 4\nconfidence: 0",
+            &inputs(),
+        )
+        .expect_err("text fields at confidence 0");
+        assert!(e.contains("confidence 0"), "{e}");
     }
 
     #[test]

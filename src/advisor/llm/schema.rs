@@ -1,11 +1,41 @@
 //! Structured output: the `response_format` sent with each request. Strict `json_schema` is
-//! generated from the Rust [`Decision`] type (schemars), inlined and reduced to what strict
-//! modes accept (every property required, no additional properties, no `format`/`minimum`
-//! annotations); models not known to support it get `{"type": "json_object"}`.
+//! derived from the Rust [`Decision`] type (schemars: the enums' values and each field's type),
+//! inlined and reduced to what strict modes accept (every property required, no additional
+//! properties, no `format`/`minimum` annotations); models not known to support it get
+//! `{"type": "json_object"}`.
+//!
+//! The properties go out in the seed contract's order (action and target_replicas first), not
+//! alphabetically: a small model writes the fields in the schema's order, and one that meets
+//! `factors_considered` before `target_replicas` can loop in that array until max_tokens. The
+//! order is kept by serializing [`DecisionSchema`] (a struct with an ordered property list)
+//! instead of a `serde_json::Value`, whose maps sort their keys: enabling serde_json's
+//! `preserve_order` would change the key order of every `Value` the app prints or sends
+//! (`-o json`, `sim serve` replies, insta snapshots), crate-wide, for this one request.
 
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use crate::model::Decision;
+
+/// The seed contract's field order, which the schema's properties follow.
+pub const CONTRACT_ORDER: [&str; 9] = [
+    "action",
+    "target_replicas",
+    "confidence",
+    "reasoning",
+    "factors_considered",
+    "risk_assessment",
+    "cost_impact",
+    "performance_impact",
+    "recommended_timing",
+];
+
+/// At most this many factors: an unbounded array lets a small model repeat itself until
+/// max_tokens.
+pub const MAX_FACTORS: u64 = 5;
+
+const DESCRIPTION: &str = "One scaling decision for one Kubernetes deployment.";
 
 /// Which `response_format` to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +43,54 @@ pub enum StructuredOutput {
     JsonSchema,
     JsonObject,
     None,
+}
+
+/// The `response_format` body, serialized with the schema's properties in contract order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ResponseFormat {
+    Schema {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        json_schema: NamedSchema,
+    },
+    Plain(Value),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NamedSchema {
+    pub name: &'static str,
+    pub strict: bool,
+    pub schema: DecisionSchema,
+}
+
+/// The decision's JSON schema with its properties in [`CONTRACT_ORDER`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecisionSchema {
+    pub properties: Vec<(String, Value)>,
+}
+
+impl Serialize for DecisionSchema {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Props<'a>(&'a [(String, Value)]);
+        impl Serialize for Props<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let required: Vec<&str> = self.properties.iter().map(|(k, _)| k.as_str()).collect();
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("type", "object")?;
+        m.serialize_entry("description", DESCRIPTION)?;
+        m.serialize_entry("properties", &Props(&self.properties))?;
+        m.serialize_entry("required", &required)?;
+        m.serialize_entry("additionalProperties", &false)?;
+        m.end()
+    }
 }
 
 impl StructuredOutput {
@@ -27,17 +105,17 @@ impl StructuredOutput {
         }
     }
 
-    pub fn response_format(self) -> Option<Value> {
+    pub fn response_format(self) -> Option<ResponseFormat> {
         match self {
-            Self::JsonSchema => Some(json!({
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "scaling_decision",
-                    "strict": true,
-                    "schema": decision_schema(),
-                }
-            })),
-            Self::JsonObject => Some(json!({"type": "json_object"})),
+            Self::JsonSchema => Some(ResponseFormat::Schema {
+                kind: "json_schema",
+                json_schema: NamedSchema {
+                    name: "scaling_decision",
+                    strict: true,
+                    schema: ordered_decision_schema(),
+                },
+            }),
+            Self::JsonObject => Some(ResponseFormat::Plain(json!({"type": "json_object"}))),
             Self::None => None,
         }
     }
@@ -55,13 +133,44 @@ fn supports_strict_schema(model: &str) -> bool {
         || short.starts_with("llama-4")
 }
 
-/// JSON schema of [`Decision`] in the subset strict structured outputs accept.
+/// The schema sent: [`decision_schema`]'s properties in contract order, `maxItems` on the
+/// factors. A field of [`Decision`] missing from [`CONTRACT_ORDER`] still goes out, last.
+pub fn ordered_decision_schema() -> DecisionSchema {
+    let derived = decision_schema();
+    let mut props = derived
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut properties = vec![];
+    for name in CONTRACT_ORDER {
+        if let Some(v) = props.remove(name) {
+            properties.push((name.to_string(), v));
+        }
+    }
+    properties.extend(props);
+    for (name, v) in &mut properties {
+        if name == "factors_considered"
+            && let Value::Object(m) = v
+        {
+            m.insert("maxItems".into(), json!(MAX_FACTORS));
+        }
+    }
+    DecisionSchema { properties }
+}
+
+/// JSON schema of [`Decision`] in the subset strict structured outputs accept (keys sorted, as
+/// any `Value`; the request uses [`ordered_decision_schema`]).
 pub fn decision_schema() -> Value {
     let generator = schemars::generate::SchemaSettings::draft07()
         .with(|s| s.inline_subschemas = true)
         .into_generator();
     let mut v = generator.into_root_schema_for::<Decision>().to_value();
     strictify(&mut v);
+    if let Value::Object(m) = &mut v {
+        // The type's doc comment is for Rust readers, not a model.
+        m.insert("description".into(), json!(DESCRIPTION));
+    }
     v
 }
 
@@ -71,6 +180,7 @@ fn strictify(v: &mut Value) {
             for k in [
                 "$schema",
                 "title",
+                "description",
                 "format",
                 "minimum",
                 "maximum",
@@ -130,6 +240,43 @@ mod tests {
         assert!(text.contains("\"gradual\""), "{text}");
     }
 
+    /// Sent text, not a `Value` (whose maps sort): the properties in contract order, the
+    /// factors bounded, no Rust doc comment as the description, and the same fields, types and
+    /// enum values as the schema derived from [`Decision`].
+    #[test]
+    fn sent_schema_keeps_the_contract_order_and_bounds_the_factors() {
+        let f = StructuredOutput::JsonSchema
+            .response_format()
+            .expect("a schema");
+        let text = serde_json::to_string(&f).expect("serializes");
+        let positions: Vec<usize> = CONTRACT_ORDER
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).expect(k))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        let schema = &v["json_schema"]["schema"];
+        assert_eq!(schema["properties"]["factors_considered"]["maxItems"], 5);
+        assert_eq!(schema["description"], DESCRIPTION);
+        assert!(
+            !text.contains("seed") && !text.contains("schemars"),
+            "{text}"
+        );
+        let mut derived = decision_schema();
+        derived["properties"]["factors_considered"]["maxItems"] = json!(MAX_FACTORS);
+        let (mut req_a, mut req_b) = (derived["required"].clone(), schema["required"].clone());
+        for r in [&mut req_a, &mut req_b] {
+            if let Value::Array(a) = r {
+                a.sort_by_key(|x| x.to_string());
+            }
+        }
+        assert_eq!(req_a, req_b);
+        derived["required"] = Value::Null;
+        let mut sent = schema.clone();
+        sent["required"] = Value::Null;
+        assert_eq!(sent, derived, "same fields, types and enums as Decision");
+    }
+
     #[test]
     fn choice_by_setting_and_model() {
         use StructuredOutput::*;
@@ -143,8 +290,8 @@ mod tests {
         );
         assert_eq!(StructuredOutput::choose("none", "openai/gpt-oss-20b"), None);
         assert_eq!(
-            JsonObject.response_format(),
-            Some(json!({"type": "json_object"}))
+            serde_json::to_value(JsonObject.response_format()).expect("serializes"),
+            json!({"type": "json_object"})
         );
         assert!(None.response_format().is_none());
     }

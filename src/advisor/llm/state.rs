@@ -26,6 +26,8 @@ pub struct Persisted {
     /// Least recently used first.
     pub cache: Vec<(String, CachedAdvice)>,
     pub last_calls: BTreeMap<String, UnixSeconds>,
+    /// Wall time of the same calls (older states have none).
+    pub last_call_walls: BTreeMap<String, UnixSeconds>,
     pub budget: Budget,
     /// Models the server said are unknown or decommissioned.
     pub retired_models: Vec<String>,

@@ -12,7 +12,7 @@ pub struct ChatRequest<'a> {
     pub temperature: f64,
     pub max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
+    pub response_format: Option<super::schema::ResponseFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<&'a str>,
 }

@@ -155,7 +155,7 @@ fn lines(r: &Recommendation) -> Vec<Line<'static>> {
     }
     for c in &r.corrections {
         out.push(Line::from(Span::styled(
-            format!("corrected: {c}"),
+            format!("{}: {c}", crate::advisor::note_label(c)),
             Style::new().fg(ratatui::style::Color::Yellow),
         )));
     }
