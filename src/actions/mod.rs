@@ -173,6 +173,13 @@ impl Actions {
             Err(e) => Outcome::failed(e.to_string()),
         };
         let journalled = self.write_entry(&plan, plan.intent.into(), now, outcome, Some(&id));
+        if let (Err(_), Err(e)) = (&result, &journalled) {
+            // The user sees the write's error; the journal keeps the intent, told at next start.
+            tracing::error!(
+                "journal: the outcome of a failed write to {} was not recorded: {e}",
+                plan.key
+            );
+        }
         match result {
             Ok(()) => Ok(Executed {
                 plan,
