@@ -364,11 +364,9 @@ async fn kube_writes_change_the_sim_world() {
     assert!(matches!(e, ClusterError::Invalid(_)), "{e:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_hpas_forbidden_the_recommendation_says_why_nothing_can_be_applied() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = sim_serve_with(dir.path(), None, "0.001", &["--fault", "hpas=403"]);
-    let (kubeconfig, data) = (server.kubeconfig.clone(), dir.path().join("data"));
+/// `ai4k8s recommend shop/frontend -o json` against `server`, as JSON (it must succeed).
+async fn recommend_frontend_json(server: &SimServe, dir: &Path) -> serde_json::Value {
+    let (kubeconfig, data) = (server.kubeconfig.clone(), dir.join("data"));
     let out = tokio::task::spawn_blocking(move || {
         Command::new(BIN)
             .args(["recommend", "shop/frontend", "-o", "json", "--kubeconfig"])
@@ -385,7 +383,14 @@ async fn with_hpas_forbidden_the_recommendation_says_why_nothing_can_be_applied(
     .expect("run ai4k8s");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_hpas_forbidden_the_recommendation_says_why_nothing_can_be_applied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = sim_serve_with(dir.path(), None, "0.001", &["--fault", "hpas=403"]);
+    let v = recommend_frontend_json(&server, dir.path()).await;
     // frontend has an HPA the app cannot see: no write of any kind is offered.
     let why = v["nothing_to_apply"].as_str().unwrap_or("");
     assert!(
@@ -399,24 +404,7 @@ async fn with_hpas_forbidden_the_recommendation_says_why_nothing_can_be_applied(
 async fn recommend_json_runs_end_to_end_on_the_kube_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = sim_serve(dir.path(), None, "0.001");
-    let (kubeconfig, data) = (server.kubeconfig.clone(), dir.path().join("data"));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .args(["recommend", "shop/frontend", "-o", "json", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .arg("--data-dir")
-            .arg(&data)
-            .env_remove("GROQ_API_KEY")
-            .env_remove("AI4K8S_CONFIG")
-            .env_remove("KUBECONFIG")
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("run ai4k8s");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let v = recommend_frontend_json(&server, dir.path()).await;
     let want = find(
         &same_world().snapshot(),
         &DeploymentKey::new("shop", "frontend"),
