@@ -7,6 +7,7 @@
 //! may or may not have reached the cluster (`unfinished`). Refusals, dry runs and dismissals
 //! write nothing and are one line without an id.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -189,17 +190,10 @@ impl Journal {
     /// not have the change.
     pub fn unfinished(&self) -> std::io::Result<Vec<Entry>> {
         let all = read_lines(&self.path, UNFINISHED_SCAN)?;
-        let finished: std::collections::HashSet<&str> = all
-            .iter()
-            .filter(|e| !e.outcome.pending)
-            .filter_map(|e| e.id.as_deref())
-            .collect();
+        let finished = finished_ids(&all);
         Ok(all
-            .iter()
-            .filter(|e| {
-                e.outcome.pending && e.id.as_deref().is_none_or(|id| !finished.contains(id))
-            })
-            .cloned()
+            .into_iter()
+            .filter(|e| open_intent(e, &finished))
             .collect())
     }
 }
@@ -282,18 +276,28 @@ fn ends_without_newline(path: &Path) -> std::io::Result<bool> {
 pub fn read_recent(path: &Path, n: usize) -> std::io::Result<Vec<Entry>> {
     // Read a little more than `n`: intents folded into their outcomes take no room.
     let lines = read_lines(path, n.saturating_mul(2))?;
-    let finished: std::collections::HashSet<String> = lines
-        .iter()
-        .filter(|e| !e.outcome.pending)
-        .filter_map(|e| e.id.clone())
-        .collect();
+    let finished = finished_ids(&lines);
     let mut out: Vec<Entry> = lines
         .into_iter()
-        .filter(|e| !(e.outcome.pending && e.id.as_ref().is_some_and(|id| finished.contains(id))))
+        .filter(|e| !e.outcome.pending || open_intent(e, &finished))
         .collect();
     let extra = out.len().saturating_sub(n);
     out.drain(..extra);
     Ok(out)
+}
+
+/// The ids of the writes whose outcome line is among `entries`.
+fn finished_ids(entries: &[Entry]) -> HashSet<String> {
+    entries
+        .iter()
+        .filter(|e| !e.outcome.pending)
+        .filter_map(|e| e.id.clone())
+        .collect()
+}
+
+/// An intent line whose outcome is not among `finished`.
+fn open_intent(e: &Entry, finished: &HashSet<String>) -> bool {
+    e.outcome.pending && e.id.as_ref().is_none_or(|id| !finished.contains(id))
 }
 
 /// The last `n` lines that parse, oldest first.

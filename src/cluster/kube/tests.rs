@@ -628,9 +628,7 @@ async fn patch_hpa_sends_the_version_decided_on_and_retries_once_after_a_conflic
     let rv0 =
         fake.lock().objects["horizontalpodautoscalers"][0]["metadata"]["resourceVersion"].clone();
     // Someone else changes the HPA before our patch lands (the store has not seen it).
-    let mut changed = fake.lock().objects["horizontalpodautoscalers"].clone();
-    changed[0]["spec"]["maxReplicas"] = json!(12);
-    fake.set("horizontalpodautoscalers", changed);
+    set_hpa_spec(&fake, "maxReplicas", 12);
     c.patch_hpa(&key("shop/web"), &min_was(2), Some(4), None)
         .await
         .expect("patched after re-read: minReplicas still 2");
@@ -669,6 +667,13 @@ async fn patch_hpa_sends_the_version_decided_on_and_retries_once_after_a_conflic
     );
 }
 
+/// Someone else changes web-hpa's spec on the server (the store has not seen it yet).
+fn set_hpa_spec(fake: &FakeApi, field: &str, value: u32) {
+    let mut changed = fake.lock().objects["horizontalpodautoscalers"].clone();
+    changed[0]["spec"][field] = json!(value);
+    fake.set("horizontalpodautoscalers", changed);
+}
+
 /// What a patch of shop/web's HPA expects: web-hpa with minReplicas `min`.
 fn min_was(min: u32) -> HpaExpect {
     HpaExpect {
@@ -683,9 +688,7 @@ async fn a_conflict_that_moved_the_planned_field_stops_with_what_changed() {
     let fake = cluster_fake();
     let c = synced(&fake).await;
     // Someone raises minReplicas to 3 after the plan was made from 2.
-    let mut changed = fake.lock().objects["horizontalpodautoscalers"].clone();
-    changed[0]["spec"]["minReplicas"] = json!(3);
-    fake.set("horizontalpodautoscalers", changed);
+    set_hpa_spec(&fake, "minReplicas", 3);
     let e = c
         .patch_hpa(&key("shop/web"), &min_was(2), Some(6), None)
         .await
@@ -778,9 +781,7 @@ async fn hpas_that_cannot_be_listed_block_every_write() {
 async fn patch_hpa_rechecks_bounds_against_the_reread_hpa() {
     let fake = cluster_fake();
     let c = synced(&fake).await;
-    let mut changed = fake.lock().objects["horizontalpodautoscalers"].clone();
-    changed[0]["spec"]["maxReplicas"] = json!(3);
-    fake.set("horizontalpodautoscalers", changed);
+    set_hpa_spec(&fake, "maxReplicas", 3);
     // min 5 was fine against max 10, not against the max 3 someone set meanwhile.
     let e = c
         .patch_hpa(&key("shop/web"), &min_was(2), Some(5), None)
