@@ -10,7 +10,6 @@
 //! `sim` is the replay loop, `policy` the policies, `metrics` the scoring, `report` the table,
 //! JSON and the goals.
 
-pub mod args;
 pub mod metrics;
 pub mod policy;
 pub mod report;

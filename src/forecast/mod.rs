@@ -12,11 +12,10 @@
 //!
 //! Stages, one file each: `prep` (regular gap-free series), `decompose` (MSTL), `level` (ETS),
 //! `select` (backtest and blend), `band`, `peak`, `trend` (label, level shifts), `anomalies`,
-//! `evaluation` (rolling-origin benchmark) and `command` (`ai4k8s forecast`).
+//! `evaluation` (rolling-origin benchmark). `ai4k8s forecast` is `cli/forecast.rs`.
 
 mod anomalies;
 mod band;
-pub mod command;
 mod decompose;
 pub mod evaluation;
 mod level;

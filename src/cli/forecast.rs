@@ -2,14 +2,16 @@
 //!
 //! The CSV is read strictly (`Gaps::Reject`): a header, numeric values, increasing timestamps
 //! on a regular step. Every failure is a `CommandError` whose one-line message names the file
-//! (and the line when one is at fault); the caller prints it and exits with `exit_code()`.
+//! (and the line when one is at fault); `print` reports it and exits with `exit_code()`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{ForecastError, ForecastOptions, SeriesInput, forecast};
+use super::output::{Failure, Output, print_stdout};
+
+use crate::forecast::{ForecastError, ForecastOptions, SeriesInput, forecast};
 use crate::model::{AnomalyKind, Forecast, rfc3339};
 use crate::traces::{self, Gaps, TraceError};
 
@@ -72,6 +74,19 @@ struct JsonOutput<'a> {
     history_points: usize,
     #[serde(flatten)]
     forecast: &'a Forecast,
+}
+
+/// The face: parse `horizon`, forecast `input`, print; bad input exits 2 with one line.
+pub fn print(input: &Path, horizon: &str, output: Output) -> Result<(), Failure> {
+    let horizon_seconds = parse_horizon(horizon)
+        .map_err(|e| Failure::bad_input(format!("forecast: --horizon {horizon}: {e}")))?;
+    match run(input, horizon_seconds, output == Output::Json) {
+        Ok(text) => print_stdout(text.trim_end()),
+        Err(e) => Err(Failure::Reason {
+            status: e.exit_code().clamp(1, 255) as u8,
+            reason: format!("forecast: {e}"),
+        }),
+    }
 }
 
 /// Run the command: read `input`, forecast `horizon_seconds` ahead, render text or JSON.

@@ -1,8 +1,14 @@
-//! Command-line interface (DESIGN.md "CLI contract").
+//! The command line (DESIGN.md "CLI contract"): the subcommands and the flags of each. The
+//! global flags are `global.rs`; a face with many flags keeps them beside it (`BacktestArgs`).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use clap_complete::Shell;
+
+use super::backtest::BacktestArgs;
+use super::global::Global;
+use super::output::Output;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,47 +21,8 @@ pub struct Cli {
     #[command(flatten)]
     pub global: Global,
 
-    /// Run on the embedded simulated cluster (no cluster, no key needed).
-    #[arg(long, global = true)]
-    pub demo: bool,
-
-    /// Demo clock speed: cluster seconds per real second.
-    #[arg(long, global = true, value_name = "N")]
-    pub speed: Option<f64>,
-
     #[command(subcommand)]
     pub command: Option<Commands>,
-}
-
-#[derive(Debug, Args)]
-pub struct Global {
-    /// Configuration file (default: $AI4K8S_CONFIG or ~/.config/ai4k8s/config.toml).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// State, journal, logs and caches (default: $AI4K8S_DATA_DIR or the XDG data dir).
-    #[arg(long, global = true, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// Kube context (default: the kubeconfig's current context).
-    #[arg(long, global = true, value_name = "NAME")]
-    pub context: Option<String>,
-
-    /// Watch one namespace (default: all namespaces).
-    #[arg(long, short = 'n', global = true, value_name = "NS")]
-    pub namespace: Option<String>,
-
-    /// Disable every write to the cluster.
-    #[arg(long, global = true)]
-    pub read_only: bool,
-
-    /// Seed of the simulated cluster.
-    #[arg(long, global = true, value_name = "N")]
-    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,7 +61,11 @@ pub enum Commands {
         output: Output,
     },
     /// Replay a trace through autoscaling policies and score them (HPA vs predictive vs oracle).
-    Backtest(Box<crate::backtest::args::BacktestArgs>),
+    Backtest(Box<BacktestArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    ///
+    /// E.g. `ai4k8s completions bash > ~/.local/share/bash-completion/completions/ai4k8s`.
+    Completions { shell: Shell },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,12 +101,6 @@ fn parse_fault(s: &str) -> Result<crate::simserve::Fault, String> {
     s.parse()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,11 +110,11 @@ mod tests {
         Cli::command_is_valid();
         let c =
             Cli::try_parse_from(["ai4k8s", "--demo", "--speed", "60", "--seed", "7"]).expect("tui");
-        assert!(c.demo && c.command.is_none());
-        assert_eq!((c.speed, c.global.seed), (Some(60.0), Some(7)));
+        assert!(c.global.demo && c.command.is_none());
+        assert_eq!((c.global.speed, c.global.seed), (Some(60.0), Some(7)));
         let c = Cli::try_parse_from(["ai4k8s", "recommend", "--demo", "shop/web", "-o", "json"])
             .expect("recommend");
-        assert!(c.demo);
+        assert!(c.global.demo);
         assert!(matches!(
             c.command,
             Some(Commands::Recommend { deployment: Some(ref d), all: false, output: Output::Json }) if d == "shop/web"

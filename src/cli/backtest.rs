@@ -1,13 +1,21 @@
-//! `ai4k8s backtest` flags: every number of the model, and how the one policy runs. Without
+//! `ai4k8s backtest`: a trace replayed through the policies (`crate::backtest`), the report
+//! printed. Its flags set every number of the model and how the one policy runs; without
 //! `--policy-*` flags the `ai4k8s` policy calibrates itself walk-forward, as the app does.
+//! Bad trace files, flags and a missing LLM key exit 2 with one line.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 
-use super::{ModelOptions, Options, PolicyKind, PolicyOptions};
-use crate::cli::Output;
+use super::output::{Failure, Output, print_stdout};
+use super::setup::Setup;
+use super::wiring::llm_advisor;
+use crate::advisor::Advisor;
+use crate::advisor::llm::no_llm_reason;
+use crate::backtest::{self, ModelOptions, Options, PolicyKind, PolicyOptions};
 use crate::model::PolicyParams;
+use crate::traces::{self, Gaps};
 
 #[derive(Debug, Clone, Args)]
 pub struct BacktestArgs {
@@ -145,6 +153,51 @@ impl BacktestArgs {
         };
         opts.validate().map_err(|e| e.to_string())?;
         Ok(opts)
+    }
+}
+
+/// Replays the trace `args` name and prints the report.
+pub async fn run(setup: &Setup, args: &BacktestArgs) -> Result<(), Failure> {
+    let bad = |why: String| Failure::bad_input(format!("backtest: {why}"));
+    let (policies, opts) = match (args.policies(), args.options()) {
+        (Ok(p), Ok(o)) => (p, o),
+        (Err(e), _) | (_, Err(e)) => return Err(bad(e)),
+    };
+    let gaps = if args.fill_gaps {
+        Gaps::FillWithLast
+    } else {
+        Gaps::Reject
+    };
+    let trace = match traces::load(&args.trace, gaps) {
+        Ok(t) => t,
+        Err(e) if e.reason.contains("irregular") && !args.fill_gaps => {
+            return Err(bad(format!(
+                "{e} (--fill-gaps fills holes with the last value)"
+            )));
+        }
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    let report = if policies.contains(&PolicyKind::Llm) {
+        let advisor = match llm_advisor(setup) {
+            Ok(Some(llm)) => Advisor::with_llm(setup.cfg.advisor.clone(), Arc::new(llm)),
+            Ok(None) => {
+                return Err(bad(format!(
+                    "--policies llm needs an LLM key: {} (set it, or leave llm out)",
+                    no_llm_reason(&setup.cfg.llm)
+                )));
+            }
+            Err(e) => return Err(bad(format!("--policies llm: {e}"))),
+        };
+        backtest::run_with_advisor(&trace, &opts, &policies, &advisor).await
+    } else {
+        backtest::run(&trace, &opts, &policies)
+    };
+    match report {
+        Ok(r) => print_stdout(&match args.output {
+            Output::Json => r.to_json(),
+            Output::Text => r.to_table(),
+        }),
+        Err(e) => Err(bad(format!("{}: {e}", args.trace.display()))),
     }
 }
 

@@ -1,0 +1,76 @@
+//! The command-line faces (DESIGN.md "CLI contract"): every clap definition, the wiring they
+//! share, and one file per face.
+//!
+//! - `args` (the subcommands), `global` (the global flags), `output` (text or JSON, exit
+//!   statuses);
+//! - the wiring: `setup` (config, data dir, log file), `connect` (the demo or a kube context),
+//!   `wiring` (advisor, history backend, engine clock);
+//! - the faces: `tui` (no subcommand), `recommend`, `forecast`, `autopilot`, `backtest`,
+//!   `sim_serve`, `completions`; `text` renders recommendations as text.
+
+pub mod args;
+pub mod autopilot;
+pub mod backtest;
+pub mod completions;
+pub mod connect;
+pub mod forecast;
+pub mod global;
+pub mod output;
+pub mod recommend;
+pub mod setup;
+pub mod sim_serve;
+pub mod text;
+pub mod tui;
+pub mod wiring;
+
+use clap::CommandFactory;
+
+pub use args::{Cli, Commands, SimCommand};
+pub use output::{BAD_INPUT, Failure, Output};
+
+/// Runs the face the command line names. Errors other than bad input are logged in full.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let Cli { global, command } = cli;
+    // Needs no config and writes no log: it works before anything is set up.
+    if let Some(Commands::Completions { shell }) = command {
+        return completions::print(shell, Cli::command());
+    }
+    let setup = setup::Setup::load(global)?;
+    let _log_guard = setup::init_logging(&setup.data_dir).map_err(|e| {
+        Failure::Error(color_eyre::eyre::eyre!(
+            "cannot log to {}: {e}",
+            setup.data_dir.display()
+        ))
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime
+        .block_on(dispatch(command, &setup))
+        .inspect_err(|f| {
+            if let Failure::Error(e) = f {
+                tracing::error!("{e:#}");
+            }
+        })
+}
+
+async fn dispatch(command: Option<Commands>, setup: &setup::Setup) -> Result<(), Failure> {
+    match command {
+        None => tui::run(setup).await,
+        Some(Commands::Recommend {
+            deployment,
+            all: _,
+            output,
+        }) => recommend::run(setup, deployment.as_deref(), output).await,
+        Some(Commands::Forecast {
+            input,
+            horizon,
+            output,
+        }) => forecast::print(&input, &horizon, output),
+        Some(Commands::Autopilot { dry_run }) => autopilot::run(setup, dry_run).await,
+        Some(Commands::Backtest(args)) => backtest::run(setup, &args).await,
+        Some(Commands::Sim { command }) => sim_serve::run(setup, command).await,
+        // `run` answers it before the setup; the same answer here.
+        Some(Commands::Completions { shell }) => completions::print(shell, Cli::command()),
+    }
+}
