@@ -1,5 +1,5 @@
-//! The CLI contract from the outside: exit statuses, one-line errors naming file and line, and
-//! the recommendation JSON of `ai4k8s recommend`.
+//! The CLI contract from the outside: exit statuses, one-line errors naming file and line, the
+//! recommendation JSON of `ai4k8s recommend`, and the shell completions.
 
 use std::process::{Command, Output};
 
@@ -229,4 +229,44 @@ fn forecast_prints_json_and_bad_csv_exits_2_with_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.csv:4:"), "{err}");
     assert_eq!(err.trim().lines().count(), 1);
+}
+
+#[test]
+fn completions_name_every_subcommand_and_flag_and_an_unknown_shell_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for shell in ["bash", "zsh", "fish"] {
+        // No config is read: completions work wherever the binary is installed.
+        let out = ai4k8s(
+            &["completions", shell, "--config", "/nonexistent/ai4k8s.toml"],
+            dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(!script.trim().is_empty(), "{shell}: empty script");
+        for word in [
+            "recommend",
+            "forecast",
+            "autopilot",
+            "backtest",
+            "serve",
+            "completions",
+            "demo",
+            "policies",
+        ] {
+            assert!(script.contains(word), "{shell}: {word} missing");
+        }
+    }
+    let out = ai4k8s(&["completions", "tcsh"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+    assert!(
+        err.contains("bash") && err.contains("zsh") && err.contains("fish"),
+        "{err}"
+    );
 }
