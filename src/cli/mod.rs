@@ -25,8 +25,8 @@ pub mod wiring;
 
 use clap::CommandFactory;
 
-pub use args::{Cli, Commands, SimCommand};
-pub use output::{BAD_INPUT, Failure, Output};
+pub use args::{Cli, Commands};
+pub use output::Failure;
 
 /// Runs the face the command line names. Errors other than bad input are logged in full.
 pub fn run(cli: Cli) -> Result<(), Failure> {
