@@ -70,3 +70,20 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_exits_2_and_other_errors_1_each_with_its_one_line() {
+        let bad = Failure::bad_input("recommend: expected NAMESPACE/NAME");
+        assert_eq!(
+            (bad.status(), bad.to_string().as_str()),
+            (2, "recommend: expected NAMESPACE/NAME")
+        );
+        let io = std::io::Error::other("disk full");
+        let err = Failure::from(io);
+        assert_eq!((err.status(), err.to_string().as_str()), (1, "disk full"));
+    }
+}
