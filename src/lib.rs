@@ -19,6 +19,8 @@ pub(crate) mod mutate;
 pub mod pipeline;
 pub mod private_files;
 pub mod render_text;
-pub mod simserve;
+pub mod sim;
+// TODO(house): remove after merge
+pub use sim::serve as simserve;
 pub mod traces;
 pub mod tui;

@@ -295,8 +295,8 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::cluster::sim::{SimCluster, SimWorld, scenario};
     use crate::model::DeploymentKey;
+    use crate::sim::{SimCluster, SimWorld, scenario};
     use crate::simserve::store::Store;
     use crate::simserve::{Options, Server};
 

@@ -5,10 +5,10 @@
 //!
 //! ```no_run
 //! # async fn f() -> std::io::Result<()> {
-//! use ai4k8s::cluster::sim::{SimCluster, SimWorld};
+//! use ai4k8s::sim::{SimCluster, SimWorld};
 //! let sim = SimCluster::new(SimWorld::demo(42, 1));
-//! let (addr, server) = ai4k8s::simserve::serve(sim.clone(), "127.0.0.1:0".parse().unwrap()).await?;
-//! ai4k8s::simserve::write_kubeconfig(std::path::Path::new("/tmp/kubeconfig"), addr)?;
+//! let (addr, server) = ai4k8s::sim::serve::serve(sim.clone(), "127.0.0.1:0".parse().unwrap()).await?;
+//! ai4k8s::sim::serve::write_kubeconfig(std::path::Path::new("/tmp/kubeconfig"), addr)?;
 //! // ... kubectl --kubeconfig /tmp/kubeconfig get deploy -A ...
 //! server.abort();
 //! # Ok(()) }
@@ -51,7 +51,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub use faults::{DROP_WATCHES_AFTER, Fault, FaultResource, FaultStatus, Faults};
 pub use kubeconfig::{CONTEXT, kubeconfig_yaml, write_kubeconfig};
 
-use crate::cluster::sim::{SimCluster, SimWorld, scenario};
+use crate::sim::{SimCluster, SimWorld, scenario};
 use store::Store;
 
 /// How often the server looks for world changes made behind its back (the clock, in-process

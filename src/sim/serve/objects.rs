@@ -32,13 +32,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
 use super::quantity;
-use crate::cluster::sim::hpa::{
+use crate::model::{DeploymentKey, UnixSeconds};
+use crate::sim::hpa::{
     Behavior, DEFAULT_CPU_UTILIZATION, HpaConfig, PolicyKind, ScalingRules, SelectPolicy,
 };
-use crate::cluster::sim::world::{
+use crate::sim::world::{
     CPU_LIMIT_FACTOR, DeploymentView, EPOCH, HpaView, PodView, STEP_SECONDS, ScaleRecord,
 };
-use crate::model::{DeploymentKey, UnixSeconds};
 
 /// Deployments (and their HPAs) were created this long before the simulation's epoch.
 const CREATED_BEFORE_EPOCH: i64 = 30 * 86_400;
@@ -448,7 +448,7 @@ pub fn replica_set(view: &DeploymentView<'_>, ctx: &Ctx) -> ReplicaSet {
 fn placement(name: &str, node: usize) -> (String, String, String) {
     let h = fnv(&[name]);
     (
-        crate::cluster::sim::nodes::node_name(node),
+        crate::sim::nodes::node_name(node),
         super::nodes::internal_ip(node),
         format!("10.244.{}.{}", node, 2 + (h >> 8) % 250),
     )
@@ -1141,7 +1141,7 @@ pub fn pod_metrics(view: &DeploymentView<'_>, p: &PodView, ctx: &Ctx) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::sim::SimWorld;
+    use crate::sim::SimWorld;
 
     fn ctx(w: &SimWorld) -> Ctx {
         Ctx {
@@ -1152,7 +1152,7 @@ mod tests {
     }
 
     fn demo() -> SimWorld {
-        let mut w = SimWorld::new(7, crate::cluster::sim::scenario::demo());
+        let mut w = SimWorld::new(7, crate::sim::scenario::demo());
         w.advance(120);
         w
     }

@@ -1,20 +1,12 @@
-//! The embedded simulated cluster (`--demo`): deployments whose demand follows workload traces,
-//! pods with start-up delay, metrics like metrics-server's and HPAs that follow the real
-//! autoscaling/v2 controller.
-
-pub mod hpa;
-pub mod nodes;
-pub mod scenario;
-pub mod world;
+//! `SimCluster`: a `SimWorld` behind the `Cluster` trait, with the clock that moves it.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub use world::SimWorld;
-
-use super::{Cluster, ClusterError, HpaExpect, HpaSpec, Write};
+use super::world::{self, SimWorld};
+use crate::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 /// A `SimWorld` behind the `Cluster` trait, shared between the clock task and readers.

@@ -760,8 +760,8 @@ pub fn table(kind: Option<Kind>, rows: Vec<Value>, list_meta: Value, with_column
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::sim::SimWorld;
     use crate::model::DeploymentKey;
+    use crate::sim::SimWorld;
     use crate::simserve::objects::{self, Clocks, HpaMeta};
 
     #[test]
@@ -785,7 +785,7 @@ mod tests {
 
     #[test]
     fn rows_carry_the_columns_kubectl_prints() {
-        let mut w = SimWorld::new(2, crate::cluster::sim::scenario::demo());
+        let mut w = SimWorld::new(2, crate::sim::scenario::demo());
         w.advance(60);
         let key = DeploymentKey::new("shop", "frontend");
         let view = w.deployment_view(&key).expect("frontend");

@@ -11,8 +11,8 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::objects::{self, Clocks, Ctx, HpaMeta};
-use crate::cluster::sim::SimWorld;
 use crate::model::{DeploymentKey, UnixSeconds};
+use crate::sim::SimWorld;
 
 /// Changes kept per kind for watches that resume from a resourceVersion (about a minute and a
 /// half of HPA status updates for 700 HPAs, like the apiserver's 75 s window).
@@ -714,7 +714,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::sim::scenario;
+    use crate::sim::scenario;
 
     fn synced() -> (SimWorld, Store) {
         let w = SimWorld::new(5, scenario::demo());

@@ -13,9 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::objects::{Ctx, uid};
 use super::quantity;
-use crate::cluster::sim::nodes::SimNode;
-use crate::cluster::sim::world::EPOCH;
 use crate::model::Resources;
+use crate::sim::nodes::SimNode;
+use crate::sim::world::EPOCH;
 
 /// Nodes joined the cluster before the deployments were created.
 const JOINED_BEFORE_EPOCH: i64 = 31 * 86_400;
@@ -138,7 +138,7 @@ pub fn node(n: &SimNode, index: usize, ctx: &Ctx) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::sim::nodes;
+    use crate::sim::nodes;
 
     #[test]
     fn a_node_shows_its_allocatable_and_capacity_as_quantities() {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::validate::MAX_REPLICAS;
 use super::{Faults, Options, Server, router};
-use crate::cluster::sim::{SimCluster, SimWorld, scenario};
+use crate::sim::{SimCluster, SimWorld, scenario};
 
 const CASES: u32 = 256;
 

@@ -572,7 +572,7 @@ fn create_hpa(
 }
 
 /// The world's current HPA for `key` as a `SimHpa`.
-fn current_sim_hpa(w: &crate::cluster::sim::SimWorld, key: &DeploymentKey) -> Option<SimHpa> {
+fn current_sim_hpa(w: &crate::sim::SimWorld, key: &DeploymentKey) -> Option<SimHpa> {
     let h = w.deployment_view(key)?.hpa?;
     Some(SimHpa {
         config: h.config,
