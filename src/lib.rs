@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod forecast;
+pub mod k8s;
 pub mod metrics;
 pub mod model;
 #[cfg(test)]

@@ -26,7 +26,6 @@ mod objects;
 mod openapi;
 mod patch;
 mod proto;
-mod quantity;
 mod reads;
 mod router;
 mod selector;

@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::objects::{Ctx, uid};
-use super::quantity;
+use crate::k8s::quantity;
 use crate::model::Resources;
 use crate::sim::nodes::SimNode;
 use crate::sim::world::EPOCH;
@@ -30,10 +30,13 @@ fn quantities(r: Resources) -> BTreeMap<String, Quantity> {
     let millis = i64::try_from(r.cpu_millis).unwrap_or(i64::MAX);
     let bytes = i64::try_from(r.mem_mib).unwrap_or(i64::MAX / (1 << 20)) << 20;
     BTreeMap::from([
-        ("cpu".to_string(), Quantity(quantity::cpu_millis(millis))),
+        (
+            "cpu".to_string(),
+            Quantity(quantity::format_cpu_millis(millis)),
+        ),
         (
             "memory".to_string(),
-            Quantity(quantity::bytes_binary(bytes)),
+            Quantity(quantity::format_bytes_binary(bytes)),
         ),
         ("pods".to_string(), Quantity(r.pods.to_string())),
         (

@@ -31,7 +31,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
-use super::quantity;
+use crate::k8s::quantity;
 use crate::model::{DeploymentKey, UnixSeconds};
 use crate::sim::hpa::{
     Behavior, DEFAULT_CPU_UTILIZATION, HpaConfig, PolicyKind, ScalingRules, SelectPolicy,
@@ -251,16 +251,16 @@ fn container(key: &DeploymentKey, view: &DeploymentView<'_>) -> Container {
             requests: Some(BTreeMap::from([
                 (
                     "cpu".to_string(),
-                    Quantity(quantity::cpu_millis(i64::from(cpu))),
+                    Quantity(quantity::format_cpu_millis(i64::from(cpu))),
                 ),
                 (
                     "memory".to_string(),
-                    Quantity(quantity::mib(view.spec.mem_request_mib)),
+                    Quantity(quantity::format_mib(view.spec.mem_request_mib)),
                 ),
             ])),
             limits: Some(BTreeMap::from([(
                 "cpu".to_string(),
-                Quantity(quantity::cpu_millis(limit)),
+                Quantity(quantity::format_cpu_millis(limit)),
             )])),
             ..Default::default()
         }),
@@ -803,13 +803,13 @@ fn current_metrics(view: &DeploymentView<'_>, h: &HpaView) -> Option<Vec<MetricS
                     (f64::from(u) / 100.0 * f64::from(view.spec.mem_request_mib) * 1_048_576.0)
                         .round() as i64
                 });
-                (u, bytes.map(quantity::bytes_decimal))
+                (u, bytes.map(quantity::format_bytes_decimal))
             } else {
                 let u = last.cpu_utilization;
                 let millis = u.map(|u| {
                     (f64::from(u) / 100.0 * f64::from(view.spec.cpu_request_millis)).round() as i64
                 });
-                (u, millis.map(quantity::cpu_millis))
+                (u, millis.map(quantity::format_cpu_millis))
             };
             match util {
                 Some(u) => MetricStatus {
@@ -1127,11 +1127,13 @@ pub fn pod_metrics(view: &DeploymentView<'_>, p: &PodView, ctx: &Ctx) -> Option<
             usage: BTreeMap::from([
                 (
                     "cpu".to_string(),
-                    Quantity(quantity::cpu_nanos((cpu * 1e6).round() as i64)),
+                    Quantity(quantity::format_cpu_nanos((cpu * 1e6).round() as i64)),
                 ),
                 (
                     "memory".to_string(),
-                    Quantity(quantity::bytes_binary((mem * 1024.0).round() as i64 * 1024)),
+                    Quantity(quantity::format_bytes_binary(
+                        (mem * 1024.0).round() as i64 * 1024,
+                    )),
                 ),
             ]),
         }],

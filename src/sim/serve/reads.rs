@@ -14,11 +14,12 @@ use super::faults;
 use super::http::{self as h, Body, Media, Offers};
 use super::objects;
 use super::router::{Req, Target};
-use super::selector::{FieldSelector, LabelSelector};
+use super::selector::{self, FieldSelector};
 use super::status::{ApiError, GroupResource};
 use super::store::{Kind, Obj};
 use super::table::{self, IncludeObject};
 use super::watch;
+use crate::k8s::selector::Selector;
 
 const OFFERS: Offers = Offers {
     table: true,
@@ -205,7 +206,7 @@ pub fn list(server: &Arc<Server>, req: &Req, t: &Target<'_>) -> Result<Response<
     let backend = t.resource.backend;
     let kind = kind_of(backend);
     let q = &req.query;
-    let labels = LabelSelector::parse(q.get("labelSelector").unwrap_or_default())?;
+    let labels = selector::parse_labels(q.get("labelSelector").unwrap_or_default())?;
     let fields = FieldSelector::parse(q.get("fieldSelector").unwrap_or_default(), kind)?;
     let ns = t.namespace.as_deref();
     let Some(kind) = kind else {
@@ -297,7 +298,7 @@ fn metrics_list(
     req: &Req,
     media: Media,
     ns: Option<&str>,
-    labels: &LabelSelector,
+    labels: &Selector,
     fields: &FieldSelector,
 ) -> Result<Response<Body>, ApiError> {
     let w = server.sim.world();
@@ -361,7 +362,7 @@ pub fn watch(server: &Arc<Server>, req: &Req, t: &Target<'_>) -> Result<Response
     };
     let media = h::negotiate(&req.accept, OFFERS)?;
     let q = &req.query;
-    let labels = LabelSelector::parse(q.get("labelSelector").unwrap_or_default())?;
+    let labels = selector::parse_labels(q.get("labelSelector").unwrap_or_default())?;
     let mut field_sel = q.get("fieldSelector").unwrap_or_default().to_string();
     // A watch on an object path is a watch on its name.
     if let Some(name) = &t.name {

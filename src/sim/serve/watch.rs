@@ -22,10 +22,11 @@ use super::Server;
 use super::discovery::Backend;
 use super::http::{Body, Media};
 use super::reads::view_json;
-use super::selector::{FieldSelector, LabelSelector};
+use super::selector::FieldSelector;
 use super::status::ApiError;
 use super::store::{Change, EventType, Kind, Obj};
 use super::table::{self, IncludeObject};
+use crate::k8s::selector::Selector;
 
 /// The apiserver's --min-request-timeout: watches without timeoutSeconds end after this.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -43,7 +44,7 @@ pub struct WatchSpec {
     pub media: Media,
     pub include: IncludeObject,
     pub namespace: Option<String>,
-    pub labels: LabelSelector,
+    pub labels: Selector,
     pub fields: FieldSelector,
     pub timeout_seconds: Option<i64>,
     pub bookmarks: bool,
@@ -318,7 +319,7 @@ mod tests {
             media: Media::Json,
             include: IncludeObject::Metadata,
             namespace: Some("payments".into()),
-            labels: LabelSelector::default(),
+            labels: Selector::default(),
             fields: FieldSelector::default(),
             timeout_seconds: Some(30),
             bookmarks: false,
@@ -404,7 +405,7 @@ mod tests {
         let server = server();
         let rv = server.store().rv().to_string();
         let mut s = spec(Some(rv));
-        s.labels = LabelSelector::parse("team=payments").expect("selector");
+        s.labels = Selector::parse("team=payments").expect("selector");
         s.timeout_seconds = Some(1);
         let body = serve(server.clone(), s).expect("watch").into_body();
         let key = DeploymentKey::new("payments", "ledger");

@@ -1,11 +1,20 @@
-//! Kubernetes resource quantities (`250m`, `1`, `123456789n`, `512Mi`, `1Gi`, `1e3`) as plain
-//! numbers in base units (cores, bytes), following apimachinery's `resource.Quantity` grammar.
+//! Kubernetes resource quantities (`250m`, `1`, `123456789n`, `512Mi`, `1Gi`, `1e3`): parsed
+//! into plain numbers in base units (cores, bytes) following apimachinery's `resource.Quantity`
+//! grammar (what the kube client reads), and printed in the canonical string form
+//! `resource.Quantity.String()` gives (what the simulator's API front writes).
 
-use thiserror::Error;
+use std::fmt;
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("invalid quantity {0:?}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuantityError(pub String);
+
+impl fmt::Display for QuantityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid quantity {:?}", self.0)
+    }
+}
+
+impl std::error::Error for QuantityError {}
 
 /// The value of a quantity in base units: `250m` → 0.25, `1Ki` → 1024, `1e3` → 1000.
 pub fn parse(s: &str) -> Result<f64, QuantityError> {
@@ -72,6 +81,79 @@ pub fn bytes(s: &str) -> Result<f64, QuantityError> {
     parse(s)
 }
 
+/// CPU from millicores, canonical decimal form: `250m`, `1`, `1500m`.
+pub fn format_cpu_millis(millis: i64) -> String {
+    if millis % 1000 == 0 {
+        format!("{}", millis / 1000)
+    } else {
+        format!("{millis}m")
+    }
+}
+
+/// CPU from nanocores, as metrics-server reports it: `123456789n`, canonicalized like
+/// apimachinery (`250000000n` prints as `250m`).
+pub fn format_cpu_nanos(nanos: i64) -> String {
+    const STEPS: [(i64, &str); 4] = [
+        (1_000_000_000, ""),
+        (1_000_000, "m"),
+        (1_000, "u"),
+        (1, "n"),
+    ];
+    if nanos == 0 {
+        return "0".into();
+    }
+    for (unit, suffix) in STEPS {
+        if nanos % unit == 0 {
+            return format!("{}{suffix}", nanos / unit);
+        }
+    }
+    format!("{nanos}n")
+}
+
+/// Bytes in canonical binary-SI form: `256Mi`, `184324Ki`, `1000` (not a multiple of 1024).
+pub fn format_bytes_binary(bytes: i64) -> String {
+    const STEPS: [(i64, &str); 5] = [
+        (1 << 40, "Ti"),
+        (1 << 30, "Gi"),
+        (1 << 20, "Mi"),
+        (1 << 10, "Ki"),
+        (1, ""),
+    ];
+    if bytes == 0 {
+        return "0".into();
+    }
+    for (unit, suffix) in STEPS {
+        if bytes % unit == 0 {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Bytes in canonical decimal-SI form (the HPA's memory averageValue): `134217728`, `120M`.
+pub fn format_bytes_decimal(bytes: i64) -> String {
+    const STEPS: [(i64, &str); 4] = [
+        (1_000_000_000_000, "T"),
+        (1_000_000_000, "G"),
+        (1_000_000, "M"),
+        (1_000, "k"),
+    ];
+    if bytes == 0 {
+        return "0".into();
+    }
+    for (unit, suffix) in STEPS {
+        if bytes % unit == 0 {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    bytes.to_string()
+}
+
+/// MiB as a request or limit is usually written: `256Mi`.
+pub fn format_mib(mib: u32) -> String {
+    format_bytes_binary(i64::from(mib) << 20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +211,23 @@ mod tests {
         ] {
             assert!(parse(s).is_err(), "{s:?} should not parse");
         }
+    }
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(format_cpu_millis(250), "250m");
+        assert_eq!(format_cpu_millis(1000), "1");
+        assert_eq!(format_cpu_millis(1500), "1500m");
+        assert_eq!(format_cpu_nanos(123_456_789), "123456789n");
+        assert_eq!(format_cpu_nanos(250_000_000), "250m");
+        assert_eq!(format_cpu_nanos(2_000_000_000), "2");
+        assert_eq!(format_cpu_nanos(1_500), "1500n");
+        assert_eq!(format_cpu_nanos(2_000), "2u");
+        assert_eq!(format_bytes_binary(184_320 * 1024), "180Mi");
+        assert_eq!(format_bytes_binary(184_321 * 1024), "184321Ki");
+        assert_eq!(format_bytes_binary(1000), "1000");
+        assert_eq!(format_mib(4096), "4Gi");
+        assert_eq!(format_bytes_decimal(134_217_728), "134217728");
+        assert_eq!(format_bytes_decimal(120_000_000), "120M");
     }
 }
