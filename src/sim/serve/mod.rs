@@ -21,7 +21,6 @@ mod fuzz;
 mod host;
 mod http;
 mod kubeconfig;
-mod nodes;
 mod objects;
 mod openapi;
 mod patch;

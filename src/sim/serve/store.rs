@@ -606,7 +606,7 @@ impl Store {
         }
         for (i, n) in w.nodes().iter().enumerate() {
             let ctx = self.ctx(w.now());
-            if let Some(r) = Rendered::new(Kind::Node, &super::nodes::node(n, i, &ctx), "") {
+            if let Some(r) = Rendered::new(Kind::Node, &objects::node(n, i, &ctx), "") {
                 seen.insert((Kind::Node, String::new(), n.name.clone()));
                 self.upsert(r);
             }

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::objects::{Ctx, uid};
+use super::meta::{Ctx, uid};
 use crate::k8s::quantity;
 use crate::model::Resources;
 use crate::sim::nodes::SimNode;
