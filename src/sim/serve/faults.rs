@@ -241,7 +241,7 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simserve::discovery;
+    use crate::sim::serve::discovery;
 
     fn hpa(version: &str) -> &'static Resource {
         discovery::find("autoscaling", version, "horizontalpodautoscalers").expect("hpas")

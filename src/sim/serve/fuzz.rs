@@ -15,8 +15,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
+use super::router;
+use super::state::Server;
 use super::validate::MAX_REPLICAS;
-use super::{Faults, Options, Server, router};
+use super::{Faults, Options};
 use crate::sim::{SimCluster, SimWorld, scenario};
 
 const CASES: u32 = 256;

@@ -5,19 +5,19 @@ use std::sync::Arc;
 
 use http::Response;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use serde_json::{Value, json};
 
-use super::Server;
 use super::discovery::Backend;
 use super::faults;
 use super::http::{self as h, Body, Media, Offers};
 use super::objects;
-use super::router::{Req, Target};
+use super::request::{Req, Target};
 use super::selector::{self, FieldSelector};
+use super::state::Server;
 use super::status::{ApiError, GroupResource};
 use super::store::{Kind, Obj};
 use super::table::{self, IncludeObject};
+use super::versions::view_json;
 use super::watch;
 use crate::k8s::selector::Selector;
 
@@ -33,19 +33,6 @@ pub fn kind_of(backend: Backend) -> Option<Kind> {
         Backend::Stored(k) => Some(k),
         Backend::HpaV1 => Some(Kind::Hpa),
         Backend::PodMetrics => None,
-    }
-}
-
-/// An object's JSON as the resource's version shows it (HPAs convert to v1).
-pub fn view_json(backend: Backend, json: &str) -> Result<String, ApiError> {
-    match backend {
-        Backend::HpaV1 => {
-            let v2: HorizontalPodAutoscaler = serde_json::from_str(json)
-                .map_err(|e| ApiError::bad_request(format!("stored object: {e}")))?;
-            serde_json::to_string(&objects::hpa_to_v1(&v2))
-                .map_err(|e| ApiError::bad_request(e.to_string()))
-        }
-        _ => Ok(json.to_string()),
     }
 }
 

@@ -762,7 +762,7 @@ mod tests {
     use super::*;
     use crate::model::DeploymentKey;
     use crate::sim::SimWorld;
-    use crate::simserve::objects::{self, Clocks, HpaMeta};
+    use crate::sim::serve::objects::{self, Clocks, HpaMeta};
 
     #[test]
     fn ages_read_like_kubectl() {

@@ -18,14 +18,14 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
-use super::Server;
 use super::discovery::Backend;
 use super::http::{Body, Media};
-use super::reads::view_json;
 use super::selector::FieldSelector;
+use super::state::Server;
 use super::status::ApiError;
 use super::store::{Change, EventType, Kind, Obj};
 use super::table::{self, IncludeObject};
+use super::versions::view_json;
 use crate::k8s::selector::Selector;
 
 /// The apiserver's --min-request-timeout: watches without timeoutSeconds end after this.
@@ -297,9 +297,10 @@ mod tests {
 
     use super::*;
     use crate::model::DeploymentKey;
+    use crate::sim::serve::Options;
+    use crate::sim::serve::state::Server;
+    use crate::sim::serve::store::Store;
     use crate::sim::{SimCluster, SimWorld, scenario};
-    use crate::simserve::store::Store;
-    use crate::simserve::{Options, Server};
 
     fn server() -> Arc<Server> {
         let sim = SimCluster::new(SimWorld::new(3, scenario::demo()));
@@ -390,7 +391,7 @@ mod tests {
             .expect("watch")
             .into_body();
         // Nobody reads while more changes happen than a watcher may lag behind.
-        for n in 0..crate::simserve::store::BROADCAST_CAPACITY + 10 {
+        for n in 0..crate::sim::serve::store::BROADCAST_CAPACITY + 10 {
             annotate(&server, n);
         }
         let collected = tokio::time::timeout(Duration::from_secs(20), body.collect())

@@ -17,17 +17,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::Server;
 use super::discovery::Backend;
 use super::http::{self as h, Body};
 use super::objects::{self, HpaMeta, REVISION_ANNOTATION};
 use super::patch::{self, PatchType};
 use super::proto;
-use super::reads::view_json;
-use super::router::{Req, Target};
+use super::request::{Req, Target};
+use super::state::Server;
 use super::status::{ApiError, FieldError, GroupResource};
 use super::store::{Kind, Obj};
 use super::validate::{self, SimHpa};
+use super::versions::view_json;
 use crate::model::DeploymentKey;
 
 const DEPLOYMENTS: GroupResource = GroupResource::new("apps", "deployments");

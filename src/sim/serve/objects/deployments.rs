@@ -70,10 +70,7 @@ pub(super) fn pod_spec(view: &DeploymentView<'_>) -> PodSpec {
     }
 }
 
-fn template(
-    view: &DeploymentView<'_>,
-    labels: BTreeMap<String, String>,
-) -> PodTemplateSpec {
+fn template(view: &DeploymentView<'_>, labels: BTreeMap<String, String>) -> PodTemplateSpec {
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels),
