@@ -9,11 +9,17 @@
 //! where they happen in Go; replica arithmetic uses the same `f64` expressions as Go, so even
 //! its float edge cases are reproduced (usage at exactly 110 % of target is outside the 0.1
 //! tolerance, at 90 % inside).
+//!
+//! As upstream: `calculator` proposes replicas for one metric, `controller` syncs an HPA
+//! (stabilization, the `behavior` policies, bounds, the reason), `behavior` is the spec's part.
 
 mod behavior;
 mod calculator;
 mod controller;
 
-pub use behavior::*;
-pub use calculator::*;
-pub use controller::*;
+pub use behavior::{
+    Behavior, DEFAULT_DOWNSCALE_STABILIZATION_SECONDS, PolicyKind, ScalingPolicy, ScalingRules,
+    SelectPolicy,
+};
+pub use calculator::{HpaError, PodSample, ReplicaCalculator, Resource, ResourceReplicas};
+pub use controller::{DEFAULT_CPU_UTILIZATION, HpaConfig, HpaController, Reconcile};

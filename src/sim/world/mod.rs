@@ -3,6 +3,9 @@
 //!
 //! Everything is a function of the seed and the number of steps taken, so two worlds built with
 //! the same seed and stepped the same way are identical.
+//!
+//! This file holds the state and its construction; `step` moves it, `views` is what readers
+//! see, `writes` is what clients change.
 
 mod step;
 #[cfg(test)]
