@@ -177,11 +177,6 @@ impl Selector {
     }
 }
 
-/// Whether `labels` satisfy a structured selector (see [`Selector::from_label_selector`]).
-pub fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    Selector::from_label_selector(selector).matches(labels)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +187,11 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// Whether `labels` satisfy a structured selector.
+    fn matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+        Selector::from_label_selector(selector).matches(labels)
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
