@@ -764,8 +764,8 @@ fn schedule(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::sim::{SimCluster, SimWorld};
     use crate::config::AdvisorConfig;
+    use crate::sim::{SimCluster, SimWorld};
 
     #[tokio::test]
     async fn engine_backfills_polls_forecasts_and_recommends_every_deployment() {

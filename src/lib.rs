@@ -12,13 +12,14 @@ pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod forecast;
+pub mod k8s;
 pub mod metrics;
 pub mod model;
 #[cfg(test)]
 pub(crate) mod mutate;
 pub mod pipeline;
 pub mod private_files;
-pub mod simserve;
+pub mod sim;
 pub mod traces;
 pub mod tui;
 

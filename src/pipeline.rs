@@ -266,11 +266,11 @@ pub fn calibration_of(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::cluster::sim::nodes;
-    use crate::cluster::sim::scenario::{DemandSpec, DeploymentSpec};
-    use crate::cluster::sim::{SimCluster, SimWorld};
     use crate::config::AdvisorConfig;
     use crate::model::Resources;
+    use crate::sim::nodes;
+    use crate::sim::scenario::{DemandSpec, DeploymentSpec};
+    use crate::sim::{SimCluster, SimWorld};
 
     /// A deployment without an HPA at 2 replicas under ~6 pods' worth of load.
     pub(crate) fn busy(name: &'static str) -> DeploymentSpec {

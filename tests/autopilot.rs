@@ -11,12 +11,12 @@ use ai4k8s::actions::journal::{self, EntryKind};
 use ai4k8s::actions::{Actions, Change, Journal};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::autopilot::{Autopilot, AutopilotOptions};
-use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{AdvisorConfig, Config};
 use ai4k8s::forecast::ForecastOptions;
 use ai4k8s::metrics::History;
 use ai4k8s::model::DeploymentKey;
 use ai4k8s::pipeline;
+use ai4k8s::sim::{SimCluster, SimWorld};
 
 #[tokio::test]
 async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns_and_never_scales_an_hpa()

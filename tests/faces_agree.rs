@@ -11,13 +11,13 @@ use ai4k8s::actions::{Actions, Journal};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::autopilot::{Autopilot, AutopilotOptions};
 use ai4k8s::backtest::{self, ModelOptions, Options, PolicyKind};
-use ai4k8s::cluster::sim::scenario::{DemandSpec, DeploymentSpec, HpaSpecSim};
-use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{ActionsConfig, AdvisorConfig, Config};
 use ai4k8s::forecast::ForecastOptions;
 use ai4k8s::metrics::{History, HistoryBackend};
 use ai4k8s::model::Sample;
 use ai4k8s::pipeline;
+use ai4k8s::sim::scenario::{DemandSpec, DeploymentSpec, HpaSpecSim};
+use ai4k8s::sim::{SimCluster, SimWorld};
 
 const WARMUP_HOURS: u32 = 72;
 

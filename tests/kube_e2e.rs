@@ -11,9 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
-use ai4k8s::cluster::sim::SimWorld;
 use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write, annotations};
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
+use ai4k8s::sim::SimWorld;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ai4k8s");
 const SEED: u64 = 42;

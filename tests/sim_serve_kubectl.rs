@@ -9,9 +9,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::model::{DeploymentKey, DeploymentState};
-use ai4k8s::simserve;
+use ai4k8s::sim::serve as simserve;
+use ai4k8s::sim::{SimCluster, SimWorld};
 use serde_json::Value;
 
 /// Every kubectl call is bounded; a hung kubectl fails the test instead of hanging CI.

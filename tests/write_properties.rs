@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use ai4k8s::actions::plan::{self, Change, Plan};
 use ai4k8s::actions::{Actions, Journal, Limits, guard};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::cluster::{HpaSpec, Write, annotations, deployment_bounds};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{Command, Update};
 use ai4k8s::model::{
     AdvisorInputs, DeploymentKey, DeploymentState, HpaState, PolicyChange, WriteBlock,
 };
+use ai4k8s::sim::{SimCluster, SimWorld};
 use ai4k8s::tui::app::{App, SessionInfo};
 use ai4k8s::tui::handle_key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

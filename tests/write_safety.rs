@@ -11,11 +11,11 @@ use ai4k8s::actions::journal::{self, Entry, Outcome};
 use ai4k8s::actions::plan::{self, Change, Intent, Plan};
 use ai4k8s::actions::{ActionError, Actions, Journal, Limits};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{self, Command, EngineOptions, Update};
 use ai4k8s::model::{DeploymentKey, DeploymentState};
+use ai4k8s::sim::{SimCluster, SimWorld};
 
 #[path = "support/intercepted.rs"]
 mod intercepted;

@@ -10,11 +10,11 @@ use crate::advisor::Advisor;
 use crate::advisor::policy::{calibrate, demand as policy_demand, replicas_for};
 use crate::autopilot::Autopilot;
 use crate::cluster::deployment_bounds;
-use crate::cluster::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 use crate::model::{
     AdvisorInputs, Calibration, DeploymentKey, DeploymentState, FloorMark, Forecast, HpaState,
     PolicyParams, Recommendation, RecommendationSource, UnixSeconds,
 };
+use crate::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 
 use super::metrics::{ForecastScore, PolicyMetrics};
 use super::sim::{Demand, REQUEST_MILLI, Replay};

@@ -1,8 +1,8 @@
 //! The replay model on a virtual clock: demand per tick, pods that serve `startup` after they are
 //! created, and the lagged metrics policies see. One `Replay` per policy; nothing sleeps.
 
-use crate::cluster::sim::hpa::PodSample;
 use crate::model::UnixSeconds;
+use crate::sim::hpa::PodSample;
 
 use super::ModelOptions;
 use super::metrics::Scorer;

@@ -93,11 +93,11 @@ pub enum SimCommand {
         /// objects and apply to get, list, watch and writes of the resource; e.g.
         /// `--fault hpas=403` forbids listing and watching HPAs.
         #[arg(long = "fault", value_name = "RESOURCE=STATUS", value_parser = parse_fault)]
-        faults: Vec<crate::simserve::Fault>,
+        faults: Vec<crate::sim::serve::Fault>,
     },
 }
 
-fn parse_fault(s: &str) -> Result<crate::simserve::Fault, String> {
+fn parse_fault(s: &str) -> Result<crate::sim::serve::Fault, String> {
     s.parse()
 }
 

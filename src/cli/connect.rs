@@ -6,7 +6,7 @@ use super::output::Failure;
 use super::setup::Setup;
 use crate::cluster::Cluster;
 use crate::cluster::kube::{self, KubeCluster, KubeOptions};
-use crate::cluster::sim::{SimCluster, SimWorld};
+use crate::sim::{SimCluster, SimWorld};
 
 /// Connects, or says why not (bad input). `live`: the demo clock runs.
 pub async fn connect(setup: &Setup, live: bool) -> Result<Arc<dyn Cluster>, Failure> {

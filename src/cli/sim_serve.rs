@@ -4,7 +4,7 @@ use super::args::SimCommand;
 use super::connect::check_speed;
 use super::output::Failure;
 use super::setup::Setup;
-use crate::simserve::{self, ServeArgs};
+use crate::sim::serve::{self, ServeArgs};
 
 /// Serves until Ctrl-C; a speed out of range is bad input.
 pub async fn run(setup: &Setup, command: SimCommand) -> Result<(), Failure> {
@@ -16,7 +16,7 @@ pub async fn run(setup: &Setup, command: SimCommand) -> Result<(), Failure> {
         faults,
     } = command;
     check_speed(speed)?;
-    simserve::run(ServeArgs {
+    serve::run(ServeArgs {
         seed: setup.seed(),
         port,
         speed,

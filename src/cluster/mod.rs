@@ -2,7 +2,8 @@
 //! implemented by the embedded simulator (`sim`) and, for live clusters, by kube-rs.
 
 pub mod kube;
-pub mod sim;
+// TODO(house): remove after merge
+pub use crate::sim;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

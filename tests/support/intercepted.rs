@@ -3,9 +3,9 @@
 
 use std::sync::Mutex;
 
-use ai4k8s::cluster::sim::SimCluster;
 use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write};
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState, Sample};
+use ai4k8s::sim::SimCluster;
 use async_trait::async_trait;
 
 pub type Hook = Box<dyn Fn(&Write, Option<&DeploymentState>) + Send + Sync>;

@@ -516,7 +516,7 @@ fn no_room_without_an_hpa_is_no_scale_up() {
 
 #[test]
 fn a_cluster_that_holds_every_deployment_at_its_most_cannot_overflow() {
-    let world = crate::cluster::sim::SimWorld::demo(1, 0);
+    let world = crate::sim::SimWorld::demo(1, 0);
     let snap = world.snapshot();
     let cap = snap.capacity.clone().unwrap_or_default();
     // The demo's nodes hold every deployment at its maximum: no fleet pass is needed.

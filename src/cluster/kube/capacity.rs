@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::quantity;
+use crate::k8s::quantity;
 use crate::model::{ClusterCapacity, Resources};
 
 /// Labels only nodes that Karpenter launched carry.

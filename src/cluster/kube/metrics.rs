@@ -14,10 +14,10 @@ use kube::api::{Api, ListParams};
 use serde::{Deserialize, Serialize};
 
 use super::errors;
-use super::quantity;
 use super::sources::{Health, Shared, lock};
 use super::utilization::PodUsage;
 use crate::cluster::ClusterError;
+use crate::k8s::quantity;
 
 /// `metrics.k8s.io/v1beta1` PodMetrics: what `kubectl top pods` reads.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

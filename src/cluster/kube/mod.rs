@@ -8,8 +8,6 @@ pub mod errors;
 pub mod hpa;
 pub mod kubeconfig;
 pub mod metrics;
-pub mod quantity;
-pub mod selector;
 pub mod snapshot;
 pub mod sources;
 pub mod trim;

@@ -9,10 +9,11 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Pod;
 
+use super::hpa;
 use super::metrics::UsageMap;
 use super::utilization::{self, PodRequests, Utilization};
-use super::{hpa, selector};
 use crate::cluster::{annotations, deployment_bounds};
+use crate::k8s::selector::Selector;
 use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, UnixSeconds, WriteBlock};
 
 pub struct Inputs<'a> {
@@ -68,12 +69,8 @@ impl<'a> PodIndex<'a> {
         Self { by_label, by_ns }
     }
 
-    fn matching(
-        &self,
-        ns: &str,
-        sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
-    ) -> Vec<&'a Pod> {
-        let candidates = match selector::required_label(sel) {
+    fn matching(&self, ns: &str, sel: &Selector) -> Vec<&'a Pod> {
+        let candidates = match sel.required_label() {
             Some((k, v)) => self.by_label.get(&(ns, k, v)),
             None => self.by_ns.get(ns),
         };
@@ -82,9 +79,7 @@ impl<'a> PodIndex<'a> {
             .map(|c| {
                 c.iter()
                     .copied()
-                    .filter(|p| {
-                        selector::matches(sel, p.metadata.labels.as_ref().unwrap_or(&empty))
-                    })
+                    .filter(|p| sel.matches(p.metadata.labels.as_ref().unwrap_or(&empty)))
                     .collect()
             })
             .unwrap_or_default()
@@ -120,10 +115,11 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
         let desired = spec.replicas.unwrap_or(1).max(0) as u32;
         let template = spec.template.spec.clone().unwrap_or_default();
         let template_req = utilization::requests(&template);
+        let selector = Selector::from_label_selector(&spec.selector);
 
         let (ready_n, total, util) = match &index {
             Some(index) => {
-                let pods = index.matching(ns, &spec.selector);
+                let pods = index.matching(ns, &selector);
                 let ready_n = pods.iter().filter(|p| ready(p)).count() as u32;
                 let reqs: Vec<(PodRequests, Option<&_>)> = pods
                     .iter()
@@ -147,9 +143,7 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
                 let util = match inp.usage {
                     Some(m) => utilization::aggregate(
                         m.iter()
-                            .filter(|((pns, _), u)| {
-                                pns == ns && selector::matches(&spec.selector, &u.labels)
-                            })
+                            .filter(|((pns, _), u)| pns == ns && selector.matches(&u.labels))
                             .map(|(_, u)| (&template_req, Some(u))),
                     ),
                     None => Utilization::default(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
-use super::quantity;
+use crate::k8s::quantity;
 
 /// What metrics-server reports for one pod, summed over its containers.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -1,0 +1,64 @@
+//! `ai4k8s sim serve`: build the world, run its clock, serve it until Ctrl-C.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::faults::{Fault, Faults};
+use super::kubeconfig::{CONTEXT, write_kubeconfig};
+use super::listen::serve_with;
+use super::state::Options;
+use crate::sim::{SimCluster, SimWorld, scenario};
+
+/// `ai4k8s sim serve` arguments.
+#[derive(Clone, Debug)]
+pub struct ServeArgs {
+    pub seed: u64,
+    pub port: u16,
+    pub speed: f64,
+    /// None: the demo cluster; Some(n): n synthetic deployments.
+    pub deployments: Option<usize>,
+    pub history_hours: u32,
+    pub kubeconfig: Option<PathBuf>,
+    pub read_only: bool,
+    pub faults: Vec<Fault>,
+}
+
+/// Run the server until Ctrl-C, printing where it listens.
+pub async fn run(args: ServeArgs) -> io::Result<()> {
+    let world = match args.deployments {
+        None => SimWorld::demo(args.seed, args.history_hours),
+        // A short warm-up: thousands of deployments take long to simulate for a day.
+        Some(n) => SimWorld::warmed_up(args.seed, scenario::synthetic(n), 1),
+    };
+    let sim = SimCluster::new(world);
+    let clock = sim.spawn_clock(args.speed);
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let (addr, server) = serve_with(
+        sim,
+        addr,
+        Options {
+            read_only: args.read_only,
+            faults: Faults::new(args.faults.iter().copied()),
+            ..Options::default()
+        },
+    )
+    .await?;
+    println!("ai4k8s sim serve: listening on http://{addr}");
+    if let Some(path) = &args.kubeconfig {
+        write_kubeconfig(path, addr)?;
+        println!(
+            "ai4k8s sim serve: wrote kubeconfig {} (context {CONTEXT})",
+            path.display()
+        );
+    }
+    for f in &args.faults {
+        println!("ai4k8s sim serve: injecting fault {f}");
+    }
+    use std::io::Write;
+    let _ = io::stdout().flush();
+    let stopped = tokio::signal::ctrl_c().await;
+    server.abort();
+    clock.abort();
+    stopped
+}
