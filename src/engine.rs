@@ -14,12 +14,12 @@ use crate::advisor::Advisor;
 use crate::backtest;
 use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
-use crate::metrics::{History, HistoryBackend};
+use crate::metrics::{HISTORY_MINUTES, History, HistoryBackend};
 use crate::model::{
     AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, Recommendation, Room, Sample,
     ScalingAction, UnixSeconds,
 };
-use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
+use crate::pipeline::{self, Forecasts};
 
 /// Calibrations run one at a time, process-wide (each replays its candidates on every core).
 static CALIBRATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);

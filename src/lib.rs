@@ -18,6 +18,7 @@ pub mod model;
 pub(crate) mod mutate;
 pub mod pipeline;
 pub mod private_files;
+pub mod redact;
 pub mod render_text;
 pub mod simserve;
 pub mod traces;

@@ -14,7 +14,7 @@ use ai4k8s::autopilot::{Autopilot, AutopilotOptions};
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{AdvisorConfig, Config};
 use ai4k8s::forecast::ForecastOptions;
-use ai4k8s::metrics::History;
+use ai4k8s::metrics::{HISTORY_MINUTES, History};
 use ai4k8s::model::DeploymentKey;
 use ai4k8s::pipeline;
 
@@ -39,7 +39,7 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns_an
         .history()
         .into_iter()
         .map(|(k, s)| {
-            let mut h = History::with_capacity(pipeline::HISTORY_MINUTES);
+            let mut h = History::with_capacity(HISTORY_MINUTES);
             h.extend(s);
             (k, h)
         })

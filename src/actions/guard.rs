@@ -22,6 +22,16 @@ pub struct Limits {
     pub replicas_cap: u32,
 }
 
+impl crate::config::Config {
+    /// The guard's limits from `[advisor] max_step` and `[actions] replicas_cap`.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_step: self.advisor.max_step,
+            replicas_cap: self.actions.replicas_cap,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

@@ -26,7 +26,6 @@ mod limiter;
 mod merge;
 mod parse;
 mod prompt;
-mod redact;
 mod sanitize;
 mod schema;
 mod shared;
@@ -34,7 +33,6 @@ mod state;
 mod wire;
 
 pub use error::LlmSetupError;
-pub use redact::url as redact_url;
 pub use schema::decision_schema;
 pub use shared::FILE_NAME as STATE_FILE_NAME;
 pub use state::LEGACY_FILE_NAME as LEGACY_STATE_FILE_NAME;
