@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai4k8s::actions::journal::{self, EntryKind};
-use ai4k8s::actions::{Actions, Change, Journal};
+use ai4k8s::actions::{Actions, Autopilot, AutopilotOptions, Change, Journal};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::autopilot::{Autopilot, AutopilotOptions};
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::config::{AdvisorConfig, Config};
 use ai4k8s::forecast::ForecastOptions;

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use ai4k8s::actions::{Actions, Journal};
+use ai4k8s::actions::{Actions, Autopilot, AutopilotOptions, Journal};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::autopilot::{Autopilot, AutopilotOptions};
 use ai4k8s::backtest::{self, ModelOptions, Options, PolicyKind};
 use ai4k8s::cluster::sim::scenario::{DemandSpec, DeploymentSpec, HpaSpecSim};
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};

@@ -4,6 +4,7 @@
 //! nothing is half applied), and journals the outcome. An intent without an outcome is a write
 //! that may have happened: `Journal::unfinished` finds them at start.
 
+pub mod gate;
 pub mod guard;
 pub mod journal;
 pub mod plan;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use crate::cluster::{Cluster, ClusterError, HpaExpect, annotations};
 use crate::model::{DeploymentKey, DeploymentState, Recommendation, UnixSeconds};
 
+pub use gate::{Autopilot, AutopilotOptions, Skip};
 pub use guard::{Limits, Refusal};
 pub use journal::{Entry, EntryKind, Journal, Outcome, RecommendationNote};
 pub use plan::{Change, Intent, NothingToApply, Plan};

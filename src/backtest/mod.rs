@@ -18,8 +18,8 @@ pub mod sim;
 
 use std::time::Instant;
 
+use crate::actions::AutopilotOptions;
 use crate::advisor::Advisor;
-use crate::autopilot::AutopilotOptions;
 use crate::config::{ActionsConfig, AdvisorConfig};
 use crate::model::{PolicyParams, Sample};
 use crate::traces::{self, Trace};

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use crate::actions::Autopilot;
 use crate::actions::plan::Change;
 use crate::advisor::Advisor;
 use crate::advisor::policy::{calibrate, demand as policy_demand, replicas_for};
-use crate::autopilot::Autopilot;
 use crate::cluster::deployment_bounds;
 use crate::cluster::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 use crate::model::{
@@ -531,7 +531,7 @@ impl<'s, 'a> PolicyDriven<'s, 'a> {
         let now = self.r.now();
         let plan = match self.pilot.decide(&state, rec, now) {
             Ok(p) => p,
-            Err(crate::autopilot::Skip::Nothing(_)) => return,
+            Err(crate::actions::Skip::Nothing(_)) => return,
             Err(_) => {
                 self.counts.gated += 1;
                 return;

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use crate::autopilot::AutopilotOptions;
+use crate::actions::AutopilotOptions;
 use crate::backtest::policy::{Feed, PolicyDriven, Shared, Tuning};
 use crate::backtest::{self, ModelOptions, PolicyKind, PolicyOptions};
 use crate::config::AdvisorConfig;
