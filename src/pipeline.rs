@@ -260,7 +260,7 @@ pub fn calibration_of(
     cfg: &crate::config::AdvisorConfig,
 ) -> Result<Calibration, String> {
     let samples: Vec<Sample> = history.iter().copied().collect();
-    crate::advisor::policy::calibrate::calibrate(&samples, state, cfg)
+    crate::backtest::calibrate::calibrate(&samples, state, cfg)
 }
 
 #[cfg(test)]

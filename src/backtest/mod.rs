@@ -7,14 +7,16 @@
 //! see metrics `lag_seconds` old; replicas within [min, max]; the first `warmup_seconds` (at
 //! most half the trace) are replayed but not scored.
 //!
-//! `sim` is the replay loop, `policy` the policies, `metrics` the scoring, `report` the table,
-//! JSON and the goals.
+//! `replay` is the replay loop, `policy` the policies, `metrics` the scoring, `report` the
+//! table, JSON and the goals; `calibrate` replays a deployment's own history through
+//! the `ai4k8s` policy to choose its parameters.
 
 pub mod args;
+pub mod calibrate;
 pub mod metrics;
 pub mod policy;
+pub mod replay;
 pub mod report;
-pub mod sim;
 
 use std::time::Instant;
 
@@ -26,8 +28,8 @@ use crate::traces::{self, Trace};
 
 pub use metrics::PolicyMetrics;
 pub use policy::DecisionCounts;
+pub use replay::Demand;
 pub use report::{Goal, PolicyReport, Report};
-pub use sim::Demand;
 
 /// Forecasts are scored over six hours (the app's horizon).
 pub const FORECAST_SCORE_HORIZON_SECONDS: i64 = 6 * 3600;

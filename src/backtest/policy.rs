@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use super::calibrate;
 use crate::actions::Autopilot;
 use crate::actions::plan::Change;
 use crate::advisor::Advisor;
-use crate::advisor::policy::{calibrate, demand as policy_demand, replicas_for};
+use crate::advisor::policy::{demand as policy_demand, replicas_for};
 use crate::cluster::deployment_bounds;
 use crate::cluster::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 use crate::model::{
@@ -17,7 +18,7 @@ use crate::model::{
 };
 
 use super::metrics::{ForecastScore, PolicyMetrics};
-use super::sim::{Demand, REQUEST_MILLI, Replay};
+use super::replay::{Demand, REQUEST_MILLI, Replay};
 use super::{ModelOptions, PolicyKind, PolicyOptions};
 
 /// What every policy of one run shares: the demand and what is derived from it once.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metrics::PolicyMetrics;
 use super::policy::DecisionCounts;
-use super::sim::Demand;
+use super::replay::Demand;
 use super::{Options, PolicyKind};
 use crate::model::{Calibration, PolicyParams};
 

@@ -13,7 +13,6 @@
 //! are read from the `ai4k8s.io/floor` mark the last change left on the deployment, so the
 //! decision is a function of what the cluster shows: any process decides the same.
 
-pub mod calibrate;
 pub mod capacity;
 pub mod demand;
 mod explain;

@@ -11,14 +11,13 @@
 
 use std::sync::Arc;
 
+use super::policy::{Feed, PolicyDriven, Shared, Tuning};
 use crate::actions::AutopilotOptions;
-use crate::backtest::policy::{Feed, PolicyDriven, Shared, Tuning};
+use crate::advisor::policy::demand;
 use crate::backtest::{self, ModelOptions, PolicyKind, PolicyOptions};
 use crate::config::AdvisorConfig;
 use crate::model::{Calibration, DeploymentState, Forecast, PolicyParams, Sample, UnixSeconds};
 use crate::traces::Trace;
-
-use super::demand;
 
 /// Too little history to calibrate on: the defaults apply until then.
 pub const MIN_HISTORY_SECONDS: i64 = 2 * 86_400;
