@@ -17,9 +17,10 @@ use crate::model::{
     PolicyParams, Recommendation, RecommendationSource, UnixSeconds,
 };
 
+use super::demand::Demand;
 use super::metrics::{ForecastScore, PolicyMetrics};
-use super::replay::{Demand, REQUEST_MILLI, Replay};
-use super::{ModelOptions, PolicyKind, PolicyOptions};
+use super::options::{FORECAST_SCORE_HORIZON_SECONDS, ModelOptions, PolicyKind, PolicyOptions};
+use super::replay::{REQUEST_MILLI, Replay};
 
 /// What every policy of one run shares: the demand and what is derived from it once.
 pub struct Shared<'a> {
@@ -269,7 +270,7 @@ impl<'s, 'a> Forecaster<'s, 'a> {
     fn score(&self, f: &Forecast, out: &mut ForecastScore) {
         let step = Self::step();
         let season = (86_400 / step) as usize;
-        let horizon = (super::FORECAST_SCORE_HORIZON_SECONDS / step) as usize;
+        let horizon = (FORECAST_SCORE_HORIZON_SECONDS / step) as usize;
         let start = self.shared.demand.start;
         let mut points = Vec::with_capacity(horizon);
         for p in f.points.iter().take(horizon) {
