@@ -9,7 +9,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use ai4k8s::actions::plan::{self, Change, Plan};
+use ai4k8s::actions::Change;
+use ai4k8s::actions::plan::{self, Plan};
 use ai4k8s::actions::{Actions, Journal, Limits, guard};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};

@@ -7,8 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ai4k8s::actions::Change;
 use ai4k8s::actions::journal::{self, Entry, Outcome};
-use ai4k8s::actions::plan::{self, Change, Intent, Plan};
+use ai4k8s::actions::plan::{self, Intent, Plan};
 use ai4k8s::actions::{ActionError, Actions, Journal, Limits};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::cluster::sim::{SimCluster, SimWorld};

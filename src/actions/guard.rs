@@ -10,7 +10,8 @@
 
 use crate::model::DeploymentState;
 
-use super::plan::{Change, Plan};
+use super::change::{Change, replicas_after};
+use super::plan::Plan;
 
 /// Limits the guard enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,27 +157,6 @@ fn check_from(change: &Change, state: &DeploymentState) -> Result<(), Refusal> {
 fn pair((min, max): (Option<u32>, Option<u32>)) -> String {
     let v = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
     format!("[{}, {}]", v(min), v(max))
-}
-
-/// The replica count the deployment will run once the change is made, when it moves it: a
-/// `/scale` sets it; an HPA clamps today's count into its new [min, max] at its next sync.
-pub fn replicas_after(change: &Change, state: &DeploymentState) -> Option<u32> {
-    let now = state.desired_replicas;
-    // An HPA does nothing to a deployment scaled to zero (scaling is off until it is scaled up).
-    let clamp = |min: u32, max: u32| (now > 0).then(|| now.clamp(min, max.max(min)));
-    match change {
-        Change::Scale { to, .. } => Some(*to),
-        Change::HpaMin { to, .. } => {
-            let max = state.hpa.as_ref().map_or(u32::MAX, |h| h.max_replicas);
-            clamp(*to, max)
-        }
-        Change::HpaBounds { to, .. } => clamp(to.0, to.1),
-        Change::CreateHpa { spec } => clamp(spec.min_replicas, spec.max_replicas),
-        Change::HpaTarget { .. }
-        | Change::FloorMark { .. }
-        | Change::BoundsAnnotations { .. }
-        | Change::Predictive { .. } => None,
-    }
 }
 
 /// The change's effect stays within the deployment's bounds, the cap and the maximum step.

@@ -15,7 +15,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Change, Intent};
+use super::change::Change;
+use super::plan::Intent;
 use crate::model::{RecommendationSource, ScalingAction, UnixSeconds};
 
 pub const FILE_NAME: &str = "journal.jsonl";

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::calibrate;
 use crate::actions::Autopilot;
-use crate::actions::plan::Change;
+use crate::actions::Change;
 use crate::advisor::Advisor;
 use crate::advisor::policy::{demand as policy_demand, replicas_for};
 use crate::cluster::deployment_bounds;
