@@ -3,6 +3,7 @@
 //! the target, confidence is kept in [0, 1] and short reasoning is flagged. What changed is
 //! returned so the card can show it.
 
+use super::policy::{bounds, reference};
 use crate::model::{AdvisorInputs, Decision, ScalingAction};
 
 /// The seed's minimum length of `reasoning`.
@@ -13,7 +14,7 @@ pub fn validate(decision: &mut Decision, inputs: &AdvisorInputs, max_step: u32) 
     let mut corrections = Vec::new();
     let (min, max) = bounds(inputs);
     // With an HPA the target is its floor (minReplicas), measured from the floor it has.
-    let current = super::policy::reference(inputs);
+    let current = reference(inputs);
 
     let requested = decision.target_replicas;
     let mut target = requested.clamp(min, max);
@@ -63,12 +64,6 @@ pub fn validate(decision: &mut Decision, inputs: &AdvisorInputs, max_step: u32) 
         ));
     }
     corrections
-}
-
-/// [min, max] of the deployment, repaired if the cluster reports min above max.
-pub fn bounds(inputs: &AdvisorInputs) -> (u32, u32) {
-    let min = inputs.min_replicas.max(1);
-    (min, inputs.max_replicas.max(min))
 }
 
 /// The action that matches moving from `current` to `target` with `max` as the ceiling.
