@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use super::{LlmAdvice, LlmBackend, LlmFailure};
+use super::backend::{LlmAdvice, LlmBackend, LlmFailure};
 use crate::config::{AdvisorConfig, LlmConfig};
 use crate::model::{AdvisorInputs, UnixSeconds};
 use anonymize::Anonymizer;

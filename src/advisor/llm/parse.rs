@@ -166,7 +166,7 @@ fn from_value(v: &Value, inputs: &AdvisorInputs) -> Option<Found> {
     let (action, target) = match (action, target) {
         (Some(a), Some(t)) => (a, t),
         (a, Some(t)) => {
-            let inferred = super::super::validate::consistent_action(
+            let inferred = crate::advisor::validate::consistent_action(
                 ScalingAction::Maintain,
                 inputs.current_replicas,
                 t,
