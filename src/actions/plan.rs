@@ -309,6 +309,25 @@ pub fn replan(plan: &Plan, fresh: &DeploymentState) -> Option<Plan> {
     }
 }
 
+/// After a 409 or a stale read: what changed under the user ("changed: hpa/web
+/// spec.minReplicas 2 → 5"), and whether the same request, re-made, waits for a confirmation.
+pub fn conflict_message(reason: &str, original: Option<&Plan>, again: Option<&Plan>) -> String {
+    let changed = original
+        .zip(again)
+        .map(|(o, a)| what_changed(o, a))
+        .unwrap_or_default();
+    let what = if changed.is_empty() {
+        format!("changed on the server ({reason})")
+    } else {
+        format!("changed: {}", changed.join("; "))
+    };
+    if again.is_some() {
+        format!("{what}: nothing applied; confirm again")
+    } else {
+        format!("{what}: nothing applied, and the request no longer applies")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
