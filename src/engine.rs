@@ -861,23 +861,11 @@ mod tests {
     }
 
     fn state(ns: &str, name: &str) -> crate::model::DeploymentState {
-        crate::model::DeploymentState {
-            key: DeploymentKey::new(ns, name),
-            desired_replicas: 3,
-            ready_replicas: 3,
-            total_pods: 3,
-            min_replicas: 1,
-            max_replicas: 12,
-            cpu_request_millis: 100,
-            mem_request_mib: 128,
-            cpu_pct: Some(50.0),
-            mem_pct: Some(40.0),
-            hpa: None,
-            predictive_enabled: false,
-            annotated_bounds: (None, None),
-            floor_mark: None,
-            write_block: None,
-        }
+        crate::model::DeploymentState::fixture(ns, name)
+            .with_replicas(3)
+            .with_bounds(1, 12)
+            .with_requests(100, 128)
+            .with_usage(Some(50.0), Some(40.0))
     }
 
     #[tokio::test]

@@ -154,23 +154,11 @@ mod tests {
     use crate::model::{AdvisorInputs, PolicyChange};
 
     fn state(replicas: u32, cpu: Option<f64>) -> DeploymentState {
-        DeploymentState {
-            key: DeploymentKey::new("ns", "app"),
-            desired_replicas: replicas,
-            ready_replicas: replicas,
-            total_pods: replicas,
-            min_replicas: 1,
-            max_replicas: 8,
-            cpu_request_millis: 100,
-            mem_request_mib: 100,
-            cpu_pct: cpu,
-            mem_pct: cpu,
-            hpa: None,
-            predictive_enabled: true,
-            annotated_bounds: (None, None),
-            floor_mark: None,
-            write_block: None,
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(replicas)
+            .with_bounds(1, 8)
+            .with_usage(cpu, cpu)
+            .with_predictive(true)
     }
 
     /// A confident scale-up to `to`, as a (cached, or LLM) recommendation might carry.

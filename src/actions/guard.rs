@@ -248,34 +248,16 @@ mod tests {
     };
 
     fn state(replicas: u32, hpa: bool) -> DeploymentState {
-        DeploymentState {
-            key: DeploymentKey::new("ns", "app"),
-            desired_replicas: replicas,
-            ready_replicas: replicas,
-            total_pods: replicas,
-            min_replicas: 2,
-            max_replicas: 10,
-            cpu_request_millis: 100,
-            mem_request_mib: 100,
-            cpu_pct: Some(50.0),
-            mem_pct: Some(50.0),
-            hpa: hpa.then(|| HpaState {
-                name: "app".into(),
-                min_replicas: 2,
-                max_replicas: 10,
-                target_cpu_pct: Some(70),
-                target_mem_pct: None,
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(replicas)
+            .with_bounds(2, 10)
+            .with_usage(Some(50.0), Some(50.0))
+            .with_hpa(hpa.then(|| HpaState {
                 current_replicas: replicas,
                 desired_replicas: replicas,
                 scaling_status: "stable".into(),
-                last_scale_time: None,
-                metrics: Vec::new(),
-            }),
-            predictive_enabled: false,
-            annotated_bounds: (None, None),
-            floor_mark: None,
-            write_block: None,
-        }
+                ..HpaState::fixture("app", 2, 10)
+            }))
     }
 
     fn plan(change: Change) -> Plan {

@@ -334,29 +334,12 @@ mod tests {
     use crate::model::HpaState;
 
     fn state(hpa: bool) -> DeploymentState {
-        DeploymentState {
-            key: DeploymentKey::new("shop", "web"),
-            desired_replicas: 4,
-            ready_replicas: 4,
-            total_pods: 4,
-            min_replicas: 2,
-            max_replicas: 10,
-            cpu_request_millis: 100,
-            mem_request_mib: 100,
-            cpu_pct: Some(50.0),
-            mem_pct: None,
-            hpa: hpa.then(|| HpaState {
-                name: "web".into(),
-                min_replicas: 2,
-                max_replicas: 10,
-                target_cpu_pct: Some(70),
-                ..HpaState::default()
-            }),
-            predictive_enabled: true,
-            annotated_bounds: (None, None),
-            floor_mark: None,
-            write_block: None,
-        }
+        DeploymentState::fixture("shop", "web")
+            .with_replicas(4)
+            .with_bounds(2, 10)
+            .with_usage(Some(50.0), None)
+            .with_hpa(hpa.then(|| HpaState::fixture("web", 2, 10)))
+            .with_predictive(true)
     }
 
     #[test]

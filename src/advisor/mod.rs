@@ -211,25 +211,15 @@ pub(crate) mod test_panic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DeploymentState;
     use crate::model::{Level, PerformanceImpact, ScalingAction, Timing};
 
     fn inputs() -> AdvisorInputs {
-        AdvisorInputs {
-            namespace: "ns".into(),
-            name: "app".into(),
-            current_replicas: 4,
-            min_replicas: 2,
-            max_replicas: 6,
-            cpu_pct: Some(90.0),
-            mem_pct: Some(40.0),
-            running_pods: 4,
-            total_pods: 4,
-            cpu_forecast: None,
-            mem_forecast: None,
-            hpa: None,
-            observed_at: 1_700_000_000,
-            policy: Default::default(),
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(4)
+            .with_bounds(2, 6)
+            .with_usage(Some(90.0), Some(40.0))
+            .inputs_at(1_700_000_000)
     }
 
     struct FixedLlm(Result<LlmAdvice, LlmFailure>);

@@ -91,25 +91,15 @@ pub fn consistent_action(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DeploymentState;
     use crate::model::{Level, PerformanceImpact, Timing};
 
     fn inputs(current: u32, min: u32, max: u32) -> AdvisorInputs {
-        AdvisorInputs {
-            namespace: "ns".into(),
-            name: "app".into(),
-            current_replicas: current,
-            min_replicas: min,
-            max_replicas: max,
-            cpu_pct: Some(50.0),
-            mem_pct: Some(40.0),
-            running_pods: current,
-            total_pods: current,
-            cpu_forecast: None,
-            mem_forecast: None,
-            hpa: None,
-            observed_at: 0,
-            policy: Default::default(),
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(current)
+            .with_bounds(min, max)
+            .with_usage(Some(50.0), Some(40.0))
+            .inputs_at(0)
     }
 
     fn decision(action: ScalingAction, target: u32) -> Decision {
