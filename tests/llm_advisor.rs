@@ -13,7 +13,9 @@ use ai4k8s::advisor::llm::{
 };
 use ai4k8s::advisor::{Advisor, LlmBackend};
 use ai4k8s::config::{AdvisorConfig, LlmConfig};
-use ai4k8s::model::{AdvisorInputs, HpaState, RecommendationSource, ScalingAction};
+use ai4k8s::model::{
+    AdvisorInputs, DeploymentState, HpaState, RecommendationSource, ScalingAction,
+};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{body_partial_json, method, path};
@@ -72,33 +74,17 @@ fn groq_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
 }
 
 fn inputs(ns: &str, name: &str, cpu: f64, at: i64) -> AdvisorInputs {
-    AdvisorInputs {
-        namespace: ns.into(),
-        name: name.into(),
-        current_replicas: 4,
-        min_replicas: 2,
-        max_replicas: 10,
-        cpu_pct: Some(cpu),
-        mem_pct: Some(30.0),
-        running_pods: 4,
-        total_pods: 4,
-        cpu_forecast: None,
-        mem_forecast: None,
-        hpa: Some(HpaState {
-            name: name.into(),
-            min_replicas: 2,
-            max_replicas: 10,
-            target_cpu_pct: Some(70),
-            target_mem_pct: None,
+    DeploymentState::fixture(ns, name)
+        .with_replicas(4)
+        .with_bounds(2, 10)
+        .with_usage(Some(cpu), Some(30.0))
+        .with_hpa(Some(HpaState {
             current_replicas: 4,
             desired_replicas: 4,
             scaling_status: "stable".into(),
-            last_scale_time: None,
-            metrics: Vec::new(),
-        }),
-        observed_at: at,
-        policy: Default::default(),
-    }
+            ..HpaState::fixture(name, 2, 10)
+        }))
+        .inputs_at(at)
 }
 
 struct Setup {

@@ -287,23 +287,9 @@ fn expected(
 }
 
 fn state(namespace: &str, name: &str, cpu_millis: u32, mem_mib: u32) -> DeploymentState {
-    DeploymentState {
-        key: DeploymentKey::new(namespace, name),
-        desired_replicas: 1,
-        ready_replicas: 1,
-        total_pods: 1,
-        min_replicas: 1,
-        max_replicas: 4,
-        cpu_request_millis: cpu_millis,
-        mem_request_mib: mem_mib,
-        cpu_pct: None,
-        mem_pct: None,
-        hpa: None,
-        predictive_enabled: false,
-        annotated_bounds: (None, None),
-        floor_mark: None,
-        write_block: None,
-    }
+    DeploymentState::fixture(namespace, name)
+        .with_bounds(1, 4)
+        .with_requests(cpu_millis, mem_mib)
 }
 
 fn deployments() -> Vec<DeploymentState> {

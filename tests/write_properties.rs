@@ -17,9 +17,7 @@ use ai4k8s::cluster::sim::{SimCluster, SimWorld};
 use ai4k8s::cluster::{HpaSpec, Write, annotations, deployment_bounds};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{Command, Update};
-use ai4k8s::model::{
-    AdvisorInputs, DeploymentKey, DeploymentState, HpaState, PolicyChange, WriteBlock,
-};
+use ai4k8s::model::{AdvisorInputs, DeploymentState, HpaState, PolicyChange, WriteBlock};
 use ai4k8s::tui::app::{App, SessionInfo};
 use ai4k8s::tui::handle_key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -47,25 +45,18 @@ fn arb_state() -> impl Strategy<Value = DeploymentState> {
             });
             let (min, max) = deployment_bounds(annotated, hpa.as_ref(), replicas);
             DeploymentState {
-                key: DeploymentKey::new("ns", "app"),
-                desired_replicas: replicas,
-                ready_replicas: replicas,
-                total_pods: replicas,
-                min_replicas: min,
-                max_replicas: max,
-                cpu_request_millis: 100,
-                mem_request_mib: 100,
-                cpu_pct: Some(50.0),
-                mem_pct: Some(50.0),
-                hpa,
-                predictive_enabled: true,
                 annotated_bounds: annotated,
-                floor_mark: None,
                 write_block: match block {
                     0 => Some(WriteBlock::HpaUnknown("forbidden".into())),
                     1 => Some(WriteBlock::AmbiguousHpa(vec!["a".into(), "b".into()])),
                     _ => None,
                 },
+                ..DeploymentState::fixture("ns", "app")
+                    .with_replicas(replicas)
+                    .with_bounds(min, max)
+                    .with_usage(Some(50.0), Some(50.0))
+                    .with_hpa(hpa)
+                    .with_predictive(true)
             }
         })
 }
