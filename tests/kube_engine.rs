@@ -12,7 +12,7 @@ use ai4k8s::cluster::{Cluster, ClusterError, SourceState};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{self, EngineOptions, Update};
 use ai4k8s::tui::app::{App, SessionInfo};
-use common::kube::{cluster_fake, eventually, start};
+use common::kube::fixtures::{cluster_fake, eventually, start};
 
 #[tokio::test]
 async fn a_connection_drop_mid_watch_keeps_the_last_good_data_and_recovers() {

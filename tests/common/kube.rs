@@ -10,5 +10,4 @@ pub mod mock;
 pub use mock::FakeApi;
 
 #[path = "../../src/cluster/kube/tests/fixtures.rs"]
-mod fixtures;
-pub use fixtures::*;
+pub mod fixtures;

@@ -2,4 +2,10 @@
 //! binary uses only some of it.
 #![allow(dead_code)]
 
+pub mod kmock;
 pub mod kube;
+pub mod prometheus;
+pub mod sim_serve;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ai4k8s");
