@@ -7,6 +7,8 @@
 //! running replicas once the HPA syncs), not by the guard's code, so the guard is checked
 //! against something it does not share.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use ai4k8s::actions::Change;
@@ -269,9 +271,7 @@ proptest! {
     }
 }
 
-#[path = "support/intercepted.rs"]
-mod intercepted;
-use intercepted::Intercepted;
+use common::intercepted::Intercepted;
 
 /// What is wrong with `write` on the deployment as it is when the write arrives, if anything.
 fn violation(write: &Write, s: &DeploymentState, limits: Limits) -> Option<String> {

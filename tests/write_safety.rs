@@ -4,6 +4,8 @@
 //! reaches the user's error, an interrupted write is told at the next start, and a change made
 //! under the user stops with what changed.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,9 +20,7 @@ use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{self, Command, EngineOptions, Update};
 use ai4k8s::model::{DeploymentKey, DeploymentState};
 
-#[path = "support/intercepted.rs"]
-mod intercepted;
-use intercepted::Intercepted;
+use common::intercepted::Intercepted;
 
 struct Setup {
     sim: SimCluster,

@@ -2,8 +2,10 @@
 //! binary uses only some of it.
 #![allow(dead_code)]
 
+pub mod intercepted;
 pub mod kmock;
 pub mod kube;
+pub mod llm;
 pub mod prometheus;
 pub mod sim_serve;
 
