@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::actions::Actions;
+use crate::actions::{Actions, Autopilot};
 use crate::advisor::Advisor;
 use crate::cluster::Cluster;
 use crate::engine::{self, EngineOptions, Update};
 use crate::model::{DeploymentKey, DeploymentState, UnixSeconds};
 
-// TODO(house): remove after merge (the CLI still names the gate here).
-pub use crate::actions::gate::{Autopilot, AutopilotOptions, Skip};
+// TODO(house): remove after merge (the CLI still names the gate's options here); then import
+// it with `Autopilot` above.
+pub use crate::actions::AutopilotOptions;
 
 /// Run headless until `shutdown` resolves: recommendations from the engine, applied by the
 /// autopilot. Each action is printed through `log` and journalled.

@@ -116,12 +116,7 @@ fn inputs(name: &str, cpu: f64) -> AdvisorInputs {
         .with_replicas(4)
         .with_bounds(2, 10)
         .with_usage(Some(cpu), Some(40.0))
-        .with_hpa(Some(HpaState {
-            current_replicas: 4,
-            desired_replicas: 4,
-            scaling_status: "stable".into(),
-            ..HpaState::fixture(name, 2, 10)
-        }))
+        .with_hpa(Some(HpaState::fixture(name, 2, 10).steady_at(4)))
         .inputs_at(1_700_050_000)
 }
 

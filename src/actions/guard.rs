@@ -23,6 +23,7 @@ pub struct Limits {
     pub replicas_cap: u32,
 }
 
+// Beside `Limits` rather than in config.rs: config sits below actions and does not know them.
 impl crate::config::Config {
     /// The guard's limits from `[advisor] max_step` and `[actions] replicas_cap`.
     pub fn limits(&self) -> Limits {
@@ -252,12 +253,7 @@ mod tests {
             .with_replicas(replicas)
             .with_bounds(2, 10)
             .with_usage(Some(50.0), Some(50.0))
-            .with_hpa(hpa.then(|| HpaState {
-                current_replicas: replicas,
-                desired_replicas: replicas,
-                scaling_status: "stable".into(),
-                ..HpaState::fixture("app", 2, 10)
-            }))
+            .with_hpa(hpa.then(|| HpaState::fixture("app", 2, 10).steady_at(replicas)))
     }
 
     fn plan(change: Change) -> Plan {

@@ -79,4 +79,11 @@ impl HpaState {
             ..Self::default()
         }
     }
+
+    /// Steady at `n` replicas: current and desired `n`, status "stable".
+    pub fn steady_at(mut self, n: u32) -> Self {
+        (self.current_replicas, self.desired_replicas) = (n, n);
+        self.scaling_status = "stable".into();
+        self
+    }
 }
