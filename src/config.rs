@@ -172,6 +172,9 @@ impl Default for PrometheusConfig {
     }
 }
 
+/// Minutes of history the TUI keeps per deployment (charts show at most this).
+pub const UI_HISTORY_MINUTES: usize = 36 * 60;
+
 /// `[ui]`
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -224,6 +227,29 @@ pub struct ScheduleRule {
     pub timezone: String,
     pub duration_minutes: u32,
     pub min_replicas: u32,
+}
+
+impl ScheduleRule {
+    /// The rule's deployment, cron expression and time zone, parsed; the error names the rule
+    /// (`n`, 1-based) and what is wrong. Config validation and the schedule share it.
+    pub fn parse(
+        &self,
+        n: usize,
+    ) -> Result<(crate::model::DeploymentKey, croner::Cron, chrono_tz::Tz), String> {
+        let key = self
+            .deployment
+            .parse()
+            .map_err(|e| format!("schedule {n}: deployment: {e}"))?;
+        let cron = self
+            .cron
+            .parse()
+            .map_err(|e| format!("schedule {n}: cron {:?}: {e}", self.cron))?;
+        let tz = self
+            .timezone
+            .parse()
+            .map_err(|_| format!("schedule {n}: unknown time zone {:?}", self.timezone))?;
+        Ok((key, cron, tz))
+    }
 }
 
 fn default_timezone() -> String {
@@ -368,7 +394,7 @@ impl Config {
                 // The value may carry user:password or a key in its query: never echo it.
                 format!(
                     "llm.base_url {:?} must start with http:// or https://",
-                    crate::advisor::llm::redact_url(&self.llm.base_url)
+                    crate::redact::url(&self.llm.base_url)
                 ),
             );
         }
@@ -474,7 +500,7 @@ impl Config {
         if !(10..=10_000).contains(&self.ui.tick_ms) {
             return bad("tick_ms", "ui.tick_ms must be within 10..=10000".into());
         }
-        let ui_hours = (crate::tui::app::UI_HISTORY_MINUTES / 60) as u32;
+        let ui_hours = (UI_HISTORY_MINUTES / 60) as u32;
         if !(1..=ui_hours).contains(&self.ui.chart_history_hours) {
             return bad(
                 "chart_history_hours",
@@ -527,13 +553,9 @@ impl Config {
             );
         }
         for (i, rule) in self.schedules.iter().enumerate() {
-            if let Err(e) = crate::advisor::scheduled::Schedule::compile(std::slice::from_ref(rule))
-            {
+            if let Err(e) = rule.parse(i + 1) {
                 // Point at the rule's own table header.
-                return Err((
-                    format!("[[schedule]]#{i}"),
-                    e.replacen("schedule 1", &format!("schedule {}", i + 1), 1),
-                ));
+                return Err((format!("[[schedule]]#{i}"), e));
             }
         }
         for s in &self.schedules {
@@ -596,16 +618,6 @@ fn line_of_key(text: &str, key: &str) -> usize {
         })
         .map(|i| i + 1)
         .unwrap_or(0)
-}
-
-impl Config {
-    /// The guard's limits from `[advisor] max_step` and `[actions] replicas_cap`.
-    pub fn limits(&self) -> crate::actions::Limits {
-        crate::actions::Limits {
-            max_step: self.advisor.max_step,
-            replicas_cap: self.actions.replicas_cap,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -14,12 +14,12 @@ use crate::advisor::Advisor;
 use crate::backtest;
 use crate::cluster::Cluster;
 use crate::forecast::ForecastOptions;
-use crate::metrics::{History, HistoryBackend};
+use crate::metrics::{HISTORY_MINUTES, History, HistoryBackend};
 use crate::model::{
     AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, Recommendation, Room, Sample,
     ScalingAction, UnixSeconds,
 };
-use crate::pipeline::{self, Forecasts, HISTORY_MINUTES};
+use crate::pipeline::{self, Forecasts};
 
 /// Calibrations run one at a time, process-wide (each replays its candidates on every core).
 static CALIBRATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
@@ -169,10 +169,10 @@ async fn run(
     let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
     if let Some(actions) = &opts.actions {
-        if let Some(text) = interrupted_writes(actions) {
+        if let Some(text) = journal::interrupted_writes(actions.journal()) {
             let _ = updates.send(Update::Notice("journal", Some(text)));
         }
-        let dismissed = dismissed_from_journal(actions);
+        let dismissed = journal::dismissed(actions.journal());
         if !dismissed.is_empty() {
             let _ = updates.send(Update::Dismissed(dismissed));
         }
@@ -464,7 +464,7 @@ fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: ActionJob) 
                     .as_ref()
                     .zip(fresh.as_deref())
                     .and_then(|(p, f)| plan::replan(p, f));
-                let message = conflict_message(&reason, original.as_ref(), again.as_ref());
+                let message = plan::conflict_message(&reason, original.as_ref(), again.as_ref());
                 Done::Action(ActionReport { ok: false, message }, again.map(Box::new))
             }
             Err(e) => Done::Action(
@@ -476,67 +476,6 @@ fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: ActionJob) 
             ),
         }
     });
-}
-
-/// After a 409 or a stale read: what changed under the user ("changed: hpa/web
-/// spec.minReplicas 2 → 5"), and whether the same request, re-made, waits for a confirmation.
-fn conflict_message(reason: &str, original: Option<&Plan>, again: Option<&Plan>) -> String {
-    let changed = original
-        .zip(again)
-        .map(|(o, a)| plan::what_changed(o, a))
-        .unwrap_or_default();
-    let what = if changed.is_empty() {
-        format!("changed on the server ({reason})")
-    } else {
-        format!("changed: {}", changed.join("; "))
-    };
-    if again.is_some() {
-        format!("{what}: nothing applied; confirm again")
-    } else {
-        format!("{what}: nothing applied, and the request no longer applies")
-    }
-}
-
-/// Writes a crash interrupted (journalled intent, no outcome), closed in the journal and told
-/// once: the cluster may or may not have them.
-fn interrupted_writes(actions: &Actions) -> Option<String> {
-    let closed = match actions.journal().close_unfinished() {
-        Ok(c) => c,
-        Err(e) => return Some(format!("journal: cannot check for interrupted writes: {e}")),
-    };
-    let first = closed.first()?;
-    let what: Vec<String> = first
-        .changes
-        .iter()
-        .map(|c| c.describe(&DeploymentKey::new(&first.namespace, &first.name)))
-        .collect();
-    let more = match closed.len() {
-        1 => String::new(),
-        n => format!(" (and {} more, see the journal: J)", n - 1),
-    };
-    Some(format!(
-        "interrupted write at {}: {}/{} {}: outcome unknown, check the cluster{more}",
-        first.time,
-        first.namespace,
-        first.name,
-        what.join("; ")
-    ))
-}
-
-/// The latest dismissal per deployment, from the journal (dismissals survive restarts).
-fn dismissed_from_journal(actions: &Actions) -> Vec<(DeploymentKey, ScalingAction, u32)> {
-    let mut latest: HashMap<DeploymentKey, (ScalingAction, u32)> = HashMap::new();
-    for e in actions.journal().recent(2_000).unwrap_or_default() {
-        if e.kind == journal::EntryKind::Dismiss
-            && let Some(r) = &e.recommendation
-        {
-            latest.insert(
-                DeploymentKey::new(e.namespace, e.name),
-                (r.action, r.target_replicas),
-            );
-        }
-    }
-    latest.into_iter().map(|(k, (a, t))| (k, a, t)).collect()
 }
 
 /// What the faces get of the engine's histories: the newest `backfill_minutes` of each
@@ -922,23 +861,11 @@ mod tests {
     }
 
     fn state(ns: &str, name: &str) -> crate::model::DeploymentState {
-        crate::model::DeploymentState {
-            key: DeploymentKey::new(ns, name),
-            desired_replicas: 3,
-            ready_replicas: 3,
-            total_pods: 3,
-            min_replicas: 1,
-            max_replicas: 12,
-            cpu_request_millis: 100,
-            mem_request_mib: 128,
-            cpu_pct: Some(50.0),
-            mem_pct: Some(40.0),
-            hpa: None,
-            predictive_enabled: false,
-            annotated_bounds: (None, None),
-            floor_mark: None,
-            write_block: None,
-        }
+        crate::model::DeploymentState::fixture(ns, name)
+            .with_replicas(3)
+            .with_bounds(1, 12)
+            .with_requests(100, 128)
+            .with_usage(Some(50.0), Some(40.0))
     }
 
     #[tokio::test]

@@ -19,9 +19,7 @@ pub mod model;
 pub(crate) mod mutate;
 pub mod pipeline;
 pub mod private_files;
+pub mod redact;
 pub mod sim;
 pub mod traces;
 pub mod tui;
-
-// TODO(house): remove after merge (tests/llm_advisor.rs names `ai4k8s::render_text`).
-pub use cli::text as render_text;

@@ -17,8 +17,8 @@ use crate::model::{
     Recommendation, Room, Sample,
 };
 
-/// Two weeks of minutes: the longest history a forecast is made from.
-pub const HISTORY_MINUTES: usize = 14 * 24 * 60;
+// TODO(house): remove after merge (tui/preview.rs still names it here).
+pub use crate::metrics::HISTORY_MINUTES;
 
 /// The CPU and memory forecasts of one deployment.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -260,7 +260,7 @@ pub fn calibration_of(
     cfg: &crate::config::AdvisorConfig,
 ) -> Result<Calibration, String> {
     let samples: Vec<Sample> = history.iter().copied().collect();
-    crate::advisor::policy::calibrate::calibrate(&samples, state, cfg)
+    crate::backtest::calibrate::calibrate(&samples, state, cfg)
 }
 
 #[cfg(test)]

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ai4k8s::actions::journal::{self, EntryKind};
-use ai4k8s::actions::{Actions, Change, Journal};
+use ai4k8s::actions::{Actions, Autopilot, AutopilotOptions, Change, Journal};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::autopilot::{Autopilot, AutopilotOptions};
 use ai4k8s::config::{AdvisorConfig, Config};
 use ai4k8s::forecast::ForecastOptions;
-use ai4k8s::metrics::History;
+use ai4k8s::metrics::{HISTORY_MINUTES, History};
 use ai4k8s::model::DeploymentKey;
 use ai4k8s::pipeline;
 use ai4k8s::sim::{SimCluster, SimWorld};
@@ -39,7 +38,7 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns_an
         .history()
         .into_iter()
         .map(|(k, s)| {
-            let mut h = History::with_capacity(pipeline::HISTORY_MINUTES);
+            let mut h = History::with_capacity(HISTORY_MINUTES);
             h.extend(s);
             (k, h)
         })

@@ -7,13 +7,12 @@
 
 use std::sync::Arc;
 
-use ai4k8s::actions::{Actions, Journal};
+use ai4k8s::actions::{Actions, Autopilot, AutopilotOptions, Journal};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::autopilot::{Autopilot, AutopilotOptions};
 use ai4k8s::backtest::{self, ModelOptions, Options, PolicyKind};
 use ai4k8s::config::{ActionsConfig, AdvisorConfig, Config};
 use ai4k8s::forecast::ForecastOptions;
-use ai4k8s::metrics::{History, HistoryBackend};
+use ai4k8s::metrics::{HISTORY_MINUTES, History, HistoryBackend};
 use ai4k8s::model::Sample;
 use ai4k8s::pipeline;
 use ai4k8s::sim::scenario::{DemandSpec, DeploymentSpec, HpaSpecSim};
@@ -66,7 +65,7 @@ async fn the_autopilot_and_the_backtest_spend_the_same_replica_hours_on_the_same
         .into_iter()
         .next()
         .expect("one deployment");
-    let mut history = History::with_capacity(pipeline::HISTORY_MINUTES);
+    let mut history = History::with_capacity(HISTORY_MINUTES);
     history.extend(warm);
 
     // The engine's cadence: forecasts every 5 min, decisions every minute, calibration once a
@@ -160,7 +159,7 @@ async fn the_card_and_recommend_give_the_same_recommendation_for_the_same_inputs
     let snap = sim.world().snapshot();
     let state = &snap.deployments[0];
     let (_, warm) = sim.world().history().into_iter().next().expect("history");
-    let mut history = History::with_capacity(pipeline::HISTORY_MINUTES);
+    let mut history = History::with_capacity(HISTORY_MINUTES);
     history.extend(warm);
     let forecasts = pipeline::forecast_history(&history, ForecastOptions::default());
     let calibration = pipeline::calibration_of(&history, state, advisor.config()).ok();

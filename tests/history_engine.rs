@@ -8,11 +8,11 @@ use std::time::Duration;
 use ai4k8s::advisor::Advisor;
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{self, EngineOptions, Update};
+use ai4k8s::metrics::HISTORY_MINUTES;
 use ai4k8s::metrics::prometheus::{PrometheusOptions, PrometheusSource};
 use ai4k8s::metrics::store::{FILE_NAME, Store};
 use ai4k8s::metrics::{HistoryBackend, HistoryStore};
 use ai4k8s::model::{DeploymentKey, Sample};
-use ai4k8s::pipeline::HISTORY_MINUTES;
 use ai4k8s::sim::{SimCluster, SimWorld};
 use tokio::sync::mpsc::UnboundedReceiver;
 

@@ -5,9 +5,10 @@
 //! must show exactly what an in-process `SimWorld` with the same seed and warm-up holds. The TUI
 //! itself runs on that path in tmux.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
@@ -15,80 +16,8 @@ use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write, annotati
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
 use ai4k8s::sim::SimWorld;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ai4k8s");
-const SEED: u64 = 42;
-/// The shortest warm-up the config accepts; both worlds use it.
-const HISTORY_HOURS: u32 = 24;
-
-/// `ai4k8s sim serve`, killed (by its own pid) when dropped.
-struct SimServe {
-    child: Child,
-    kubeconfig: PathBuf,
-}
-
-impl Drop for SimServe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The binary serving the cluster: this build's, or `$AI4K8S_SIM_SERVE_BIN` (another build's
-/// `sim serve`, to check this client against it).
-fn server_bin() -> String {
-    std::env::var("AI4K8S_SIM_SERVE_BIN").unwrap_or_else(|_| BIN.to_string())
-}
-
-/// Start the server; `deployments`: None for the demo cluster, Some(n) for n synthetic ones.
-fn sim_serve(dir: &Path, deployments: Option<usize>, speed: &str) -> SimServe {
-    sim_serve_with(dir, deployments, speed, &[])
-}
-
-/// `sim serve` with extra arguments (e.g. `--fault hpas=403`).
-fn sim_serve_with(dir: &Path, deployments: Option<usize>, speed: &str, extra: &[&str]) -> SimServe {
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!("[demo]\nhistory_hours = {HISTORY_HOURS}\n"),
-    )
-    .expect("config");
-    let kubeconfig = dir.join("kubeconfig");
-    let mut cmd = Command::new(server_bin());
-    cmd.args([
-        "sim",
-        "serve",
-        "--port",
-        "0",
-        "--speed",
-        speed,
-        "--seed",
-        &SEED.to_string(),
-    ])
-    .arg("--config")
-    .arg(&config)
-    .arg("--data-dir")
-    .arg(dir.join("server-data"))
-    .arg("--write-kubeconfig")
-    .arg(&kubeconfig)
-    .env_remove("AI4K8S_CONFIG")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
-    if let Some(n) = deployments {
-        cmd.args(["--deployments", &n.to_string()]);
-    }
-    cmd.args(extra);
-    let mut child = cmd.spawn().expect("start sim serve");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    // Ready once it says where the kubeconfig is.
-    while !line.contains("kubeconfig") {
-        line.clear();
-        let n = out.read_line(&mut line).expect("read sim serve");
-        assert!(n > 0, "sim serve exited before it was ready");
-    }
-    SimServe { child, kubeconfig }
-}
+use common::BIN;
+use common::sim_serve::{HISTORY_HOURS, SEED, SimServe, sim_serve, sim_serve_with};
 
 /// The world the server holds (its clock all but stopped).
 fn same_world() -> SimWorld {

@@ -2,6 +2,8 @@
 //! Groq-shaped replies: parsing, fallbacks, cache, rate limit, budget, restart, anonymization
 //! and key hygiene.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -13,92 +15,29 @@ use ai4k8s::advisor::llm::{
 };
 use ai4k8s::advisor::{Advisor, LlmBackend};
 use ai4k8s::config::{AdvisorConfig, LlmConfig};
-use ai4k8s::model::{AdvisorInputs, HpaState, RecommendationSource, ScalingAction};
+use ai4k8s::model::{
+    AdvisorInputs, DeploymentState, HpaState, RecommendationSource, ScalingAction,
+};
+use common::llm::{bodies, chat, chat_server, chat_server_expecting, groq_error, ok, ok_from};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use wiremock::matchers::{body_partial_json, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::matchers::body_partial_json;
+use wiremock::{MockServer, ResponseTemplate};
 
 const KEY: &str = "gsk_TEST_SECRET_4f9a8b7c6d5e";
-const CHAT: &str = "/openai/v1/chat/completions";
 /// Noon (UTC) of a cluster day (1_700_006_400 is a midnight): 144 five-minute intervals left.
 const T0: i64 = 1_700_006_400 + 43_200;
 const WALL: i64 = 1_750_000_000;
 
 const CLEAN: &str = r#"{"action":"scale_up","target_replicas":6,"confidence":0.8,"reasoning":"CPU at 80% of requests against a 70% target and a rising forecast need two more replicas.","factors_considered":["Current resource pressure","Predicted future demand"],"risk_assessment":"low","cost_impact":"medium","performance_impact":"positive","recommended_timing":"immediate"}"#;
 
-/// A chat completion shaped like Groq's (Appendix C of the seed, plus Groq's extra fields).
-fn groq_reply(content: &str) -> Value {
-    json!({
-        "id": "chatcmpl-abc123",
-        "object": "chat.completion",
-        "created": 1701234567,
-        "model": "openai/gpt-oss-20b",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "reasoning": "Let me think."},
-            "logprobs": null,
-            "finish_reason": "stop"
-        }],
-        "usage": {
-            "queue_time": 0.051, "prompt_tokens": 450, "prompt_time": 0.02,
-            "completion_tokens": 180, "completion_time": 0.3, "total_tokens": 630, "total_time": 0.32
-        },
-        "usage_breakdown": null,
-        "system_fingerprint": "fp_1",
-        "service_tier": "on_demand",
-        "x_groq": {"id": "req_01abc", "seed": 1234}
-    })
-}
-
-fn ok(content: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .set_body_json(groq_reply(content))
-        .insert_header("x-ratelimit-remaining-requests", "14399")
-        .insert_header("x-ratelimit-remaining-tokens", "5800")
-}
-
-/// [`ok`] from a server that names its model `model`.
-fn ok_from(model: &str, content: &str) -> ResponseTemplate {
-    let mut reply = groq_reply(content);
-    reply["model"] = json!(model);
-    ok(content).set_body_json(reply)
-}
-
-fn groq_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
-        "error": {"message": message, "type": "invalid_request_error", "code": code}
-    }))
-}
-
 fn inputs(ns: &str, name: &str, cpu: f64, at: i64) -> AdvisorInputs {
-    AdvisorInputs {
-        namespace: ns.into(),
-        name: name.into(),
-        current_replicas: 4,
-        min_replicas: 2,
-        max_replicas: 10,
-        cpu_pct: Some(cpu),
-        mem_pct: Some(30.0),
-        running_pods: 4,
-        total_pods: 4,
-        cpu_forecast: None,
-        mem_forecast: None,
-        hpa: Some(HpaState {
-            name: name.into(),
-            min_replicas: 2,
-            max_replicas: 10,
-            target_cpu_pct: Some(70),
-            target_mem_pct: None,
-            current_replicas: 4,
-            desired_replicas: 4,
-            scaling_status: "stable".into(),
-            last_scale_time: None,
-            metrics: Vec::new(),
-        }),
-        observed_at: at,
-        policy: Default::default(),
-    }
+    DeploymentState::fixture(ns, name)
+        .with_replicas(4)
+        .with_bounds(2, 10)
+        .with_usage(Some(cpu), Some(30.0))
+        .with_hpa(Some(HpaState::fixture(name, 2, 10).steady_at(4)))
+        .inputs_at(at)
 }
 
 struct Setup {
@@ -155,23 +94,8 @@ impl Setup {
     }
 }
 
-async fn bodies(server: &MockServer) -> Vec<Value> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).expect("JSON request body"))
-        .collect()
-}
-
 async fn one_reply(template: ResponseTemplate) -> (MockServer, LlmAdvisor, Setup) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(template)
-        .mount(&server)
-        .await;
+    let server = chat_server(template).await;
     let setup = Setup::new(&server);
     let advisor = setup.build();
     (server, advisor, setup)
@@ -179,13 +103,7 @@ async fn one_reply(template: ResponseTemplate) -> (MockServer, LlmAdvisor, Setup
 
 #[tokio::test]
 async fn clean_json_request_body_and_second_identical_call_from_cache() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = chat_server_expecting(ok(CLEAN), 1).await;
     let setup = Setup::new(&server);
     let llm = setup.build();
 
@@ -246,12 +164,7 @@ async fn clean_json_request_body_and_second_identical_call_from_cache() {
 
 #[tokio::test]
 async fn json_object_mode_for_models_without_strict_schema() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN)).await;
     let mut setup = Setup::new(&server);
     setup.llm.model = "llama-3.1-8b-instant".into();
     setup.llm.fallback_models = vec![];
@@ -400,18 +313,13 @@ async fn a_429_is_retried_once_after_retry_after_then_falls_back() {
 #[tokio::test]
 async fn a_429_then_success_answers() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    chat().respond_with(ok(CLEAN)).mount(&server).await;
     let llm = Setup::new(&server).build();
     let a = llm
         .advise(&inputs("shop", "web", 80.0, T0))
@@ -464,12 +372,7 @@ async fn server_errors_timeouts_and_json_validate_failed_fall_back_with_why() {
         "400 json_validate_failed: the model's output was not valid JSON"
     );
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN).set_delay(Duration::from_secs(3))).await;
     let mut setup = Setup::new(&server);
     setup.llm.timeout_seconds = 1;
     let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(setup.build()));
@@ -481,8 +384,7 @@ async fn server_errors_timeouts_and_json_validate_failed_fall_back_with_why() {
 #[tokio::test]
 async fn a_retired_model_falls_to_the_next_and_is_remembered() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .and(body_partial_json(json!({"model": "openai/gpt-oss-20b"})))
         .respond_with(groq_error(
             404,
@@ -492,8 +394,7 @@ async fn a_retired_model_falls_to_the_next_and_is_remembered() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .and(body_partial_json(json!({"model": "openai/gpt-oss-120b"})))
         .respond_with(ok_from("openai/gpt-oss-120b", CLEAN))
         .expect(2)
@@ -534,13 +435,7 @@ async fn a_retired_model_falls_to_the_next_and_is_remembered() {
 
 #[tokio::test]
 async fn the_rate_limit_blocks_a_changed_input_within_the_interval() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .expect(2)
-        .mount(&server)
-        .await;
+    let server = chat_server_expecting(ok(CLEAN), 2).await;
     let llm = Setup::new(&server).build();
     llm.advise(&inputs("shop", "web", 80.0, T0))
         .await
@@ -576,13 +471,7 @@ async fn the_rate_limit_blocks_a_changed_input_within_the_interval() {
 
 #[tokio::test]
 async fn unchanged_inputs_never_cost_a_second_call_even_after_the_ttl() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = chat_server_expecting(ok(CLEAN), 1).await;
     let llm = Setup::new(&server).build();
     llm.advise(&inputs("shop", "web", 80.0, T0))
         .await
@@ -600,13 +489,7 @@ async fn unchanged_inputs_never_cost_a_second_call_even_after_the_ttl() {
 
 #[tokio::test]
 async fn the_daily_budget_is_never_exceeded_on_either_clock() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .expect(4)
-        .mount(&server)
-        .await;
+    let server = chat_server_expecting(ok(CLEAN), 4).await;
     let mut setup = Setup::new(&server);
     setup.llm.daily_budget = 3;
     let wall = Arc::new(AtomicI64::new(WALL));
@@ -640,13 +523,7 @@ async fn the_daily_budget_is_never_exceeded_on_either_clock() {
 
 #[tokio::test]
 async fn a_tight_budget_goes_to_deployments_that_need_it() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .expect(3)
-        .mount(&server)
-        .await;
+    let server = chat_server_expecting(ok(CLEAN), 3).await;
     let mut setup = Setup::new(&server);
     setup.llm.daily_budget = 3;
     let llm = setup.build();
@@ -679,13 +556,7 @@ async fn a_tight_budget_goes_to_deployments_that_need_it() {
 
 #[tokio::test]
 async fn cache_limiter_and_budget_survive_a_restart() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = chat_server_expecting(ok(CLEAN), 1).await;
     let setup = Setup::new(&server);
     let first = setup.build();
     let a = first
@@ -720,12 +591,7 @@ async fn anonymization_keeps_real_names_in_the_process() {
         "CPU at 80% of requests",
         "deploy-1 in ns-1 (HPA deploy-1) runs CPU at 80% of requests",
     );
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(&reply))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(&reply)).await;
     let mut setup = Setup::new(&server);
     setup.llm.anonymize = Some(true);
     let llm = setup.build();
@@ -752,12 +618,7 @@ async fn anonymization_keeps_real_names_in_the_process() {
     }
 
     // Loopback endpoints are not anonymized by default; names are still cleaned.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN)).await;
     let llm = Setup::new(&server).build();
     assert!(!llm.anonymizes());
     llm.advise(&inputs(
@@ -819,8 +680,7 @@ async fn the_key_appears_nowhere_but_the_authorization_header() {
 
     let server = MockServer::start().await;
     // A server that echoes the key in its error bodies.
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(groq_error(
             401,
             "invalid_api_key",
@@ -830,8 +690,7 @@ async fn the_key_appears_nowhere_but_the_authorization_header() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(
             ResponseTemplate::new(503).set_body_string(format!("upstream rejected bearer {KEY}")),
         )
@@ -839,8 +698,7 @@ async fn the_key_appears_nowhere_but_the_authorization_header() {
         .with_priority(2)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(ok(CLEAN))
         .with_priority(3)
         .mount(&server)
@@ -942,8 +800,7 @@ async fn setup_errors_and_no_key() {
 #[tokio::test]
 async fn a_model_switch_is_reported_even_when_the_next_model_fails_too() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .and(body_partial_json(json!({"model": "openai/gpt-oss-20b"})))
         .respond_with(groq_error(
             400,
@@ -952,8 +809,7 @@ async fn a_model_switch_is_reported_even_when_the_next_model_fails_too() {
         ))
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .and(body_partial_json(json!({"model": "openai/gpt-oss-120b"})))
         .respond_with(groq_error(
             404,
@@ -1034,8 +890,7 @@ async fn wait(child: std::process::Child) -> std::process::Output {
 async fn two_processes_on_one_data_dir_never_spend_more_than_one_budget() {
     let server = MockServer::start().await;
     // Slow replies: both processes are mid-run together, each with requests in flight.
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(ok(CLEAN).set_delay(Duration::from_millis(300)))
         .mount(&server)
         .await;
@@ -1089,12 +944,7 @@ async fn two_processes_on_one_data_dir_never_spend_more_than_one_budget() {
 
 #[tokio::test]
 async fn two_advisors_share_budget_cache_and_rate_limit() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN)).await;
     let mut setup = Setup::new(&server);
     setup.llm.daily_budget = 3;
     let (one, two) = (setup.build(), setup.build());
@@ -1130,12 +980,7 @@ async fn two_advisors_share_budget_cache_and_rate_limit() {
 
 #[tokio::test]
 async fn a_damaged_state_file_is_set_aside_and_closes_the_budget_for_the_day() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN)).await;
     let setup = Setup::new(&server);
     std::fs::create_dir_all(setup.data_dir()).expect("mkdir");
     std::fs::write(
@@ -1181,12 +1026,7 @@ async fn a_damaged_state_file_is_set_aside_and_closes_the_budget_for_the_day() {
 
 #[tokio::test]
 async fn an_older_json_state_is_taken_over_so_its_budget_and_cache_hold() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN)).await;
     let setup = Setup::new(&server);
     std::fs::create_dir_all(setup.data_dir()).expect("mkdir");
     // What an older ai4k8s left: 2 of 3 spent today on the wall clock.
@@ -1218,8 +1058,7 @@ async fn a_401_quoting_a_masked_key_leaves_no_fragment_in_the_log_or_the_output(
     const MASKED_KEY: &str = "gsk_barcQ2w9ZxLmTn5R8vKp7731";
     let server = MockServer::start().await;
     // OpenAI's 401 quotes the key masked; a proxy's 400 quotes it whole after Bearer.
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(groq_error(
             401,
             "invalid_api_key",
@@ -1230,8 +1069,7 @@ async fn a_401_quoting_a_masked_key_leaves_no_fragment_in_the_log_or_the_output(
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(groq_error(
             400,
             "bad_request",
@@ -1280,12 +1118,7 @@ async fn a_401_quoting_a_masked_key_leaves_no_fragment_in_the_log_or_the_output(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_real_run_every_file_in_the_data_dir_is_0600_in_0700_dirs() {
     use std::os::unix::fs::PermissionsExt;
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     // What an older version left, too open: the dir, the log, the JSON state.
@@ -1448,17 +1281,12 @@ async fn the_card_names_the_model_that_answered() {
 #[tokio::test]
 async fn two_runs_at_the_same_cluster_instant_are_limited_on_wall_time_too() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(ResponseTemplate::new(500))
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN))
-        .mount(&server)
-        .await;
+    chat().respond_with(ok(CLEAN)).mount(&server).await;
     let setup = Setup::new(&server);
     let wall = Arc::new(AtomicI64::new(WALL));
     let first = setup.build_with_wall(wall.clone());
@@ -1507,8 +1335,7 @@ async fn requests_in_flight_are_capped_per_endpoint() {
     }
     let server = MockServer::start().await;
     let arrivals = Arc::new(Mutex::new(vec![]));
-    Mock::given(method("POST"))
-        .and(path(CHAT))
+    chat()
         .respond_with(Stamp(arrivals.clone()))
         .mount(&server)
         .await;
@@ -1540,12 +1367,7 @@ async fn requests_in_flight_are_capped_per_endpoint() {
 /// Timeouts in a row pause every request (no budget spent meanwhile) and the status says so.
 #[tokio::test]
 async fn consecutive_timeouts_back_off_and_the_status_bar_says_so() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CHAT))
-        .respond_with(ok(CLEAN).set_delay(Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    let server = chat_server(ok(CLEAN).set_delay(Duration::from_secs(3))).await;
     let mut setup = Setup::new(&server);
     setup.llm.timeout_seconds = 1;
     let llm = setup.build();
@@ -1590,7 +1412,7 @@ async fn a_reused_answer_is_labelled_reused_not_corrected() {
     let r = advisor
         .recommend(&inputs("shop", "web", 80.0, T0 + 3600))
         .await;
-    let text = ai4k8s::render_text::recommendation(&r);
+    let text = ai4k8s::cli::text::recommendation(&r);
     assert!(
         text.contains("  reused: inputs unchanged since the LLM answered 60 min ago"),
         "{text}"

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use ai4k8s::advisor::llm::LlmAdvisor;
 use ai4k8s::advisor::{Advisor, LlmBackend};
 use ai4k8s::config::{AdvisorConfig, LlmConfig};
-use ai4k8s::model::{AdvisorInputs, HpaState, RecommendationSource};
+use ai4k8s::model::{AdvisorInputs, DeploymentState, HpaState, RecommendationSource};
 
 /// What the launcher names the model (`--alias`): the server answers with it whatever the
 /// request asked for.
@@ -112,33 +112,12 @@ async fn start_server() -> Server {
 }
 
 fn inputs(name: &str, cpu: f64) -> AdvisorInputs {
-    AdvisorInputs {
-        namespace: "shop".into(),
-        name: name.into(),
-        current_replicas: 4,
-        min_replicas: 2,
-        max_replicas: 10,
-        cpu_pct: Some(cpu),
-        mem_pct: Some(40.0),
-        running_pods: 4,
-        total_pods: 4,
-        cpu_forecast: None,
-        mem_forecast: None,
-        hpa: Some(HpaState {
-            name: name.into(),
-            min_replicas: 2,
-            max_replicas: 10,
-            target_cpu_pct: Some(70),
-            target_mem_pct: None,
-            current_replicas: 4,
-            desired_replicas: 4,
-            scaling_status: "stable".into(),
-            last_scale_time: None,
-            metrics: Vec::new(),
-        }),
-        observed_at: 1_700_050_000,
-        policy: Default::default(),
-    }
+    DeploymentState::fixture("shop", name)
+        .with_replicas(4)
+        .with_bounds(2, 10)
+        .with_usage(Some(cpu), Some(40.0))
+        .with_hpa(Some(HpaState::fixture(name, 2, 10).steady_at(4)))
+        .inputs_at(1_700_050_000)
 }
 
 async fn run_mode(server: &Server, mode: &str) {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ai4k8s::advisor::LlmBackend;
 use ai4k8s::advisor::llm::LlmAdvisor;
 use ai4k8s::config::{AdvisorConfig, LlmConfig};
-use ai4k8s::model::{AdvisorInputs, ForecastSummary, Trend};
+use ai4k8s::model::{AdvisorInputs, DeploymentState, ForecastSummary, Trend};
 use ai4k8s::traces::{self, Trace};
 use secrecy::SecretString;
 use serde_json::json;
@@ -65,15 +65,6 @@ impl Workload {
             Trend::Stable
         };
         AdvisorInputs {
-            namespace: "replay".into(),
-            name: self.name.clone(),
-            current_replicas: self.replicas,
-            min_replicas: 2,
-            max_replicas: 20,
-            cpu_pct: Some(cpu),
-            mem_pct: Some(35.0),
-            running_pods: self.replicas,
-            total_pods: self.replicas,
             cpu_forecast: Some(ForecastSummary {
                 current: cpu,
                 peak,
@@ -83,10 +74,11 @@ impl Workload {
                 model: "oracle".into(),
                 low_confidence: false,
             }),
-            mem_forecast: None,
-            hpa: None,
-            observed_at: t,
-            policy: Default::default(),
+            ..DeploymentState::fixture("replay", &self.name)
+                .with_replicas(self.replicas)
+                .with_bounds(2, 20)
+                .with_usage(Some(cpu), Some(35.0))
+                .inputs_at(t)
         }
     }
 }

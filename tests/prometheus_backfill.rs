@@ -4,14 +4,16 @@
 //! 127.0.0.1, and the backfill's % of requests is checked against the generated numbers.
 //! Error answers (4xx, 5xx, bad JSON) come from a loopback mock.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ai4k8s::metrics::prometheus::{Backfill, PrometheusOptions, PrometheusSource};
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState, Sample};
+use common::prometheus::{start_prometheus, tool};
 
 /// 2024-01-01T00:00:00Z: the data is two days from here.
 const START: i64 = 1_704_067_200;
@@ -287,23 +289,9 @@ fn expected(
 }
 
 fn state(namespace: &str, name: &str, cpu_millis: u32, mem_mib: u32) -> DeploymentState {
-    DeploymentState {
-        key: DeploymentKey::new(namespace, name),
-        desired_replicas: 1,
-        ready_replicas: 1,
-        total_pods: 1,
-        min_replicas: 1,
-        max_replicas: 4,
-        cpu_request_millis: cpu_millis,
-        mem_request_mib: mem_mib,
-        cpu_pct: None,
-        mem_pct: None,
-        hpa: None,
-        predictive_enabled: false,
-        annotated_bounds: (None, None),
-        floor_mark: None,
-        write_block: None,
-    }
+    DeploymentState::fixture(namespace, name)
+        .with_bounds(1, 4)
+        .with_requests(cpu_millis, mem_mib)
 }
 
 fn deployments() -> Vec<DeploymentState> {
@@ -317,92 +305,6 @@ fn deployments() -> Vec<DeploymentState> {
         // Nothing in Prometheus.
         state("shop", "ghost", 100, 128),
     ]
-}
-
-/// A tool from the `prometheus` package, or a failure that says how to get it.
-fn tool(name: &str) -> PathBuf {
-    for dir in std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-    {
-        let p = dir.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{name}` is not installed: this test needs a real Prometheus. Install it with \
-         `apt-get install -y --no-install-recommends prometheus` (CI's .ci/run does)"
-    );
-}
-
-/// A Prometheus serving `data`, killed on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn start_prometheus(data: &Path, work: &Path) -> Server {
-    let binary = tool("prometheus");
-    let config = work.join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1h\n").expect("config");
-    let mut last_log = String::new();
-    // The port is free when picked; another process may take it first, so try a few.
-    for _ in 0..3 {
-        let port = free_port();
-        let log_path = work.join(format!("prometheus-{port}.log"));
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let child = Command::new(&binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            // The data is from 2024: keep it however old it is.
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start prometheus");
-        let mut server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = server.child.try_wait() {
-                break;
-            }
-            let ready = client
-                .get(format!("{}/-/ready", server.url))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        let _ = server.child.kill();
-        last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    }
-    panic!("prometheus did not become ready; its log:\n{last_log}");
 }
 
 fn by_key(b: &Backfill) -> HashMap<DeploymentKey, Vec<Sample>> {

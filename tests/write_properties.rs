@@ -7,17 +7,18 @@
 //! running replicas once the HPA syncs), not by the guard's code, so the guard is checked
 //! against something it does not share.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
-use ai4k8s::actions::plan::{self, Change, Plan};
+use ai4k8s::actions::Change;
+use ai4k8s::actions::plan::{self, Plan};
 use ai4k8s::actions::{Actions, Journal, Limits, guard};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::cluster::{HpaSpec, Write, annotations, deployment_bounds};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{Command, Update};
-use ai4k8s::model::{
-    AdvisorInputs, DeploymentKey, DeploymentState, HpaState, PolicyChange, WriteBlock,
-};
+use ai4k8s::model::{AdvisorInputs, DeploymentState, HpaState, PolicyChange, WriteBlock};
 use ai4k8s::sim::{SimCluster, SimWorld};
 use ai4k8s::tui::app::{App, SessionInfo};
 use ai4k8s::tui::handle_key;
@@ -46,25 +47,18 @@ fn arb_state() -> impl Strategy<Value = DeploymentState> {
             });
             let (min, max) = deployment_bounds(annotated, hpa.as_ref(), replicas);
             DeploymentState {
-                key: DeploymentKey::new("ns", "app"),
-                desired_replicas: replicas,
-                ready_replicas: replicas,
-                total_pods: replicas,
-                min_replicas: min,
-                max_replicas: max,
-                cpu_request_millis: 100,
-                mem_request_mib: 100,
-                cpu_pct: Some(50.0),
-                mem_pct: Some(50.0),
-                hpa,
-                predictive_enabled: true,
                 annotated_bounds: annotated,
-                floor_mark: None,
                 write_block: match block {
                     0 => Some(WriteBlock::HpaUnknown("forbidden".into())),
                     1 => Some(WriteBlock::AmbiguousHpa(vec!["a".into(), "b".into()])),
                     _ => None,
                 },
+                ..DeploymentState::fixture("ns", "app")
+                    .with_replicas(replicas)
+                    .with_bounds(min, max)
+                    .with_usage(Some(50.0), Some(50.0))
+                    .with_hpa(hpa)
+                    .with_predictive(true)
             }
         })
 }
@@ -277,9 +271,7 @@ proptest! {
     }
 }
 
-#[path = "support/intercepted.rs"]
-mod intercepted;
-use intercepted::Intercepted;
+use common::intercepted::Intercepted;
 
 /// What is wrong with `write` on the deployment as it is when the write arrives, if anything.
 fn violation(write: &Write, s: &DeploymentState, limits: Limits) -> Option<String> {

@@ -4,11 +4,14 @@
 //! reaches the user's error, an interrupted write is told at the next start, and a change made
 //! under the user stops with what changed.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ai4k8s::actions::Change;
 use ai4k8s::actions::journal::{self, Entry, Outcome};
-use ai4k8s::actions::plan::{self, Change, Intent, Plan};
+use ai4k8s::actions::plan::{self, Intent, Plan};
 use ai4k8s::actions::{ActionError, Actions, Journal, Limits};
 use ai4k8s::advisor::Advisor;
 use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect};
@@ -17,9 +20,7 @@ use ai4k8s::engine::{self, Command, EngineOptions, Update};
 use ai4k8s::model::{DeploymentKey, DeploymentState};
 use ai4k8s::sim::{SimCluster, SimWorld};
 
-#[path = "support/intercepted.rs"]
-mod intercepted;
-use intercepted::Intercepted;
+use common::intercepted::Intercepted;
 
 struct Setup {
     sim: SimCluster,

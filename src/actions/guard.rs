@@ -10,7 +10,8 @@
 
 use crate::model::DeploymentState;
 
-use super::plan::{Change, Plan};
+use super::change::{Change, replicas_after};
+use super::plan::Plan;
 
 /// Limits the guard enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,17 @@ pub struct Limits {
     /// Highest replica count or bound any write may set (`[actions] replicas_cap`), whatever
     /// the annotations say: anyone who can patch the deployment can set those.
     pub replicas_cap: u32,
+}
+
+// Beside `Limits` rather than in config.rs: config sits below actions and does not know them.
+impl crate::config::Config {
+    /// The guard's limits from `[advisor] max_step` and `[actions] replicas_cap`.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_step: self.advisor.max_step,
+            replicas_cap: self.actions.replicas_cap,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -148,27 +160,6 @@ fn pair((min, max): (Option<u32>, Option<u32>)) -> String {
     format!("[{}, {}]", v(min), v(max))
 }
 
-/// The replica count the deployment will run once the change is made, when it moves it: a
-/// `/scale` sets it; an HPA clamps today's count into its new [min, max] at its next sync.
-pub fn replicas_after(change: &Change, state: &DeploymentState) -> Option<u32> {
-    let now = state.desired_replicas;
-    // An HPA does nothing to a deployment scaled to zero (scaling is off until it is scaled up).
-    let clamp = |min: u32, max: u32| (now > 0).then(|| now.clamp(min, max.max(min)));
-    match change {
-        Change::Scale { to, .. } => Some(*to),
-        Change::HpaMin { to, .. } => {
-            let max = state.hpa.as_ref().map_or(u32::MAX, |h| h.max_replicas);
-            clamp(*to, max)
-        }
-        Change::HpaBounds { to, .. } => clamp(to.0, to.1),
-        Change::CreateHpa { spec } => clamp(spec.min_replicas, spec.max_replicas),
-        Change::HpaTarget { .. }
-        | Change::FloorMark { .. }
-        | Change::BoundsAnnotations { .. }
-        | Change::Predictive { .. } => None,
-    }
-}
-
 /// The change's effect stays within the deployment's bounds, the cap and the maximum step.
 fn check_effect(change: &Change, state: &DeploymentState, limits: Limits) -> Result<(), Refusal> {
     let out = |m: String| Err(Refusal::OutOfBounds(m));
@@ -258,34 +249,11 @@ mod tests {
     };
 
     fn state(replicas: u32, hpa: bool) -> DeploymentState {
-        DeploymentState {
-            key: DeploymentKey::new("ns", "app"),
-            desired_replicas: replicas,
-            ready_replicas: replicas,
-            total_pods: replicas,
-            min_replicas: 2,
-            max_replicas: 10,
-            cpu_request_millis: 100,
-            mem_request_mib: 100,
-            cpu_pct: Some(50.0),
-            mem_pct: Some(50.0),
-            hpa: hpa.then(|| HpaState {
-                name: "app".into(),
-                min_replicas: 2,
-                max_replicas: 10,
-                target_cpu_pct: Some(70),
-                target_mem_pct: None,
-                current_replicas: replicas,
-                desired_replicas: replicas,
-                scaling_status: "stable".into(),
-                last_scale_time: None,
-                metrics: Vec::new(),
-            }),
-            predictive_enabled: false,
-            annotated_bounds: (None, None),
-            floor_mark: None,
-            write_block: None,
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(replicas)
+            .with_bounds(2, 10)
+            .with_usage(Some(50.0), Some(50.0))
+            .with_hpa(hpa.then(|| HpaState::fixture("app", 2, 10).steady_at(replicas)))
     }
 
     fn plan(change: Change) -> Plan {

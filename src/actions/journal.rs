@@ -7,7 +7,7 @@
 //! may or may not have reached the cluster (`unfinished`). Refusals, dry runs and dismissals
 //! write nothing and are one line without an id.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -15,8 +15,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Change, Intent};
-use crate::model::{RecommendationSource, ScalingAction, UnixSeconds};
+use super::change::Change;
+use super::plan::Intent;
+use crate::model::{DeploymentKey, RecommendationSource, ScalingAction, UnixSeconds};
 
 pub const FILE_NAME: &str = "journal.jsonl";
 
@@ -318,6 +319,48 @@ fn read_lines(path: &Path, n: usize) -> std::io::Result<Vec<Entry>> {
         }
     }
     Ok(out.into())
+}
+
+/// Writes a crash interrupted (journalled intent, no outcome), closed in the journal and told
+/// once: the cluster may or may not have them.
+pub fn interrupted_writes(journal: &Journal) -> Option<String> {
+    let closed = match journal.close_unfinished() {
+        Ok(c) => c,
+        Err(e) => return Some(format!("journal: cannot check for interrupted writes: {e}")),
+    };
+    let first = closed.first()?;
+    let what: Vec<String> = first
+        .changes
+        .iter()
+        .map(|c| c.describe(&DeploymentKey::new(&first.namespace, &first.name)))
+        .collect();
+    let more = match closed.len() {
+        1 => String::new(),
+        n => format!(" (and {} more, see the journal: J)", n - 1),
+    };
+    Some(format!(
+        "interrupted write at {}: {}/{} {}: outcome unknown, check the cluster{more}",
+        first.time,
+        first.namespace,
+        first.name,
+        what.join("; ")
+    ))
+}
+
+/// The latest dismissal per deployment, from the journal (dismissals survive restarts).
+pub fn dismissed(journal: &Journal) -> Vec<(DeploymentKey, ScalingAction, u32)> {
+    let mut latest: HashMap<DeploymentKey, (ScalingAction, u32)> = HashMap::new();
+    for e in journal.recent(2_000).unwrap_or_default() {
+        if e.kind == EntryKind::Dismiss
+            && let Some(r) = &e.recommendation
+        {
+            latest.insert(
+                DeploymentKey::new(e.namespace, e.name),
+                (r.action, r.target_replicas),
+            );
+        }
+    }
+    latest.into_iter().map(|(k, (a, t))| (k, a, t)).collect()
 }
 
 /// The user a journal entry is attributed to.

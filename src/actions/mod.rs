@@ -4,6 +4,8 @@
 //! nothing is half applied), and journals the outcome. An intent without an outcome is a write
 //! that may have happened: `Journal::unfinished` finds them at start.
 
+pub mod change;
+pub mod gate;
 pub mod guard;
 pub mod journal;
 pub mod plan;
@@ -13,9 +15,11 @@ use std::sync::{Arc, Mutex};
 use crate::cluster::{Cluster, ClusterError, HpaExpect, annotations};
 use crate::model::{DeploymentKey, DeploymentState, Recommendation, UnixSeconds};
 
+pub use change::Change;
+pub use gate::{Autopilot, AutopilotOptions, Skip};
 pub use guard::{Limits, Refusal};
 pub use journal::{Entry, EntryKind, Journal, Outcome, RecommendationNote};
-pub use plan::{Change, Intent, NothingToApply, Plan};
+pub use plan::{Intent, NothingToApply, Plan};
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ActionError {

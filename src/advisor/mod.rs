@@ -6,6 +6,7 @@
 //! Every decision, whoever made it, passes the same validation, and its change is derived from
 //! its target by the same function.
 
+mod backend;
 pub mod llm;
 pub mod policy;
 pub mod scheduled;
@@ -13,20 +14,10 @@ pub mod validate;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-
 use crate::config::AdvisorConfig;
 use crate::model::{AdvisorInputs, Decision, Recommendation, RecommendationSource, rfc3339};
 
-/// What an LLM answered for one deployment, parsed but not yet validated.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LlmAdvice {
-    pub decision: Decision,
-    pub model: String,
-    pub cached: bool,
-    /// What parsing had to repair (e.g. "parsed from a fenced block").
-    pub notes: Vec<String>,
-}
+pub use backend::{LlmAdvice, LlmBackend, LlmFailure};
 
 /// How a card labels one of a recommendation's notes: "reused" for an earlier answer given
 /// again because the inputs did not change (nothing was corrected), "corrected" otherwise.
@@ -36,21 +27,6 @@ pub fn note_label(note: &str) -> &'static str {
     } else {
         "corrected"
     }
-}
-
-/// Why the LLM gave no advice; shown on the card the rules produce instead.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{reason}")]
-pub struct LlmFailure {
-    pub reason: String,
-}
-
-/// An LLM behind its cache, limiter and budget.
-#[async_trait]
-pub trait LlmBackend: Send + Sync {
-    async fn advise(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure>;
-    /// One short line for the status bar, e.g. "LLM openai/gpt-oss-20b · 812/1000 today".
-    fn status(&self) -> String;
 }
 
 /// The advisor every face uses.
@@ -235,30 +211,20 @@ pub(crate) mod test_panic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DeploymentState;
     use crate::model::{Level, PerformanceImpact, ScalingAction, Timing};
 
     fn inputs() -> AdvisorInputs {
-        AdvisorInputs {
-            namespace: "ns".into(),
-            name: "app".into(),
-            current_replicas: 4,
-            min_replicas: 2,
-            max_replicas: 6,
-            cpu_pct: Some(90.0),
-            mem_pct: Some(40.0),
-            running_pods: 4,
-            total_pods: 4,
-            cpu_forecast: None,
-            mem_forecast: None,
-            hpa: None,
-            observed_at: 1_700_000_000,
-            policy: Default::default(),
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(4)
+            .with_bounds(2, 6)
+            .with_usage(Some(90.0), Some(40.0))
+            .inputs_at(1_700_000_000)
     }
 
     struct FixedLlm(Result<LlmAdvice, LlmFailure>);
 
-    #[async_trait]
+    #[async_trait::async_trait]
     impl LlmBackend for FixedLlm {
         async fn advise(&self, _: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
             self.0.clone()

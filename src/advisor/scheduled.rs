@@ -42,19 +42,7 @@ impl Schedule {
     pub fn compile(rules: &[ScheduleRule]) -> Result<Schedule, String> {
         let mut out = Vec::with_capacity(rules.len());
         for (i, r) in rules.iter().enumerate() {
-            let n = i + 1;
-            let key: DeploymentKey = r
-                .deployment
-                .parse()
-                .map_err(|e| format!("schedule {n}: deployment: {e}"))?;
-            let cron: Cron = r
-                .cron
-                .parse()
-                .map_err(|e| format!("schedule {n}: cron {:?}: {e}", r.cron))?;
-            let tz: Tz = r
-                .timezone
-                .parse()
-                .map_err(|_| format!("schedule {n}: unknown time zone {:?}", r.timezone))?;
+            let (key, cron, tz) = r.parse(i + 1)?;
             out.push(Compiled {
                 key,
                 cron,

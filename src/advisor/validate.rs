@@ -3,6 +3,7 @@
 //! the target, confidence is kept in [0, 1] and short reasoning is flagged. What changed is
 //! returned so the card can show it.
 
+use super::policy::{bounds, reference};
 use crate::model::{AdvisorInputs, Decision, ScalingAction};
 
 /// The seed's minimum length of `reasoning`.
@@ -13,7 +14,7 @@ pub fn validate(decision: &mut Decision, inputs: &AdvisorInputs, max_step: u32) 
     let mut corrections = Vec::new();
     let (min, max) = bounds(inputs);
     // With an HPA the target is its floor (minReplicas), measured from the floor it has.
-    let current = super::policy::reference(inputs);
+    let current = reference(inputs);
 
     let requested = decision.target_replicas;
     let mut target = requested.clamp(min, max);
@@ -65,12 +66,6 @@ pub fn validate(decision: &mut Decision, inputs: &AdvisorInputs, max_step: u32) 
     corrections
 }
 
-/// [min, max] of the deployment, repaired if the cluster reports min above max.
-pub fn bounds(inputs: &AdvisorInputs) -> (u32, u32) {
-    let min = inputs.min_replicas.max(1);
-    (min, inputs.max_replicas.max(min))
-}
-
 /// The action that matches moving from `current` to `target` with `max` as the ceiling.
 pub fn consistent_action(
     proposed: ScalingAction,
@@ -96,25 +91,15 @@ pub fn consistent_action(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DeploymentState;
     use crate::model::{Level, PerformanceImpact, Timing};
 
     fn inputs(current: u32, min: u32, max: u32) -> AdvisorInputs {
-        AdvisorInputs {
-            namespace: "ns".into(),
-            name: "app".into(),
-            current_replicas: current,
-            min_replicas: min,
-            max_replicas: max,
-            cpu_pct: Some(50.0),
-            mem_pct: Some(40.0),
-            running_pods: current,
-            total_pods: current,
-            cpu_forecast: None,
-            mem_forecast: None,
-            hpa: None,
-            observed_at: 0,
-            policy: Default::default(),
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(current)
+            .with_bounds(min, max)
+            .with_usage(Some(50.0), Some(40.0))
+            .inputs_at(0)
     }
 
     fn decision(action: ScalingAction, target: u32) -> Decision {

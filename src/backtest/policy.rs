@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use crate::actions::plan::Change;
+use super::calibrate;
+use crate::actions::Autopilot;
+use crate::actions::Change;
 use crate::advisor::Advisor;
-use crate::advisor::policy::{calibrate, demand as policy_demand, replicas_for};
-use crate::autopilot::Autopilot;
+use crate::advisor::policy::{demand as policy_demand, replicas_for};
 use crate::cluster::deployment_bounds;
 use crate::model::{
     AdvisorInputs, Calibration, DeploymentKey, DeploymentState, FloorMark, Forecast, HpaState,
@@ -16,9 +17,10 @@ use crate::model::{
 };
 use crate::sim::hpa::{Behavior, HpaConfig, HpaController, PodSample};
 
+use super::demand::Demand;
 use super::metrics::{ForecastScore, PolicyMetrics};
-use super::sim::{Demand, REQUEST_MILLI, Replay};
-use super::{ModelOptions, PolicyKind, PolicyOptions};
+use super::options::{FORECAST_SCORE_HORIZON_SECONDS, ModelOptions, PolicyKind, PolicyOptions};
+use super::replay::{REQUEST_MILLI, Replay};
 
 /// What every policy of one run shares: the demand and what is derived from it once.
 pub struct Shared<'a> {
@@ -268,7 +270,7 @@ impl<'s, 'a> Forecaster<'s, 'a> {
     fn score(&self, f: &Forecast, out: &mut ForecastScore) {
         let step = Self::step();
         let season = (86_400 / step) as usize;
-        let horizon = (super::FORECAST_SCORE_HORIZON_SECONDS / step) as usize;
+        let horizon = (FORECAST_SCORE_HORIZON_SECONDS / step) as usize;
         let start = self.shared.demand.start;
         let mut points = Vec::with_capacity(horizon);
         for p in f.points.iter().take(horizon) {
@@ -531,7 +533,7 @@ impl<'s, 'a> PolicyDriven<'s, 'a> {
         let now = self.r.now();
         let plan = match self.pilot.decide(&state, rec, now) {
             Ok(p) => p,
-            Err(crate::autopilot::Skip::Nothing(_)) => return,
+            Err(crate::actions::Skip::Nothing(_)) => return,
             Err(_) => {
                 self.counts.gated += 1;
                 return;

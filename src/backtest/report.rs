@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::demand::Demand;
 use super::metrics::PolicyMetrics;
+use super::options::{Options, PolicyKind};
 use super::policy::DecisionCounts;
-use super::sim::Demand;
-use super::{Options, PolicyKind};
 use crate::model::{Calibration, PolicyParams};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

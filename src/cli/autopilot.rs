@@ -7,8 +7,9 @@ use super::connect::connect;
 use super::output::Failure;
 use super::setup::Setup;
 use super::wiring::{build_advisor, engine_options, flush_history, history_backend};
+use crate::actions::AutopilotOptions;
 use crate::actions::{Actions, Journal};
-use crate::autopilot::{self, AutopilotOptions};
+use crate::autopilot;
 
 /// A read-only context without `--dry-run` is bad input.
 pub async fn run(setup: &Setup, dry_run: bool) -> Result<(), Failure> {

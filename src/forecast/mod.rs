@@ -10,7 +10,7 @@
 //!   weight chosen in a backtest on the most recent day;
 //! - with less: a damped AutoETS alone, marked low-confidence.
 //!
-//! Stages, one file each: `prep` (regular gap-free series), `decompose` (MSTL), `level` (ETS),
+//! Stages, one file each: `input` (the series asked about, options, errors), `prep` (regular gap-free series), `decompose` (MSTL), `level` (ETS),
 //! `select` (backtest and blend), `band`, `peak`, `trend` (label, level shifts), `anomalies`,
 //! `evaluation` (rolling-origin benchmark). `ai4k8s forecast` is `cli/forecast.rs`.
 
@@ -18,6 +18,7 @@ mod anomalies;
 mod band;
 mod decompose;
 pub mod evaluation;
+mod input;
 mod level;
 mod peak;
 mod prep;
@@ -25,51 +26,11 @@ mod select;
 mod stats;
 mod trend;
 
-use crate::model::{Forecast, ForecastPoint, Peak, UnixSeconds};
+use crate::model::{Forecast, ForecastPoint, Peak};
 
+pub use input::{DEFAULT_HORIZON_SECONDS, ForecastError, ForecastOptions, MIN_POINTS, SeriesInput};
 pub use prep::MAX_HISTORY_DAYS;
 pub use trend::{STABLE_SLOPE_PCT_PER_HOUR, classify_trend};
-
-/// Six hours, the seed's horizon.
-pub const DEFAULT_HORIZON_SECONDS: u32 = 6 * 3600;
-const DAY_SECONDS: i64 = 86_400;
-/// Fewest observed points a forecast is made from.
-pub const MIN_POINTS: usize = 10;
-
-/// A regular series: `values[i]` observed at `start + i * step_seconds`; NaN marks a gap.
-#[derive(Clone, Copy, Debug)]
-pub struct SeriesInput<'a> {
-    pub start: UnixSeconds,
-    pub step_seconds: u32,
-    pub values: &'a [f64],
-}
-
-impl SeriesInput<'_> {
-    fn end(&self) -> UnixSeconds {
-        self.start + self.values.len() as i64 * self.step_seconds as i64
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ForecastOptions {
-    pub horizon_seconds: u32,
-}
-
-impl Default for ForecastOptions {
-    fn default() -> Self {
-        Self {
-            horizon_seconds: DEFAULT_HORIZON_SECONDS,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ForecastError {
-    #[error("too little history: {have} points, at least {need} needed")]
-    TooShort { have: usize, need: usize },
-    #[error("step must be positive")]
-    BadStep,
-}
 
 /// What a model produced at the working step, before it is laid out as a `Forecast`.
 struct Fitted {

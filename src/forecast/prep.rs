@@ -2,7 +2,7 @@
 //! than a minute are averaged to one minute, history is cut to a bounded window, and gaps are
 //! filled (short ones by interpolation, long ones from the same time a day earlier).
 
-use super::{DAY_SECONDS, ForecastError, MIN_POINTS, SeriesInput};
+use super::input::{DAY_SECONDS, ForecastError, MIN_POINTS, SeriesInput};
 use crate::model::UnixSeconds;
 
 /// The models never look further back than this (the engine keeps 14 days per series too).

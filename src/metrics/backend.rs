@@ -9,10 +9,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::HISTORY_MINUTES;
 use super::persist::HistoryStore;
 use super::prometheus::{Backfill, PrometheusSource};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
-use crate::pipeline::HISTORY_MINUTES;
 
 /// Nothing by default (tests, the demo).
 #[derive(Clone, Debug, Default)]

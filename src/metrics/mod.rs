@@ -15,3 +15,6 @@ pub mod store;
 pub use backend::HistoryBackend;
 pub use history::{History, MINUTE};
 pub use persist::HistoryStore;
+
+/// Two weeks of minutes: the longest history a forecast is made from (the engine's history).
+pub const HISTORY_MINUTES: usize = 14 * 24 * 60;

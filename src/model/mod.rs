@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub mod capacity;
+mod fixtures;
 pub mod policy;
 
 pub use capacity::{ClusterCapacity, Resources};

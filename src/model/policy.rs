@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Forecast, UnixSeconds, rfc3339};
 
 /// Tunables of the policy. The defaults are a conservative start used while a deployment's
-/// history is too short to calibrate on; calibration (`advisor::policy::calibrate`) replaces
+/// history is too short to calibrate on; calibration (`backtest::calibrate`) replaces
 /// them per deployment from its own past.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolicyParams {

@@ -20,8 +20,8 @@ use super::action::Action;
 use super::form::Form;
 use super::keymap;
 
-/// Minutes of history the TUI keeps per deployment (charts show at most this).
-pub const UI_HISTORY_MINUTES: usize = 36 * 60;
+// TODO(house): remove after merge (the constant lives in config, which validates against it).
+pub use crate::config::UI_HISTORY_MINUTES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {

@@ -120,19 +120,12 @@ impl AdviceCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ForecastSummary, Level, PerformanceImpact, ScalingAction, Timing, Trend};
+    use crate::model::{
+        DeploymentState, ForecastSummary, Level, PerformanceImpact, ScalingAction, Timing, Trend,
+    };
 
     fn inputs(cpu: f64, mem: f64) -> AdvisorInputs {
         AdvisorInputs {
-            namespace: "default".into(),
-            name: "my-app".into(),
-            current_replicas: 10,
-            min_replicas: 2,
-            max_replicas: 10,
-            cpu_pct: Some(cpu),
-            mem_pct: Some(mem),
-            running_pods: 10,
-            total_pods: 10,
             cpu_forecast: Some(ForecastSummary {
                 current: cpu,
                 peak: 190.0,
@@ -142,10 +135,11 @@ mod tests {
                 model: "x".into(),
                 low_confidence: false,
             }),
-            mem_forecast: None,
-            hpa: None,
-            observed_at: 0,
-            policy: Default::default(),
+            ..DeploymentState::fixture("default", "my-app")
+                .with_replicas(10)
+                .with_bounds(2, 10)
+                .with_usage(Some(cpu), Some(mem))
+                .inputs_at(0)
         }
     }
 

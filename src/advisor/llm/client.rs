@@ -11,10 +11,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::endpoint::Endpoint;
 use super::error::LlmSetupError;
-use super::redact::Redactor;
 use super::schema::StructuredOutput;
 use super::wire::{ChatRequest, ChatResponse, ErrorDetail, Message, error_detail};
 use crate::config::LlmConfig;
+use crate::redact::Redactor;
 
 /// The server's view of our quota, from `x-ratelimit-*` and `retry-after` headers.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -65,7 +65,7 @@ impl Endpoint {
 
 /// `url` without user:password, query or fragment (someone may have put a key there).
 fn redact(url: &str) -> String {
-    super::redact::url(url)
+    crate::redact::url(url)
 }
 
 #[cfg(test)]

@@ -172,25 +172,15 @@ fn pct(v: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DeploymentState;
     use crate::model::{Decision, Level, PerformanceImpact, Timing};
 
     fn inputs(at: i64, replicas: u32, cpu: f64) -> AdvisorInputs {
-        AdvisorInputs {
-            namespace: "ns".into(),
-            name: "app".into(),
-            current_replicas: replicas,
-            min_replicas: 1,
-            max_replicas: 10,
-            cpu_pct: Some(cpu),
-            mem_pct: Some(40.0),
-            running_pods: replicas,
-            total_pods: replicas,
-            cpu_forecast: None,
-            mem_forecast: None,
-            hpa: None,
-            observed_at: at,
-            policy: Default::default(),
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(replicas)
+            .with_bounds(1, 10)
+            .with_usage(Some(cpu), Some(40.0))
+            .inputs_at(at)
     }
 
     fn advice(target: u32) -> CachedAdvice {

@@ -26,7 +26,7 @@ mod limiter;
 mod merge;
 mod parse;
 mod prompt;
-mod redact;
+mod request;
 mod sanitize;
 mod schema;
 mod shared;
@@ -34,7 +34,6 @@ mod state;
 mod wire;
 
 pub use error::LlmSetupError;
-pub use redact::url as redact_url;
 pub use schema::decision_schema;
 pub use shared::FILE_NAME as STATE_FILE_NAME;
 pub use state::LEGACY_FILE_NAME as LEGACY_STATE_FILE_NAME;
@@ -43,18 +42,18 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 
-use super::{LlmAdvice, LlmBackend, LlmFailure};
+use super::backend::{LlmAdvice, LlmBackend, LlmFailure};
 use crate::config::{AdvisorConfig, LlmConfig};
 use crate::model::{AdvisorInputs, UnixSeconds};
 use anonymize::Anonymizer;
 use budget::Budget;
 use cache::{AdviceCache, CachedAdvice, cache_key};
-use client::{CallError, ChatClient, RateLimits};
+use client::{ChatClient, RateLimits};
 use endpoint::Endpoint;
 use history::{DeploymentMemory, Observation};
 use limiter::CallLimiter;
@@ -70,27 +69,9 @@ pub fn no_llm_reason(llm: &LlmConfig) -> String {
 /// Deployments not seen for this long (cluster seconds) are left out of the state file.
 const FORGET_AFTER: i64 = 7 * 86_400;
 
-/// Back-off after a 429 that came without a usable retry-after.
-const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
-
-/// Pause after the second of consecutive failures (timeouts, connection failures, 5xx),
-/// doubling with each more, at most [`FAILING_BACKOFF_MAX`]. One failure alone (a slow reply
-/// that timed out) pauses nothing: in `recommend --all` it would skip every deployment after it.
-const FAILING_BACKOFF: Duration = Duration::from_secs(5);
-const FAILING_BACKOFF_MAX: Duration = Duration::from_secs(300);
-
 /// Requests in flight at once when `llm.max_in_flight` is unset.
 pub fn default_max_in_flight(loopback: bool) -> usize {
     if loopback { 1 } else { 4 }
-}
-
-/// How long to pause after `failures` consecutive failures.
-fn failing_backoff(failures: u32) -> Duration {
-    if failures < 2 {
-        return Duration::ZERO;
-    }
-    let doublings = (failures - 2).min(16);
-    (FAILING_BACKOFF * 2u32.pow(doublings)).min(FAILING_BACKOFF_MAX)
 }
 
 type WallClock = Arc<dyn Fn() -> UnixSeconds + Send + Sync>;
@@ -514,128 +495,6 @@ impl LlmAdvisor {
         })
     }
 
-    /// Requests for one advice: one retry after a 429 that says when, the next model when one
-    /// is retired. Returns the reply, the model that gave it and notices for the card.
-    async fn request(&self, plan: &Plan) -> Result<(client::Reply, String, Vec<String>), String> {
-        let mut notices = vec![];
-        self.request_inner(plan, &mut notices)
-            .await
-            .map_err(|reason| {
-                // A model switch is news even when the next model fails too.
-                notices.push(reason);
-                notices.join("; then ")
-            })
-    }
-
-    async fn request_inner(
-        &self,
-        plan: &Plan,
-        notes: &mut Vec<String>,
-    ) -> Result<(client::Reply, String, Vec<String>), String> {
-        let mut model = plan.model.clone();
-        let mut waited: Option<u64> = None;
-        loop {
-            let (result, limits) = self
-                .client
-                .complete(&model, &self.prompts.system, &plan.user_prompt)
-                .await;
-            if !limits.is_empty() {
-                self.lock().limits = limits.clone();
-            }
-            let err = match result {
-                Ok(reply) => {
-                    self.lock().failing = None;
-                    return Ok((reply, model, std::mem::take(notes)));
-                }
-                Err(e) => e,
-            };
-            self.note_failure(&err);
-            match err {
-                CallError::RateLimited {
-                    retry_after,
-                    detail,
-                } => {
-                    tracing::warn!(model = %model, ?retry_after, detail = %detail, "LLM 429");
-                    match (retry_after, waited) {
-                        (Some(s), None) if s <= self.max_retry_wait => {
-                            if !self.spend_one() {
-                                return Err("429 rate limited; no budget left to retry".into());
-                            }
-                            tokio::time::sleep(Duration::from_secs(s)).await;
-                            waited = Some(s);
-                        }
-                        _ => {
-                            let backoff = retry_after
-                                .map(Duration::from_secs)
-                                .unwrap_or(DEFAULT_BACKOFF);
-                            self.lock().backoff_until = Some(Instant::now() + backoff);
-                            let mut reason = match waited {
-                                Some(w) => format!(
-                                    "429 rate limited again after waiting {w} s and retrying once"
-                                ),
-                                None => "429 rate limited".to_string(),
-                            };
-                            match retry_after {
-                                Some(s) => reason.push_str(&format!(", retry in {s} s")),
-                                None => reason.push_str(&format!(": {detail}")),
-                            }
-                            return Err(reason);
-                        }
-                    }
-                }
-                CallError::ModelGone { detail } => {
-                    let next = self.retire(&model);
-                    let notice = match &next {
-                        Some(n) => format!("model {model} retired; using {n}"),
-                        None => {
-                            format!("model {model} unavailable ({detail}); no fallback model left")
-                        }
-                    };
-                    tracing::warn!(detail = %detail, "{notice}");
-                    match next {
-                        Some(n) if self.spend_one() => {
-                            notes.push(notice);
-                            model = n;
-                        }
-                        Some(_) => {
-                            notes.push(notice);
-                            return Err("no budget left to try it".into());
-                        }
-                        None => return Err(notice),
-                    }
-                }
-                other => return Err(other.reason()),
-            }
-        }
-    }
-
-    /// Count a failure of the endpoint (timeout, connection, 5xx) towards the pause; any other
-    /// answer from the server shows it is up.
-    fn note_failure(&self, err: &CallError) {
-        let kind = match err {
-            CallError::Timeout { .. } => "timeout",
-            CallError::Transport(_) => "connection failure",
-            CallError::Status { status, .. } if *status >= 500 => "server error",
-            _ => {
-                self.lock().failing = None;
-                return;
-            }
-        };
-        let mut st = self.lock();
-        let (count, kind) = match &st.failing {
-            Some(f) if f.kind == kind => (f.count.saturating_add(1), kind),
-            Some(f) => (f.count.saturating_add(1), "failure"),
-            None => (1, kind),
-        };
-        let f = Failing {
-            count,
-            kind,
-            until: Instant::now() + failing_backoff(count),
-        };
-        tracing::warn!("{}", f.describe());
-        st.failing = Some(f);
-    }
-
     /// Give back a request counted by [`plan`](Self::plan) that was never sent.
     fn refund_one(&self) {
         if let Err(e) = self.transact(|st| {
@@ -644,15 +503,6 @@ impl LlmAdvisor {
         }) {
             tracing::warn!(error = %e, "LLM state unavailable; an unsent request stays counted");
         }
-    }
-
-    /// Mark `model` retired; the model to use now.
-    fn retire(&self, model: &str) -> Option<String> {
-        let mut st = self.lock();
-        if !st.retired.iter().any(|m| m == model) {
-            st.retired.push(model.to_string());
-        }
-        current_model(&self.models, &st.retired)
     }
 
     fn finish(
@@ -881,6 +731,9 @@ fn human_wait(seconds: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::request::failing_backoff;
     use super::*;
 
     #[test]

@@ -166,7 +166,7 @@ fn from_value(v: &Value, inputs: &AdvisorInputs) -> Option<Found> {
     let (action, target) = match (action, target) {
         (Some(a), Some(t)) => (a, t),
         (a, Some(t)) => {
-            let inferred = super::super::validate::consistent_action(
+            let inferred = crate::advisor::validate::consistent_action(
                 ScalingAction::Maintain,
                 inputs.current_replicas,
                 t,
@@ -423,24 +423,14 @@ fn field_values<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DeploymentState;
 
     fn inputs() -> AdvisorInputs {
-        AdvisorInputs {
-            namespace: "ns".into(),
-            name: "app".into(),
-            current_replicas: 4,
-            min_replicas: 2,
-            max_replicas: 10,
-            cpu_pct: Some(80.0),
-            mem_pct: Some(40.0),
-            running_pods: 4,
-            total_pods: 4,
-            cpu_forecast: None,
-            mem_forecast: None,
-            hpa: None,
-            observed_at: 0,
-            policy: Default::default(),
-        }
+        DeploymentState::fixture("ns", "app")
+            .with_replicas(4)
+            .with_bounds(2, 10)
+            .with_usage(Some(80.0), Some(40.0))
+            .inputs_at(0)
     }
 
     const CLEAN: &str = r#"{"action":"scale_up","target_replicas":6,"confidence":0.8,"reasoning":"CPU at 80% of requests with a rising forecast needs two more replicas.","factors_considered":["cpu","forecast"],"risk_assessment":"low","cost_impact":"medium","performance_impact":"positive","recommended_timing":"immediate"}"#;

@@ -220,19 +220,14 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Trend;
+    use crate::model::{DeploymentState, Trend};
 
     fn inputs() -> AdvisorInputs {
+        let hpa = HpaState {
+            target_mem_pct: Some(80),
+            ..HpaState::fixture("test-app-autoscaling", 2, 10).steady_at(10)
+        };
         AdvisorInputs {
-            namespace: "ai4k8s-test".into(),
-            name: "test-app-autoscaling".into(),
-            current_replicas: 10,
-            min_replicas: 2,
-            max_replicas: 10,
-            cpu_pct: Some(169.2),
-            mem_pct: Some(11.7),
-            running_pods: 10,
-            total_pods: 10,
             cpu_forecast: Some(ForecastSummary {
                 current: 169.2,
                 peak: 169.2,
@@ -242,21 +237,12 @@ mod tests {
                 model: "seasonal-naive".into(),
                 low_confidence: false,
             }),
-            mem_forecast: None,
-            hpa: Some(HpaState {
-                name: "test-app-autoscaling".into(),
-                min_replicas: 2,
-                max_replicas: 10,
-                target_cpu_pct: Some(70),
-                target_mem_pct: Some(80),
-                current_replicas: 10,
-                desired_replicas: 10,
-                scaling_status: "stable".into(),
-                last_scale_time: None,
-                metrics: Vec::new(),
-            }),
-            observed_at: 0,
-            policy: Default::default(),
+            ..DeploymentState::fixture("ai4k8s-test", "test-app-autoscaling")
+                .with_replicas(10)
+                .with_bounds(2, 10)
+                .with_usage(Some(169.2), Some(11.7))
+                .with_hpa(Some(hpa))
+                .inputs_at(0)
         }
     }
 

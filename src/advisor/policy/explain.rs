@@ -3,10 +3,55 @@
 
 use crate::config::AdvisorConfig;
 use crate::model::{
-    AdvisorInputs, Decision, Forecast, Level, PerformanceImpact, PolicyChange, Timing, hhmm,
+    AdvisorInputs, Decision, Forecast, Level, PerformanceImpact, PolicyChange, Timing, UnixSeconds,
+    hhmm,
 };
 
-use super::Driver;
+use super::target::{action_of, target_of};
+
+/// The highest confidence a decision made without the load's metrics may carry, whoever made
+/// it (the policy or an LLM): below any sensible autopilot minimum.
+pub const MISSING_INPUTS_CONFIDENCE: f64 = 0.3;
+
+/// Why the policy chose what it chose; the reasoning is written from it, so the text always
+/// names the driver and the numbers it used.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Driver {
+    MissingMetrics,
+    /// At zero replicas and no bound of the user's above zero: the owner scaled it down.
+    ScaledToZero,
+    /// The forecast's highest demand in the look-ahead window, and when.
+    ForecastPeak {
+        demand: f64,
+        at: UnixSeconds,
+    },
+    /// The load now (no HPA: the policy is the only scaler).
+    CurrentLoad {
+        demand: f64,
+    },
+    /// The HPA scaled above the floor on real load.
+    FollowHpa {
+        replicas: u32,
+    },
+    /// Calibration chose another HPA target.
+    Calibrated,
+    /// The floor can come down: what the longer window and the recent peak still need.
+    Lower {
+        forecast_need: u32,
+        recent_need: u32,
+    },
+    /// The user's bounds moved below the floor.
+    Bounds,
+    /// Nothing to change; `held` says a lowering waits for the hold.
+    Steady {
+        need: u32,
+        held: Option<i64>,
+    },
+    /// Demand beyond the maximum.
+    Saturated {
+        need: u32,
+    },
+}
 
 /// demand (replica units) as % CPU of the pods ready now, the way the card shows load.
 fn as_pct(inputs: &AdvisorInputs, demand: f64) -> f64 {
@@ -26,7 +71,7 @@ pub(super) fn decision(
     stepped: u32,
     forecast: Option<&Forecast>,
 ) -> Decision {
-    let target = super::target_of(inputs, change);
+    let target = target_of(inputs, change);
     let p = &inputs.policy.params;
     let util = (p.target_utilization * 100.0).round();
     let ready = inputs.running_pods;
@@ -193,7 +238,7 @@ pub(super) fn decision(
 
     let low_confidence = forecast.is_none_or(|f| f.low_confidence);
     let mut confidence: f64 = match driver {
-        Driver::MissingMetrics => super::MISSING_INPUTS_CONFIDENCE,
+        Driver::MissingMetrics => MISSING_INPUTS_CONFIDENCE,
         Driver::ScaledToZero => 0.9,
         _ if low_confidence => 0.6,
         _ => 0.8,
@@ -207,7 +252,7 @@ pub(super) fn decision(
         confidence -= 0.1;
     }
     Decision {
-        action: super::action_of(change),
+        action: action_of(change),
         target_replicas: target,
         confidence: (confidence.max(0.0) * 100.0).round() / 100.0,
         reasoning: why,

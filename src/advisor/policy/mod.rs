@@ -13,11 +13,12 @@
 //! are read from the `ai4k8s.io/floor` mark the last change left on the deployment, so the
 //! decision is a function of what the cluster shows: any process decides the same.
 
-pub mod calibrate;
 pub mod capacity;
 pub mod demand;
 mod explain;
+mod room;
 pub mod sizing;
+mod target;
 
 use crate::config::AdvisorConfig;
 use crate::model::{
@@ -25,14 +26,14 @@ use crate::model::{
     UnixSeconds,
 };
 
+pub use explain::MISSING_INPUTS_CONFIDENCE;
 pub use sizing::{peak_at, replicas_for};
+pub use target::{action_of, bounds, reference, target_of};
+
+use explain::Driver;
 
 /// Utilization ratios within this of 1.0 do not move replicas (as the HPA's tolerance).
 pub const TOLERANCE: f64 = 0.1;
-
-/// The highest confidence a decision made without the load's metrics may carry, whoever made
-/// it (the policy or an LLM): below any sensible autopilot minimum.
-pub const MISSING_INPUTS_CONFIDENCE: f64 = 0.3;
 
 /// Why a deployment must not be changed whatever anyone advises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,46 +108,6 @@ pub struct Outcome {
     /// short of the forecast even at 100 % utilization, more is beyond the HPA's own headroom;
     /// a lowering the hold forbids is outside it.
     pub range: (u32, u32),
-}
-
-/// Why the policy chose what it chose; the reasoning is written from it, so the text always
-/// names the driver and the numbers it used.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Driver {
-    MissingMetrics,
-    /// At zero replicas and no bound of the user's above zero: the owner scaled it down.
-    ScaledToZero,
-    /// The forecast's highest demand in the look-ahead window, and when.
-    ForecastPeak {
-        demand: f64,
-        at: UnixSeconds,
-    },
-    /// The load now (no HPA: the policy is the only scaler).
-    CurrentLoad {
-        demand: f64,
-    },
-    /// The HPA scaled above the floor on real load.
-    FollowHpa {
-        replicas: u32,
-    },
-    /// Calibration chose another HPA target.
-    Calibrated,
-    /// The floor can come down: what the longer window and the recent peak still need.
-    Lower {
-        forecast_need: u32,
-        recent_need: u32,
-    },
-    /// The user's bounds moved below the floor.
-    Bounds,
-    /// Nothing to change; `held` says a lowering waits for the hold.
-    Steady {
-        need: u32,
-        held: Option<i64>,
-    },
-    /// Demand beyond the maximum.
-    Saturated {
-        need: u32,
-    },
 }
 
 /// What the policy sees, with the deployment's bounds repaired.
@@ -299,7 +260,7 @@ fn wanted_target(inputs: &AdvisorInputs, cfg: &AdvisorConfig, h: &HpaState) -> O
 
 /// The policy's decision for one deployment, before validation.
 pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Outcome {
-    let (min, max) = super::validate::bounds(inputs);
+    let (min, max) = target::bounds(inputs);
     let v = View {
         inputs,
         p: inputs.policy.params,
@@ -323,10 +284,10 @@ pub fn decide(inputs: &AdvisorInputs, cfg: &AdvisorConfig) -> Outcome {
     let change = within_step(inputs, change, cfg.max_step);
     // The cluster's room last: what the step allows may still not fit on the nodes.
     let stepped = target_of(inputs, &change);
-    let (change, room_note) = capacity::cap(inputs, change);
+    let (change, room_note) = room::cap(inputs, change);
     let target = target_of(inputs, &change);
     let mut range = range(&v, cfg, &change, target);
-    if let Some(limit) = capacity::limit(inputs) {
+    if let Some(limit) = room::limit(inputs) {
         // An LLM may not pick what the nodes cannot hold either.
         range.1 = range.1.min(limit.max(target));
         range.0 = range.0.min(range.1);
@@ -368,25 +329,6 @@ fn within_step(inputs: &AdvisorInputs, change: PolicyChange, max_step: u32) -> P
         PolicyChange::Replicas { from, to } => PolicyChange::Replicas { from, to: step(to) },
         other => other,
     }
-}
-
-/// The replicas (with an HPA: the floor) a change leaves.
-pub fn target_of(inputs: &AdvisorInputs, change: &PolicyChange) -> u32 {
-    match change {
-        PolicyChange::Floor { to, .. }
-        | PolicyChange::Release { to, .. }
-        | PolicyChange::Replicas { to, .. } => *to,
-        PolicyChange::AtMax => super::validate::bounds(inputs).1,
-        _ => reference(inputs),
-    }
-}
-
-/// What `target_replicas` is measured against: the HPA's floor, or spec.replicas.
-pub fn reference(inputs: &AdvisorInputs) -> u32 {
-    inputs
-        .hpa
-        .as_ref()
-        .map_or(inputs.current_replicas, |h| h.min_replicas)
 }
 
 fn with_hpa(
@@ -612,18 +554,6 @@ pub fn change_for_target(
             from: inputs.current_replicas,
             to: target,
         },
-    }
-}
-
-/// The action of the seed's contract that matches a change.
-pub fn action_of(change: &PolicyChange) -> ScalingAction {
-    match change {
-        PolicyChange::Floor { .. } => ScalingAction::ScaleUp,
-        PolicyChange::Release { .. } => ScalingAction::ScaleDown,
-        PolicyChange::Replicas { from, to } if to > from => ScalingAction::ScaleUp,
-        PolicyChange::Replicas { .. } => ScalingAction::ScaleDown,
-        PolicyChange::AtMax => ScalingAction::AtMax,
-        PolicyChange::Target { .. } | PolicyChange::Maintain => ScalingAction::Maintain,
     }
 }
 

@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{FloorMark, HpaState, PolicyContext, PolicyParams, ScalingAction};
+use crate::model::{
+    DeploymentState, FloorMark, HpaState, PolicyContext, PolicyParams, ScalingAction,
+};
 
 const NOW: i64 = 1_700_000_000;
 
@@ -28,31 +30,11 @@ fn params() -> PolicyParams {
 /// A deployment at `replicas` whose HPA (target 50 %) holds its floor at `floor`, bounds
 /// [2, 50], demand `demand` now.
 fn inputs(replicas: u32, floor: u32, demand: f64, f: Option<Forecast>) -> AdvisorInputs {
+    let hpa = HpaState {
+        target_cpu_pct: Some(50),
+        ..HpaState::fixture("web", floor, 50).steady_at(replicas)
+    };
     AdvisorInputs {
-        namespace: "shop".into(),
-        name: "web".into(),
-        current_replicas: replicas,
-        min_replicas: 2,
-        max_replicas: 50,
-        cpu_pct: Some(100.0 * demand / replicas as f64),
-        mem_pct: Some(30.0),
-        running_pods: replicas,
-        total_pods: replicas,
-        cpu_forecast: None,
-        mem_forecast: None,
-        hpa: Some(HpaState {
-            name: "web".into(),
-            min_replicas: floor,
-            max_replicas: 50,
-            target_cpu_pct: Some(50),
-            target_mem_pct: None,
-            current_replicas: replicas,
-            desired_replicas: replicas,
-            scaling_status: "stable".into(),
-            last_scale_time: None,
-            metrics: Vec::new(),
-        }),
-        observed_at: NOW,
         policy: PolicyContext {
             demand_now: Some(demand),
             recent_peak: Some(demand),
@@ -60,6 +42,12 @@ fn inputs(replicas: u32, floor: u32, demand: f64, f: Option<Forecast>) -> Adviso
             params: params(),
             ..PolicyContext::default()
         },
+        ..DeploymentState::fixture("shop", "web")
+            .with_replicas(replicas)
+            .with_bounds(2, 50)
+            .with_usage(Some(100.0 * demand / replicas as f64), Some(30.0))
+            .with_hpa(Some(hpa))
+            .inputs_at(NOW)
     }
 }
 

@@ -1,7 +1,8 @@
-//! A fake Kubernetes API server behind a `tower-test` mock service, for unit tests of the kube
-//! path: lists with resourceVersions, watch streams the test feeds (events, 410 Gone, dropped
-//! connections), scripted write answers (403, 404, 409, 422, 500), and a switch that makes the
-//! server unreachable. Every request is recorded for assertions.
+//! A fake Kubernetes API server behind a `tower-test` mock service, for tests of the kube path
+//! (its unit tests, and through `tests/common/kube.rs` the engine and TUI tests): lists with
+//! resourceVersions, watch streams the test feeds (events, 410 Gone, dropped connections),
+//! scripted write answers (403, 404, 409, 422, 500), and a switch that makes the server
+//! unreachable. Every request is recorded for assertions.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -160,6 +161,7 @@ impl FakeApi {
     }
 
     /// Break every open watch of `resource` mid-stream, as a dropped connection does.
+    #[allow(dead_code)] // Only the engine tests over the kube path (tests/) drop watches.
     pub fn drop_watches(&self, resource: &'static str) {
         let mut s = self.lock();
         for (r, tx) in &s.watchers {

@@ -11,14 +11,15 @@
 
 use std::sync::Arc;
 
-use crate::autopilot::AutopilotOptions;
-use crate::backtest::policy::{Feed, PolicyDriven, Shared, Tuning};
-use crate::backtest::{self, ModelOptions, PolicyKind, PolicyOptions};
+use super::demand::{Demand, history_trace, hold_per_tick};
+use super::metrics::PolicyMetrics;
+use super::options::{ModelOptions, PolicyKind, PolicyOptions};
+use super::policy::{self, Feed, PolicyDriven, Shared, Tuning};
+use crate::actions::AutopilotOptions;
+use crate::advisor::policy::demand;
 use crate::config::AdvisorConfig;
 use crate::model::{Calibration, DeploymentState, Forecast, PolicyParams, Sample, UnixSeconds};
 use crate::traces::Trace;
-
-use super::demand;
 
 /// Too little history to calibrate on: the defaults apply until then.
 pub const MIN_HISTORY_SECONDS: i64 = 2 * 86_400;
@@ -93,7 +94,7 @@ pub fn calibrate(
     state: &DeploymentState,
     cfg: &AdvisorConfig,
 ) -> Result<Calibration, String> {
-    let trace = backtest::history_trace(samples, "calibration").map_err(|e| e.to_string())?;
+    let trace = history_trace(samples, "calibration").map_err(|e| e.to_string())?;
     let end = trace.start + trace.len() as i64 * trace.step_seconds as i64;
     calibrate_demand(&Input {
         start: trace.start,
@@ -138,10 +139,10 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
         step_seconds: step as u32,
         values: series,
     };
-    let all = backtest::hold_per_tick(&trace, TICK_SECONDS, 1.0);
+    let all = hold_per_tick(&trace, TICK_SECONDS, 1.0);
     let held = HELD_OUT_SECONDS.min(total / 3);
     let train_ticks = ((total - held) / TICK_SECONDS) as usize;
-    let train = backtest::Demand {
+    let train = Demand {
         values: all.values[..train_ticks.min(all.values.len())].to_vec(),
         ..all.clone()
     };
@@ -183,7 +184,7 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
         p.finish().0
     };
 
-    let hpa = backtest::policy::run(PolicyKind::Hpa, &shared_train);
+    let hpa = policy::run(PolicyKind::Hpa, &shared_train);
     let allowed = if hpa.under_provisioned_minutes <= 10.0 {
         5.0_f64.max(hpa.under_provisioned_minutes / 2.0)
     } else {
@@ -194,7 +195,7 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
     // before anything is chosen, so the result does not depend on their order).
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = grid.len().div_ceil(workers.max(1)).max(1);
-    let scored: Vec<(PolicyParams, backtest::PolicyMetrics)> = std::thread::scope(|s| {
+    let scored: Vec<(PolicyParams, PolicyMetrics)> = std::thread::scope(|s| {
         let handles: Vec<_> = grid
             .chunks(chunk)
             .map(|part| {
@@ -211,7 +212,7 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let feasible = |m: &backtest::PolicyMetrics| {
+    let feasible = |m: &PolicyMetrics| {
         m.under_provisioned_minutes <= allowed && m.flips_within_300s <= hpa.flips_within_300s
     };
     let best = scored
@@ -235,7 +236,7 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
     // Judged on the held-out part, replayed from the same start so forecasts have history.
     let shared_all = Shared::new(&all, &model, &opts, train.len());
     let judged = replay(&shared_all, best);
-    let hpa_judged = backtest::policy::run(PolicyKind::Hpa, &shared_all);
+    let hpa_judged = policy::run(PolicyKind::Hpa, &shared_all);
     Ok(Calibration {
         params: best,
         history_hours: total as f64 / 3600.0,

@@ -1,4 +1,5 @@
-//! Key material out of everything an LLM server sends back before it is logged or shown.
+//! Key material out of everything shown or logged: what an LLM server sends back and URLs
+//! in messages (config errors, endpoint names).
 //! Servers quote keys in their own ways (OpenAI's 401 says "Incorrect API key provided:
 //! gsk_barc***7731"), so the exact key is not enough: key-like tokens (`gsk_…`, `sk-…`,
 //! `Bearer …`, `api_key=…`) go, and so does any run of 4 or more characters matching the

@@ -4,36 +4,12 @@
 use crate::model::UnixSeconds;
 use crate::sim::hpa::PodSample;
 
-use super::ModelOptions;
+use super::demand::Demand;
 use super::metrics::Scorer;
+use super::options::ModelOptions;
 
 /// Milli-units of CPU one replica is requested (and can serve): the capacity unit.
 pub const REQUEST_MILLI: f64 = 1000.0;
-
-/// Demand per tick, in units of one replica's capacity.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Demand {
-    pub name: String,
-    pub start: UnixSeconds,
-    pub tick_seconds: i64,
-    pub values: Vec<f64>,
-    /// Trace units per unit of demand (1 when the series is already in request units).
-    pub trace_units_per_replica: f64,
-}
-
-impl Demand {
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    pub fn time(&self, k: usize) -> UnixSeconds {
-        self.start + k as i64 * self.tick_seconds
-    }
-}
 
 /// One policy's cluster: the deployment's pods and what has been observed of them.
 pub struct Replay<'a> {

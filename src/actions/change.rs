@@ -1,0 +1,279 @@
+//! One write, as one field of one object from one value to another: what a plan is made of,
+//! what the guard checks, the journal records and undo inverts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{HpaSpec, annotations};
+use crate::model::{DeploymentKey, DeploymentState, FloorMark};
+
+/// One field of one object, from one value to another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// `deployments/scale` spec.replicas.
+    Scale { from: u32, to: u32 },
+    /// The HPA's spec.minReplicas (pre-scaling: the HPA keeps acting above it).
+    HpaMin { hpa: String, from: u32, to: u32 },
+    /// The HPA's CPU target (averageUtilization of its CPU Resource metric), % of requests.
+    HpaTarget { hpa: String, from: u32, to: u32 },
+    /// The policy's `ai4k8s.io/floor` mark on the deployment (None: absent).
+    FloorMark {
+        from: Option<FloorMark>,
+        to: Option<FloorMark>,
+    },
+    /// The HPA's spec.minReplicas and spec.maxReplicas.
+    HpaBounds {
+        hpa: String,
+        from: (u32, u32),
+        to: (u32, u32),
+    },
+    /// The seed's min/max annotations on the deployment (None: absent).
+    BoundsAnnotations {
+        from: (Option<u32>, Option<u32>),
+        to: (Option<u32>, Option<u32>),
+    },
+    /// The seed's predictive-autoscaling annotation.
+    Predictive { from: bool, to: bool },
+    /// A new HPA (the seed's HPA manager); undone by nothing: delete it with kubectl.
+    CreateHpa { spec: HpaSpec },
+}
+
+impl Change {
+    /// The change that restores what this one replaced; None when it cannot be undone here.
+    pub fn inverse(&self) -> Option<Change> {
+        Some(match self {
+            Change::Scale { from, to } => Change::Scale {
+                from: *to,
+                to: *from,
+            },
+            Change::HpaMin { hpa, from, to } => Change::HpaMin {
+                hpa: hpa.clone(),
+                from: *to,
+                to: *from,
+            },
+            Change::HpaBounds { hpa, from, to } => Change::HpaBounds {
+                hpa: hpa.clone(),
+                from: *to,
+                to: *from,
+            },
+            Change::HpaTarget { hpa, from, to } => Change::HpaTarget {
+                hpa: hpa.clone(),
+                from: *to,
+                to: *from,
+            },
+            Change::FloorMark { from, to } => Change::FloorMark {
+                from: *to,
+                to: *from,
+            },
+            Change::BoundsAnnotations { from, to } => Change::BoundsAnnotations {
+                from: *to,
+                to: *from,
+            },
+            Change::Predictive { from, to } => Change::Predictive {
+                from: *to,
+                to: *from,
+            },
+            Change::CreateHpa { .. } => return None,
+        })
+    }
+
+    /// A line for the confirm dialog: the object, the field, before → after.
+    pub fn describe(&self, key: &DeploymentKey) -> String {
+        match self {
+            Change::Scale { from, to } => {
+                format!("deployment/{} scale: spec.replicas {from} → {to}", key.name)
+            }
+            Change::HpaMin { hpa, from, to } => {
+                format!("hpa/{hpa}: spec.minReplicas {from} → {to}")
+            }
+            Change::HpaBounds { hpa, from, to } => format!(
+                "hpa/{hpa}: spec.minReplicas {} → {}, spec.maxReplicas {} → {}",
+                from.0, to.0, from.1, to.1
+            ),
+            Change::HpaTarget { hpa, from, to } => {
+                format!("hpa/{hpa}: cpu averageUtilization {from} % → {to} %")
+            }
+            Change::FloorMark { from, to } => format!(
+                "deployment/{}: annotation {} {} → {}",
+                key.name,
+                annotations::FLOOR,
+                mark(from),
+                mark(to)
+            ),
+            Change::BoundsAnnotations { from, to } => format!(
+                "deployment/{}: annotations min {} → {}, max {} → {}",
+                key.name,
+                opt(from.0),
+                opt(to.0),
+                opt(from.1),
+                opt(to.1)
+            ),
+            Change::Predictive { from, to } => format!(
+                "deployment/{}: annotation {} {from} → {to}",
+                key.name,
+                annotations::PREDICTIVE
+            ),
+            Change::CreateHpa { spec } => format!(
+                "create hpa/{}: min {} max {} cpu {} memory {}",
+                key.name,
+                spec.min_replicas,
+                spec.max_replicas,
+                spec.target_cpu_pct.map_or("-".into(), |c| format!("{c}%")),
+                spec.target_mem_pct.map_or("-".into(), |m| format!("{m}%")),
+            ),
+        }
+    }
+
+    /// (object, field, from, to) as `recommend -o json` reports them.
+    pub fn fields(&self, key: &DeploymentKey) -> (String, String, String, String) {
+        let dep = format!("deployment/{}", key.name);
+        let o = |v: &Option<u32>| opt(*v);
+        let m = |v: &Option<FloorMark>| v.map(|m| m.to_annotation()).unwrap_or_default();
+        match self {
+            Change::Scale { from, to } => (
+                format!("{dep}/scale"),
+                "spec.replicas".into(),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::HpaMin { hpa, from, to } => (
+                format!("hpa/{hpa}"),
+                "spec.minReplicas".into(),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::HpaTarget { hpa, from, to } => (
+                format!("hpa/{hpa}"),
+                "spec.metrics[cpu].target.averageUtilization".into(),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::FloorMark { from, to } => (
+                dep,
+                format!("metadata.annotations[{}]", annotations::FLOOR),
+                m(from),
+                m(to),
+            ),
+            Change::HpaBounds { hpa, from, to } => (
+                format!("hpa/{hpa}"),
+                "spec.minReplicas,spec.maxReplicas".into(),
+                format!("{},{}", from.0, from.1),
+                format!("{},{}", to.0, to.1),
+            ),
+            Change::BoundsAnnotations { from, to } => (
+                dep,
+                format!(
+                    "metadata.annotations[{},{}]",
+                    annotations::MIN_REPLICAS,
+                    annotations::MAX_REPLICAS
+                ),
+                format!("{},{}", o(&from.0), o(&from.1)),
+                format!("{},{}", o(&to.0), o(&to.1)),
+            ),
+            Change::Predictive { from, to } => (
+                dep,
+                format!("metadata.annotations[{}]", annotations::PREDICTIVE),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::CreateHpa { spec } => (
+                format!("hpa/{}", key.name),
+                "(new object)".into(),
+                String::new(),
+                format!("min {} max {}", spec.min_replicas, spec.max_replicas),
+            ),
+        }
+    }
+
+    /// The `kubectl` command that makes the same change.
+    pub fn kubectl(&self, key: &DeploymentKey) -> String {
+        let ns = &key.namespace;
+        let name = &key.name;
+        match self {
+            Change::Scale { to, .. } => {
+                format!("kubectl -n {ns} scale deployment/{name} --replicas={to}")
+            }
+            Change::HpaMin { hpa, to, .. } => format!(
+                "kubectl -n {ns} patch hpa/{hpa} --type=merge -p '{{\"spec\":{{\"minReplicas\":{to}}}}}'"
+            ),
+            Change::HpaBounds { hpa, to, .. } => format!(
+                "kubectl -n {ns} patch hpa/{hpa} --type=merge -p '{{\"spec\":{{\"minReplicas\":{},\"maxReplicas\":{}}}}}'",
+                to.0, to.1
+            ),
+            // A merge patch replaces the whole metrics list: kubectl edit is the safe equivalent.
+            Change::HpaTarget { hpa, to, .. } => {
+                format!("kubectl -n {ns} edit hpa/{hpa}   # cpu target.averageUtilization: {to}")
+            }
+            Change::FloorMark { to, .. } => match to {
+                Some(m) => format!(
+                    "kubectl -n {ns} annotate deployment/{name} --overwrite {}='{}'",
+                    annotations::FLOOR,
+                    m.to_annotation()
+                ),
+                None => format!(
+                    "kubectl -n {ns} annotate deployment/{name} {}-",
+                    annotations::FLOOR
+                ),
+            },
+            Change::BoundsAnnotations { to, .. } => format!(
+                "kubectl -n {ns} annotate deployment/{name} --overwrite {}={} {}={}",
+                annotations::MIN_REPLICAS,
+                opt(to.0),
+                annotations::MAX_REPLICAS,
+                opt(to.1)
+            ),
+            Change::Predictive { to, .. } => {
+                if *to {
+                    format!(
+                        "kubectl -n {ns} annotate deployment/{name} --overwrite {}=true",
+                        annotations::PREDICTIVE
+                    )
+                } else {
+                    format!(
+                        "kubectl -n {ns} annotate deployment/{name} {}-",
+                        annotations::PREDICTIVE
+                    )
+                }
+            }
+            Change::CreateHpa { spec } => {
+                let mut cmd = format!(
+                    "kubectl -n {ns} autoscale deployment/{name} --min={} --max={}",
+                    spec.min_replicas, spec.max_replicas
+                );
+                if let Some(c) = spec.target_cpu_pct {
+                    cmd.push_str(&format!(" --cpu-percent={c}"));
+                }
+                cmd
+            }
+        }
+    }
+}
+
+fn opt(v: Option<u32>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
+}
+
+fn mark(m: &Option<FloorMark>) -> String {
+    m.map_or("-".into(), |m| format!("\"{}\"", m.to_annotation()))
+}
+
+/// The replica count the deployment will run once the change is made, when it moves it: a
+/// `/scale` sets it; an HPA clamps today's count into its new [min, max] at its next sync.
+pub fn replicas_after(change: &Change, state: &DeploymentState) -> Option<u32> {
+    let now = state.desired_replicas;
+    // An HPA does nothing to a deployment scaled to zero (scaling is off until it is scaled up).
+    let clamp = |min: u32, max: u32| (now > 0).then(|| now.clamp(min, max.max(min)));
+    match change {
+        Change::Scale { to, .. } => Some(*to),
+        Change::HpaMin { to, .. } => {
+            let max = state.hpa.as_ref().map_or(u32::MAX, |h| h.max_replicas);
+            clamp(*to, max)
+        }
+        Change::HpaBounds { to, .. } => clamp(to.0, to.1),
+        Change::CreateHpa { spec } => clamp(spec.min_replicas, spec.max_replicas),
+        Change::HpaTarget { .. }
+        | Change::FloorMark { .. }
+        | Change::BoundsAnnotations { .. }
+        | Change::Predictive { .. } => None,
+    }
+}
