@@ -236,6 +236,13 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
             print_stdout(&text)
         }
         None => {
+            let keymap = match tui::keys_config::keymap(&cfg.keys) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("ai4k8s: config: {e}");
+                    return Ok(ExitCode::from(BAD_INPUT));
+                }
+            };
             let Some(cluster) = connect(&cli, cfg, true).await? else {
                 return Ok(ExitCode::from(BAD_INPUT));
             };
@@ -253,6 +260,7 @@ async fn run(mut cli: Cli, setup: Setup) -> color_eyre::Result<ExitCode> {
                 .map_err(|e| color_eyre::eyre::eyre!(e))?;
             let mut app = App::new(session.info.clone());
             app.chart_history_hours = cfg.ui.chart_history_hours;
+            app.keymap = keymap;
             let connector: Option<Arc<dyn Connector>> =
                 (!cli.demo).then(|| Arc::new(sessions.clone()) as Arc<dyn Connector>);
             let result = tui::run_terminal(
