@@ -364,4 +364,42 @@ mod tests {
         );
         assert!(Config::parse("t.toml", "[keys.normal]\nquit = 3\n").is_err());
     }
+
+    /// The example config names every context and action, and its commented bindings work.
+    #[test]
+    fn the_example_config_documents_the_keys() {
+        use crate::tui::action::{EditorAction, OverlayAction, PickerAction, PromptAction};
+        let text = include_str!("../../config.example.toml");
+        let documented: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("#   normal:"))
+            .take_while(|l| l.starts_with("#  "))
+            .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == ',' || c == ':'))
+            .collect();
+        fn names<A: Named>() -> Vec<&'static str> {
+            A::ALL.iter().map(|a| a.name()).collect()
+        }
+        let contexts = Context::ALL.iter().map(|c| c.name());
+        for name in contexts
+            .chain(names::<Action>())
+            .chain(names::<PromptAction>())
+            .chain(names::<OverlayAction>())
+            .chain(names::<PickerAction>())
+            .chain(names::<ConfirmAction>())
+            .chain(names::<EditorAction>())
+        {
+            assert!(
+                documented.contains(&name),
+                "{name} is not in config.example.toml"
+            );
+        }
+        let bindings: String = text
+            .lines()
+            .skip_while(|l| *l != "# [keys.normal]")
+            .take_while(|l| l.starts_with("# "))
+            .map(|l| format!("{}\n", &l[2..]))
+            .collect();
+        assert!(bindings.contains("[keys.confirm]"), "{bindings}");
+        keys(&bindings).expect("the example's bindings are valid");
+    }
 }
