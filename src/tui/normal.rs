@@ -39,9 +39,12 @@ impl App {
                     let why = match (&v.state.write_block, &v.state.hpa) {
                         (Some(block), _) => block.to_string(),
                         (None, Some(h)) => format!(
-                            "hpa/{} scales {}: a /scale would fight it; edit min/max with e \
-                             or apply a floor with a",
-                            h.name, v.state.key
+                            "hpa/{} scales {}: a /scale would fight it; edit min/max with {} \
+                             or apply a floor with {}",
+                            h.name,
+                            v.state.key,
+                            self.keymap.normal.first_key(Action::EditBounds),
+                            self.keymap.normal.first_key(Action::Apply),
                         ),
                         (None, None) => String::new(),
                     };
@@ -53,7 +56,11 @@ impl App {
             Action::CreateHpa => match self.selected_view() {
                 Some(v) if v.state.hpa.is_some() => {
                     self.message = Some((
-                        format!("{} already has an HPA: edit its bounds with e", v.state.key),
+                        format!(
+                            "{} already has an HPA: edit its bounds with {}",
+                            v.state.key,
+                            self.keymap.normal.first_key(Action::EditBounds)
+                        ),
                         Severity::Error,
                     ));
                 }
@@ -124,8 +131,9 @@ impl App {
             let key = v.state.key.clone();
             self.message = Some((
                 format!(
-                    "recommendation is {} min old: refreshing it first, press a again when it updates",
-                    age / 60
+                    "recommendation is {} min old: refreshing it first, press {} again when it updates",
+                    age / 60,
+                    self.keymap.normal.first_key(Action::Apply)
                 ),
                 Severity::Info,
             ));

@@ -103,9 +103,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
     if app.visible.is_empty() {
         let msg = if app.deployments.is_empty() {
-            "waiting for the cluster…"
+            "waiting for the cluster…".to_string()
         } else {
-            "no deployment matches (esc clears the filter)"
+            format!(
+                "no deployment matches ({} clears the filter)",
+                app.keymap
+                    .normal
+                    .first_key(crate::tui::action::Action::Back)
+            )
         };
         frame.render_widget(
             ratatui::widgets::Paragraph::new(msg)
