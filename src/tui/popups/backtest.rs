@@ -30,41 +30,38 @@ impl Backtest {
     }
 
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, keys: &Keymap) {
-        render(frame, area, self, theme, keys);
-    }
-}
-
-fn render(frame: &mut Frame, area: Rect, view: &Backtest, theme: &Theme, keys: &Keymap) {
-    let popup = centered(
-        area,
-        area.width.saturating_sub(4).min(110),
-        area.height.saturating_sub(2).min(26),
-    );
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .title(format!(
-            " Backtest · {} · {} closes ",
-            view.key,
-            keys.backtest.first_key(OverlayAction::Close)
-        ))
-        .border_style(theme.border(true));
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
-    match &view.result {
-        None => frame.render_widget(running(view, theme), inner),
-        Some(Err(e)) => frame.render_widget(
-            Paragraph::new(vec![
-                Line::styled(format!("No backtest: {e}"), theme.error()),
-                Line::from(""),
-                Line::styled(
-                    "A replay needs a few hours of CPU history; let the app run and try again.",
-                    theme.dim(),
-                ),
-            ])
-            .wrap(Wrap { trim: true }),
-            inner,
-        ),
-        Some(Ok(report)) => render_report(frame, inner, report, theme),
+        let view = self;
+        let popup = centered(
+            area,
+            area.width.saturating_sub(4).min(110),
+            area.height.saturating_sub(2).min(26),
+        );
+        frame.render_widget(Clear, popup);
+        let block = Block::bordered()
+            .title(format!(
+                " Backtest · {} · {} closes ",
+                view.key,
+                keys.backtest.first_key(OverlayAction::Close)
+            ))
+            .border_style(theme.border(true));
+        let inner = block.inner(popup);
+        frame.render_widget(block, popup);
+        match &view.result {
+            None => frame.render_widget(running(view, theme), inner),
+            Some(Err(e)) => frame.render_widget(
+                Paragraph::new(vec![
+                    Line::styled(format!("No backtest: {e}"), theme.error()),
+                    Line::from(""),
+                    Line::styled(
+                        "A replay needs a few hours of CPU history; let the app run and try again.",
+                        theme.dim(),
+                    ),
+                ])
+                .wrap(Wrap { trim: true }),
+                inner,
+            ),
+            Some(Ok(report)) => render_report(frame, inner, report, theme),
+        }
     }
 }
 
