@@ -3,8 +3,8 @@
 use std::hint::black_box;
 
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cluster::sim::SimWorld;
 use ai4k8s::config::AdvisorConfig;
+use ai4k8s::sim::SimWorld;
 use ai4k8s::tui::app::SessionInfo;
 use ai4k8s::tui::preview::{app_from_world, replicate};
 use ai4k8s::tui::ui;

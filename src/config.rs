@@ -25,6 +25,9 @@ pub struct Config {
     #[serde(rename = "schedule")]
     pub schedules: Vec<ScheduleRule>,
     pub contexts: BTreeMap<String, ContextConfig>,
+    /// `[keys.CONTEXT]`: `action = "key"` or a list of keys. Kept as written: the TUI checks
+    /// and applies it at start (src/tui/keys_config.rs).
+    pub keys: BTreeMap<String, BTreeMap<String, KeyNames>>,
 }
 
 /// `[llm]`: the OpenAI-compatible endpoint the advisor talks to.
@@ -261,6 +264,14 @@ fn default_timezone() -> String {
 #[serde(deny_unknown_fields, default)]
 pub struct ContextConfig {
     pub read_only: bool,
+}
+
+/// The key or keys of one action in `[keys.CONTEXT]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum KeyNames {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Longest request timeout or wait accepted, seconds.

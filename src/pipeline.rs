@@ -9,16 +9,13 @@ use crate::advisor::Advisor;
 use crate::advisor::policy::demand;
 use crate::cluster::{Cluster, ClusterError};
 use crate::forecast::{self, ForecastOptions, SeriesInput};
-use crate::metrics::History;
 use crate::metrics::backend::HistoryBackend;
 use crate::metrics::history::Metric;
+use crate::metrics::{HISTORY_MINUTES, History};
 use crate::model::{
     AdvisorInputs, Calibration, ClusterSnapshot, DeploymentKey, DeploymentState, Forecast,
     Recommendation, Room, Sample,
 };
-
-// TODO(house): remove after merge (tui/preview.rs still names it here).
-pub use crate::metrics::HISTORY_MINUTES;
 
 /// The CPU and memory forecasts of one deployment.
 #[derive(Clone, Debug, Default, PartialEq)]

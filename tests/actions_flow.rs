@@ -12,8 +12,9 @@ use ai4k8s::config::{AdvisorConfig, Config};
 use ai4k8s::engine::{self, Command, EngineOptions, Update};
 use ai4k8s::model::{DeploymentKey, DeploymentState, PolicyChange, ScalingAction};
 use ai4k8s::sim::{SimCluster, SimWorld};
-use ai4k8s::tui::app::{App, Mode, SessionInfo};
+use ai4k8s::tui::app::{App, SessionInfo};
 use ai4k8s::tui::handle_key;
+use ai4k8s::tui::popups::{Confirm, Popup};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::sync::mpsc;
 
@@ -144,8 +145,8 @@ async fn apply_without_hpa_scales_through_the_scale_subresource() {
         (ScalingAction::ScaleDown, 2)
     );
     h.key(KeyCode::Char('a'));
-    let Mode::Confirm(plan) = &h.app.mode else {
-        panic!("a opens the confirm dialog, got {:?}", h.app.mode);
+    let Some(Popup::Confirm(Confirm { plan })) = &h.app.popup else {
+        panic!("a opens the confirm dialog, got {:?}", h.app.popup);
     };
     assert_eq!(plan.changes[0], Change::Scale { from: 3, to: 2 });
     // The policy's mark: when the replicas last moved and which way (hold times read it).
@@ -213,8 +214,8 @@ async fn apply_with_hpa_moves_min_replicas_and_keeps_the_users_bounds() {
     };
     h.app.on_update(Update::Recommendation(Arc::new(rec)));
     h.key(KeyCode::Char('a'));
-    let Mode::Confirm(plan) = &h.app.mode else {
-        panic!("confirm expected, got {:?}", h.app.mode);
+    let Some(Popup::Confirm(Confirm { plan })) = &h.app.popup else {
+        panic!("confirm expected, got {:?}", h.app.popup);
     };
     assert!(
         plan.describe()
@@ -293,7 +294,7 @@ async fn dismiss_hides_the_card_until_the_recommendation_changes() {
     // `a` on a dismissed one does nothing.
     h.app.on_update(Update::Recommendation(rec));
     h.key(KeyCode::Char('a'));
-    assert!(matches!(h.app.mode, Mode::Normal));
+    assert!(h.app.popup.is_none());
 }
 
 #[tokio::test]
@@ -309,7 +310,7 @@ async fn edit_rejects_bad_input_and_writes_nothing_then_writes_hpa_and_annotatio
         ("", "12"),
     ] {
         h.key(KeyCode::Char('e'));
-        assert!(matches!(h.app.mode, Mode::Form(_)));
+        assert!(matches!(h.app.popup, Some(Popup::Editor(_))));
         // Clear both fields and type the values.
         for field in [min, max] {
             for _ in 0..6 {
@@ -320,11 +321,11 @@ async fn edit_rejects_bad_input_and_writes_nothing_then_writes_hpa_and_annotatio
         }
         h.key(KeyCode::Enter);
         assert!(
-            matches!(h.app.mode, Mode::Form(_)),
+            matches!(h.app.popup, Some(Popup::Editor(_))),
             "{min}/{max}: the editor stays open on an error"
         );
         h.key(KeyCode::Esc);
-        assert!(matches!(h.app.mode, Mode::Normal));
+        assert!(h.app.popup.is_none());
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(h.state("shop", "checkout"), before, "nothing written");
@@ -358,7 +359,7 @@ async fn scale_by_hand_stays_in_bounds_and_is_refused_where_an_hpa_scales() {
     h.select("catalog");
     h.key(KeyCode::Char('s'));
     assert!(
-        matches!(h.app.mode, Mode::Normal),
+        h.app.popup.is_none(),
         "no form for an HPA-scaled deployment"
     );
     let (msg, _) = h.app.message.clone().expect("a message");
@@ -374,14 +375,14 @@ async fn scale_by_hand_stays_in_bounds_and_is_refused_where_an_hpa_scales() {
     h.select(&name);
     h.key(KeyCode::Char('s'));
     assert!(
-        matches!(h.app.mode, Mode::Form(_)),
+        matches!(h.app.popup, Some(Popup::Editor(_))),
         "s opens the scale form"
     );
     for _ in 0..4 {
         h.key(KeyCode::Backspace);
     }
     h.type_text("999");
-    let Mode::Form(f) = &h.app.mode else {
+    let Some(Popup::Editor(f)) = &h.app.popup else {
         panic!("scale form")
     };
     assert!(
@@ -394,7 +395,7 @@ async fn scale_by_hand_stays_in_bounds_and_is_refused_where_an_hpa_scales() {
     let s = h.state(&ns, &name);
     let target = s.desired_replicas + 1;
     h.type_text(&target.to_string());
-    let Mode::Form(f) = &h.app.mode else {
+    let Some(Popup::Editor(f)) = &h.app.popup else {
         panic!("scale form")
     };
     f.validate(h.app.session.limits).expect("valid");
@@ -414,9 +415,9 @@ async fn predictive_toggle_and_create_hpa_write_and_journal() {
     assert!(h.state("platform", "auth").predictive_enabled);
 
     h.key(KeyCode::Char('H'));
-    assert!(matches!(h.app.mode, Mode::Form(_)));
+    assert!(matches!(h.app.popup, Some(Popup::Editor(_))));
     h.key(KeyCode::Enter);
-    let Mode::Confirm(plan) = &h.app.mode else {
+    let Some(Popup::Confirm(Confirm { plan })) = &h.app.popup else {
         panic!("create HPA is confirmed")
     };
     assert!(plan.kubectl()[0].starts_with("kubectl -n platform autoscale deployment/auth"));
@@ -431,7 +432,7 @@ async fn predictive_toggle_and_create_hpa_write_and_journal() {
         .await;
     h.clear_message();
     h.key(KeyCode::Char('H'));
-    assert!(matches!(h.app.mode, Mode::Normal));
+    assert!(h.app.popup.is_none());
     assert!(
         h.app
             .message
@@ -448,11 +449,7 @@ async fn read_only_refuses_every_write_key_with_a_message() {
     for k in ['a', 'e', 's', 'p', 'u', 'H'] {
         h.clear_message();
         h.key(KeyCode::Char(k));
-        assert!(
-            matches!(h.app.mode, Mode::Normal),
-            "{k} opened {:?}",
-            h.app.mode
-        );
+        assert!(h.app.popup.is_none(), "{k} opened {:?}", h.app.popup);
         let msg = h.app.message.clone().map(|m| m.0).unwrap_or_default();
         assert!(msg.contains("read-only"), "{k}: {msg}");
     }
@@ -470,7 +467,8 @@ async fn a_409_re_reads_and_asks_again_and_a_403_says_why_with_nothing_written()
     ));
     h.key(KeyCode::Char('a'));
     h.key(KeyCode::Char('y'));
-    h.settle(|a| matches!(a.mode, Mode::Confirm(_))).await;
+    h.settle(|a| matches!(a.popup, Some(Popup::Confirm(_))))
+        .await;
     assert!(
         h.app
             .message

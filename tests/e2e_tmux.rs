@@ -37,6 +37,15 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// The screen with its colours and attributes as escape sequences.
+    fn styled_screen(&self) -> String {
+        self.capture(&["-e"])
+    }
+
+    fn capture(&self, flags: &[&str]) -> String {
         let out = Command::new("tmux")
             .args([
                 "-L",
@@ -46,6 +55,7 @@ impl Tmux {
                 "-t",
                 &self.session,
             ])
+            .args(flags)
             .output()
             .expect("tmux capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -203,4 +213,96 @@ fn apply_and_edit_flows_in_a_real_terminal() {
     assert_eq!(kinds, vec!["apply", "apply", "edit", "edit"], "{journal}");
     assert_eq!(journal.matches("\"pending\":true").count(), 2, "{journal}");
     assert_eq!(journal.matches("\"ok\":true").count(), 2, "{journal}");
+}
+
+/// The parameters of every SGR sequence (`ESC [ … m`) on a styled screen.
+fn sgr(styled: &str) -> Vec<Vec<u32>> {
+    styled
+        .split("\x1b[")
+        .skip(1)
+        .filter_map(|seq| {
+            let end = seq.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+            (seq[end..].starts_with('m')).then(|| {
+                seq[..end]
+                    .split(';')
+                    .map(|p| p.parse().unwrap_or(0))
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// The SGR sequences that set a colour: 30-49 or 90-107 (38 and 48 with theirs).
+fn colour_codes(styled: &str) -> Vec<Vec<u32>> {
+    sgr(styled)
+        .into_iter()
+        .filter(|ps| {
+            ps.iter()
+                .any(|p| matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107))
+        })
+        .collect()
+}
+
+/// `[keys]` from the config file rebinds keys in the real binary, the hint bar follows what
+/// has the keyboard, and NO_COLOR draws without a colour. A bad binding exits 2 and says which.
+#[test]
+fn rebound_keys_and_no_color_in_a_real_terminal() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_ai4k8s");
+    let config = data.path().join("keys.toml");
+    std::fs::write(&config, "[keys.normal]\nquit = \"Q\"\nhelp = \"f1\"\n").expect("config");
+    let cmd = format!(
+        "env -u GROQ_API_KEY NO_COLOR=1 {bin} --demo --seed 42 --config {} --data-dir {}; echo EXIT=$?; sleep 60",
+        config.display(),
+        data.path().display()
+    );
+    let t = Tmux::start("keys", &cmd, 120, 40);
+    // The hint bar names the new help key (it is first; the bar is cut at 120 columns).
+    t.wait_for("the deployments table", |s| {
+        s.contains("Deployments [all] 14/14") && s.contains("│ f1 help  tab pane")
+    });
+    // Without colour, the selection is reversed and no cell has a colour.
+    let styled = t.styled_screen();
+    assert_eq!(colour_codes(&styled), Vec::<Vec<u32>>::new(), "{styled}");
+    assert!(sgr(&styled).iter().any(|ps| ps.contains(&7)), "{styled}");
+
+    // q does nothing now; f1 opens help, whose hint bar names its own keys.
+    t.keys(&["q"]);
+    t.keys(&["F1"]);
+    let s = t.wait_for("help", |s| s.contains("Help · esc closes"));
+    assert!(s.contains("Q          quit"), "{s}");
+    assert!(s.lines().any(|l| l.contains("│ esc close")), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("help to close", |s| !s.contains("Help · esc closes"));
+
+    // The editor's hint bar is the editor's keys.
+    t.keys(&["e"]);
+    let s = t.wait_for("the editor", |s| s.contains("Edit min/max"));
+    assert!(
+        s.lines()
+            .any(|l| l.contains("│ enter save  esc cancel  tab next field")),
+        "{s}"
+    );
+    t.keys(&["Escape"]);
+    t.wait_for("cancel", |s| s.contains("cancelled: nothing changed"));
+    t.keys(&["Q"]);
+    let s = t.wait_for("exit", |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=0"), "{s}");
+
+    // Two actions on one key: exit 2 before the terminal is taken, naming the binding.
+    std::fs::write(&config, "[keys.normal]\nquit = \"j\"\n").expect("config");
+    let out = Command::new(bin)
+        .args(["--demo", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("GROQ_API_KEY")
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.trim(),
+        "ai4k8s: config: [keys.normal] quit: \"j\" is also the key of down in normal mode: one key, one action"
+    );
 }

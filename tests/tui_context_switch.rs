@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cluster::sim::{SimCluster, SimWorld, scenario};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{self, EngineOptions, Update};
 use ai4k8s::model::DeploymentKey;
-use ai4k8s::tui::app::{App, Mode, SessionInfo};
+use ai4k8s::sim::{SimCluster, SimWorld, scenario};
+use ai4k8s::tui::app::{App, SessionInfo};
+use ai4k8s::tui::popups::{Popup, Prompt};
 use ai4k8s::tui::run_loop;
 use ai4k8s::tui::session::{Connector, Session};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -210,8 +211,8 @@ fn without_a_kubeconfig_ctx_says_there_is_nothing_to_switch_to() {
         context: "demo".into(),
         ..SessionInfo::default()
     });
-    app.mode = Mode::Command("ctx".into());
-    app.input_submit();
+    app.popup = Some(Popup::Prompt(Prompt::command("ctx")));
+    enter(&mut app);
     assert!(app.switch_context.is_none());
     assert!(
         message(&app).contains("no other contexts"),
@@ -219,18 +220,23 @@ fn without_a_kubeconfig_ctx_says_there_is_nothing_to_switch_to() {
         message(&app)
     );
     app.contexts = vec!["demo".into()];
-    app.mode = Mode::Command("ctx".into());
-    app.input_submit();
+    app.popup = Some(Popup::Prompt(Prompt::command("ctx")));
+    enter(&mut app);
     assert_eq!(message(&app), "the kubeconfig has one context: demo");
-    assert!(matches!(app.mode, Mode::Normal));
+    assert!(app.popup.is_none());
     app.contexts = vec!["demo".into(), "prod".into()];
-    app.mode = Mode::Command("ctx nope".into());
-    app.input_submit();
+    app.popup = Some(Popup::Prompt(Prompt::command("ctx nope")));
+    enter(&mut app);
     assert_eq!(
         message(&app),
         "no context \"nope\" in the kubeconfig (have: demo, prod)"
     );
-    app.mode = Mode::Command("ctx prod".into());
-    app.input_submit();
+    app.popup = Some(Popup::Prompt(Prompt::command("ctx prod")));
+    enter(&mut app);
     assert_eq!(app.switch_context.as_deref(), Some("prod"));
+}
+
+/// Enter, as the loop hands it to the app.
+fn enter(app: &mut App) {
+    ai4k8s::tui::handle_key(app, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
 }

@@ -2,9 +2,11 @@
 //! ratatui's TestBackend exactly as the running app draws them.
 
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cluster::sim::SimWorld;
 use ai4k8s::config::AdvisorConfig;
-use ai4k8s::tui::app::{App, Mode, SessionInfo};
+use ai4k8s::sim::SimWorld;
+use ai4k8s::tui::action::Action;
+use ai4k8s::tui::app::{App, SessionInfo};
+use ai4k8s::tui::popups::{Popup, Prompt};
 use ai4k8s::tui::preview::app_from_world;
 use ai4k8s::tui::ui::{self, PaneKind};
 use ratatui::Terminal;
@@ -90,14 +92,14 @@ fn tiny_terminals_do_not_panic() {
         let s = screen(&mut app, w, h);
         assert_eq!(s.lines().count(), h as usize);
     }
-    app.mode = Mode::Help;
+    app.apply(Action::ToggleHelp);
     screen(&mut app, 12, 4);
 }
 
 #[test]
 fn help_overlay_lists_the_keymap() {
     let mut app = demo_app();
-    app.mode = Mode::Help;
+    app.apply(Action::ToggleHelp);
     let s = screen(&mut app, 100, 30);
     for k in ["j ↓", "tab", "/", "^r", "esc", "q ^c", "filter by name"] {
         assert!(s.contains(k), "{k:?} missing from help:\n{s}");
@@ -108,7 +110,7 @@ fn help_overlay_lists_the_keymap() {
 #[test]
 fn help_fits_80x24_with_every_key() {
     let mut app = demo_app();
-    app.mode = Mode::Help;
+    app.apply(Action::ToggleHelp);
     let s = screen(&mut app, 80, 24);
     for k in [
         "j ↓",
@@ -127,7 +129,7 @@ fn help_fits_80x24_with_every_key() {
 fn read_only_help_hides_write_keys() {
     let mut app = demo_app();
     app.session.read_only = true;
-    app.mode = Mode::Help;
+    app.apply(Action::ToggleHelp);
     let s = screen(&mut app, 100, 40);
     assert!(
         !s.contains("apply (confirm first)") && !s.contains("edit min/max"),
@@ -212,7 +214,6 @@ fn a_message_is_not_pushed_off_the_status_bar_by_notices() {
 fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
     use ai4k8s::backtest::{HistoryReplayOptions, replay_history};
     use ai4k8s::engine::{Command, Update};
-    use ai4k8s::tui::action::Action;
     use std::sync::Arc;
 
     let mut app = demo_app();
@@ -225,7 +226,7 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
         app.apply(Action::Backtest),
         Some(Command::Backtest(key.clone()))
     );
-    assert!(matches!(app.mode, Mode::Backtest));
+    assert!(matches!(app.popup, Some(Popup::Backtest(_))));
     let s = screen(&mut app, 80, 24);
     assert!(s.contains("Replaying the history of"), "{s}");
 
@@ -272,7 +273,7 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
 
     // Esc (Back) closes it; an error is said plainly.
     ai4k8s::tui::handle_key(&mut app, esc());
-    assert!(matches!(app.mode, Mode::Normal));
+    assert!(app.popup.is_none());
     app.apply(Action::Backtest);
     app.on_update(Update::Backtest(
         key,
@@ -291,7 +292,7 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
             crossterm::event::KeyModifiers::NONE,
         ),
     );
-    assert!(matches!(app.mode, Mode::Normal));
+    assert!(app.popup.is_none());
 }
 
 fn esc() -> crossterm::event::KeyEvent {
@@ -315,7 +316,7 @@ fn typed_input_stays_visible_next_to_long_notices() {
                 .into(),
         ),
     ));
-    app.mode = Mode::Filter;
+    app.popup = Some(Popup::Prompt(Prompt::filter("ledg")));
     app.filter = "ledg".into();
     let s = screen(&mut app, 80, 24);
     let bar = s.lines().nth(23).expect("status bar");
@@ -328,7 +329,7 @@ fn typed_input_stays_visible_next_to_long_notices() {
         bar.contains('…') && !bar.contains("until it is"),
         "the notice is cut: {bar}"
     );
-    app.mode = Mode::Command("ctx pro".into());
+    app.popup = Some(Popup::Prompt(Prompt::command("ctx pro")));
     let s = screen(&mut app, 80, 24);
     assert!(
         s.lines().nth(23).is_some_and(|l| l.contains(":ctx pro▏")),

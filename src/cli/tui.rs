@@ -22,6 +22,9 @@ use crate::tui::session::{Connector, Session};
 /// Runs the TUI until the user quits; every history is flushed at exit.
 pub async fn run(setup: &Setup) -> Result<(), Failure> {
     let cfg = &setup.cfg;
+    // A bad [keys] binding is bad input, told before anything connects.
+    let keymap = crate::tui::keys_config::keymap(&cfg.keys)
+        .map_err(|e| Failure::bad_input(format!("config: {e}")))?;
     let cluster = connect(setup, true).await?;
     let sessions = TuiSessions {
         setup: setup.clone(),
@@ -32,6 +35,7 @@ pub async fn run(setup: &Setup) -> Result<(), Failure> {
         .map_err(|e| Failure::Error(color_eyre::eyre::eyre!(e)))?;
     let mut app = App::new(session.info.clone());
     app.chart_history_hours = cfg.ui.chart_history_hours;
+    app.keymap = keymap;
     let connector: Option<Arc<dyn Connector>> =
         (!setup.flags.demo).then(|| Arc::new(sessions.clone()) as Arc<dyn Connector>);
     let result = crate::tui::run_terminal(

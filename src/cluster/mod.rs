@@ -1,9 +1,7 @@
 //! Where deployments, HPAs and pod metrics come from and where writes go: the `Cluster` trait,
-//! implemented by the embedded simulator (`sim`) and, for live clusters, by kube-rs.
+//! implemented by the embedded simulator (`crate::sim`) and, for live clusters, by kube-rs.
 
 pub mod kube;
-// TODO(house): remove after merge
-pub use crate::sim;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

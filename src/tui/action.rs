@@ -1,6 +1,29 @@
-//! What a key means, independent of which key it was: the keymap turns key events into these
-//! and `App::apply` carries them out.
+//! What a key means, independent of which key it was: one enum per keyboard context. The keymap
+//! turns key events into these; the app (normal mode) and each popup carry them out. Every
+//! action has the name `[keys.CONTEXT]` in the config file rebinds it by.
 
+/// Actions with a name in the config file.
+pub trait Named: Copy + Eq + std::fmt::Debug + 'static {
+    /// Every action of the context, in the order help lists them.
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+}
+
+/// Implements `Named` from a list of `Variant => "name"`.
+macro_rules! named {
+    ($t:ty { $($v:ident => $n:literal),+ $(,)? }) => {
+        impl Named for $t {
+            const ALL: &'static [Self] = &[$(<$t>::$v),+];
+            fn name(self) -> &'static str {
+                match self {
+                    $(<$t>::$v => $n),+
+                }
+            }
+        }
+    };
+}
+
+/// Normal mode: the table, the chart and the card have the keyboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     Quit,
@@ -19,7 +42,7 @@ pub enum Action {
     /// Open the namespace picker.
     PickNamespace,
     ToggleHelp,
-    /// Close the overlay or input, or clear the filter.
+    /// Clear the filter, or give the focus back to the table.
     Back,
     /// Poll now and recompute forecasts and recommendations.
     Refresh,
@@ -44,3 +67,114 @@ pub enum Action {
     /// `b`: replay the deployment's history: what the HPA did vs what ai4k8s would have done.
     Backtest,
 }
+
+impl Action {
+    /// Changes the cluster: hidden and refused in read-only mode.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Action::Apply
+                | Action::EditBounds
+                | Action::Scale
+                | Action::TogglePredictive
+                | Action::CreateHpa
+                | Action::Undo
+        )
+    }
+}
+
+named!(Action {
+    Quit => "quit",
+    Up => "up",
+    Down => "down",
+    PageUp => "page_up",
+    PageDown => "page_down",
+    Top => "top",
+    Bottom => "bottom",
+    NextPane => "next_pane",
+    PrevPane => "prev_pane",
+    StartFilter => "filter",
+    StartCommand => "command",
+    PickNamespace => "namespace",
+    ToggleHelp => "help",
+    Back => "back",
+    Refresh => "refresh",
+    ToggleChartMetric => "chart_metric",
+    Apply => "apply",
+    Dismiss => "dismiss",
+    EditBounds => "edit_bounds",
+    Scale => "scale",
+    TogglePredictive => "predictive",
+    Undo => "undo",
+    Journal => "journal",
+    CreateHpa => "create_hpa",
+    Backtest => "backtest",
+});
+
+/// The confirm dialog of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfirmAction {
+    Yes,
+    No,
+}
+
+named!(ConfirmAction {
+    Yes => "yes",
+    No => "no",
+});
+
+/// The namespace and context pickers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PickerAction {
+    Pick,
+    Close,
+    Down,
+    Up,
+}
+
+named!(PickerAction {
+    Pick => "pick",
+    Close => "close",
+    Down => "down",
+    Up => "up",
+});
+
+/// The inline editors; keys bound to nothing edit the focused field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditorAction {
+    Save,
+    Cancel,
+    NextField,
+    PrevField,
+}
+
+named!(EditorAction {
+    Save => "save",
+    Cancel => "cancel",
+    NextField => "next_field",
+    PrevField => "prev_field",
+});
+
+/// The read-only overlays: help, journal, backtest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverlayAction {
+    Close,
+}
+
+named!(OverlayAction { Close => "close" });
+
+/// The filter and the command line in the status bar; keys bound to nothing type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptAction {
+    /// Enter: keep the filter / run the command.
+    Done,
+    /// Esc: clear the filter / drop the command.
+    Cancel,
+    DeleteChar,
+}
+
+named!(PromptAction {
+    Done => "done",
+    Cancel => "cancel",
+    DeleteChar => "delete_char",
+});

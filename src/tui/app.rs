@@ -1,27 +1,24 @@
-//! The TUI's plain state and the two ways it changes: engine updates (`on_update`) and user
-//! actions (`apply`). Nothing here draws, sleeps or touches the network; rendering is a pure
-//! function of this state (see `ui`).
+//! The TUI's plain state: what it knows of the cluster, what is selected and shown, and which
+//! popup has the keyboard. Engine updates fold in here (`on_update`); what keys do lives in
+//! `normal` (normal mode), `command_line` and the popups. Nothing here draws, sleeps or
+//! touches the network; rendering is a pure function of this state (see `ui`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::actions::journal::Entry;
-use crate::actions::plan::{self, Plan};
-use crate::actions::{Limits, guard};
-use crate::backtest::Report;
-use crate::engine::{Command, Update};
+use crate::actions::Limits;
+use crate::engine::Update;
 use crate::metrics::History;
 use crate::model::{
     ClusterSnapshot, DeploymentKey, DeploymentState, Recommendation, ScalingAction, UnixSeconds,
 };
 use crate::pipeline::Forecasts;
 
-use super::action::Action;
-use super::form::Form;
-use super::keymap;
+use super::keymap::Keymap;
+use super::popups::{Confirm, Popup};
+use super::theme::Theme;
 
-// TODO(house): remove after merge (the constant lives in config, which validates against it).
-pub use crate::config::UI_HISTORY_MINUTES;
+use crate::config::UI_HISTORY_MINUTES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
@@ -31,7 +28,7 @@ pub enum Pane {
 }
 
 impl Pane {
-    fn next(self) -> Self {
+    pub fn next(self) -> Self {
         match self {
             Pane::Table => Pane::Chart,
             Pane::Chart => Pane::Card,
@@ -39,44 +36,13 @@ impl Pane {
         }
     }
 
-    fn prev(self) -> Self {
+    pub fn prev(self) -> Self {
         match self {
             Pane::Table => Pane::Card,
             Pane::Chart => Pane::Table,
             Pane::Card => Pane::Chart,
         }
     }
-}
-
-/// What has the keyboard.
-#[derive(Clone, Debug)]
-pub enum Mode {
-    Normal,
-    /// Typing a filter; the text is `App::filter`.
-    Filter,
-    /// Typing a `:` command.
-    Command(String),
-    Help,
-    /// Choosing a namespace; the index into `App::namespace_choices()`.
-    NamespacePicker(usize),
-    /// Choosing a kube context; the index into `App::contexts`.
-    ContextPicker(usize),
-    /// A write waiting for y/Enter or Esc.
-    Confirm(Box<Plan>),
-    /// An inline editor (min/max, scale, new HPA).
-    Form(Box<Form>),
-    /// The journal overlay.
-    Journal,
-    /// The backtest overlay; what it shows is `App::backtest`.
-    Backtest,
-}
-
-/// A replay of one deployment's history (`b`): asked for, then answered by the engine.
-#[derive(Clone, Debug)]
-pub struct BacktestView {
-    pub key: DeploymentKey,
-    /// None while the replay runs.
-    pub result: Option<Result<Arc<Report>, String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +105,12 @@ pub struct App {
     /// Table rows that fit, as last drawn (for page up/down).
     pub table_height: usize,
     pub focus: Pane,
-    pub mode: Mode,
+    /// The popup or prompt that has the keyboard; None is normal mode.
+    pub popup: Option<Popup>,
+    /// The key tables (the defaults, or as `[keys]` in the config rebinds them).
+    pub keymap: Keymap,
+    /// Colours, or modifiers only (`NO_COLOR`).
+    pub theme: Theme,
     pub filter: String,
     pub namespace: Option<String>,
     pub chart_metric: ChartMetric,
@@ -155,12 +126,8 @@ pub struct App {
     pub chart_history_hours: u32,
     /// Dismissed recommendations: hidden while the action and target stay the same.
     pub dismissed: HashMap<DeploymentKey, (ScalingAction, u32)>,
-    /// Journal entries for the journal overlay, oldest first.
-    pub journal: Vec<Entry>,
     /// Lasting data problems by source (missing metrics, RBAC, no backfill).
     pub notices: BTreeMap<&'static str, String>,
-    /// The last backtest asked for.
-    pub backtest: Option<BacktestView>,
     /// Kube contexts `:ctx` can switch to (empty on the demo cluster).
     pub contexts: Vec<String>,
     /// A context switch asked for and not yet taken up by the event loop.
@@ -177,7 +144,9 @@ impl App {
             table_offset: 0,
             table_height: 10,
             focus: Pane::Table,
-            mode: Mode::Normal,
+            popup: None,
+            keymap: Keymap::default(),
+            theme: Theme::default(),
             filter: String::new(),
             namespace: None,
             chart_metric: ChartMetric::Cpu,
@@ -190,9 +159,7 @@ impl App {
             should_quit: false,
             chart_history_hours: 12,
             dismissed: HashMap::new(),
-            journal: Vec::new(),
             notices: BTreeMap::new(),
-            backtest: None,
             contexts: Vec::new(),
             switch_context: None,
         }
@@ -259,13 +226,20 @@ impl App {
             }
             Update::ConfirmAgain(plan) => {
                 // Only if the user is not busy with something else.
-                if matches!(self.mode, Mode::Normal) {
-                    self.mode = Mode::Confirm(plan);
+                if self.popup.is_none() {
+                    self.popup = Some(Popup::Confirm(Confirm::new(plan)));
                 }
             }
-            Update::Journal(entries) => self.journal = entries,
+            // For the overlay that asked; a closed one asks again when it opens.
+            Update::Journal(entries) => {
+                if let Some(Popup::Journal(j)) = &mut self.popup {
+                    j.entries = entries;
+                }
+            }
             Update::Backtest(key, result) => {
-                if let Some(b) = self.backtest.as_mut().filter(|b| b.key == key) {
+                if let Some(Popup::Backtest(b)) = &mut self.popup
+                    && b.key == key
+                {
                     b.result = Some(result);
                 }
             }
@@ -387,121 +361,24 @@ impl App {
         out
     }
 
+    /// The namespace picker's choices, each with its number of deployments.
+    pub fn namespace_counts(&self) -> Vec<(Option<String>, usize)> {
+        self.namespace_choices()
+            .into_iter()
+            .map(|c| {
+                let n = self
+                    .deployments
+                    .keys()
+                    .filter(|k| c.as_ref().is_none_or(|ns| &k.namespace == ns))
+                    .count();
+                (c, n)
+            })
+            .collect()
+    }
+
     /// Real time passed; `secs_since_data` is the age of the last snapshot.
     pub fn on_tick(&mut self, secs_since_data: u64) {
         self.data_age_secs = secs_since_data;
-    }
-
-    /// Carry out a user action; returns a command for the engine when one is needed.
-    pub fn apply(&mut self, action: Action) -> Option<Command> {
-        self.message = None;
-        if self.session.read_only && keymap::writes(action) {
-            self.message = Some((
-                "read-only session: writes are disabled (--read-only or read_only in the config)"
-                    .into(),
-                Severity::Error,
-            ));
-            return None;
-        }
-        match action {
-            Action::Apply => return self.start_apply(),
-            Action::Dismiss => return self.dismiss(),
-            Action::EditBounds => {
-                if let Some(v) = self.selected_view() {
-                    self.mode = Mode::Form(Box::new(Form::bounds(&v.state)));
-                }
-            }
-            Action::Scale => match self.selected_view() {
-                // The guard would refuse it: say so before the form asks for a number.
-                Some(v) if v.state.hpa.is_some() || v.state.write_block.is_some() => {
-                    let why = match (&v.state.write_block, &v.state.hpa) {
-                        (Some(block), _) => block.to_string(),
-                        (None, Some(h)) => format!(
-                            "hpa/{} scales {}: a /scale would fight it; edit min/max with e \
-                             or apply a floor with a",
-                            h.name, v.state.key
-                        ),
-                        (None, None) => String::new(),
-                    };
-                    self.message = Some((why, Severity::Error));
-                }
-                Some(v) => self.mode = Mode::Form(Box::new(Form::scale(&v.state))),
-                None => {}
-            },
-            Action::CreateHpa => match self.selected_view() {
-                Some(v) if v.state.hpa.is_some() => {
-                    self.message = Some((
-                        format!("{} already has an HPA: edit its bounds with e", v.state.key),
-                        Severity::Error,
-                    ));
-                }
-                Some(v) => self.mode = Mode::Form(Box::new(Form::create_hpa(&v.state))),
-                None => {}
-            },
-            Action::TogglePredictive => {
-                if let Some(v) = self.selected_view() {
-                    let p = plan::plan_predictive(&v.state);
-                    self.message = Some((format!("{}…", p.reason), Severity::Info));
-                    return Some(Command::Execute(Box::new(p)));
-                }
-            }
-            Action::Undo => {
-                self.message = Some(("undoing the last change…".into(), Severity::Info));
-                return Some(Command::Undo);
-            }
-            Action::Journal => {
-                self.mode = Mode::Journal;
-                return Some(Command::LoadJournal);
-            }
-            Action::Backtest => {
-                if let Some(key) = self.selected_key().cloned() {
-                    self.backtest = Some(BacktestView {
-                        key: key.clone(),
-                        result: None,
-                    });
-                    self.mode = Mode::Backtest;
-                    return Some(Command::Backtest(key));
-                }
-            }
-            Action::Quit => self.should_quit = true,
-            Action::Down => self.scroll(1),
-            Action::Up => self.scroll(-1),
-            Action::PageDown => self.move_selection(self.table_height.max(1) as isize),
-            Action::PageUp => self.move_selection(-(self.table_height.max(1) as isize)),
-            Action::Top => self.move_selection(isize::MIN / 2),
-            Action::Bottom => self.move_selection(isize::MAX / 2),
-            Action::NextPane => self.focus = self.focus.next(),
-            Action::PrevPane => self.focus = self.focus.prev(),
-            Action::StartFilter => self.mode = Mode::Filter,
-            Action::StartCommand => self.mode = Mode::Command(String::new()),
-            Action::PickNamespace => {
-                let choices = self.namespace_choices();
-                let at = choices
-                    .iter()
-                    .position(|c| c == &self.namespace)
-                    .unwrap_or(0);
-                self.mode = Mode::NamespacePicker(at);
-            }
-            Action::ToggleHelp => {
-                self.mode = if matches!(self.mode, Mode::Help) {
-                    Mode::Normal
-                } else {
-                    Mode::Help
-                };
-            }
-            Action::Back => self.back(),
-            Action::Refresh => {
-                self.message = Some(("refreshing…".into(), Severity::Info));
-                return Some(Command::Refresh);
-            }
-            Action::ToggleChartMetric => {
-                self.chart_metric = match self.chart_metric {
-                    ChartMetric::Cpu => ChartMetric::Memory,
-                    ChartMetric::Memory => ChartMetric::Cpu,
-                };
-            }
-        }
-        None
     }
 
     /// The selected recommendation unless it is dismissed.
@@ -517,84 +394,8 @@ impl App {
             .is_some_and(|&(a, t)| a == r.decision.action && t == r.decision.target_replicas)
     }
 
-    /// `a`: a fresh recommendation opens the confirm dialog; a stale one is refreshed first.
-    fn start_apply(&mut self) -> Option<Command> {
-        let v = self.selected_view()?;
-        let Some(rec) = self.shown_recommendation(v) else {
-            self.message = Some(("no recommendation to apply".into(), Severity::Error));
-            return None;
-        };
-        let age = self.cluster_time.unwrap_or(0) - rec.inputs.observed_at;
-        if age > self.session.stale_after_seconds {
-            let key = v.state.key.clone();
-            self.message = Some((
-                format!(
-                    "recommendation is {} min old: refreshing it first, press a again when it updates",
-                    age / 60
-                ),
-                Severity::Info,
-            ));
-            return Some(Command::Reconsider(key));
-        }
-        match plan::plan_apply(&v.state, &rec) {
-            // The guard the write will pass, before the dialog offers it.
-            Ok(p) => match guard::check(&p, &v.state, self.session.limits) {
-                Ok(()) => self.mode = Mode::Confirm(Box::new(p)),
-                Err(why) => self.message = Some((format!("refused: {why}"), Severity::Error)),
-            },
-            Err(why) => self.message = Some((why.to_string(), Severity::Info)),
-        }
-        None
-    }
-
-    /// `x`: hide the card until the recommendation changes; journalled.
-    fn dismiss(&mut self) -> Option<Command> {
-        let rec = self.selected_view()?.recommendation.clone()?;
-        self.dismissed.insert(
-            rec.key(),
-            (rec.decision.action, rec.decision.target_replicas),
-        );
-        self.message = Some((
-            format!(
-                "dismissed until the recommendation for {} changes",
-                rec.key()
-            ),
-            Severity::Info,
-        ));
-        Some(Command::Dismiss(rec))
-    }
-
-    /// y/Enter in the confirm dialog.
-    pub fn confirm(&mut self) -> Option<Command> {
-        match std::mem::replace(&mut self.mode, Mode::Normal) {
-            Mode::Confirm(plan) => {
-                self.message = Some(("applying…".into(), Severity::Info));
-                Some(Command::Execute(plan))
-            }
-            other => {
-                self.mode = other;
-                None
-            }
-        }
-    }
-
-    fn back(&mut self) {
-        match self.mode {
-            Mode::Normal => {
-                if !self.filter.is_empty() {
-                    let keep = self.selected_key().cloned();
-                    self.filter.clear();
-                    self.refresh_visible(keep.as_ref());
-                } else if self.focus != Pane::Table {
-                    self.focus = Pane::Table;
-                }
-            }
-            _ => self.mode = Mode::Normal,
-        }
-    }
-
     /// j/k act on the focused pane.
-    fn scroll(&mut self, delta: isize) {
+    pub fn scroll(&mut self, delta: isize) {
         match self.focus {
             Pane::Table => self.move_selection(delta),
             Pane::Card => {
@@ -613,7 +414,7 @@ impl App {
         }
     }
 
-    fn move_selection(&mut self, delta: isize) {
+    pub fn move_selection(&mut self, delta: isize) {
         if self.visible.is_empty() {
             self.selected = 0;
             return;
@@ -628,152 +429,32 @@ impl App {
         self.selected = next;
     }
 
-    // --- text input (filter, command line, namespace picker) ---
-
-    pub fn input_char(&mut self, c: char) {
-        match &mut self.mode {
-            Mode::Filter => {
-                let keep = self.selected_key().cloned();
-                self.filter.push(c);
-                self.selected = 0;
-                self.refresh_visible(keep.as_ref());
-            }
-            Mode::Command(s) => s.push(c),
-            _ => {}
-        }
-    }
-
-    pub fn input_backspace(&mut self) {
-        match &mut self.mode {
-            Mode::Filter => {
-                let keep = self.selected_key().cloned();
-                self.filter.pop();
-                self.refresh_visible(keep.as_ref());
-            }
-            Mode::Command(s) => {
-                s.pop();
-            }
-            _ => {}
-        }
-    }
-
-    /// Enter in an input mode.
-    pub fn input_submit(&mut self) {
-        match std::mem::replace(&mut self.mode, Mode::Normal) {
-            Mode::Command(cmd) => self.run_command(cmd.trim()),
-            Mode::NamespacePicker(i) => {
-                let choices = self.namespace_choices();
-                self.set_namespace(choices.get(i).cloned().flatten());
-            }
-            Mode::ContextPicker(i) => {
-                if let Some(name) = self.contexts.get(i).cloned() {
-                    self.ask_context(&name);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    pub fn picker_move(&mut self, delta: isize) {
-        let n = match self.mode {
-            Mode::ContextPicker(_) => self.contexts.len(),
-            _ => self.namespace_choices().len(),
-        };
-        if let Mode::NamespacePicker(i) | Mode::ContextPicker(i) = &mut self.mode {
-            *i = (*i as isize + delta).clamp(0, n.saturating_sub(1) as isize) as usize;
-        }
-    }
-
-    /// `:ctx NAME`: ask the event loop to connect; the table stays until the new one is up.
-    fn ask_context(&mut self, name: &str) {
-        if name == self.session.context {
-            self.message = Some((format!("already on context {name}"), Severity::Info));
-        } else if self.contexts.iter().any(|c| c == name) {
-            self.switch_context = Some(name.to_string());
-            self.message = Some((format!("connecting to context {name}…"), Severity::Info));
-        } else if self.contexts.is_empty() {
-            self.message = Some((
-                "this cluster has no other contexts (the demo has one)".into(),
-                Severity::Error,
-            ));
-        } else {
-            self.message = Some((
-                format!(
-                    "no context {name:?} in the kubeconfig (have: {})",
-                    self.contexts.join(", ")
-                ),
-                Severity::Error,
-            ));
-        }
-    }
-
     /// A new session is up (after `:ctx`): forget the old cluster, keep the user's view settings.
     pub fn switch_session(&mut self, session: SessionInfo) {
         let context = session.context.clone();
         let fresh = App::new(session);
         let keep = std::mem::replace(self, fresh);
         self.contexts = keep.contexts;
+        self.keymap = keep.keymap;
+        self.theme = keep.theme;
         self.chart_metric = keep.chart_metric;
         self.chart_history_hours = keep.chart_history_hours;
         self.message = Some((format!("switched to context {context}"), Severity::Info));
     }
 
-    fn set_namespace(&mut self, ns: Option<String>) {
+    /// The filter as typed so far; the selection stays on its deployment while it is shown.
+    pub fn set_filter(&mut self, text: String) {
         let keep = self.selected_key().cloned();
-        self.namespace = ns;
+        self.filter = text;
         self.selected = 0;
         self.refresh_visible(keep.as_ref());
     }
 
-    fn run_command(&mut self, cmd: &str) {
-        let mut words = cmd.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("q" | "quit" | "q!"), None) => self.should_quit = true,
-            (Some("ns" | "namespace"), None) => {
-                let choices = self.namespace_choices();
-                let at = choices
-                    .iter()
-                    .position(|c| c == &self.namespace)
-                    .unwrap_or(0);
-                self.mode = Mode::NamespacePicker(at);
-            }
-            (Some("ctx" | "context"), None) => match self.contexts.as_slice() {
-                [] => self.ask_context(""),
-                [only] => {
-                    self.message = Some((
-                        format!("the kubeconfig has one context: {only}"),
-                        Severity::Info,
-                    ));
-                }
-                all => {
-                    let at = all
-                        .iter()
-                        .position(|c| c == &self.session.context)
-                        .unwrap_or(0);
-                    self.mode = Mode::ContextPicker(at);
-                }
-            },
-            (Some("ctx" | "context"), Some(name)) => self.ask_context(name),
-            (Some("ns" | "namespace"), Some(name)) => {
-                if name == "all" || name == "-A" {
-                    self.set_namespace(None);
-                } else if self.deployments.keys().any(|k| k.namespace == name) {
-                    self.set_namespace(Some(name.to_string()));
-                } else {
-                    self.message = Some((
-                        format!("no deployments in namespace {name:?}"),
-                        Severity::Error,
-                    ));
-                }
-            }
-            (None, _) => {}
-            _ => {
-                self.message = Some((
-                    format!("unknown command {cmd:?} (try :ns NAME, :ctx NAME, :q)"),
-                    Severity::Error,
-                ));
-            }
-        }
+    pub fn set_namespace(&mut self, ns: Option<String>) {
+        let keep = self.selected_key().cloned();
+        self.namespace = ns;
+        self.selected = 0;
+        self.refresh_visible(keep.as_ref());
     }
 }
 

@@ -1,38 +1,56 @@
 //! The terminal UI: a view over the engine. The event loop selects over terminal events, engine
 //! updates and a tick; it never awaits the network or a forecast. It is generic over the
 //! backend and the event stream, so tests drive the real loop with `TestBackend`.
+//!
+//! The rooms: `app` (the state), `input` (where a key goes), `normal` and `command_line` (what
+//! keys do in normal mode and on the `:` line), `popups/` (one file per dialog), `panes/` (one
+//! file per pane), `ui` (a frame: panes, then the popup), `keymap` and `keys_config` (the key
+//! tables and their `[keys]` rebinding), `theme` and `layout`.
 
 pub mod action;
 pub mod app;
-pub mod form;
+pub mod command_line;
+pub mod input;
 pub mod keymap;
+pub mod keys_config;
+pub mod layout;
+pub mod normal;
+pub mod panes;
+pub mod popups;
 pub mod preview;
 pub mod session;
+pub mod theme;
 pub mod ui;
+
+pub use input::handle_key;
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::Event;
 use futures::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::engine::{Command, Update};
-use app::{App, Mode};
+use crate::engine::Update;
+use app::App;
 use session::{Connector, Session};
+use theme::Theme;
 
 /// Run the TUI on the real terminal until the user quits. The terminal is restored on return,
-/// on error, and (through ratatui's hook) on panic.
+/// on error, and (through ratatui's hook) on panic. `NO_COLOR` is read here, once.
 pub async fn run_terminal(
-    app: App,
+    mut app: App,
     session: Session,
     connector: Option<Arc<dyn Connector>>,
     tick: Duration,
 ) -> color_eyre::Result<()> {
+    if !Theme::from_no_color(std::env::var_os("NO_COLOR").as_deref()).has_color() {
+        app.theme = Theme::no_color();
+    }
     let mut terminal = ratatui::init();
     let events = crossterm::event::EventStream::new();
     let result = run_loop(&mut terminal, app, events, session, connector, tick).await;
@@ -156,111 +174,10 @@ where
     }
 }
 
-/// Route a key by mode: text inputs take characters, overlays take their own keys, otherwise
-/// the keymap decides.
-pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
-    if key.kind == KeyEventKind::Release {
-        return None;
-    }
-    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-        app.should_quit = true;
-        return None;
-    }
-    match app.mode.clone() {
-        Mode::Filter => {
-            match key.code {
-                KeyCode::Enter => app.mode = Mode::Normal,
-                KeyCode::Esc => {
-                    app.mode = Mode::Normal;
-                    app.apply(action::Action::Back);
-                }
-                KeyCode::Backspace => app.input_backspace(),
-                KeyCode::Char(c) => app.input_char(c),
-                _ => {}
-            }
-            None
-        }
-        Mode::Command(_) => {
-            match key.code {
-                KeyCode::Enter => app.input_submit(),
-                KeyCode::Esc => app.mode = Mode::Normal,
-                KeyCode::Backspace => app.input_backspace(),
-                KeyCode::Char(c) => app.input_char(c),
-                _ => {}
-            }
-            None
-        }
-        Mode::NamespacePicker(_) | Mode::ContextPicker(_) => {
-            match key.code {
-                KeyCode::Char('j') | KeyCode::Down => app.picker_move(1),
-                KeyCode::Char('k') | KeyCode::Up => app.picker_move(-1),
-                KeyCode::Enter => app.input_submit(),
-                KeyCode::Esc | KeyCode::Char('q') => app.mode = Mode::Normal,
-                _ => {}
-            }
-            None
-        }
-        Mode::Confirm(_) => {
-            match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => return app.confirm(),
-                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('q') => {
-                    app.mode = Mode::Normal;
-                    app.message = Some(("cancelled: nothing changed".into(), app::Severity::Info));
-                }
-                _ => {}
-            }
-            None
-        }
-        Mode::Form(mut form) => {
-            let limits = app.session.limits;
-            match form.input(key, limits) {
-                form::FormEvent::Editing | form::FormEvent::Invalid => {
-                    app.mode = Mode::Form(form);
-                    None
-                }
-                form::FormEvent::Cancel => {
-                    app.mode = Mode::Normal;
-                    app.message = Some(("cancelled: nothing changed".into(), app::Severity::Info));
-                    None
-                }
-                form::FormEvent::Submit(plan) => {
-                    // A new HPA is confirmed like an apply; edits and scales are confirmed by
-                    // the form itself (it shows what will change).
-                    if plan.intent == crate::actions::Intent::CreateHpa {
-                        app.mode = Mode::Confirm(plan);
-                        None
-                    } else {
-                        app.mode = Mode::Normal;
-                        app.message = Some(("writing…".into(), app::Severity::Info));
-                        Some(Command::Execute(plan))
-                    }
-                }
-            }
-        }
-        // Read-only overlays close on Esc, q, or the key that opened them.
-        Mode::Journal | Mode::Backtest | Mode::Help => {
-            let opener = match app.mode {
-                Mode::Journal => 'J',
-                Mode::Backtest => 'b',
-                _ => '?',
-            };
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('q'))
-                || key.code == KeyCode::Char(opener)
-            {
-                app.mode = Mode::Normal;
-            }
-            None
-        }
-        Mode::Normal => {
-            let action = keymap::action_for(&key)?;
-            app.apply(action)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::backend::TestBackend;
 
     #[tokio::test]

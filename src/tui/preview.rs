@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use crate::advisor::Advisor;
-use crate::cluster::sim::SimWorld;
 use crate::engine::Update;
 use crate::forecast::ForecastOptions;
 use crate::metrics::History;
 use crate::model::DeploymentKey;
 use crate::pipeline;
+use crate::sim::SimWorld;
 
-use super::app::{App, SessionInfo, UI_HISTORY_MINUTES};
+use super::app::{App, SessionInfo};
+use crate::config::UI_HISTORY_MINUTES;
 
 /// The app as it looks once the engine has caught up with `world`.
 pub fn app_from_world(world: &SimWorld, advisor: &Advisor, session: SessionInfo) -> App {
@@ -31,7 +32,7 @@ pub fn app_from_world(world: &SimWorld, advisor: &Advisor, session: SessionInfo)
     ));
     app.on_update(Update::Snapshot(Arc::new(snapshot.clone())));
     for (key, samples) in history {
-        let mut h = History::with_capacity(pipeline::HISTORY_MINUTES);
+        let mut h = History::with_capacity(crate::metrics::HISTORY_MINUTES);
         h.extend(samples);
         let forecasts = pipeline::forecast_history(&h, ForecastOptions::default());
         if let Some(state) = snapshot.deployments.iter().find(|d| d.key == key) {

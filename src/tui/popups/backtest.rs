@@ -1,48 +1,71 @@
 //! The backtest overlay (`b`): the selected deployment's history replayed through the HPA,
 //! the ai4k8s policy, the oracles and a static bound: the CLI's table, in the app.
 
+use std::sync::Arc;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
 
-use super::{centered, theme};
 use crate::backtest::Report;
-use crate::tui::app::{App, BacktestView};
+use crate::model::DeploymentKey;
+use crate::tui::action::OverlayAction;
+use crate::tui::keymap::Keymap;
+use crate::tui::layout::centered;
+use crate::tui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(view) = &app.backtest else { return };
-    let popup = centered(
-        area,
-        area.width.saturating_sub(4).min(110),
-        area.height.saturating_sub(2).min(26),
-    );
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .title(format!(" Backtest · {} · esc closes ", view.key))
-        .border_style(theme::border(true));
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
-    match &view.result {
-        None => frame.render_widget(running(view), inner),
-        Some(Err(e)) => frame.render_widget(
-            Paragraph::new(vec![
-                Line::styled(format!("No backtest: {e}"), theme::error()),
-                Line::from(""),
-                Line::styled(
-                    "A replay needs a few hours of CPU history; let the app run and try again.",
-                    theme::dim(),
-                ),
-            ])
-            .wrap(Wrap { trim: true }),
-            inner,
-        ),
-        Some(Ok(report)) => render_report(frame, inner, report),
+/// A replay of one deployment's history (`b`): asked for, then answered by the engine.
+#[derive(Clone, Debug)]
+pub struct Backtest {
+    pub key: DeploymentKey,
+    /// None while the replay runs.
+    pub result: Option<Result<Arc<Report>, String>>,
+}
+
+impl Backtest {
+    pub fn new(key: DeploymentKey) -> Self {
+        Self { key, result: None }
+    }
+
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, keys: &Keymap) {
+        let view = self;
+        let popup = centered(
+            area,
+            area.width.saturating_sub(4).min(110),
+            area.height.saturating_sub(2).min(26),
+        );
+        frame.render_widget(Clear, popup);
+        let block = Block::bordered()
+            .title(format!(
+                " Backtest · {} · {} closes ",
+                view.key,
+                keys.backtest.first_key(OverlayAction::Close)
+            ))
+            .border_style(theme.border(true));
+        let inner = block.inner(popup);
+        frame.render_widget(block, popup);
+        match &view.result {
+            None => frame.render_widget(running(view, theme), inner),
+            Some(Err(e)) => frame.render_widget(
+                Paragraph::new(vec![
+                    Line::styled(format!("No backtest: {e}"), theme.error()),
+                    Line::from(""),
+                    Line::styled(
+                        "A replay needs a few hours of CPU history; let the app run and try again.",
+                        theme.dim(),
+                    ),
+                ])
+                .wrap(Wrap { trim: true }),
+                inner,
+            ),
+            Some(Ok(report)) => render_report(frame, inner, report, theme),
+        }
     }
 }
 
-fn running(view: &BacktestView) -> Paragraph<'static> {
+fn running(view: &Backtest, theme: &Theme) -> Paragraph<'static> {
     Paragraph::new(vec![
         Line::from(format!(
             "Replaying the history of {} (up to 14 days) through hpa, ai4k8s, oracle-100, \
@@ -51,13 +74,13 @@ fn running(view: &BacktestView) -> Paragraph<'static> {
         )),
         Line::styled(
             "It runs on a background thread; the rest of the screen keeps updating.",
-            theme::dim(),
+            theme.dim(),
         ),
     ])
     .wrap(Wrap { trim: true })
 }
 
-fn render_report(frame: &mut Frame, area: Rect, r: &Report) {
+fn render_report(frame: &mut Frame, area: Rect, r: &Report, theme: &Theme) {
     let [intro, table, rest] = Layout::vertical([
         Constraint::Length(if area.width >= 100 { 2 } else { 3 }),
         Constraint::Length(r.policies.len() as u16 + 2),
@@ -78,13 +101,13 @@ fn render_report(frame: &mut Frame, area: Rect, r: &Report) {
             m.max_replicas,
             m.target_pct,
         ))
-        .style(theme::dim())
+        .style(theme.dim())
         .wrap(Wrap { trim: true }),
         intro,
     );
-    frame.render_widget(policy_table(r), table);
+    frame.render_widget(policy_table(r, theme), table);
     let mut lines = Vec::new();
-    if let Some(v) = verdict(r) {
+    if let Some(v) = verdict(r, theme) {
         lines.push(v);
     }
     // What the policy ran with: its walk-forward calibration and how that did held out.
@@ -94,13 +117,13 @@ fn render_report(frame: &mut Frame, area: Rect, r: &Report) {
             || "ai4k8s ran with its defaults: too little history to calibrate".to_string(),
             |c| format!("ai4k8s {}", c.summary()),
         ),
-        theme::dim(),
+        theme.dim(),
     ));
     for g in &r.goals {
         let (mark, style) = if g.met {
-            ("met   ", Style::new().fg(Color::Green))
+            ("met   ", theme.good())
         } else {
-            ("missed", Style::new().fg(Color::Red))
+            ("missed", theme.error())
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{mark} "), style),
@@ -110,7 +133,7 @@ fn render_report(frame: &mut Frame, area: Rect, r: &Report) {
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), rest);
 }
 
-fn policy_table(r: &Report) -> Table<'static> {
+fn policy_table(r: &Report, theme: &Theme) -> Table<'static> {
     let rows: Vec<Row> = r
         .policies
         .iter()
@@ -118,7 +141,7 @@ fn policy_table(r: &Report) -> Table<'static> {
             let x = &p.metrics;
             let style = match p.policy.as_str() {
                 "hpa" | "ai4k8s" => Style::new(),
-                _ => theme::dim(),
+                _ => theme.dim(),
             };
             let numbers = [
                 format!("{:.1}", x.under_provisioned_minutes),
@@ -167,13 +190,13 @@ fn policy_table(r: &Report) -> Table<'static> {
                 .map(|h| Cell::from(Line::from(h).right_aligned())),
             ),
         )
-        .style(theme::header())
+        .style(theme.header())
         .bottom_margin(1),
     )
 }
 
 /// One line: ai4k8s against the HPA on the two numbers an SRE weighs.
-fn verdict(r: &Report) -> Option<Line<'static>> {
+fn verdict(r: &Report, theme: &Theme) -> Option<Line<'static>> {
     let (hpa, ours) = (r.policy("hpa")?, r.policy("ai4k8s")?);
     let saving = if hpa.replica_hours > 0.0 {
         (hpa.replica_hours - ours.replica_hours) / hpa.replica_hours * 100.0
@@ -183,9 +206,9 @@ fn verdict(r: &Report) -> Option<Line<'static>> {
     let better = ours.under_provisioned_minutes <= hpa.under_provisioned_minutes
         && ours.replica_hours <= hpa.replica_hours;
     let style = if better {
-        Style::new().fg(Color::Green)
+        theme.good()
     } else {
-        Style::new().fg(Color::Yellow)
+        theme.warning()
     };
     Some(Line::styled(
         format!(

@@ -2,29 +2,29 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, Paragraph, Sparkline};
 
-use super::theme;
 use crate::metrics::History;
 use crate::metrics::history::Metric;
 use crate::tui::app::App;
+use crate::tui::theme::Theme;
 
 /// Hours a sparkline covers.
 const HOURS: usize = 24;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
     let [cpu, mem] =
         Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(area);
     let Some(v) = app.selected_view() else {
         frame.render_widget(
-            Block::bordered().title(" CPU ").border_style(theme::dim()),
+            Block::bordered().title(" CPU ").border_style(theme.dim()),
             cpu,
         );
         frame.render_widget(
             Block::bordered()
                 .title(" Memory ")
-                .border_style(theme::dim()),
+                .border_style(theme.dim()),
             mem,
         );
         return;
@@ -36,7 +36,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Metric::Cpu,
         v.state.cpu_pct,
         "CPU",
-        Color::Cyan,
+        theme,
     );
     one(
         frame,
@@ -45,7 +45,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Metric::Memory,
         v.state.mem_pct,
         "Mem",
-        Color::Magenta,
+        theme,
     );
 }
 
@@ -56,8 +56,12 @@ fn one(
     metric: Metric,
     now: Option<f64>,
     label: &str,
-    color: Color,
+    theme: &Theme,
 ) {
+    let line = match metric {
+        Metric::Cpu => theme.history_line(),
+        _ => theme.memory_line(),
+    };
     let inner_w = if area.height >= 3 {
         area.width.saturating_sub(2)
     } else {
@@ -85,10 +89,10 @@ fn one(
     let spark = Sparkline::default()
         .data(data)
         .max(hi.max(1.0).ceil() as u64)
-        .style(Style::new().fg(color));
+        .style(line);
     if area.height >= 3 {
         frame.render_widget(
-            spark.block(Block::bordered().title(title).border_style(theme::dim())),
+            spark.block(Block::bordered().title(title).border_style(theme.dim())),
             area,
         );
     } else {
@@ -96,7 +100,7 @@ fn one(
         let [label_row, bars] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
         frame.render_widget(
-            Paragraph::new(title.trim().to_string()).style(theme::dim()),
+            Paragraph::new(title.trim().to_string()).style(theme.dim()),
             label_row,
         );
         frame.render_widget(spark, bars);

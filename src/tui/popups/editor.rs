@@ -1,14 +1,26 @@
 //! The inline editors: min/max bounds (`e`), a manual scale (`s`) and a new HPA (`H`). Each is
 //! a small form of numeric fields (tui-textarea) validated on every keystroke; a valid form
-//! yields the `Plan` it would carry out, an invalid one names the field and the reason.
+//! yields the `Plan` it would carry out, an invalid one names the field and the reason. The
+//! popup shows the error of the first bad field in red, and what Enter would write.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui_textarea::TextArea;
 
+use super::outcome::Outcome;
+use crate::actions::Intent;
 use crate::actions::guard::{self, Limits};
 use crate::actions::plan::{self, Plan};
 use crate::cluster::HpaSpec;
 use crate::model::DeploymentState;
+use crate::tui::action::EditorAction;
+use crate::tui::keymap::{Context, Keymap};
+use crate::tui::layout::centered;
+use crate::tui::theme::Theme;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FormKind {
@@ -18,9 +30,11 @@ pub enum FormKind {
 }
 
 #[derive(Clone, Debug)]
-pub struct Form {
+pub struct Editor {
     pub kind: FormKind,
     pub state: DeploymentState,
+    /// What the guard allows: the form is checked against it on every keystroke.
+    pub limits: Limits,
     pub labels: Vec<&'static str>,
     pub fields: Vec<TextArea<'static>>,
     pub focus: usize,
@@ -30,7 +44,7 @@ pub struct Form {
 
 /// What a key did to the form.
 #[derive(Clone, Debug, PartialEq)]
-pub enum FormEvent {
+pub enum EditorEvent {
     Editing,
     Cancel,
     /// Enter on a valid form.
@@ -45,10 +59,11 @@ fn field(value: &str) -> TextArea<'static> {
     t
 }
 
-impl Form {
+impl Editor {
     /// `e`: min and max, prefilled with the deployment's bounds.
-    pub fn bounds(state: &DeploymentState) -> Self {
+    pub fn bounds(state: &DeploymentState, limits: Limits) -> Self {
         Self {
+            limits,
             kind: FormKind::Bounds,
             state: state.clone(),
             labels: vec!["min replicas", "max replicas"],
@@ -62,8 +77,9 @@ impl Form {
     }
 
     /// `s`: the replica count, prefilled with today's.
-    pub fn scale(state: &DeploymentState) -> Self {
+    pub fn scale(state: &DeploymentState, limits: Limits) -> Self {
         Self {
+            limits,
             kind: FormKind::Scale,
             state: state.clone(),
             labels: vec!["replicas"],
@@ -74,8 +90,9 @@ impl Form {
     }
 
     /// `H`: an HPA for a deployment without one.
-    pub fn create_hpa(state: &DeploymentState) -> Self {
+    pub fn create_hpa(state: &DeploymentState, limits: Limits) -> Self {
         Self {
+            limits,
             kind: FormKind::CreateHpa,
             state: state.clone(),
             labels: vec![
@@ -111,29 +128,98 @@ impl Form {
             .unwrap_or_default()
     }
 
-    /// Route one key: Tab/arrows move between fields, Enter submits, Esc cancels, the rest
-    /// edits the focused field (single line: Enter never inserts a newline).
-    pub fn input(&mut self, key: KeyEvent, limits: Limits) -> FormEvent {
-        match key.code {
-            KeyCode::Esc => return FormEvent::Cancel,
-            KeyCode::Enter => {
-                return match self.validate(limits) {
-                    Ok(plan) => FormEvent::Submit(Box::new(plan)),
-                    Err(_) => FormEvent::Invalid,
+    /// Carry out an editor action: move between fields, save a valid form, cancel.
+    pub fn handle(&mut self, action: EditorAction) -> EditorEvent {
+        let n = self.fields.len().max(1);
+        match action {
+            EditorAction::Cancel => return EditorEvent::Cancel,
+            EditorAction::Save => {
+                return match self.validate(self.limits) {
+                    Ok(plan) => EditorEvent::Submit(Box::new(plan)),
+                    Err(_) => EditorEvent::Invalid,
                 };
             }
-            KeyCode::Tab | KeyCode::Down => self.focus = (self.focus + 1) % self.fields.len(),
-            KeyCode::BackTab | KeyCode::Up => {
-                self.focus = (self.focus + self.fields.len() - 1) % self.fields.len()
+            EditorAction::NextField => self.focus = (self.focus + 1) % n,
+            EditorAction::PrevField => self.focus = (self.focus + n - 1) % n,
+        }
+        EditorEvent::Editing
+    }
+
+    /// A key bound to no editor action edits the focused field (single line: Enter never
+    /// inserts a newline, and ctrl-m is Enter on some terminals).
+    pub fn type_key(&mut self, key: KeyEvent) {
+        if key.code == KeyCode::Char('m') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            return;
+        }
+        if let Some(f) = self.fields.get_mut(self.focus) {
+            f.input(key);
+        }
+    }
+
+    /// What the popup does next: a new HPA is confirmed like an apply; edits and scales are
+    /// confirmed by the form itself (it shows what will change).
+    pub fn outcome(event: EditorEvent) -> Outcome {
+        match event {
+            EditorEvent::Editing | EditorEvent::Invalid => Outcome::Stay,
+            EditorEvent::Cancel => Outcome::Cancelled,
+            EditorEvent::Submit(plan) if plan.intent == Intent::CreateHpa => Outcome::Confirm(plan),
+            EditorEvent::Submit(plan) => Outcome::Write {
+                plan,
+                message: "writing…",
+            },
+        }
+    }
+
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, keys: &Keymap) {
+        let verdict = self.validate(self.limits);
+        let n = self.fields.len() as u16;
+        let popup = centered(area, 64, n * 3 + 7);
+        frame.render_widget(Clear, popup);
+        let block = Block::bordered()
+            .title(self.title())
+            .border_style(theme.dialog());
+        let inner = block.inner(popup);
+        frame.render_widget(block, popup);
+
+        let mut rows: Vec<Constraint> = self.fields.iter().map(|_| Constraint::Length(3)).collect();
+        rows.push(Constraint::Min(1));
+        let areas = Layout::vertical(rows).split(inner);
+        for (i, field) in self.fields.iter().enumerate() {
+            let bad = matches!(&verdict, Err((f, _)) if *f == i);
+            let border = if bad {
+                theme.error()
+            } else if i == self.focus {
+                theme.border(true)
+            } else {
+                theme.dim()
+            };
+            let mut field = field.clone();
+            field.set_block(Block::bordered().title(self.labels[i]).border_style(border));
+            field.set_cursor_line_style(Style::new());
+            if i != self.focus {
+                field.set_cursor_style(Style::new());
             }
-            KeyCode::Char('m') if key.modifiers.contains(KeyModifiers::CONTROL) => {}
-            _ => {
-                if let Some(f) = self.fields.get_mut(self.focus) {
-                    f.input(key);
+            frame.render_widget(&field, areas[i]);
+        }
+        let mut lines = Vec::new();
+        match &verdict {
+            Err((_, msg)) => lines.push(Line::from(Span::styled(msg.clone(), theme.error()))),
+            Ok(plan) => {
+                for d in plan.describe() {
+                    lines.push(Line::from(d));
+                }
+                if let Some(w) = &plan.warning {
+                    lines.push(Line::from(Span::styled(format!("⚠ {w}"), theme.warning())));
                 }
             }
         }
-        FormEvent::Editing
+        lines.push(Line::from(Span::styled(
+            keys.hints(Context::Editor, false).join(" · "),
+            theme.dim(),
+        )));
+        if let Some(last) = areas.last() {
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), *last);
+        }
     }
 
     /// The plan this form would carry out, or (field, reason).
@@ -227,7 +313,6 @@ fn bounds_error(min: u32, max: u32, limits: Limits) -> Result<(), (usize, String
 mod tests {
     use super::*;
     use crate::model::{DeploymentKey, HpaState};
-    use crossterm::event::KeyModifiers;
 
     const LIMITS: Limits = Limits {
         max_step: 10,
@@ -265,7 +350,7 @@ mod tests {
         }
     }
 
-    fn set(form: &mut Form, i: usize, text: &str) {
+    fn set(form: &mut Editor, i: usize, text: &str) {
         form.fields[i] = field(text);
     }
 
@@ -275,7 +360,7 @@ mod tests {
 
     #[test]
     fn bounds_editor_rejects_bad_input_with_the_field_and_reason() {
-        let mut f = Form::bounds(&state(true));
+        let mut f = Editor::bounds(&state(true), LIMITS);
         for (min, max, field, needle) in [
             ("abc", "10", 0, "not a whole number"),
             ("0", "10", 0, "at least 1"),
@@ -289,48 +374,48 @@ mod tests {
             let err = f.validate(LIMITS).expect_err(needle);
             assert_eq!(err.0, field, "{min}/{max}: {err:?}");
             assert!(err.1.contains(needle), "{min}/{max}: {err:?}");
-            assert_eq!(f.input(key(KeyCode::Enter), LIMITS), FormEvent::Invalid);
+            assert_eq!(f.handle(EditorAction::Save), EditorEvent::Invalid);
         }
     }
 
     #[test]
     fn bounds_editor_plans_hpa_and_annotations() {
-        let mut f = Form::bounds(&state(true));
+        let mut f = Editor::bounds(&state(true), LIMITS);
         set(&mut f, 0, "3");
         set(&mut f, 1, "12");
-        let FormEvent::Submit(p) = f.input(key(KeyCode::Enter), LIMITS) else {
+        let EditorEvent::Submit(p) = f.handle(EditorAction::Save) else {
             panic!("valid form submits");
         };
         assert_eq!(p.changes.len(), 2, "{:?}", p.changes);
         assert!(p.kubectl()[0].contains("\"minReplicas\":3,\"maxReplicas\":12"));
         assert!(p.kubectl()[1].contains("ai4k8s.io/min-replicas=3"));
-        assert_eq!(f.input(key(KeyCode::Esc), LIMITS), FormEvent::Cancel);
+        assert_eq!(f.handle(EditorAction::Cancel), EditorEvent::Cancel);
     }
 
     #[test]
     fn typing_edits_the_focused_field_and_tab_moves() {
-        let mut f = Form::bounds(&state(false));
-        f.input(key(KeyCode::Backspace), LIMITS);
-        f.input(key(KeyCode::Char('5')), LIMITS);
+        let mut f = Editor::bounds(&state(false), LIMITS);
+        f.type_key(key(KeyCode::Backspace));
+        f.type_key(key(KeyCode::Char('5')));
         assert_eq!(f.value(0), "5");
-        f.input(key(KeyCode::Tab), LIMITS);
-        f.input(key(KeyCode::Char('0')), LIMITS);
+        f.handle(EditorAction::NextField);
+        f.type_key(key(KeyCode::Char('0')));
         assert_eq!(f.value(1), "100");
         assert!(f.validate(LIMITS).is_err(), "100 is above the cap of 50");
     }
 
     #[test]
     fn scale_form_stays_in_bounds_and_refuses_a_deployment_an_hpa_scales() {
-        let mut f = Form::scale(&state(false));
+        let mut f = Editor::scale(&state(false), LIMITS);
         set(&mut f, 0, "11");
         assert!(f.validate(LIMITS).is_err());
         set(&mut f, 0, "6");
         assert!(f.validate(LIMITS).is_ok());
-        let mut f = Form::scale(&state(true));
+        let mut f = Editor::scale(&state(true), LIMITS);
         set(&mut f, 0, "6");
         let e = f.validate(LIMITS).expect_err("the HPA scales it");
         assert!(e.1.contains("hpa/app scales this deployment"), "{e:?}");
-        let f = Form::scale(&state(false));
+        let f = Editor::scale(&state(false), LIMITS);
         assert!(f.validate(LIMITS).is_err(), "unchanged is not a write");
     }
 
@@ -338,7 +423,7 @@ mod tests {
     fn bounds_form_says_how_the_hpa_will_move_the_replicas_and_refuses_a_big_jump() {
         let mut s = state(true);
         s.desired_replicas = 6;
-        let mut f = Form::bounds(&s);
+        let mut f = Editor::bounds(&s, LIMITS);
         set(&mut f, 0, "2");
         set(&mut f, 1, "4");
         let p = f.validate(LIMITS).expect("6 → 4 is within the step");
@@ -356,7 +441,7 @@ mod tests {
 
     #[test]
     fn create_hpa_form_validates_targets() {
-        let mut f = Form::create_hpa(&state(false));
+        let mut f = Editor::create_hpa(&state(false), LIMITS);
         assert!(f.validate(LIMITS).is_ok());
         set(&mut f, 2, "150");
         assert_eq!(f.validate(LIMITS).map_err(|e| e.0), Err(2));

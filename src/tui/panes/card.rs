@@ -8,17 +8,18 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::theme;
 use crate::model::{Recommendation, RecommendationSource};
 use crate::tui::app::{App, Pane};
+use crate::tui::theme::Theme;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
     let focused = app.focus == Pane::Card;
     let Some(v) = app.selected_view() else {
         frame.render_widget(
             Block::bordered()
                 .title(" Recommendation ")
-                .border_style(theme::border(focused)),
+                .border_style(theme.border(focused)),
             area,
         );
         return;
@@ -33,11 +34,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 r.decision.target_replicas
             ))
             .wrap(Wrap { trim: true })
-            .style(theme::dim())
+            .style(theme.dim())
             .block(
                 Block::bordered()
                     .title(format!(" {} · dismissed ", v.state.key))
-                    .border_style(theme::border(focused)),
+                    .border_style(theme.border(focused)),
             ),
             area,
         );
@@ -46,19 +47,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let failed = v.recommendation_error.as_deref().map(|why| {
         Line::from(Span::styled(
             format!("Recommendation failed: {why}. Retrying next cycle."),
-            theme::error(),
+            theme.error(),
         ))
     });
     let Some(r) = v.recommendation.as_deref() else {
         let text = match failed {
             Some(line) => Paragraph::new(line).wrap(Wrap { trim: true }),
-            None => Paragraph::new("computing…").style(theme::dim()),
+            None => Paragraph::new("computing…").style(theme.dim()),
         };
         frame.render_widget(
             text.block(
                 Block::bordered()
                     .title(" Recommendation ")
-                    .border_style(theme::border(focused)),
+                    .border_style(theme.border(focused)),
             ),
             area,
         );
@@ -76,9 +77,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     let block = Block::bordered()
         .title(format!(" {} · {source} ", v.state.key))
-        .border_style(theme::border(focused));
+        .border_style(theme.border(focused));
     // A failed retry keeps the last good card, marked as not current.
-    let mut text = lines(r);
+    let mut text = lines(r, theme);
     if let Some(line) = failed {
         text.insert(0, line);
     }
@@ -88,7 +89,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             0,
             Line::from(Span::styled(
                 format!("Writes refused: {block}."),
-                theme::error(),
+                theme.error(),
             )),
         );
     }
@@ -99,35 +100,35 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(paragraph, area);
 }
 
-fn lines(r: &Recommendation) -> Vec<Line<'static>> {
+fn lines(r: &Recommendation, theme: &Theme) -> Vec<Line<'static>> {
     let d = &r.decision;
     let label = Style::new().add_modifier(Modifier::BOLD);
     let mut out = vec![Line::from(vec![
         Span::styled(
             format!(" {} ", d.action.label()),
-            theme::action_badge(d.action),
+            theme.action_badge(d.action),
         ),
         Span::styled(format!(" {} ", r.change.headline()), label),
         Span::styled(
             format!(" {:.0}% ", d.confidence * 100.0),
-            theme::confidence(d.confidence),
+            theme.confidence(d.confidence),
         ),
         Span::styled(
             format!(" [{}–{}]", r.min_replicas, r.max_replicas),
-            theme::dim(),
+            theme.dim(),
         ),
     ])];
     if let Some(why) = &r.fallback_reason {
         out.push(Line::from(Span::styled(
             format!("LLM not used: {why}"),
-            Style::new().fg(ratatui::style::Color::Yellow),
+            theme.warning(),
         )));
     }
     out.push(Line::from(vec![
         Span::styled("risk ", label),
-        Span::styled(d.risk_assessment.as_str(), theme::level(d.risk_assessment)),
+        Span::styled(d.risk_assessment.as_str(), theme.level(d.risk_assessment)),
         Span::styled("  cost ", label),
-        Span::styled(d.cost_impact.as_str(), theme::level(d.cost_impact)),
+        Span::styled(d.cost_impact.as_str(), theme.level(d.cost_impact)),
         Span::styled("  perf ", label),
         Span::raw(d.performance_impact.as_str()),
         Span::styled("  timing ", label),
@@ -139,12 +140,12 @@ fn lines(r: &Recommendation) -> Vec<Line<'static>> {
             Some(c) => c.summary(),
             None => "policy defaults: not calibrated yet (needs 2 days of history)".to_string(),
         },
-        theme::dim(),
+        theme.dim(),
     )));
     if let Some((lo, hi)) = r.policy_range {
         out.push(Line::from(Span::styled(
             format!("LLM chose within the policy's range [{lo}, {hi}]"),
-            theme::dim(),
+            theme.dim(),
         )));
     }
     if !d.factors_considered.is_empty() {
@@ -156,7 +157,7 @@ fn lines(r: &Recommendation) -> Vec<Line<'static>> {
     for c in &r.corrections {
         out.push(Line::from(Span::styled(
             format!("{}: {c}", crate::advisor::note_label(c)),
-            Style::new().fg(ratatui::style::Color::Yellow),
+            theme.warning(),
         )));
     }
     out.push(Line::from(Span::styled(
@@ -164,7 +165,7 @@ fn lines(r: &Recommendation) -> Vec<Line<'static>> {
             "made {} from inputs at that time",
             r.created_at.replace('T', " ")
         ),
-        theme::dim(),
+        theme.dim(),
     )));
     out
 }

@@ -3,23 +3,22 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
-use super::theme;
 use crate::metrics::history::Metric;
 use crate::model::Forecast;
 use crate::tui::app::{App, ChartMetric, Pane};
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
     let focused = app.focus == Pane::Chart;
     let Some(v) = app.selected_view() else {
         frame.render_widget(
             Block::bordered()
                 .title(" Forecast ")
-                .border_style(theme::border(focused)),
+                .border_style(theme.border(focused)),
             area,
         );
         return;
@@ -58,14 +57,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     let block = Block::bordered()
         .title(title)
-        .border_style(theme::border(focused));
+        .border_style(theme.border(focused));
 
     let minutes = app.chart_history_hours as usize * 60;
     let (start, values) = v.history.regular(metric, minutes);
     let Some(last_t) = v.history.last().map(|s| s.timestamp) else {
         frame.render_widget(
             Paragraph::new("no history yet")
-                .style(theme::dim())
+                .style(theme.dim())
                 .block(block),
             area,
         );
@@ -98,30 +97,30 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::DarkGray))
+            .style(theme.now_line())
             .data(&now_line),
         Dataset::default()
             .name("band")
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Indexed(240)))
+            .style(theme.band_line())
             .data(&upper),
         Dataset::default()
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Indexed(240)))
+            .style(theme.band_line())
             .data(&lower),
         Dataset::default()
             .name("history")
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(Style::new().fg(Color::Cyan))
+            .style(theme.history_line())
             .data(&history),
         Dataset::default()
             .name("forecast")
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(Style::new().fg(theme::ORANGE))
+            .style(theme.forecast_line())
             .data(&mean),
     ];
     if !target_line.is_empty() {
@@ -130,7 +129,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 .name("HPA target")
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(Style::new().fg(Color::Red))
+                .style(theme.target_line())
                 .data(&target_line),
         );
     }
@@ -150,13 +149,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Axis::default()
                 .bounds([x_min, x_max])
                 .labels(x_labels)
-                .style(theme::dim()),
+                .style(theme.dim()),
         )
         .y_axis(
             Axis::default()
                 .bounds([0.0, y_top])
                 .labels(y_labels)
-                .style(theme::dim()),
+                .style(theme.dim()),
         )
         .legend_position(None);
     frame.render_widget(chart, area);
@@ -167,14 +166,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         && area.width > 30
     {
         let text = Line::from(vec![
-            Span::styled(" peak ", theme::dim()),
-            Span::styled(
-                format!("{:.0}%", f.peak.value),
-                Style::new().fg(theme::ORANGE),
-            ),
+            Span::styled(" peak ", theme.dim()),
+            Span::styled(format!("{:.0}%", f.peak.value), theme.forecast_line()),
             Span::styled(
                 format!(" in {:.1}h ", hours(f.peak.timestamp).max(0.0)),
-                theme::dim(),
+                theme.dim(),
             ),
         ]);
         let w = text.width() as u16;

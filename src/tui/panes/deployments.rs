@@ -7,9 +7,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table};
 
-use super::theme;
 use crate::model::{DeploymentState, Recommendation, ScalingAction, Trend};
 use crate::tui::app::{App, DeploymentView, Pane};
+use crate::tui::theme::Theme;
 
 /// Borders and header take three rows.
 pub fn body_rows(area: Rect) -> usize {
@@ -17,6 +17,7 @@ pub fn body_rows(area: Rect) -> usize {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
     let wide = area.width >= 100;
     let title = {
         let ns = app.namespace.as_deref().unwrap_or("all");
@@ -32,7 +33,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     };
     let block = Block::bordered()
         .title(title)
-        .border_style(theme::border(app.focus == Pane::Table));
+        .border_style(theme.border(app.focus == Pane::Table));
 
     let window: Vec<usize> = (app.table_offset..app.visible.len())
         .take(body_rows(area))
@@ -93,7 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .map(|(i, v)| {
             let row = row(v, wide, app);
             if i == app.selected {
-                row.style(theme::selected_row())
+                row.style(theme.selected_row())
             } else {
                 row
             }
@@ -102,26 +103,32 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
     if app.visible.is_empty() {
         let msg = if app.deployments.is_empty() {
-            "waiting for the cluster…"
+            "waiting for the cluster…".to_string()
         } else {
-            "no deployment matches (esc clears the filter)"
+            format!(
+                "no deployment matches ({} clears the filter)",
+                app.keymap
+                    .normal
+                    .first_key(crate::tui::action::Action::Back)
+            )
         };
         frame.render_widget(
             ratatui::widgets::Paragraph::new(msg)
-                .style(theme::dim())
+                .style(theme.dim())
                 .block(block),
             area,
         );
         return;
     }
     let table = Table::new(rows, widths)
-        .header(Row::new(header).style(theme::header()))
+        .header(Row::new(header).style(theme.header()))
         .column_spacing(1)
         .block(block);
     frame.render_widget(table, area);
 }
 
 fn row(v: &DeploymentView, wide: bool, app: &App) -> Row<'static> {
+    let theme = &app.theme;
     let s = &v.state;
     let mut cells: Vec<Cell> = Vec::with_capacity(9);
     if wide {
@@ -133,43 +140,43 @@ fn row(v: &DeploymentView, wide: bool, app: &App) -> Row<'static> {
         format!("{}/{}", s.key.namespace, s.key.name)
     };
     cells.push(Cell::from(name));
-    cells.push(ready_cell(s));
+    cells.push(ready_cell(s, theme));
     cells.push(Cell::from(format!("{}-{}", s.min_replicas, s.max_replicas)));
-    cells.push(hpa_cell(s));
-    cells.push(pct_cell(s.cpu_pct));
-    cells.push(pct_cell(s.mem_pct));
+    cells.push(hpa_cell(s, theme));
+    cells.push(pct_cell(s.cpu_pct, theme));
+    cells.push(pct_cell(s.mem_pct, theme));
     let trend = v
         .forecasts
         .as_ref()
         .and_then(|f| f.cpu.as_ref())
         .map(|f| f.trend);
-    cells.push(trend_cell(trend));
+    cells.push(trend_cell(trend, theme));
     cells.push(match v.recommendation.as_deref() {
-        Some(r) if app.is_dismissed(r) => Cell::from("dismissed").style(theme::dim()),
-        r => badge_cell(r),
+        Some(r) if app.is_dismissed(r) => Cell::from("dismissed").style(theme.dim()),
+        r => badge_cell(r, theme),
     });
     Row::new(cells)
 }
 
-fn ready_cell(s: &DeploymentState) -> Cell<'static> {
+fn ready_cell(s: &DeploymentState, theme: &Theme) -> Cell<'static> {
     let text = format!("{}/{}", s.ready_replicas, s.desired_replicas);
     let style = if s.ready_replicas < s.desired_replicas {
-        Style::new().fg(ratatui::style::Color::Yellow)
+        theme.warning()
     } else {
         Style::new()
     };
     Cell::from(text).style(style)
 }
 
-fn hpa_cell(s: &DeploymentState) -> Cell<'static> {
+fn hpa_cell(s: &DeploymentState, theme: &Theme) -> Cell<'static> {
     use crate::model::WriteBlock;
     match (&s.write_block, &s.hpa) {
         // Unknown is not "none": an HPA may scale it unseen (and writes are refused).
-        (Some(WriteBlock::HpaUnknown(_)), _) => Cell::from("?").style(theme::error()),
+        (Some(WriteBlock::HpaUnknown(_)), _) => Cell::from("?").style(theme.error()),
         (Some(WriteBlock::AmbiguousHpa(names)), _) => {
-            Cell::from(format!("{}×", names.len())).style(theme::error())
+            Cell::from(format!("{}×", names.len())).style(theme.error())
         }
-        (None, None) => Cell::from("-").style(theme::dim()),
+        (None, None) => Cell::from("-").style(theme.dim()),
         (None, Some(h)) => {
             let text = match (h.target_cpu_pct, h.target_mem_pct) {
                 (Some(c), _) => format!("{c}%"),
@@ -178,7 +185,7 @@ fn hpa_cell(s: &DeploymentState) -> Cell<'static> {
             };
             // k9s shows an HPA at its max in red.
             let style = if h.at_max() {
-                theme::error()
+                theme.error()
             } else {
                 Style::new()
             };
@@ -187,20 +194,20 @@ fn hpa_cell(s: &DeploymentState) -> Cell<'static> {
     }
 }
 
-fn pct_cell(p: Option<f64>) -> Cell<'static> {
+fn pct_cell(p: Option<f64>, theme: &Theme) -> Cell<'static> {
     match p {
-        Some(p) => Cell::from(format!("{p:>3.0}%")).style(theme::utilization(p)),
-        None => Cell::from("  ?").style(theme::dim()),
+        Some(p) => Cell::from(format!("{p:>3.0}%")).style(theme.utilization(p)),
+        None => Cell::from("  ?").style(theme.dim()),
     }
 }
 
-fn trend_cell(t: Option<Trend>) -> Cell<'static> {
+fn trend_cell(t: Option<Trend>, theme: &Theme) -> Cell<'static> {
     match t {
         Some(t) => {
             let style = match t {
-                Trend::Increasing => Style::new().fg(theme::ORANGE),
-                Trend::Decreasing => Style::new().fg(ratatui::style::Color::Green),
-                Trend::Stable => theme::dim(),
+                Trend::Increasing => theme.rising(),
+                Trend::Decreasing => theme.falling(),
+                Trend::Stable => theme.dim(),
             };
             Cell::from(t.arrow()).style(style)
         }
@@ -219,12 +226,12 @@ pub fn badge_text(r: &Recommendation) -> String {
     }
 }
 
-fn badge_cell(r: Option<&Recommendation>) -> Cell<'static> {
+fn badge_cell(r: Option<&Recommendation>, theme: &Theme) -> Cell<'static> {
     match r {
-        None => Cell::from("…").style(theme::dim()),
+        None => Cell::from("…").style(theme.dim()),
         Some(r) => Cell::from(Line::from(Span::styled(
             badge_text(r),
-            Style::new().fg(theme::action_color(r.decision.action)),
+            theme.action(r.decision.action),
         ))),
     }
 }

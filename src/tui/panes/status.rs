@@ -1,54 +1,50 @@
-//! The status bar: context, cluster clock, LLM state, data age, and either the input line, a
-//! message, or key hints from the keymap.
+//! The status bar: context, cluster clock, LLM state, data age, and either the prompt being
+//! typed, a message, or hints of the keys that work now (from the keymap of whatever has the
+//! keyboard).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::theme;
 use crate::model::UnixSeconds;
-use crate::tui::app::{App, Mode, Severity};
-use crate::tui::keymap;
+use crate::tui::app::{App, Severity};
+use crate::tui::keymap::Context;
+use crate::tui::popups::Popup;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let sep = Span::styled(" │ ", theme::dim());
+    let theme = &app.theme;
+    let sep = Span::styled(" │ ", theme.dim());
     let mut left = vec![Span::styled(
         format!(" {} ", app.session.context),
-        Style::new().fg(Color::Black).bg(Color::Cyan),
+        theme.context_badge(),
     )];
     if app.session.read_only {
-        left.push(Span::styled(
-            " RO ",
-            Style::new().fg(Color::Black).bg(Color::Yellow),
-        ));
+        left.push(Span::styled(" RO ", theme.read_only_badge()));
     }
     left.push(Span::raw(" "));
     // What the user types comes first, so no notice can push it off a narrow terminal.
-    if let Some((prompt, text)) = match &app.mode {
-        Mode::Filter => Some(("/", app.filter.as_str())),
-        Mode::Command(s) => Some((":", s.as_str())),
+    let prompt = match &app.popup {
+        Some(Popup::Prompt(p)) => Some(p),
         _ => None,
-    } {
-        left.push(Span::styled(prompt, Style::new().fg(Color::Yellow)));
-        left.push(Span::raw(text.to_string()));
-        left.push(Span::styled("▏", Style::new().fg(Color::Yellow)));
+    };
+    if let Some(p) = prompt {
+        left.extend(p.spans(theme));
         left.push(sep.clone());
     }
     if let Some(t) = app.cluster_time {
         left.push(Span::raw(clock(t, area.width >= 100)));
         if let Some(speed) = app.session.speed {
-            left.push(Span::styled(format!(" ×{speed:.0}"), theme::dim()));
+            left.push(Span::styled(format!(" ×{speed:.0}"), theme.dim()));
         }
         left.push(sep.clone());
     }
     // The answer to the last key next: long-lived notices must not push it off the bar.
-    let typing = matches!(app.mode, Mode::Filter | Mode::Command(_));
+    let typing = prompt.is_some();
     if let (false, Some((msg, sev))) = (typing, &app.message) {
         let style = match sev {
-            Severity::Info => Style::new().fg(Color::Green),
-            Severity::Error => theme::error(),
+            Severity::Info => theme.good(),
+            Severity::Error => theme.error(),
         };
         left.push(Span::styled(msg.clone(), style));
         left.push(sep.clone());
@@ -58,36 +54,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     match &app.cluster_error {
         Some(e) => left.push(Span::styled(
             format!("stale {}s: {e}", app.data_age_secs),
-            theme::error(),
+            theme.error(),
         )),
         None => left.push(Span::styled(
             format!("data {}s", app.data_age_secs),
-            theme::dim(),
+            theme.dim(),
         )),
     }
     // Notices are long-lived; a third of the width each keeps messages and hints in view.
     let notice_width = (area.width as usize / 3).max(20);
     for notice in app.notices.values() {
         left.push(sep.clone());
-        left.push(Span::styled(
-            shorten(notice, notice_width),
-            Style::new().fg(Color::Yellow),
-        ));
+        left.push(Span::styled(shorten(notice, notice_width), theme.warning()));
     }
-    match (&app.mode, &app.message) {
-        (Mode::Filter | Mode::Command(_), _) | (_, Some(_)) => {}
-        _ => {
-            left.push(sep);
-            // Help first: on a narrow terminal it may be the only hint that fits.
-            let mut hints: Vec<&str> = keymap::visible(app.session.read_only)
-                .filter_map(|b| b.hint)
-                .collect();
-            if let Some(i) = hints.iter().position(|h| h.starts_with('?')) {
-                let help = hints.remove(i);
-                hints.insert(0, help);
-            }
-            left.push(Span::styled(hints.join("  "), theme::dim()));
-        }
+    // The keys of whatever has the keyboard; a message (the answer to the last key) first.
+    if typing || app.message.is_none() {
+        let context = app.popup.as_ref().map_or(Context::Normal, Popup::context);
+        let hints = app.keymap.hints(context, app.session.read_only);
+        left.push(sep);
+        left.push(Span::styled(hints.join("  "), theme.dim()));
     }
     frame.render_widget(Paragraph::new(Line::from(left)), area);
 }

@@ -1,0 +1,75 @@
+//! The command line (`:`): `:ns [NAME]`, `:ctx [NAME]`, `:q`.
+
+use super::app::{App, Severity};
+use super::popups::{Picker, Popup};
+
+impl App {
+    /// `:ctx NAME`: ask the event loop to connect; the table stays until the new one is up.
+    pub(crate) fn ask_context(&mut self, name: &str) {
+        if name == self.session.context {
+            self.message = Some((format!("already on context {name}"), Severity::Info));
+        } else if self.contexts.iter().any(|c| c == name) {
+            self.switch_context = Some(name.to_string());
+            self.message = Some((format!("connecting to context {name}…"), Severity::Info));
+        } else if self.contexts.is_empty() {
+            self.message = Some((
+                "this cluster has no other contexts (the demo has one)".into(),
+                Severity::Error,
+            ));
+        } else {
+            self.message = Some((
+                format!(
+                    "no context {name:?} in the kubeconfig (have: {})",
+                    self.contexts.join(", ")
+                ),
+                Severity::Error,
+            ));
+        }
+    }
+
+    /// Enter on the command line.
+    pub(crate) fn run_command(&mut self, cmd: &str) {
+        let mut words = cmd.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("q" | "quit" | "q!"), None) => self.should_quit = true,
+            (Some("ns" | "namespace"), None) => self.pick_namespace(),
+            (Some("ctx" | "context"), None) => match self.contexts.as_slice() {
+                [] => self.ask_context(""),
+                [only] => {
+                    self.message = Some((
+                        format!("the kubeconfig has one context: {only}"),
+                        Severity::Info,
+                    ));
+                }
+                all => {
+                    let at = all
+                        .iter()
+                        .position(|c| c == &self.session.context)
+                        .unwrap_or(0);
+                    let picker = Picker::contexts(all.to_vec(), &self.session.context, at);
+                    self.popup = Some(Popup::Picker(picker));
+                }
+            },
+            (Some("ctx" | "context"), Some(name)) => self.ask_context(name),
+            (Some("ns" | "namespace"), Some(name)) => {
+                if name == "all" || name == "-A" {
+                    self.set_namespace(None);
+                } else if self.deployments.keys().any(|k| k.namespace == name) {
+                    self.set_namespace(Some(name.to_string()));
+                } else {
+                    self.message = Some((
+                        format!("no deployments in namespace {name:?}"),
+                        Severity::Error,
+                    ));
+                }
+            }
+            (None, _) => {}
+            _ => {
+                self.message = Some((
+                    format!("unknown command {cmd:?} (try :ns NAME, :ctx NAME, :q)"),
+                    Severity::Error,
+                ));
+            }
+        }
+    }
+}
