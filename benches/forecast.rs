@@ -1,6 +1,12 @@
 //! One forecast of 7 days of 1-minute data (the performance goal: ≤ 20 ms on one core).
 //!
 //!     cargo bench --bench forecast
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::hint::black_box;
 

@@ -4,6 +4,12 @@
 //!     cargo run --release --example forecast_eval [-- DIR]
 //!
 //! Prints a Markdown table (the one in docs/benchmarks.md) and the goals met or missed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::path::PathBuf;
 

@@ -8,6 +8,10 @@ use clap::Parser;
 
 use ai4k8s::cli::{self, Cli};
 
+#[allow(
+    clippy::print_stderr,
+    reason = "the one place a failure is told: after the face has given the terminal back"
+)]
 fn main() -> ExitCode {
     // A panic report that names where; the TUI restores the terminal first (ratatui's hook).
     if let Err(e) = color_eyre::install() {

@@ -1,5 +1,11 @@
 //! Flow tests of the write keys on the simulated cluster: the real App key handling, the real
 //! engine and actions (guard, journal) and the simulator's world, which must show the change.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,11 @@
 //! The autopilot over a simulated day of the demo cluster (virtual clock, no sleeping), and the
 //! headless `ai4k8s autopilot` command stopping cleanly on SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,11 @@
 //! `ai4k8s backtest` as a user runs it: the table, the JSON shape, and one-line exit-2 errors
 //! naming the file and line for bad traces, bad flags and `--policies llm` without a key.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

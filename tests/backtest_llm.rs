@@ -1,6 +1,12 @@
 //! The `llm` policy against a loopback fake OpenAI-compatible server: the advisor's answers,
 //! brought into the policy's range, become the HPA's floor after the warm-up, the policy alone
 //! answers during it, and the same path works from the CLI with a key from the environment.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,5 +1,11 @@
 //! The CLI contract from the outside: exit statuses, one-line errors naming file and line, the
 //! recommendation JSON of `ai4k8s recommend`, and the shell completions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::process::{Command, Output};
 

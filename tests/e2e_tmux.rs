@@ -1,6 +1,12 @@
 //! End to end: the built binary with `--demo` in a real terminal (tmux), driven by keys, read
 //! back from the screen. Asserts the screen text after each key and a clean exit: status 0 and
 //! the terminal back in cooked mode with the alternate screen left.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -4,6 +4,12 @@
 //! the same segment of its history through its `ai4k8s` policy. Their replica-hours agree
 //! within 5 %; the same inputs give the same recommendation through the card's path and
 //! through `recommend`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::sync::Arc;
 

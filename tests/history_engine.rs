@@ -1,6 +1,12 @@
 //! The engine with a history backend: it starts from the store merged with the cluster's own
 //! history, persists every closed minute, and merges a Prometheus backfill after its first
 //! snapshot (or says why there is none).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::sync::Arc;
 use std::time::Duration;

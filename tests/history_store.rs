@@ -1,5 +1,11 @@
 //! The persistent history store: round trip, restart, thinning, footprint, and crashes (a
 //! writer process killed mid-transaction, a torn WAL).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -4,6 +4,12 @@
 //!
 //! Floors, lowest first (`docs/architecture.md` draws them): a module may import its own floor or
 //! a lower one. Re-exports (`pub use`) in a module's table of contents are not imports.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

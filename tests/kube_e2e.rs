@@ -4,6 +4,12 @@
 //! `recommend -o json --kubeconfig F`. The served world's clock is all but stopped, so the API
 //! must show exactly what an in-process `SimWorld` with the same seed and warm-up holds. The TUI
 //! itself runs on that path in tmux.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! The engine and the TUI's app over the kube path, against the kube tests' fake API server:
 //! a connection that drops mid-watch, and a server that comes back with nothing changed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

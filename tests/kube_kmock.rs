@@ -3,6 +3,12 @@
 //! deployments, HPAs and pods are polled instead of watched), no strategic merge, no dry run and
 //! no Scale objects (`/scale` patches the deployment): reads, `/scale`, merge patches,
 //! annotation removal and HPA creation are what it supports and what is checked here.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

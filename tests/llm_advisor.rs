@@ -1,6 +1,12 @@
 //! The LLM advisor against a fake OpenAI-compatible server on loopback (wiremock) replaying
 //! Groq-shaped replies: parsing, fallbacks, cache, rate limit, budget, restart, anonymization
 //! and key hygiene.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

@@ -8,6 +8,12 @@
 //! The cluster is deliberately simple: demand follows the trace (scaled so its median needs
 //! 2.5 pods at 70 %), replicas follow the HPA formula on the current load at once, and the
 //! forecast peak is the trace's own maximum over the next 6 hours.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

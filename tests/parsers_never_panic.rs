@@ -3,6 +3,12 @@
 //! that says where and why. Each property runs 256–512 cases; the edits come from
 //! `src/mutate.rs`, shared with the unit tests of the crate-private parsers (LLM replies,
 //! Prometheus answers).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::sync::OnceLock;
 

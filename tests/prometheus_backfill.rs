@@ -3,6 +3,12 @@
 //! blocks with `promtool tsdb create-blocks-from openmetrics`, served by a Prometheus started on
 //! 127.0.0.1, and the backfill's % of requests is checked against the generated numbers.
 //! Error answers (4xx, 5xx, bad JSON) come from a loopback mock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

@@ -2,6 +2,12 @@
 //! free loopback port, points kubectl at it through a kubeconfig in a temp dir, and checks both
 //! what kubectl prints and what the simulated world became. Time in the world only moves when a
 //! test advances it, so outputs are deterministic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,11 @@
 //! `:ctx`: the real event loop (TestBackend, keys from a channel) switches to another session
 //! when it is up, keeps the old one when the connection fails, and says why.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::io;
 use std::sync::Arc;

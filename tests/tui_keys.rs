@@ -1,5 +1,11 @@
 //! `[keys]` and `NO_COLOR`: a key rebound in the config works in the real event loop (and the
 //! hint bar names it), and the no-colour theme draws every screen without a colour.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use std::io;
 use std::time::Duration;

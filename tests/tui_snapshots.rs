@@ -1,5 +1,11 @@
 //! Whole-screen and per-pane snapshots of the TUI over the demo cluster (fixed seed), drawn with
 //! ratatui's TestBackend exactly as the running app draws them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use ai4k8s::advisor::Advisor;
 use ai4k8s::config::AdvisorConfig;

@@ -6,6 +6,12 @@
 //! The effect of a plan is computed here by a model of its own (what each field does to the
 //! running replicas once the HPA syncs), not by the guard's code, so the guard is checked
 //! against something it does not share.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

@@ -3,6 +3,12 @@
 //! the intent stops the write, a lost outcome line keeps the change undoable, a failed rollback
 //! reaches the user's error, an interrupted write is told at the next start, and a change made
 //! under the user stops with what changed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

@@ -252,6 +252,7 @@ fn process_alive(pid: u32) -> bool {
             return false;
         };
         // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        #[allow(unsafe_code)]
         let r = unsafe { libc::kill(pid, 0) };
         r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }

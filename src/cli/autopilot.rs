@@ -12,6 +12,10 @@ use crate::actions::{Actions, Journal};
 use crate::autopilot;
 
 /// A read-only context without `--dry-run` is bad input.
+#[allow(
+    clippy::print_stdout,
+    reason = "the headless face: its log lines are its output"
+)]
 pub async fn run(setup: &Setup, dry_run: bool) -> Result<(), Failure> {
     let cfg = &setup.cfg;
     let cluster = connect(setup, true).await?;

@@ -10,6 +10,10 @@ use crate::model::DeploymentKey;
 use crate::pipeline;
 
 /// `deployment`: `NAMESPACE/NAME`, or None for every deployment.
+#[allow(
+    clippy::print_stderr,
+    reason = "warnings go to stderr so `-o json` stays parseable"
+)]
 pub async fn run(setup: &Setup, deployment: Option<&str>, output: Output) -> Result<(), Failure> {
     let bad = |e: String| Failure::bad_input(format!("recommend: {e}"));
     let wanted = deployment

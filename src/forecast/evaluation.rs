@@ -461,6 +461,7 @@ fn thread_cpu_seconds() -> Option<f64> {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes only into `ts`, a valid timespec on this stack frame.
+    #[allow(unsafe_code)]
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }

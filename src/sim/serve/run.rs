@@ -25,6 +25,10 @@ pub struct ServeArgs {
 }
 
 /// Run the server until Ctrl-C, printing where it listens.
+#[allow(
+    clippy::print_stdout,
+    reason = "`sim serve` says where it listens (tests wait for that line)"
+)]
 pub async fn run(args: ServeArgs) -> io::Result<()> {
     let world = match args.deployments {
         None => SimWorld::demo(args.seed, args.history_hours),
