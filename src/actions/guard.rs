@@ -178,6 +178,11 @@ fn check_effect(change: &Change, state: &DeploymentState, limits: Limits) -> Res
             if !(lo..=hi).contains(to) {
                 return out(format!("minReplicas {to} is outside [{lo}, {hi}]"));
             }
+            // The floor is what the deployment runs once the HPA acts again, even when it is
+            // scaled to zero today (and so moves nothing now).
+            if *to > cap {
+                return out(format!("minReplicas {to} is above the cap of {cap}"));
+            }
         }
         Change::HpaBounds { to, .. } => check_bounds(to.0, to.1, limits)?,
         Change::HpaTarget { to, .. } => {
@@ -310,6 +315,31 @@ mod tests {
         assert!(matches!(
             check(&plan(min(3)), &state(4, false), LIMITS),
             Err(Refusal::Stale(_))
+        ));
+    }
+
+    #[test]
+    fn a_floor_above_the_cap_is_refused_even_at_zero_replicas() {
+        // Found by write_properties: at zero replicas an HPA moves nothing, so the effect check
+        // saw no replica count to hold against the cap, and minReplicas 11 went through with a
+        // cap of 1. The HPA would run 11 as soon as the deployment is scaled up.
+        let limits = Limits {
+            max_step: 4,
+            replicas_cap: 6,
+        };
+        let mut s = state(0, true).with_bounds(1, 20);
+        if let Some(h) = s.hpa.as_mut() {
+            h.max_replicas = 20;
+        }
+        let min = |to| Change::HpaMin {
+            hpa: "app".into(),
+            from: 2,
+            to,
+        };
+        assert_eq!(check(&plan(min(6)), &s, limits), Ok(()));
+        assert!(matches!(
+            check(&plan(min(11)), &s, limits),
+            Err(Refusal::OutOfBounds(m)) if m.contains("above the cap of 6")
         ));
     }
 
