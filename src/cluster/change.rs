@@ -1,9 +1,11 @@
 //! One write, as one field of one object from one value to another: what a plan is made of,
-//! what the guard checks, the journal records and undo inverts.
+//! what the guard checks, the journal records, undo inverts and the `Cluster` trait takes.
+//! `Change::operation` is the one mapping from a change to what the API is asked to do, shared
+//! by every implementation of the trait.
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{HpaSpec, annotations};
+use super::{HpaExpect, HpaSpec, annotations};
 use crate::model::{DeploymentKey, DeploymentState, FloorMark};
 
 /// One field of one object, from one value to another.
@@ -38,7 +40,93 @@ pub enum Change {
     CreateHpa { spec: HpaSpec },
 }
 
+/// What the API is asked to do for a change (`Change::operation`): the calls a `Cluster`
+/// implementation makes, each carrying what the object must still show where that matters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operation {
+    /// Set spec.replicas through the `/scale` subresource (absolute, like `kubectl scale`).
+    Scale { replicas: u32 },
+    /// Set the bounds (None: left as it is) of the deployment's HPA, the one `expect` names,
+    /// while it shows the values `expect` gives.
+    PatchHpa {
+        expect: HpaExpect,
+        min_replicas: Option<u32>,
+        max_replicas: Option<u32>,
+    },
+    /// Set the CPU utilization target (% of requests) of the deployment's HPA, its other
+    /// metrics untouched, under the same `expect` as `PatchHpa`.
+    PatchHpaTarget { expect: HpaExpect, cpu_pct: u32 },
+    /// Set (Some) or remove (None) annotations on the deployment.
+    Annotate {
+        changes: Vec<(String, Option<String>)>,
+    },
+    /// Create an HPA for a deployment that has none.
+    CreateHpa { spec: HpaSpec },
+}
+
 impl Change {
+    /// What the API is asked to do: the one mapping every `Cluster` implementation follows.
+    /// HPA patches expect the HPA the change names to still show the change's `from`, so a
+    /// change made from values someone has since moved stops instead of overwriting theirs.
+    pub fn operation(&self) -> Operation {
+        let expect = |hpa: &str| HpaExpect {
+            name: hpa.to_string(),
+            ..HpaExpect::default()
+        };
+        match self {
+            Change::Scale { to, .. } => Operation::Scale { replicas: *to },
+            Change::HpaMin { hpa, from, to } => Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(*from),
+                    ..expect(hpa)
+                },
+                min_replicas: Some(*to),
+                max_replicas: None,
+            },
+            Change::HpaBounds { hpa, from, to } => Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(from.0),
+                    max_replicas: Some(from.1),
+                    ..expect(hpa)
+                },
+                min_replicas: Some(to.0),
+                max_replicas: Some(to.1),
+            },
+            Change::HpaTarget { hpa, from, to } => Operation::PatchHpaTarget {
+                expect: HpaExpect {
+                    cpu_target_pct: Some(*from),
+                    ..expect(hpa)
+                },
+                cpu_pct: *to,
+            },
+            Change::FloorMark { to, .. } => Operation::Annotate {
+                changes: vec![(
+                    annotations::FLOOR.to_string(),
+                    to.map(|m| m.to_annotation()),
+                )],
+            },
+            Change::BoundsAnnotations { to, .. } => Operation::Annotate {
+                changes: vec![
+                    (
+                        annotations::MIN_REPLICAS.to_string(),
+                        to.0.map(|v| v.to_string()),
+                    ),
+                    (
+                        annotations::MAX_REPLICAS.to_string(),
+                        to.1.map(|v| v.to_string()),
+                    ),
+                ],
+            },
+            Change::Predictive { to, .. } => Operation::Annotate {
+                changes: vec![(
+                    annotations::PREDICTIVE.to_string(),
+                    to.then(|| "true".to_string()),
+                )],
+            },
+            Change::CreateHpa { spec } => Operation::CreateHpa { spec: spec.clone() },
+        }
+    }
+
     /// The change that restores what this one replaced; None when it cannot be undone here.
     pub fn inverse(&self) -> Option<Change> {
         Some(match self {
