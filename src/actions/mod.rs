@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use crate::cluster::{Cluster, ClusterError};
 use crate::model::{DeploymentKey, DeploymentState, Recommendation, UnixSeconds};
 
-/// A change lives with the `Cluster` trait that takes it; `actions::change` and
-/// `actions::Change` are the names plans, the guard and the journal know it by.
-pub use crate::cluster::change::{self, Change};
+/// A change lives with the `Cluster` trait that takes it (`cluster::change`); plans, the guard
+/// and the journal are made of it.
+pub use crate::cluster::Change;
 pub use gate::{Autopilot, AutopilotOptions, Skip};
 pub use guard::{Limits, Refusal};
 pub use journal::{Entry, EntryKind, Journal, Outcome, RecommendationNote};
