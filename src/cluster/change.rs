@@ -365,3 +365,129 @@ pub fn replicas_after(change: &Change, state: &DeploymentState) -> Option<u32> {
         | Change::Predictive { .. } => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect(hpa: &str) -> HpaExpect {
+        HpaExpect {
+            name: hpa.into(),
+            ..HpaExpect::default()
+        }
+    }
+
+    fn annotate(changes: &[(&str, Option<&str>)]) -> Operation {
+        Operation::Annotate {
+            changes: changes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn replicas_and_hpa_changes_patch_what_they_name_from_what_they_start_from() {
+        assert_eq!(
+            Change::Scale { from: 3, to: 5 }.operation(),
+            Operation::Scale { replicas: 5 }
+        );
+        let min = Change::HpaMin {
+            hpa: "web".into(),
+            from: 2,
+            to: 4,
+        };
+        assert_eq!(
+            min.operation(),
+            Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(2),
+                    ..expect("web")
+                },
+                min_replicas: Some(4),
+                max_replicas: None,
+            }
+        );
+        let bounds = Change::HpaBounds {
+            hpa: "web".into(),
+            from: (2, 10),
+            to: (3, 8),
+        };
+        assert_eq!(
+            bounds.operation(),
+            Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(2),
+                    max_replicas: Some(10),
+                    ..expect("web")
+                },
+                min_replicas: Some(3),
+                max_replicas: Some(8),
+            }
+        );
+        let target = Change::HpaTarget {
+            hpa: "web".into(),
+            from: 70,
+            to: 60,
+        };
+        assert_eq!(
+            target.operation(),
+            Operation::PatchHpaTarget {
+                expect: HpaExpect {
+                    cpu_target_pct: Some(70),
+                    ..expect("web")
+                },
+                cpu_pct: 60,
+            }
+        );
+        let spec = HpaSpec {
+            min_replicas: 1,
+            max_replicas: 4,
+            target_cpu_pct: Some(70),
+            target_mem_pct: None,
+        };
+        assert_eq!(
+            Change::CreateHpa { spec: spec.clone() }.operation(),
+            Operation::CreateHpa { spec }
+        );
+    }
+
+    #[test]
+    fn annotation_changes_set_their_keys_or_remove_them() {
+        let mark = FloorMark {
+            raised: true,
+            at: 1_000,
+            until: None,
+        };
+        let value = mark.to_annotation();
+        let floor = |from, to| Change::FloorMark { from, to }.operation();
+        assert_eq!(
+            floor(None, Some(mark)),
+            annotate(&[(annotations::FLOOR, Some(value.as_str()))])
+        );
+        assert_eq!(
+            floor(Some(mark), None),
+            annotate(&[(annotations::FLOOR, None)])
+        );
+        let bounds = Change::BoundsAnnotations {
+            from: (None, Some(6)),
+            to: (Some(2), None),
+        };
+        assert_eq!(
+            bounds.operation(),
+            annotate(&[
+                (annotations::MIN_REPLICAS, Some("2")),
+                (annotations::MAX_REPLICAS, None)
+            ])
+        );
+        let predictive = |from, to| Change::Predictive { from, to }.operation();
+        assert_eq!(
+            predictive(false, true),
+            annotate(&[(annotations::PREDICTIVE, Some("true"))])
+        );
+        assert_eq!(
+            predictive(true, false),
+            annotate(&[(annotations::PREDICTIVE, None)])
+        );
+    }
+}
