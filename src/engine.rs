@@ -814,47 +814,17 @@ mod tests {
         ) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, crate::cluster::ClusterError> {
             Ok(Vec::new())
         }
-        async fn scale(
+        async fn write(
             &self,
             _: &DeploymentKey,
-            _: u32,
-        ) -> Result<(), crate::cluster::ClusterError> {
-            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
-        }
-        async fn patch_hpa(
-            &self,
-            _: &DeploymentKey,
-            _: &crate::cluster::HpaExpect,
-            _: Option<u32>,
-            _: Option<u32>,
-        ) -> Result<(), crate::cluster::ClusterError> {
-            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
-        }
-        async fn patch_hpa_target(
-            &self,
-            _: &DeploymentKey,
-            _: &crate::cluster::HpaExpect,
-            _: u32,
-        ) -> Result<(), crate::cluster::ClusterError> {
-            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
-        }
-        async fn annotate(
-            &self,
-            _: &DeploymentKey,
-            _: &[(String, Option<String>)],
-        ) -> Result<(), crate::cluster::ClusterError> {
-            Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
-        }
-        async fn create_hpa(
-            &self,
-            _: &DeploymentKey,
-            _: &crate::cluster::HpaSpec,
+            _: &crate::cluster::Change,
         ) -> Result<(), crate::cluster::ClusterError> {
             Err(crate::cluster::ClusterError::ReadOnly("fixed".into()))
         }
         async fn dry_run(
             &self,
-            _: &crate::cluster::Write,
+            _: &DeploymentKey,
+            _: &crate::cluster::Change,
         ) -> Result<(), crate::cluster::ClusterError> {
             Ok(())
         }

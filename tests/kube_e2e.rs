@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
-use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write, annotations};
+use ai4k8s::cluster::{Change, Cluster, ClusterError, HpaSpec};
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
 use ai4k8s::sim::SimWorld;
 
@@ -175,15 +175,14 @@ async fn kube_writes_change_the_sim_world() {
 
     // Dry run: validated by the server, nothing changes.
     let before = find(&first, &ledger).desired_replicas;
-    c.dry_run(&Write::Scale {
-        key: ledger.clone(),
-        replicas: before + 2,
-    })
-    .await
-    .expect("dry run");
+    let scale = Change::Scale {
+        from: before,
+        to: before + 2,
+    };
+    c.dry_run(&ledger, &scale).await.expect("dry run");
     assert_eq!(find(&fresh().await, &ledger).desired_replicas, before);
 
-    c.scale(&ledger, before + 2).await.expect("scale");
+    c.write(&ledger, &scale).await.expect("scale");
     assert_eq!(find(&fresh().await, &ledger).desired_replicas, before + 2);
     until(&c, "scale seen by the watch", |s| {
         find(s, &ledger).desired_replicas == before + 2
@@ -194,14 +193,12 @@ async fn kube_writes_change_the_sim_world() {
         .hpa
         .clone()
         .expect("frontend's HPA");
-    let expect = HpaExpect {
-        name: hpa_before.name.clone(),
-        min_replicas: Some(hpa_before.min_replicas),
-        ..HpaExpect::default()
+    let min = Change::HpaMin {
+        hpa: hpa_before.name.clone(),
+        from: hpa_before.min_replicas,
+        to: 5,
     };
-    c.patch_hpa(&frontend, &expect, Some(5), None)
-        .await
-        .expect("patch hpa");
+    c.write(&frontend, &min).await.expect("patch hpa");
     let hpa = find(&fresh().await, &frontend)
         .hpa
         .clone()
@@ -212,12 +209,12 @@ async fn kube_writes_change_the_sim_world() {
     // The policy's target move: only the CPU metric's averageUtilization changes.
     let target_before = hpa.target_cpu_pct.expect("frontend scales on CPU");
     let target_after = if target_before == 85 { 80 } else { 85 };
-    let expect = HpaExpect {
-        name: hpa.name.clone(),
-        cpu_target_pct: Some(target_before),
-        ..HpaExpect::default()
+    let target = |to: u32| Change::HpaTarget {
+        hpa: hpa.name.clone(),
+        from: target_before,
+        to,
     };
-    c.patch_hpa_target(&frontend, &expect, target_after)
+    c.write(&frontend, &target(target_after))
         .await
         .expect("patch hpa target");
     let h = find(&fresh().await, &frontend)
@@ -231,7 +228,7 @@ async fn kube_writes_change_the_sim_world() {
         "nothing else moved"
     );
     let e = c
-        .patch_hpa_target(&frontend, &expect, 0)
+        .write(&frontend, &target(0))
         .await
         .expect_err("a 0 % target");
     assert!(matches!(e, ClusterError::Invalid(_)), "{e:?}");
@@ -242,24 +239,24 @@ async fn kube_writes_change_the_sim_world() {
         at: first.time,
         until: Some(first.time + 600),
     };
-    c.annotate(
-        &frontend,
-        &[(annotations::FLOOR.into(), Some(mark.to_annotation()))],
-    )
-    .await
-    .expect("annotate floor");
+    let floor = Change::FloorMark {
+        from: None,
+        to: Some(mark),
+    };
+    c.write(&frontend, &floor).await.expect("annotate floor");
     assert_eq!(find(&fresh().await, &frontend).floor_mark, Some(mark));
 
-    c.annotate(
-        &ledger,
-        &[(annotations::PREDICTIVE.into(), Some("true".into()))],
-    )
-    .await
-    .expect("annotate");
+    let predictive = Change::Predictive {
+        from: false,
+        to: true,
+    };
+    c.write(&ledger, &predictive).await.expect("annotate");
     assert!(find(&fresh().await, &ledger).predictive_enabled);
-    c.annotate(&ledger, &[(annotations::PREDICTIVE.into(), None)])
-        .await
-        .expect("remove");
+    let off = Change::Predictive {
+        from: true,
+        to: false,
+    };
+    c.write(&ledger, &off).await.expect("remove");
     assert!(!find(&fresh().await, &ledger).predictive_enabled);
 
     let spec = HpaSpec {
@@ -268,7 +265,9 @@ async fn kube_writes_change_the_sim_world() {
         target_cpu_pct: Some(70),
         target_mem_pct: None,
     };
-    c.create_hpa(&ledger, &spec).await.expect("create hpa");
+    c.write(&ledger, &Change::CreateHpa { spec })
+        .await
+        .expect("create hpa");
     let h = find(&fresh().await, &ledger)
         .hpa
         .clone()
@@ -280,19 +279,22 @@ async fn kube_writes_change_the_sim_world() {
     until(&c, "hpa seen", |s| find(s, &ledger).hpa.is_some()).await;
 
     let e = c
-        .scale(&DeploymentKey::new("shop", "nope"), 1)
+        .write(
+            &DeploymentKey::new("shop", "nope"),
+            &Change::Scale { from: 1, to: 1 },
+        )
         .await
         .expect_err("unknown deployment");
     assert!(matches!(e, ClusterError::NotFound(_)), "{e:?}");
+    // From the minReplicas of 5 set above.
     let e = c
-        .patch_hpa(
+        .write(
             &frontend,
-            &HpaExpect {
-                name: hpa_before.name.clone(),
-                ..HpaExpect::default()
+            &Change::HpaMin {
+                hpa: hpa_before.name.clone(),
+                from: 5,
+                to: 50,
             },
-            Some(50),
-            None,
         )
         .await
         .expect_err("min above max");

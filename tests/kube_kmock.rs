@@ -15,7 +15,7 @@ mod common;
 use std::time::Duration;
 
 use ai4k8s::cluster::kube::{KubeCluster, KubeOptions};
-use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, SourceState, annotations};
+use ai4k8s::cluster::{Change, Cluster, ClusterError, HpaSpec, SourceState};
 use ai4k8s::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
 use common::kmock::{kmock_installed, kubeconfig, start_kmock};
 use serde_json::{Value, json};
@@ -142,16 +142,16 @@ async fn kube_path_reads_and_writes_through_kmock() {
     // Writes, each seen back through the reads.
     let api_key = DeploymentKey::new("shop", "api");
     let web_key = DeploymentKey::new("shop", "web");
-    c.scale(&api_key, 3).await.expect("scale through /scale");
+    c.write(&api_key, &Change::Scale { from: 1, to: 3 })
+        .await
+        .expect("scale through /scale");
     until(&c, "scaled", |s| find(s, "api").desired_replicas == 3).await;
-    c.annotate(
-        &api_key,
-        &[(annotations::PREDICTIVE.into(), Some("true".into()))],
-    )
-    .await
-    .expect("annotate");
+    let predictive = |from: bool, to: bool| Change::Predictive { from, to };
+    c.write(&api_key, &predictive(false, true))
+        .await
+        .expect("annotate");
     until(&c, "annotated", |s| find(s, "api").predictive_enabled).await;
-    c.annotate(&api_key, &[(annotations::PREDICTIVE.into(), None)])
+    c.write(&api_key, &predictive(true, false))
         .await
         .expect("remove annotation");
     until(&c, "annotation removed", |s| {
@@ -162,14 +162,13 @@ async fn kube_path_reads_and_writes_through_kmock() {
         .hpa
         .clone()
         .expect("web's HPA");
-    let expect = HpaExpect {
-        name: web_hpa.name.clone(),
-        max_replicas: Some(web_hpa.max_replicas),
-        ..HpaExpect::default()
+    // No change moves maxReplicas alone: the bounds, with minReplicas kept as it is.
+    let bounds = Change::HpaBounds {
+        hpa: web_hpa.name.clone(),
+        from: (web_hpa.min_replicas, web_hpa.max_replicas),
+        to: (web_hpa.min_replicas, 10),
     };
-    c.patch_hpa(&web_key, &expect, None, Some(10))
-        .await
-        .expect("patch hpa");
+    c.write(&web_key, &bounds).await.expect("patch hpa");
     until(&c, "hpa max 10", |s| find(s, "web").max_replicas == 10).await;
     let spec = HpaSpec {
         min_replicas: 1,
@@ -177,7 +176,9 @@ async fn kube_path_reads_and_writes_through_kmock() {
         target_cpu_pct: Some(70),
         target_mem_pct: None,
     };
-    c.create_hpa(&api_key, &spec).await.expect("create hpa");
+    c.write(&api_key, &Change::CreateHpa { spec })
+        .await
+        .expect("create hpa");
     until(&c, "api has an HPA", |s| {
         find(s, "api")
             .hpa
@@ -186,7 +187,10 @@ async fn kube_path_reads_and_writes_through_kmock() {
     })
     .await;
     let e = c
-        .scale(&DeploymentKey::new("shop", "nope"), 1)
+        .write(
+            &DeploymentKey::new("shop", "nope"),
+            &Change::Scale { from: 1, to: 1 },
+        )
         .await
         .expect_err("no such deployment");
     assert!(matches!(e, ClusterError::NotFound(_)), "{e:?}");

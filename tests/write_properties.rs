@@ -21,7 +21,7 @@ use ai4k8s::actions::Change;
 use ai4k8s::actions::plan::{self, Plan};
 use ai4k8s::actions::{Actions, Journal, Limits, guard};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cluster::{HpaSpec, Write, annotations, deployment_bounds};
+use ai4k8s::cluster::{HpaSpec, Operation, annotations, deployment_bounds};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{Command, Update};
 use ai4k8s::model::{AdvisorInputs, DeploymentState, HpaState, PolicyChange, WriteBlock};
@@ -279,8 +279,9 @@ proptest! {
 
 use common::intercepted::Intercepted;
 
-/// What is wrong with `write` on the deployment as it is when the write arrives, if anything.
-fn violation(write: &Write, s: &DeploymentState, limits: Limits) -> Option<String> {
+/// What is wrong with `change` (as the API is asked to make it) on the deployment as it is
+/// when the write arrives, if anything.
+fn violation(change: &Change, s: &DeploymentState, limits: Limits) -> Option<String> {
     let now = s.desired_replicas;
     // The replicas once the HPA (old or new) syncs to what the write sets.
     let clamp = |lo: u32, hi: u32| {
@@ -290,14 +291,14 @@ fn violation(write: &Write, s: &DeploymentState, limits: Limits) -> Option<Strin
             0
         }
     };
-    let moves_to = match write {
-        Write::Scale { replicas, .. } => {
-            if s.hpa.is_some() || !(s.min_replicas..=s.max_replicas).contains(replicas) {
+    let moves_to = match change.operation() {
+        Operation::Scale { replicas } => {
+            if s.hpa.is_some() || !(s.min_replicas..=s.max_replicas).contains(&replicas) {
                 return Some(format!("scale to {replicas} on {s:?}"));
             }
-            Some(*replicas)
+            Some(replicas)
         }
-        Write::PatchHpa {
+        Operation::PatchHpa {
             min_replicas,
             max_replicas,
             ..
@@ -310,9 +311,9 @@ fn violation(write: &Write, s: &DeploymentState, limits: Limits) -> Option<Strin
             }
             Some(clamp(lo, hi))
         }
-        Write::CreateHpa { spec, .. } => Some(clamp(spec.min_replicas, spec.max_replicas)),
-        Write::Annotate { changes, .. } => {
-            for (k, v) in changes {
+        Operation::CreateHpa { spec } => Some(clamp(spec.min_replicas, spec.max_replicas)),
+        Operation::Annotate { changes } => {
+            for (k, v) in &changes {
                 let n = v.as_deref().and_then(|v| v.parse::<u32>().ok());
                 if (k == annotations::MAX_REPLICAS && n.is_some_and(|n| n > limits.replicas_cap))
                     || (k == annotations::MIN_REPLICAS && n == Some(0))
@@ -322,10 +323,10 @@ fn violation(write: &Write, s: &DeploymentState, limits: Limits) -> Option<Strin
             }
             None
         }
-        Write::PatchHpaTarget { .. } => None,
+        Operation::PatchHpaTarget { .. } => None,
     };
     if s.write_block.is_some() {
-        return Some(format!("a write with unknown HPA state: {write:?}"));
+        return Some(format!("a write with unknown HPA state: {change:?}"));
     }
     let after = moves_to?;
     let bad =
@@ -387,8 +388,8 @@ proptest! {
             let checked = Arc::new(Intercepted::new(sim.clone()));
             let found: Arc<Mutex<Vec<String>>> = Arc::default();
             let seen = found.clone();
-            checked.hook(move |write, state| {
-                if let Some(v) = state.and_then(|s| violation(write, s, limits)) {
+            checked.hook(move |_, change, state| {
+                if let Some(v) = state.and_then(|s| violation(change, s, limits)) {
                     seen.lock().expect("violations").push(v);
                 }
             });

@@ -20,7 +20,7 @@ use ai4k8s::actions::journal::{self, Entry, Outcome};
 use ai4k8s::actions::plan::{self, Intent, Plan};
 use ai4k8s::actions::{ActionError, Actions, Journal, Limits};
 use ai4k8s::advisor::Advisor;
-use ai4k8s::cluster::{Cluster, ClusterError, HpaExpect};
+use ai4k8s::cluster::{Cluster, ClusterError};
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::engine::{self, Command, EngineOptions, Update};
 use ai4k8s::model::{DeploymentKey, DeploymentState};
@@ -84,7 +84,7 @@ async fn the_intent_is_on_disk_before_the_cluster_sees_the_write() {
     let plan = bounds_plan(&before);
     let seen: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let (dir, log) = (s.data.path().to_path_buf(), seen.clone());
-    s.cluster.hook(move |_, _| {
+    s.cluster.hook(move |_, _, _| {
         let mut log = log.lock().expect("log");
         if log.is_empty() {
             *log = lines(&dir);
@@ -136,7 +136,7 @@ async fn a_lost_outcome_line_keeps_the_change_undoable_and_says_so() {
     let path = s.data.path().join(journal::FILE_NAME);
     // During the write the journal file turns into a directory: the outcome cannot be added.
     let p = path.clone();
-    s.cluster.hook(move |_, _| {
+    s.cluster.hook(move |_, _, _| {
         if p.is_file() {
             let _ = std::fs::remove_file(&p);
             let _ = std::fs::create_dir(&p);
@@ -156,7 +156,7 @@ async fn a_lost_outcome_line_keeps_the_change_undoable_and_says_so() {
     );
     assert_eq!(s.actions.undo_depth(), 1, "undo still knows it");
     // Journal back; undo restores the bounds.
-    s.cluster.hook(|_, _| {});
+    s.cluster.hook(|_, _, _| {});
     std::fs::remove_dir(&path).expect("rmdir");
     s.actions.undo_last().await.expect("undone");
     let after = state(&s.sim, "shop", "checkout");
@@ -279,13 +279,12 @@ async fn a_change_made_under_the_user_stops_with_what_changed_and_asks_again() {
     let plan = bounds_plan(&before);
     // Someone raises minReplicas after the user confirmed a plan made from the old value.
     let key = before.key.clone();
-    let expect = HpaExpect {
-        name: h.name.clone(),
-        ..HpaExpect::default()
+    let theirs = Change::HpaMin {
+        hpa: h.name.clone(),
+        from: h.min_replicas,
+        to: h.min_replicas + 2,
     };
-    sim.patch_hpa(&key, &expect, Some(h.min_replicas + 2), None)
-        .await
-        .expect("their change");
+    sim.write(&key, &theirs).await.expect("their change");
     cmd.send(Command::Execute(Box::new(plan))).expect("send");
     let (mut message, mut again) = (None, None);
     let _ = tokio::time::timeout(Duration::from_secs(20), async {

@@ -10,8 +10,8 @@
 
 use crate::model::DeploymentState;
 
-use super::change::{Change, replicas_after};
 use super::plan::Plan;
+use crate::cluster::change::{Change, replicas_after};
 
 /// Limits the guard enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

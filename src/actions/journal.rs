@@ -15,8 +15,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::change::Change;
 use super::plan::Intent;
+use crate::cluster::Change;
 use crate::model::{DeploymentKey, RecommendationSource, ScalingAction, UnixSeconds};
 
 pub const FILE_NAME: &str = "journal.jsonl";

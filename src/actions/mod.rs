@@ -4,7 +4,6 @@
 //! nothing is half applied), and journals the outcome. An intent without an outcome is a write
 //! that may have happened: `Journal::unfinished` finds them at start.
 
-pub mod change;
 pub mod gate;
 pub mod guard;
 pub mod journal;
@@ -12,10 +11,12 @@ pub mod plan;
 
 use std::sync::{Arc, Mutex};
 
-use crate::cluster::{Cluster, ClusterError, HpaExpect, annotations};
+use crate::cluster::{Cluster, ClusterError};
 use crate::model::{DeploymentKey, DeploymentState, Recommendation, UnixSeconds};
 
-pub use change::Change;
+/// A change lives with the `Cluster` trait that takes it (`cluster::change`); plans, the guard
+/// and the journal are made of it.
+pub use crate::cluster::Change;
 pub use gate::{Autopilot, AutopilotOptions, Skip};
 pub use guard::{Limits, Refusal};
 pub use journal::{Entry, EntryKind, Journal, Outcome, RecommendationNote};
@@ -211,14 +212,14 @@ impl Actions {
     async fn apply_all(&self, plan: &Plan) -> Result<(), ActionError> {
         let mut done: Vec<&Change> = Vec::new();
         for change in &plan.changes {
-            if let Err(e) = self.apply_change(&plan.key, change).await {
+            if let Err(e) = self.cluster.write(&plan.key, change).await {
                 let mut rollback = Vec::new();
                 for applied in done.iter().rev() {
                     let Some(inv) = applied.inverse() else {
                         rollback.push(format!("{} cannot be undone", applied.describe(&plan.key)));
                         continue;
                     };
-                    if let Err(re) = self.apply_change(&plan.key, &inv).await {
+                    if let Err(re) = self.cluster.write(&plan.key, &inv).await {
                         tracing::error!("rollback of {} failed: {re}", plan.key);
                         rollback.push(format!("{} stays ({re})", applied.describe(&plan.key)));
                     }
@@ -283,77 +284,6 @@ impl Actions {
             None,
         )
         .map_err(|e| ActionError::Journal(e.to_string()))
-    }
-
-    async fn apply_change(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
-        let c = &self.cluster;
-        // What the HPA must still show for the patch to go through (the plan's `from`).
-        let expect = |hpa: &str| HpaExpect {
-            name: hpa.to_string(),
-            ..HpaExpect::default()
-        };
-        match change {
-            Change::Scale { to, .. } => c.scale(key, *to).await,
-            Change::HpaMin { hpa, from, to } => {
-                let e = HpaExpect {
-                    min_replicas: Some(*from),
-                    ..expect(hpa)
-                };
-                c.patch_hpa(key, &e, Some(*to), None).await
-            }
-            Change::HpaBounds { hpa, from, to } => {
-                let e = HpaExpect {
-                    min_replicas: Some(from.0),
-                    max_replicas: Some(from.1),
-                    ..expect(hpa)
-                };
-                c.patch_hpa(key, &e, Some(to.0), Some(to.1)).await
-            }
-            Change::HpaTarget { hpa, from, to } => {
-                let e = HpaExpect {
-                    cpu_target_pct: Some(*from),
-                    ..expect(hpa)
-                };
-                c.patch_hpa_target(key, &e, *to).await
-            }
-            Change::FloorMark { to, .. } => {
-                c.annotate(
-                    key,
-                    &[(
-                        annotations::FLOOR.to_string(),
-                        to.map(|m| m.to_annotation()),
-                    )],
-                )
-                .await
-            }
-            Change::BoundsAnnotations { to, .. } => {
-                c.annotate(
-                    key,
-                    &[
-                        (
-                            annotations::MIN_REPLICAS.to_string(),
-                            to.0.map(|v| v.to_string()),
-                        ),
-                        (
-                            annotations::MAX_REPLICAS.to_string(),
-                            to.1.map(|v| v.to_string()),
-                        ),
-                    ],
-                )
-                .await
-            }
-            Change::Predictive { to, .. } => {
-                c.annotate(
-                    key,
-                    &[(
-                        annotations::PREDICTIVE.to_string(),
-                        to.then(|| "true".to_string()),
-                    )],
-                )
-                .await
-            }
-            Change::CreateHpa { spec } => c.create_hpa(key, spec).await,
-        }
     }
 
     /// Journal a plan that was refused or only checked (one line: nothing was written).

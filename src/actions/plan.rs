@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::change::{Change, replicas_after};
 use crate::cluster::HpaSpec;
+use crate::cluster::change::{Change, replicas_after};
 use crate::model::{DeploymentKey, DeploymentState, FloorMark, PolicyChange, Recommendation};
 
 /// What kind of user action a plan carries out (journal `kind`).

@@ -1,12 +1,17 @@
 //! Where deployments, HPAs and pod metrics come from and where writes go: the `Cluster` trait,
 //! implemented by the embedded simulator (`crate::sim`) and, for live clusters, by kube-rs.
+//! A write is one `Change` (`change.rs`), the same value plans, the guard, the journal and undo
+//! use; `Change::operation` says what the API is asked to do for it.
 
+pub mod change;
 pub mod kube;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample, UnixSeconds};
+
+pub use change::{Change, Operation};
 
 /// The seed's annotations on a deployment.
 pub mod annotations {
@@ -187,72 +192,6 @@ impl ClusterStatus {
     }
 }
 
-/// One write, as a value: what previews (server-side dry run) and journals talk about.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Write {
-    Scale {
-        key: DeploymentKey,
-        replicas: u32,
-    },
-    PatchHpa {
-        key: DeploymentKey,
-        expect: HpaExpect,
-        min_replicas: Option<u32>,
-        max_replicas: Option<u32>,
-    },
-    Annotate {
-        key: DeploymentKey,
-        changes: Vec<(String, Option<String>)>,
-    },
-    /// The HPA's CPU utilization target, % of requests.
-    PatchHpaTarget {
-        key: DeploymentKey,
-        expect: HpaExpect,
-        cpu_pct: u32,
-    },
-    CreateHpa {
-        key: DeploymentKey,
-        spec: HpaSpec,
-    },
-}
-
-impl Write {
-    pub fn key(&self) -> &DeploymentKey {
-        match self {
-            Write::Scale { key, .. }
-            | Write::PatchHpa { key, .. }
-            | Write::Annotate { key, .. }
-            | Write::PatchHpaTarget { key, .. }
-            | Write::CreateHpa { key, .. } => key,
-        }
-    }
-
-    /// Perform the write on `cluster`.
-    pub async fn apply(&self, cluster: &dyn Cluster) -> Result<(), ClusterError> {
-        match self {
-            Write::Scale { key, replicas } => cluster.scale(key, *replicas).await,
-            Write::PatchHpa {
-                key,
-                expect,
-                min_replicas,
-                max_replicas,
-            } => {
-                cluster
-                    .patch_hpa(key, expect, *min_replicas, *max_replicas)
-                    .await
-            }
-            Write::Annotate { key, changes } => cluster.annotate(key, changes).await,
-            Write::PatchHpaTarget {
-                key,
-                expect,
-                cpu_pct,
-            } => cluster.patch_hpa_target(key, expect, *cpu_pct).await,
-            Write::CreateHpa { key, spec } => cluster.create_hpa(key, spec).await,
-        }
-    }
-}
-
 /// A cluster the pipeline can read and act on.
 #[async_trait]
 pub trait Cluster: Send + Sync {
@@ -265,41 +204,15 @@ pub trait Cluster: Send + Sync {
     /// Past samples the cluster itself can provide (the simulator's warm-up); may be empty.
     async fn history(&self) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, ClusterError>;
 
-    /// Set spec.replicas through the `/scale` subresource.
-    async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError>;
+    /// Make one change, as `Change::operation` says: `/scale`, an HPA patch (only on the HPA
+    /// the change names and only while it still shows the change's `from`; otherwise a
+    /// `Conflict` saying what changed), annotations, or a new HPA.
+    async fn write(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError>;
 
-    /// Change the bounds of the deployment's HPA, the one `expect` names, while it shows the
-    /// values `expect` gives.
-    async fn patch_hpa(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        min_replicas: Option<u32>,
-        max_replicas: Option<u32>,
-    ) -> Result<(), ClusterError>;
-
-    /// Set the CPU utilization target of the deployment's HPA (its other metrics untouched),
-    /// under the same `expect` as `patch_hpa`.
-    async fn patch_hpa_target(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        cpu_pct: u32,
-    ) -> Result<(), ClusterError>;
-
-    /// Set (Some) or remove (None) annotations on the deployment.
-    async fn annotate(
-        &self,
-        key: &DeploymentKey,
-        changes: &[(String, Option<String>)],
-    ) -> Result<(), ClusterError>;
-
-    /// Create an HPA for a deployment that has none.
-    async fn create_hpa(&self, key: &DeploymentKey, spec: &HpaSpec) -> Result<(), ClusterError>;
-
-    /// Check a write without making it (server-side dry run on live clusters): the same
-    /// validation, admission and RBAC answer the real write would get.
-    async fn dry_run(&self, write: &Write) -> Result<(), ClusterError>;
+    /// Check a change without making it (server-side dry run on live clusters, a throwaway
+    /// copy of the world in the simulator): the same validation, admission and RBAC answer the
+    /// real write would get.
+    async fn dry_run(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError>;
 
     /// Which data is missing or stale and why. Never waits on the network.
     fn status(&self) -> ClusterStatus {

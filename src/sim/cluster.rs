@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::world::{self, SimWorld};
-use crate::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, Write};
+use crate::cluster::{Change, Cluster, ClusterError, Operation};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 /// A `SimWorld` behind the `Cluster` trait, shared between the clock task and readers.
@@ -73,48 +73,35 @@ impl Cluster for SimCluster {
         Ok(self.world().history())
     }
 
-    async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
-        self.world().scale(key, replicas)
+    async fn write(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
+        apply(&mut self.world(), key, change)
     }
 
-    async fn patch_hpa(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        min_replicas: Option<u32>,
-        max_replicas: Option<u32>,
-    ) -> Result<(), ClusterError> {
-        let mut world = self.world();
-        world.expect_hpa(key, expect)?;
-        world.patch_hpa(key, min_replicas, max_replicas)
-    }
-
-    async fn patch_hpa_target(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        cpu_pct: u32,
-    ) -> Result<(), ClusterError> {
-        let mut world = self.world();
-        world.expect_hpa(key, expect)?;
-        world.patch_hpa_target(key, cpu_pct)
-    }
-
-    async fn annotate(
-        &self,
-        key: &DeploymentKey,
-        changes: &[(String, Option<String>)],
-    ) -> Result<(), ClusterError> {
-        self.world().annotate(key, changes)
-    }
-
-    async fn create_hpa(&self, key: &DeploymentKey, spec: &HpaSpec) -> Result<(), ClusterError> {
-        self.world().create_hpa(key, spec)
-    }
-
-    async fn dry_run(&self, write: &Write) -> Result<(), ClusterError> {
+    async fn dry_run(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
         // The same validation on a throwaway copy of the world.
-        let preview = SimCluster::new(self.world().clone());
-        write.apply(&preview).await
+        let mut preview = self.world().clone();
+        apply(&mut preview, key, change)
+    }
+}
+
+/// Make `change` in `world`, as `Change::operation` says; HPA patches first check that the HPA
+/// still shows what the change was made from.
+fn apply(world: &mut SimWorld, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
+    match change.operation() {
+        Operation::Scale { replicas } => world.scale(key, replicas),
+        Operation::PatchHpa {
+            expect,
+            min_replicas,
+            max_replicas,
+        } => {
+            world.expect_hpa(key, &expect)?;
+            world.patch_hpa(key, min_replicas, max_replicas)
+        }
+        Operation::PatchHpaTarget { expect, cpu_pct } => {
+            world.expect_hpa(key, &expect)?;
+            world.patch_hpa_target(key, cpu_pct)
+        }
+        Operation::Annotate { changes } => world.annotate(key, &changes),
+        Operation::CreateHpa { spec } => world.create_hpa(key, &spec),
     }
 }

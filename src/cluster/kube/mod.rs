@@ -32,9 +32,7 @@ use kube::{Api, Client};
 
 use self::metrics::{MetricsState, PodMetrics};
 use self::sources::{Health, Liveness, Shared, lock, wall_now};
-use super::{
-    Cluster, ClusterError, ClusterStatus, HpaExpect, HpaSpec, SourceState, SourceStatus, Write,
-};
+use super::{Change, Cluster, ClusterError, ClusterStatus, Operation, SourceState, SourceStatus};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 pub use kubeconfig::contexts;
@@ -339,27 +337,30 @@ impl KubeCluster {
         })
     }
 
-    async fn write(&self, w: &Write, dry_run: bool) -> Result<(), ClusterError> {
+    /// The one dispatch from a change to the writer, for writes and dry runs alike.
+    async fn send(
+        &self,
+        key: &DeploymentKey,
+        change: &Change,
+        dry_run: bool,
+    ) -> Result<(), ClusterError> {
         let writer = self.writer(dry_run)?;
-        match w {
-            Write::Scale { key, replicas } => writer.scale(key, *replicas).await,
-            Write::PatchHpa {
-                key,
+        match change.operation() {
+            Operation::Scale { replicas } => writer.scale(key, replicas).await,
+            Operation::PatchHpa {
                 expect,
                 min_replicas,
                 max_replicas,
             } => {
                 writer
-                    .patch_hpa(key, expect, *min_replicas, *max_replicas)
+                    .patch_hpa(key, &expect, min_replicas, max_replicas)
                     .await
             }
-            Write::Annotate { key, changes } => writer.annotate(key, changes).await,
-            Write::PatchHpaTarget {
-                key,
-                expect,
-                cpu_pct,
-            } => writer.patch_hpa_target(key, expect, *cpu_pct).await,
-            Write::CreateHpa { key, spec } => writer.create_hpa(key, spec).await,
+            Operation::PatchHpaTarget { expect, cpu_pct } => {
+                writer.patch_hpa_target(key, &expect, cpu_pct).await
+            }
+            Operation::Annotate { changes } => writer.annotate(key, &changes).await,
+            Operation::CreateHpa { spec } => writer.create_hpa(key, &spec).await,
         }
     }
 }
@@ -388,69 +389,12 @@ impl Cluster for KubeCluster {
         Ok(Vec::new())
     }
 
-    async fn scale(&self, key: &DeploymentKey, replicas: u32) -> Result<(), ClusterError> {
-        self.write(
-            &Write::Scale {
-                key: key.clone(),
-                replicas,
-            },
-            false,
-        )
-        .await
+    async fn write(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
+        self.send(key, change, false).await
     }
 
-    async fn patch_hpa(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        min_replicas: Option<u32>,
-        max_replicas: Option<u32>,
-    ) -> Result<(), ClusterError> {
-        let w = Write::PatchHpa {
-            key: key.clone(),
-            expect: expect.clone(),
-            min_replicas,
-            max_replicas,
-        };
-        self.write(&w, false).await
-    }
-
-    async fn patch_hpa_target(
-        &self,
-        key: &DeploymentKey,
-        expect: &HpaExpect,
-        cpu_pct: u32,
-    ) -> Result<(), ClusterError> {
-        let w = Write::PatchHpaTarget {
-            key: key.clone(),
-            expect: expect.clone(),
-            cpu_pct,
-        };
-        self.write(&w, false).await
-    }
-
-    async fn annotate(
-        &self,
-        key: &DeploymentKey,
-        changes: &[(String, Option<String>)],
-    ) -> Result<(), ClusterError> {
-        let w = Write::Annotate {
-            key: key.clone(),
-            changes: changes.to_vec(),
-        };
-        self.write(&w, false).await
-    }
-
-    async fn create_hpa(&self, key: &DeploymentKey, spec: &HpaSpec) -> Result<(), ClusterError> {
-        let w = Write::CreateHpa {
-            key: key.clone(),
-            spec: spec.clone(),
-        };
-        self.write(&w, false).await
-    }
-
-    async fn dry_run(&self, write: &Write) -> Result<(), ClusterError> {
-        self.write(write, true).await
+    async fn dry_run(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
+        self.send(key, change, true).await
     }
 
     fn status(&self) -> ClusterStatus {

@@ -1,5 +1,6 @@
 //! Writes: `/scale` for replicas, merge patches for HPA bounds and annotations, a POST for a
-//! new autoscaling/v2 HPA; each can run as a server-side dry run.
+//! new autoscaling/v2 HPA; each can run as a server-side dry run. `KubeCluster` calls the one
+//! that a `Change`'s `operation()` names.
 //! - `/scale` is refused for a deployment an HPA scales, and when the HPAs cannot be known.
 //! - HPA patches go to the one HPA that targets the deployment (two or more: refused, as the
 //!   controller refuses, AmbiguousSelector), only while it shows the values the plan starts from

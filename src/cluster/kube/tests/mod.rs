@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::mock::{FakeApi, status};
 use super::{KubeCluster, KubeOptions};
-use crate::cluster::{Cluster, ClusterError, HpaExpect, HpaSpec, SourceState, Write, annotations};
+use crate::cluster::{Change, Cluster, ClusterError, HpaSpec, SourceState, annotations};
 use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState};
 use fixtures::*;
 

@@ -3,11 +3,23 @@
 
 use super::*;
 
+/// shop/api (2 replicas, no HPA) scaled from 2 to `to`.
+fn scale_api(to: u32) -> Change {
+    Change::Scale { from: 2, to }
+}
+
+/// shop/web (3 replicas, scaled by web-hpa) scaled from 3 to `to`.
+fn scale_web(to: u32) -> Change {
+    Change::Scale { from: 3, to }
+}
+
 #[tokio::test]
 async fn scale_patches_the_scale_subresource() {
     let fake = cluster_fake();
     let c = synced(&fake).await;
-    c.scale(&key("shop/api"), 4).await.expect("scale");
+    c.write(&key("shop/api"), &scale_api(4))
+        .await
+        .expect("scale");
     let w = writes(&fake, Method::PATCH);
     assert_eq!(w.len(), 1);
     assert_eq!(
@@ -26,15 +38,19 @@ async fn scale_patches_the_scale_subresource() {
 async fn annotate_sets_and_removes_with_a_merge_patch() {
     let fake = cluster_fake();
     let c = synced(&fake).await;
-    c.annotate(
-        &key("shop/api"),
-        &[
-            (annotations::PREDICTIVE.into(), Some("false".into())),
-            (annotations::MAX_REPLICAS.into(), None),
-        ],
-    )
-    .await
-    .expect("annotate");
+    // No change sets an annotation to "false": the writer's merge patch is checked directly
+    // (the changes' own annotations in the next test).
+    c.writer(false)
+        .expect("writable")
+        .annotate(
+            &key("shop/api"),
+            &[
+                (annotations::PREDICTIVE.into(), Some("false".into())),
+                (annotations::MAX_REPLICAS.into(), None),
+            ],
+        )
+        .await
+        .expect("annotate");
     let w = writes(&fake, Method::PATCH);
     assert_eq!(w[0].path, "/apis/apps/v1/namespaces/shop/deployments/api");
     assert_eq!(
@@ -51,6 +67,57 @@ async fn annotate_sets_and_removes_with_a_merge_patch() {
 }
 
 #[tokio::test]
+async fn annotation_changes_send_their_keys_in_one_merge_patch_each() {
+    let fake = cluster_fake();
+    let c = synced(&fake).await;
+    let api = key("shop/api");
+    let bounds = Change::BoundsAnnotations {
+        from: (Some(2), Some(6)),
+        to: (Some(3), None),
+    };
+    c.write(&api, &bounds).await.expect("bounds");
+    let predictive = Change::Predictive {
+        from: true,
+        to: false,
+    };
+    c.write(&api, &predictive).await.expect("predictive");
+    let mark = crate::model::FloorMark {
+        raised: true,
+        at: 1_000,
+        until: Some(1_600),
+    };
+    let floor = Change::FloorMark {
+        from: None,
+        to: Some(mark),
+    };
+    c.write(&api, &floor).await.expect("floor");
+    let bodies: Vec<_> = writes(&fake, Method::PATCH)
+        .into_iter()
+        .map(|r| (r.path, r.body))
+        .collect();
+    let path = "/apis/apps/v1/namespaces/shop/deployments/api".to_string();
+    assert_eq!(
+        bodies,
+        vec![
+            (
+                path.clone(),
+                Some(json!({"metadata": {"annotations": {
+                    annotations::MIN_REPLICAS: "3", annotations::MAX_REPLICAS: null}}}))
+            ),
+            (
+                path.clone(),
+                Some(json!({"metadata": {"annotations": {annotations::PREDICTIVE: null}}}))
+            ),
+            (
+                path,
+                Some(json!({"metadata": {"annotations": {
+                    annotations::FLOOR: mark.to_annotation()}}}))
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn create_hpa_posts_autoscaling_v2_with_utilization_targets() {
     let fake = cluster_fake();
     let c = synced(&fake).await;
@@ -60,7 +127,8 @@ async fn create_hpa_posts_autoscaling_v2_with_utilization_targets() {
         target_cpu_pct: Some(70),
         target_mem_pct: Some(80),
     };
-    c.create_hpa(&key("shop/api"), &spec).await.expect("create");
+    let create = Change::CreateHpa { spec };
+    c.write(&key("shop/api"), &create).await.expect("create");
     let w = writes(&fake, Method::POST);
     assert_eq!(
         w[0].path,
@@ -82,7 +150,7 @@ async fn create_hpa_posts_autoscaling_v2_with_utilization_targets() {
     .await;
     // A second one is refused before asking the server.
     let e = c
-        .create_hpa(&key("shop/web"), &spec)
+        .write(&key("shop/web"), &create)
         .await
         .expect_err("web has one");
     assert!(
@@ -99,7 +167,7 @@ async fn patch_hpa_sends_the_version_decided_on_and_retries_once_after_a_conflic
         fake.lock().objects["horizontalpodautoscalers"][0]["metadata"]["resourceVersion"].clone();
     // Someone else changes the HPA before our patch lands (the store has not seen it).
     set_hpa_spec(&fake, "maxReplicas", 12);
-    c.patch_hpa(&key("shop/web"), &min_was(2), Some(4), None)
+    c.write(&key("shop/web"), &web_min(2, 4))
         .await
         .expect("patched after re-read: minReplicas still 2");
     let w = writes(&fake, Method::PATCH);
@@ -144,12 +212,12 @@ fn set_hpa_spec(fake: &FakeApi, field: &str, value: u32) {
     fake.set("horizontalpodautoscalers", changed);
 }
 
-/// What a patch of shop/web's HPA expects: web-hpa with minReplicas `min`.
-fn min_was(min: u32) -> HpaExpect {
-    HpaExpect {
-        name: "web-hpa".into(),
-        min_replicas: Some(min),
-        ..HpaExpect::default()
+/// shop/web's HPA, web-hpa, with minReplicas from `from` to `to`.
+fn web_min(from: u32, to: u32) -> Change {
+    Change::HpaMin {
+        hpa: "web-hpa".into(),
+        from,
+        to,
     }
 }
 
@@ -160,7 +228,7 @@ async fn a_conflict_that_moved_the_planned_field_stops_with_what_changed() {
     // Someone raises minReplicas to 3 after the plan was made from 2.
     set_hpa_spec(&fake, "minReplicas", 3);
     let e = c
-        .patch_hpa(&key("shop/web"), &min_was(2), Some(6), None)
+        .write(&key("shop/web"), &web_min(2, 6))
         .await
         .expect_err("the planned value moved");
     assert_eq!(
@@ -172,14 +240,13 @@ async fn a_conflict_that_moved_the_planned_field_stops_with_what_changed() {
     assert_eq!(hpa["spec"]["minReplicas"], json!(3), "their change stays");
     // The CPU target path re-reads first and stops the same way.
     let e = c
-        .patch_hpa_target(
+        .write(
             &key("shop/web"),
-            &HpaExpect {
-                name: "web-hpa".into(),
-                cpu_target_pct: Some(60),
-                ..HpaExpect::default()
+            &Change::HpaTarget {
+                hpa: "web-hpa".into(),
+                from: 60,
+                to: 80,
             },
-            80,
         )
         .await
         .expect_err("the target is 70, not 60");
@@ -207,14 +274,17 @@ async fn two_hpas_on_one_deployment_are_refused_and_marked() {
     );
     assert_eq!(find(&snap, "shop/api").write_block, None);
     let e = c
-        .patch_hpa(&key("shop/web"), &min_was(2), Some(4), None)
+        .write(&key("shop/web"), &web_min(2, 4))
         .await
         .expect_err("ambiguous");
     assert!(
         matches!(&e, ClusterError::Invalid(m) if m.contains("AmbiguousSelector")),
         "{e:?}"
     );
-    let e = c.scale(&key("shop/web"), 4).await.expect_err("HPA-scaled");
+    let e = c
+        .write(&key("shop/web"), &scale_web(4))
+        .await
+        .expect_err("HPA-scaled");
     assert!(
         matches!(&e, ClusterError::Invalid(m) if m.contains("a /scale would fight it")),
         "{e:?}"
@@ -239,7 +309,10 @@ async fn hpas_that_cannot_be_listed_block_every_write() {
         );
     }
     // Even asked directly, the writer will not /scale what an unseen HPA may scale.
-    let e = c.scale(&key("shop/web"), 4).await.expect_err("unknown HPA");
+    let e = c
+        .write(&key("shop/web"), &scale_web(4))
+        .await
+        .expect_err("unknown HPA");
     assert!(
         matches!(&e, ClusterError::Invalid(m) if m.contains("cannot tell whether an HPA scales")),
         "{e:?}"
@@ -254,7 +327,7 @@ async fn patch_hpa_rechecks_bounds_against_the_reread_hpa() {
     set_hpa_spec(&fake, "maxReplicas", 3);
     // min 5 was fine against max 10, not against the max 3 someone set meanwhile.
     let e = c
-        .patch_hpa(&key("shop/web"), &min_was(2), Some(5), None)
+        .write(&key("shop/web"), &web_min(2, 5))
         .await
         .expect_err("invalid now");
     assert!(
@@ -270,16 +343,13 @@ async fn a_second_conflict_is_reported_not_forced() {
     let c = synced(&fake).await;
     let conflict = || (409, status(409, "Conflict", "the object has been modified"));
     fake.lock().next_writes.extend([conflict(), conflict()]);
+    let bounds = Change::HpaBounds {
+        hpa: "web-hpa".into(),
+        from: (2, 10),
+        to: (2, 8),
+    };
     let e = c
-        .patch_hpa(
-            &key("shop/web"),
-            &HpaExpect {
-                max_replicas: Some(10),
-                ..min_was(2)
-            },
-            None,
-            Some(8),
-        )
+        .write(&key("shop/web"), &bounds)
         .await
         .expect_err("conflict");
     assert!(matches!(e, ClusterError::Conflict(_)), "{e:?}");
@@ -301,23 +371,25 @@ async fn write_errors_map_to_the_ui_categories() {
         (422, invalid),
         (500, status(500, "InternalError", "etcdserver: leader changed")),
     ]);
-    let e = c.scale(&k, 3).await.expect_err("403");
+    let e = c.write(&k, &scale_api(3)).await.expect_err("403");
     assert!(
         matches!(&e, ClusterError::Forbidden(m) if m.contains("cannot patch resource \"deployments/scale\"")),
         "{e:?}"
     );
     assert!(matches!(
-        c.scale(&k, 3).await,
+        c.write(&k, &scale_api(3)).await,
         Err(ClusterError::NotFound(_))
     ));
-    let e = c.scale(&k, 3).await.expect_err("422");
+    let e = c.write(&k, &scale_api(3)).await.expect_err("422");
     assert!(
         matches!(&e, ClusterError::Invalid(m) if m.contains("spec.replicas")),
         "{e:?}"
     );
-    assert!(matches!(c.scale(&k, 3).await, Err(ClusterError::Unavailable(m)) if m.contains("500")));
+    assert!(
+        matches!(c.write(&k, &scale_api(3)).await, Err(ClusterError::Unavailable(m)) if m.contains("500"))
+    );
     let e = c
-        .patch_hpa(&key("shop/api"), &min_was(2), Some(2), None)
+        .write(&key("shop/api"), &web_min(2, 2))
         .await
         .expect_err("api has no HPA");
     assert!(
@@ -330,13 +402,9 @@ async fn write_errors_map_to_the_ui_categories() {
 async fn dry_run_asks_the_server_and_changes_nothing() {
     let fake = cluster_fake();
     let c = synced(&fake).await;
-    let w = Write::Scale {
-        key: key("shop/api"),
-        replicas: 9,
-    };
-    c.dry_run(&w).await.expect("dry run");
-    let create = Write::CreateHpa {
-        key: key("shop/api"),
+    let api = key("shop/api");
+    c.dry_run(&api, &scale_api(9)).await.expect("dry run");
+    let create = Change::CreateHpa {
         spec: HpaSpec {
             min_replicas: 1,
             max_replicas: 3,
@@ -344,7 +412,7 @@ async fn dry_run_asks_the_server_and_changes_nothing() {
             target_mem_pct: None,
         },
     };
-    c.dry_run(&create).await.expect("dry run create");
+    c.dry_run(&api, &create).await.expect("dry run create");
     let sent = fake
         .requests()
         .into_iter()
@@ -370,7 +438,7 @@ async fn dry_run_asks_the_server_and_changes_nothing() {
         .next_writes
         .push_back((403, status(403, "Forbidden", "cannot patch")));
     assert!(matches!(
-        c.dry_run(&w).await,
+        c.dry_run(&api, &scale_api(9)).await,
         Err(ClusterError::Forbidden(_))
     ));
 }
@@ -389,15 +457,22 @@ async fn read_only_refuses_every_write_without_asking_the_server() {
     c.snapshot().await.expect("reads work");
     let k = key("shop/web");
     assert!(matches!(
-        c.scale(&k, 2).await,
+        c.write(&k, &scale_web(2)).await,
         Err(ClusterError::ReadOnly(_))
     ));
     assert!(matches!(
-        c.patch_hpa(&k, &min_was(2), Some(2), None).await,
+        c.write(&k, &web_min(2, 2)).await,
         Err(ClusterError::ReadOnly(_))
     ));
     assert!(matches!(
-        c.annotate(&k, &[]).await,
+        c.write(
+            &k,
+            &Change::Predictive {
+                from: false,
+                to: true
+            }
+        )
+        .await,
         Err(ClusterError::ReadOnly(_))
     ));
     let spec = HpaSpec {
@@ -407,7 +482,7 @@ async fn read_only_refuses_every_write_without_asking_the_server() {
         target_mem_pct: None,
     };
     assert!(matches!(
-        c.create_hpa(&k, &spec).await,
+        c.write(&k, &Change::CreateHpa { spec }).await,
         Err(ClusterError::ReadOnly(_))
     ));
     assert!(fake.requests().iter().all(|r| r.method == Method::GET));

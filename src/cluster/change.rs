@@ -1,9 +1,11 @@
 //! One write, as one field of one object from one value to another: what a plan is made of,
-//! what the guard checks, the journal records and undo inverts.
+//! what the guard checks, the journal records, undo inverts and the `Cluster` trait takes.
+//! `Change::operation` is the one mapping from a change to what the API is asked to do, shared
+//! by every implementation of the trait.
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{HpaSpec, annotations};
+use super::{HpaExpect, HpaSpec, annotations};
 use crate::model::{DeploymentKey, DeploymentState, FloorMark};
 
 /// One field of one object, from one value to another.
@@ -38,7 +40,93 @@ pub enum Change {
     CreateHpa { spec: HpaSpec },
 }
 
+/// What the API is asked to do for a change (`Change::operation`): the calls a `Cluster`
+/// implementation makes, each carrying what the object must still show where that matters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operation {
+    /// Set spec.replicas through the `/scale` subresource (absolute, like `kubectl scale`).
+    Scale { replicas: u32 },
+    /// Set the bounds (None: left as it is) of the deployment's HPA, the one `expect` names,
+    /// while it shows the values `expect` gives.
+    PatchHpa {
+        expect: HpaExpect,
+        min_replicas: Option<u32>,
+        max_replicas: Option<u32>,
+    },
+    /// Set the CPU utilization target (% of requests) of the deployment's HPA, its other
+    /// metrics untouched, under the same `expect` as `PatchHpa`.
+    PatchHpaTarget { expect: HpaExpect, cpu_pct: u32 },
+    /// Set (Some) or remove (None) annotations on the deployment.
+    Annotate {
+        changes: Vec<(String, Option<String>)>,
+    },
+    /// Create an HPA for a deployment that has none.
+    CreateHpa { spec: HpaSpec },
+}
+
 impl Change {
+    /// What the API is asked to do: the one mapping every `Cluster` implementation follows.
+    /// HPA patches expect the HPA the change names to still show the change's `from`, so a
+    /// change made from values someone has since moved stops instead of overwriting theirs.
+    pub fn operation(&self) -> Operation {
+        let expect = |hpa: &str| HpaExpect {
+            name: hpa.to_string(),
+            ..HpaExpect::default()
+        };
+        match self {
+            Change::Scale { to, .. } => Operation::Scale { replicas: *to },
+            Change::HpaMin { hpa, from, to } => Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(*from),
+                    ..expect(hpa)
+                },
+                min_replicas: Some(*to),
+                max_replicas: None,
+            },
+            Change::HpaBounds { hpa, from, to } => Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(from.0),
+                    max_replicas: Some(from.1),
+                    ..expect(hpa)
+                },
+                min_replicas: Some(to.0),
+                max_replicas: Some(to.1),
+            },
+            Change::HpaTarget { hpa, from, to } => Operation::PatchHpaTarget {
+                expect: HpaExpect {
+                    cpu_target_pct: Some(*from),
+                    ..expect(hpa)
+                },
+                cpu_pct: *to,
+            },
+            Change::FloorMark { to, .. } => Operation::Annotate {
+                changes: vec![(
+                    annotations::FLOOR.to_string(),
+                    to.map(|m| m.to_annotation()),
+                )],
+            },
+            Change::BoundsAnnotations { to, .. } => Operation::Annotate {
+                changes: vec![
+                    (
+                        annotations::MIN_REPLICAS.to_string(),
+                        to.0.map(|v| v.to_string()),
+                    ),
+                    (
+                        annotations::MAX_REPLICAS.to_string(),
+                        to.1.map(|v| v.to_string()),
+                    ),
+                ],
+            },
+            Change::Predictive { to, .. } => Operation::Annotate {
+                changes: vec![(
+                    annotations::PREDICTIVE.to_string(),
+                    to.then(|| "true".to_string()),
+                )],
+            },
+            Change::CreateHpa { spec } => Operation::CreateHpa { spec: spec.clone() },
+        }
+    }
+
     /// The change that restores what this one replaced; None when it cannot be undone here.
     pub fn inverse(&self) -> Option<Change> {
         Some(match self {
@@ -275,5 +363,131 @@ pub fn replicas_after(change: &Change, state: &DeploymentState) -> Option<u32> {
         | Change::FloorMark { .. }
         | Change::BoundsAnnotations { .. }
         | Change::Predictive { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect(hpa: &str) -> HpaExpect {
+        HpaExpect {
+            name: hpa.into(),
+            ..HpaExpect::default()
+        }
+    }
+
+    fn annotate(changes: &[(&str, Option<&str>)]) -> Operation {
+        Operation::Annotate {
+            changes: changes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn replicas_and_hpa_changes_patch_what_they_name_from_what_they_start_from() {
+        assert_eq!(
+            Change::Scale { from: 3, to: 5 }.operation(),
+            Operation::Scale { replicas: 5 }
+        );
+        let min = Change::HpaMin {
+            hpa: "web".into(),
+            from: 2,
+            to: 4,
+        };
+        assert_eq!(
+            min.operation(),
+            Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(2),
+                    ..expect("web")
+                },
+                min_replicas: Some(4),
+                max_replicas: None,
+            }
+        );
+        let bounds = Change::HpaBounds {
+            hpa: "web".into(),
+            from: (2, 10),
+            to: (3, 8),
+        };
+        assert_eq!(
+            bounds.operation(),
+            Operation::PatchHpa {
+                expect: HpaExpect {
+                    min_replicas: Some(2),
+                    max_replicas: Some(10),
+                    ..expect("web")
+                },
+                min_replicas: Some(3),
+                max_replicas: Some(8),
+            }
+        );
+        let target = Change::HpaTarget {
+            hpa: "web".into(),
+            from: 70,
+            to: 60,
+        };
+        assert_eq!(
+            target.operation(),
+            Operation::PatchHpaTarget {
+                expect: HpaExpect {
+                    cpu_target_pct: Some(70),
+                    ..expect("web")
+                },
+                cpu_pct: 60,
+            }
+        );
+        let spec = HpaSpec {
+            min_replicas: 1,
+            max_replicas: 4,
+            target_cpu_pct: Some(70),
+            target_mem_pct: None,
+        };
+        assert_eq!(
+            Change::CreateHpa { spec: spec.clone() }.operation(),
+            Operation::CreateHpa { spec }
+        );
+    }
+
+    #[test]
+    fn annotation_changes_set_their_keys_or_remove_them() {
+        let mark = FloorMark {
+            raised: true,
+            at: 1_000,
+            until: None,
+        };
+        let value = mark.to_annotation();
+        let floor = |from, to| Change::FloorMark { from, to }.operation();
+        assert_eq!(
+            floor(None, Some(mark)),
+            annotate(&[(annotations::FLOOR, Some(value.as_str()))])
+        );
+        assert_eq!(
+            floor(Some(mark), None),
+            annotate(&[(annotations::FLOOR, None)])
+        );
+        let bounds = Change::BoundsAnnotations {
+            from: (None, Some(6)),
+            to: (Some(2), None),
+        };
+        assert_eq!(
+            bounds.operation(),
+            annotate(&[
+                (annotations::MIN_REPLICAS, Some("2")),
+                (annotations::MAX_REPLICAS, None)
+            ])
+        );
+        let predictive = |from, to| Change::Predictive { from, to }.operation();
+        assert_eq!(
+            predictive(false, true),
+            annotate(&[(annotations::PREDICTIVE, Some("true"))])
+        );
+        assert_eq!(
+            predictive(true, false),
+            annotate(&[(annotations::PREDICTIVE, None)])
+        );
     }
 }
