@@ -65,6 +65,10 @@ pub struct LlmConfig {
     /// Most requests in flight to the endpoint at once; unset: 1 on loopback (a local server
     /// often has one slot), 4 otherwise.
     pub max_in_flight: Option<usize>,
+    /// The LLM reviews the policy's proposal when it is a change, when its confidence is below
+    /// this, or when the inputs left the buckets of the deployment's last review; otherwise
+    /// that review stands (no request).
+    pub consult_below_confidence: f64,
 }
 
 impl Default for LlmConfig {
@@ -86,6 +90,7 @@ impl Default for LlmConfig {
             max_retry_wait_seconds: 30,
             history_in_prompt: 5,
             max_in_flight: None,
+            consult_below_confidence: 0.6,
         }
     }
 }
@@ -384,6 +389,12 @@ impl Config {
             return bad(
                 "timeout_seconds",
                 format!("llm.timeout_seconds must be at most {MAX_SECONDS} (a day)"),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.llm.consult_below_confidence) {
+            return bad(
+                "consult_below_confidence",
+                "llm.consult_below_confidence must be within 0..=1".into(),
             );
         }
         if self.llm.max_tokens == 0 {

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::model::{AdvisorInputs, Decision};
+use crate::model::{AdvisorInputs, Decision, UnixSeconds};
 
 /// What an LLM answered for one deployment, parsed but not yet validated.
 #[derive(Clone, Debug, PartialEq)]
@@ -11,6 +11,8 @@ pub struct LlmAdvice {
     pub decision: Decision,
     pub model: String,
     pub cached: bool,
+    /// Cluster time the answer was made at.
+    pub reviewed_at: UnixSeconds,
     /// What parsing had to repair (e.g. "parsed from a fenced block").
     pub notes: Vec<String>,
 }
@@ -25,7 +27,22 @@ pub struct LlmFailure {
 /// An LLM behind its cache, limiter and budget.
 #[async_trait]
 pub trait LlmBackend: Send + Sync {
+    /// Advice for these inputs: an answer for the same bucketed inputs is reused when there is
+    /// one (the cache, or the last answer while the inputs stay unchanged), else a request.
     async fn advise(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure>;
+    /// Advice the advisor consults for (a change, low confidence): only an answer still fresh
+    /// in the cache stands in for a request, never an older last answer.
+    async fn advise_fresh(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
+        self.advise(inputs).await
+    }
+    /// The deployment's last review whose cache bucket matches these inputs; no request.
+    fn stored_review(&self, _inputs: &AdvisorInputs) -> Option<LlmAdvice> {
+        None
+    }
+    /// Below this policy confidence the LLM is consulted (`llm.consult_below_confidence`).
+    fn consult_below_confidence(&self) -> f64 {
+        crate::config::LlmConfig::default().consult_below_confidence
+    }
     /// One short line for the status bar, e.g. "LLM openai/gpt-oss-20b · 812/1000 today".
     fn status(&self) -> String;
 }

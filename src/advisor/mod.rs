@@ -7,6 +7,7 @@
 //! its target by the same function.
 
 mod backend;
+pub mod consult;
 pub mod llm;
 pub mod policy;
 pub mod scheduled;
@@ -15,7 +16,9 @@ pub mod validate;
 use std::sync::Arc;
 
 use crate::config::AdvisorConfig;
-use crate::model::{AdvisorInputs, Decision, Recommendation, RecommendationSource, rfc3339};
+use crate::model::{
+    AdvisorInputs, Decision, LlmReview, Recommendation, RecommendationSource, ReviewStatus, rfc3339,
+};
 
 pub use backend::{LlmAdvice, LlmBackend, LlmFailure};
 
@@ -91,46 +94,78 @@ impl Advisor {
         }
     }
 
+    /// The policy proposes; the LLM reviews the proposal when `consult` says so, else the
+    /// deployment's last review stands (no request). Either answer is brought into the
+    /// policy's range and validated against today's inputs.
     async fn advise(&self, inputs: &AdvisorInputs) -> Recommendation {
-        let llm_result = match &self.llm {
-            Some(llm) => Some(llm.advise(inputs).await),
-            None => None,
+        let Some(llm) = &self.llm else {
+            return self.policy(inputs, Some(self.no_llm_reason.clone()));
         };
-        match llm_result {
-            Some(Ok(advice)) => {
-                let policy = policy::decide(inputs, &self.cfg);
-                let mut decision = advice.decision;
-                let mut corrections = advice.notes;
-                let (lo, hi) = policy.range;
-                let asked = decision.target_replicas;
-                if !(lo..=hi).contains(&asked) {
-                    decision.target_replicas = asked.clamp(lo, hi);
-                    corrections.push(format!(
-                        "target_replicas {asked} outside the policy's range [{lo}, {hi}] → {}",
-                        decision.target_replicas
-                    ));
-                }
-                corrections.extend(validate::validate(&mut decision, inputs, self.cfg.max_step));
-                let mut change =
-                    policy::change_for_target(inputs, &policy.change, decision.target_replicas);
-                decision.action = policy::action_of(&change);
-                corrections.extend(policy::hold_still(inputs, &mut decision, &mut change));
-                let mut rec = build(
-                    inputs,
-                    decision,
-                    RecommendationSource::Llm,
-                    Some(advice.model),
-                    advice.cached,
-                    corrections,
-                    None,
-                    change,
-                );
-                rec.policy_range = Some(policy.range);
-                rec
-            }
-            Some(Err(failure)) => self.policy(inputs, Some(failure.reason)),
-            None => self.policy(inputs, Some(self.no_llm_reason.clone())),
+        let proposal = policy::decide(inputs, &self.cfg);
+        let below = llm.consult_below_confidence();
+        let (advice, status, why) =
+            match consult::consult(&proposal, below, || llm.stored_review(inputs)) {
+                consult::Consult::Stand(review, why) => (review, ReviewStatus::NotAsked, why),
+                consult::Consult::Ask(why) => match llm.advise_fresh(inputs).await {
+                    Ok(advice) => {
+                        let status = if advice.cached {
+                            ReviewStatus::Reused
+                        } else {
+                            ReviewStatus::Asked
+                        };
+                        (advice, status, why.text())
+                    }
+                    Err(failure) => return self.policy(inputs, Some(failure.reason)),
+                },
+            };
+        let review = LlmReview {
+            status,
+            reviewed_at: rfc3339(advice.reviewed_at),
+            age_seconds: (inputs.observed_at - advice.reviewed_at).max(0),
+            why,
+        };
+        self.from_llm(inputs, &proposal, advice, review)
+    }
+
+    /// An LLM answer (asked now or standing) as a card: within the policy's range, validated
+    /// against today's bounds and step, its change derived from its target.
+    fn from_llm(
+        &self,
+        inputs: &AdvisorInputs,
+        policy: &policy::Outcome,
+        advice: LlmAdvice,
+        review: LlmReview,
+    ) -> Recommendation {
+        let mut decision = advice.decision;
+        let mut corrections = advice.notes;
+        let (lo, hi) = policy.range;
+        let asked = decision.target_replicas;
+        if !(lo..=hi).contains(&asked) {
+            decision.target_replicas = asked.clamp(lo, hi);
+            corrections.push(format!(
+                "target_replicas {asked} outside the policy's range [{lo}, {hi}] → {}",
+                decision.target_replicas
+            ));
         }
+        corrections.extend(validate::validate(&mut decision, inputs, self.cfg.max_step));
+        let mut change =
+            policy::change_for_target(inputs, &policy.change, decision.target_replicas);
+        decision.action = policy::action_of(&change);
+        corrections.extend(policy::hold_still(inputs, &mut decision, &mut change));
+        let cached = advice.cached || review.status == ReviewStatus::NotAsked;
+        let mut rec = build(
+            inputs,
+            decision,
+            RecommendationSource::Llm,
+            Some(advice.model),
+            cached,
+            corrections,
+            None,
+            change,
+        );
+        rec.policy_range = Some(policy.range);
+        rec.llm_review = Some(review);
+        rec
     }
 
     /// The policy's own recommendation, labelled with why the LLM did not answer.
@@ -184,6 +219,7 @@ fn build(
         fallback_reason,
         change,
         policy_range: None,
+        llm_review: None,
         inputs: inputs.clone(),
     }
 }
@@ -263,6 +299,7 @@ mod tests {
             },
             model: "m".into(),
             cached: true,
+            reviewed_at: 1_700_000_000,
             notes: vec![],
         };
         let a = Advisor::with_llm(AdvisorConfig::default(), Arc::new(FixedLlm(Ok(advice))));
@@ -301,6 +338,7 @@ mod tests {
             },
             model: "m".into(),
             cached: false,
+            reviewed_at: 1_700_000_000,
             notes: vec![],
         }
     }

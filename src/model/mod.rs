@@ -504,7 +504,73 @@ pub struct Recommendation {
     /// floor), when an LLM answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_range: Option<(u32, u32)>,
+    /// Whether the LLM was asked for this card, when one is configured and answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_review: Option<LlmReview>,
     pub inputs: AdvisorInputs,
+}
+
+/// How the LLM's part of a card came about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    /// A request was made for this card.
+    Asked,
+    /// Consulted, and an answer for the same bucketed inputs was given again (no request).
+    Reused,
+    /// Not asked: the policy proposes no change, confidently, and the deployment's last
+    /// review (same buckets) stands.
+    NotAsked,
+}
+
+impl ReviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Asked => "asked",
+            ReviewStatus::Reused => "reused",
+            ReviewStatus::NotAsked => "not_asked",
+        }
+    }
+}
+
+/// The LLM review behind a card: asked now, reused, or standing from earlier, with its age.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmReview {
+    pub status: ReviewStatus,
+    /// RFC 3339, cluster clock: when the LLM made the answer shown.
+    pub reviewed_at: String,
+    /// Cluster seconds since then.
+    pub age_seconds: i64,
+    /// Why it was asked ("the policy proposes a change"), or why not.
+    pub why: String,
+}
+
+impl LlmReview {
+    /// "reviewed 14 min ago" (or "reviewed now").
+    pub fn age_text(&self) -> String {
+        match self.age_seconds {
+            s if s < 60 => "reviewed now".to_string(),
+            s if s < 7200 => format!("reviewed {} min ago", s / 60),
+            s if s < 2 * 86_400 => format!("reviewed {} h ago", s / 3600),
+            s => format!("reviewed {} d ago", s / 86_400),
+        }
+    }
+
+    /// The card's line: "LLM asked: the policy proposes a change", "LLM not asked: …;
+    /// reviewed 14 min ago".
+    pub fn line(&self) -> String {
+        match self.status {
+            ReviewStatus::Asked => format!("LLM asked: {}", self.why),
+            ReviewStatus::Reused => format!(
+                "LLM consulted ({}): same inputs as its answer, {}",
+                self.why,
+                self.age_text()
+            ),
+            ReviewStatus::NotAsked => {
+                format!("LLM not asked: {}; {}", self.why, self.age_text())
+            }
+        }
+    }
 }
 
 impl Recommendation {

@@ -27,6 +27,7 @@ mod merge;
 mod parse;
 mod prompt;
 mod request;
+mod review;
 mod sanitize;
 mod schema;
 mod shared;
@@ -86,6 +87,8 @@ pub struct LlmAdvisor {
     interval_seconds: u64,
     history_in_prompt: usize,
     max_retry_wait: u64,
+    /// `llm.consult_below_confidence`.
+    consult_below: f64,
     rules_cfg: AdvisorConfig,
     state_path: PathBuf,
     /// Taken before `inner`, never while holding it.
@@ -264,6 +267,7 @@ impl LlmAdvisor {
             interval_seconds: advisor.min_call_interval_seconds,
             history_in_prompt: llm.history_in_prompt,
             max_retry_wait: llm.max_retry_wait_seconds,
+            consult_below: llm.consult_below_confidence,
             rules_cfg: advisor.clone(),
             state_path,
             shared: Mutex::new(shared),
@@ -325,9 +329,10 @@ impl LlmAdvisor {
 
     /// Decide whether to call, with every process's budget and calls, and prepare the call.
     /// The spent budget is committed before the request is sent, so a crash cannot forget it.
-    fn plan(&self, inputs: &AdvisorInputs) -> Next {
+    /// `fresh`: only an answer fresh in the cache stands in for a request, not the last one.
+    fn plan(&self, inputs: &AdvisorInputs, fresh: bool) -> Next {
         let planned = self.transact(|st| {
-            let next = self.plan_locked(st, inputs);
+            let next = self.plan_locked(st, inputs, fresh);
             let spent = matches!(next, Next::Call(_));
             (next, spent)
         });
@@ -339,7 +344,7 @@ impl LlmAdvisor {
         })
     }
 
-    fn plan_locked(&self, st: &mut Inner, inputs: &AdvisorInputs) -> Next {
+    fn plan_locked(&self, st: &mut Inner, inputs: &AdvisorInputs, fresh: bool) -> Next {
         let now = inputs.observed_at;
         let dep = inputs.key().to_string();
         st.cluster_now = now;
@@ -358,7 +363,8 @@ impl LlmAdvisor {
         if let Some(hit) = st.cache.get(&key, now) {
             return Next::Answer(Ok(advice(hit, true, vec![])));
         }
-        if mem.last_key.as_deref() == Some(key.as_str())
+        if !fresh
+            && mem.last_key.as_deref() == Some(key.as_str())
             && let Some(last) = mem.last_answer.clone().filter(|a| a.created_at <= now)
         {
             // Unchanged inputs never cost a call: the last answer stands.
@@ -613,7 +619,29 @@ impl LlmAdvisor {
 #[async_trait]
 impl LlmBackend for LlmAdvisor {
     async fn advise(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
-        let plan = match self.plan(inputs) {
+        self.ask(inputs, false).await
+    }
+
+    async fn advise_fresh(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
+        self.ask(inputs, true).await
+    }
+
+    fn stored_review(&self, inputs: &AdvisorInputs) -> Option<LlmAdvice> {
+        self.last_review(inputs)
+    }
+
+    fn consult_below_confidence(&self) -> f64 {
+        self.consult_below
+    }
+
+    fn status(&self) -> String {
+        self.status_line()
+    }
+}
+
+impl LlmAdvisor {
+    async fn ask(&self, inputs: &AdvisorInputs, fresh: bool) -> Result<LlmAdvice, LlmFailure> {
+        let plan = match self.plan(inputs, fresh) {
             Next::Call(plan) => plan,
             Next::Answer(answer) => return answer,
         };
@@ -636,7 +664,7 @@ impl LlmBackend for LlmAdvisor {
         result
     }
 
-    fn status(&self) -> String {
+    fn status_line(&self) -> String {
         let st = self.lock();
         let mut b = st.budget.clone();
         b.roll(st.cluster_now, (self.wall_clock)());
@@ -712,6 +740,7 @@ fn advice(c: CachedAdvice, cached: bool, mut extra: Vec<String>) -> LlmAdvice {
         decision: c.decision,
         model: c.model,
         cached,
+        reviewed_at: c.created_at,
         notes,
     }
 }
