@@ -1,13 +1,20 @@
 //! Plain-text renderings for the headless commands.
 
-use crate::model::{Recommendation, RecommendationSource};
+use crate::model::{Recommendation, RecommendationSource, ReviewStatus};
 
 /// A recommendation as a few lines of text (`ai4k8s recommend` without `-o json`).
 pub fn recommendation(r: &Recommendation) -> String {
     let d = &r.decision;
     let source = match (r.source, &r.model) {
         (RecommendationSource::Llm, Some(m)) => {
-            format!("llm {m}{}", if r.cached { ", cached" } else { "" })
+            let how = match &r.llm_review {
+                Some(review) if review.status != ReviewStatus::Asked => {
+                    format!(", {}", review.age_text())
+                }
+                _ if r.cached => ", cached".to_string(),
+                _ => String::new(),
+            };
+            format!("llm {m}{how}")
         }
         (s, _) => s.as_str().to_string(),
     };
@@ -26,6 +33,9 @@ pub fn recommendation(r: &Recommendation) -> String {
     );
     if let Some(why) = &r.fallback_reason {
         out.push_str(&format!("  LLM not used: {why}\n"));
+    }
+    if let Some(review) = &r.llm_review {
+        out.push_str(&format!("  {}\n", review.line()));
     }
     if let Some(c) = &r.inputs.policy.calibration {
         out.push_str(&format!("  {}\n", c.summary()));

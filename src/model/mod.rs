@@ -556,13 +556,13 @@ impl LlmReview {
         }
     }
 
-    /// The card's line: "LLM asked: the policy proposes a change", "LLM not asked: …;
-    /// reviewed 14 min ago".
+    /// The card's line: "LLM asked: the policy proposes a change", "LLM reused: …; reviewed
+    /// 3 min ago", "LLM not asked: the policy proposes no change (…); reviewed 14 min ago".
     pub fn line(&self) -> String {
         match self.status {
             ReviewStatus::Asked => format!("LLM asked: {}", self.why),
             ReviewStatus::Reused => format!(
-                "LLM consulted ({}): same inputs as its answer, {}",
+                "LLM reused: {}, and its answer for the same inputs stands; {}",
                 self.why,
                 self.age_text()
             ),

@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::model::{Recommendation, RecommendationSource};
+use crate::model::{Recommendation, RecommendationSource, ReviewStatus};
 use crate::tui::app::{App, Pane};
 use crate::tui::theme::Theme;
 
@@ -69,7 +69,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         RecommendationSource::Llm => format!(
             "LLM {}{}",
             r.model.as_deref().unwrap_or("?"),
-            if r.cached { " (cached)" } else { "" }
+            match &r.llm_review {
+                Some(review) if review.status != ReviewStatus::Asked => {
+                    format!(" ({})", review.age_text())
+                }
+                _ if r.cached => " (cached)".to_string(),
+                _ => String::new(),
+            }
         ),
         RecommendationSource::Policy => "policy".to_string(),
         RecommendationSource::Scheduled => "schedule".to_string(),
@@ -123,6 +129,9 @@ fn lines(r: &Recommendation, theme: &Theme) -> Vec<Line<'static>> {
             format!("LLM not used: {why}"),
             theme.warning(),
         )));
+    }
+    if let Some(review) = &r.llm_review {
+        out.push(Line::from(Span::styled(review.line(), theme.dim())));
     }
     out.push(Line::from(vec![
         Span::styled("risk ", label),
