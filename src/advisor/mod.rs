@@ -343,6 +343,90 @@ mod tests {
         }
     }
 
+    /// A backend with a stored review and a count of the requests it was asked for.
+    struct Stored {
+        review: LlmAdvice,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl LlmBackend for Stored {
+        async fn advise(&self, _: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(LlmAdvice {
+                cached: false,
+                reviewed_at: 1_700_000_000,
+                ..self.review.clone()
+            })
+        }
+        fn stored_review(&self, _: &AdvisorInputs) -> Option<LlmAdvice> {
+            Some(self.review.clone())
+        }
+        fn status(&self) -> String {
+            "LLM stored".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_standing_review_shows_its_age_and_is_revalidated_against_todays_bounds() {
+        // Reviewed 14 minutes ago, when max was 14: "scale up to 12".
+        let review = LlmAdvice {
+            cached: true,
+            reviewed_at: 1_700_000_000 - 14 * 60,
+            ..confident_scale_up()
+        };
+        let review = LlmAdvice {
+            decision: Decision {
+                target_replicas: 12,
+                ..review.decision
+            },
+            ..review
+        };
+        let llm = Arc::new(Stored {
+            review,
+            asked: Default::default(),
+        });
+        let a = Advisor::with_llm(AdvisorConfig::default(), llm.clone());
+        // Today max is 8; 60 % on 6 pods needs 6 at 70 %: the policy maintains.
+        let steady = DeploymentState::fixture("ns", "app")
+            .with_replicas(6)
+            .with_bounds(2, 8)
+            .with_usage(Some(60.0), Some(40.0))
+            .inputs_at(1_700_000_000);
+        let proposal = policy::decide(&steady, a.config());
+        assert_eq!(proposal.change, crate::model::PolicyChange::Maintain);
+        let r = a.recommend(&steady).await;
+        assert_eq!(llm.asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(r.source, RecommendationSource::Llm);
+        let review = r.llm_review.clone().expect("review");
+        assert_eq!(review.status, ReviewStatus::NotAsked);
+        assert_eq!(review.age_seconds, 840);
+        assert_eq!(review.age_text(), "reviewed 14 min ago");
+        assert!(r.decision.target_replicas <= 8, "{r:?}");
+        assert!(
+            proposal.range.0 <= r.decision.target_replicas
+                && r.decision.target_replicas <= proposal.range.1
+        );
+        assert!(
+            r.corrections
+                .iter()
+                .any(|c| c.contains("target_replicas 12")),
+            "{:?}",
+            r.corrections
+        );
+        // A change is asked for, whatever is stored.
+        let hot = AdvisorInputs {
+            cpu_pct: Some(95.0),
+            ..steady
+        };
+        let r = a.recommend(&hot).await;
+        assert_eq!(llm.asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            r.llm_review.map(|v| (v.status, v.why)),
+            Some((ReviewStatus::Asked, "the policy proposes a change".into()))
+        );
+    }
+
     #[tokio::test]
     async fn an_llm_answer_made_without_metrics_changes_nothing_and_is_not_confident() {
         let a = Advisor::with_llm(

@@ -83,6 +83,13 @@ impl AdviceCache {
         }
     }
 
+    /// The answer stored for `key` whatever its age (never one from after `now`): a review
+    /// that may stand while the policy proposes no change (`advisor::consult`). Expired
+    /// entries stay until the least recently used go.
+    pub fn stored(&mut self, key: &str, now: UnixSeconds) -> Option<CachedAdvice> {
+        self.lru.get(key).filter(|a| a.created_at <= now).cloned()
+    }
+
     pub fn put(&mut self, key: String, advice: CachedAdvice) {
         self.lru.put(key, advice);
     }
@@ -186,6 +193,15 @@ mod tests {
         assert_eq!(c.len(), 0);
         c.put("a".into(), advice(1000));
         assert!(c.get("a", 999).is_none(), "clock went backwards");
+        c.put("a".into(), advice(1000));
+        assert!(c.stored("a", 999).is_none(), "not made yet at 999");
+        assert!(c.get("a", 5000).is_none(), "expired for the cache");
+        c.put("a".into(), advice(1000));
+        assert_eq!(
+            c.stored("a", 90_000).map(|a| a.created_at),
+            Some(1000),
+            "a stored review has no TTL"
+        );
 
         c.put("a".into(), advice(0));
         c.put("b".into(), advice(0));

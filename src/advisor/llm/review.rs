@@ -1,6 +1,8 @@
 //! The deployment's stored review (issue 13, "ask only when it matters"): the answer the LLM
 //! last gave for inputs in today's cache buckets, from the deployment's memory (its last
-//! answer, any age) or the cache (an answer for the same key within its TTL). Looking it up
+//! answer) or the cache (the answer stored for the same key), of any age: the TTL bounds
+//! what may stand in for a request when the LLM is asked, not a review that stands because
+//! the policy confidently proposes no change. Looking it up
 //! makes no request and spends no budget; it takes in what other processes on the data dir
 //! wrote and records today's observation for the prompt's history.
 
@@ -23,7 +25,7 @@ impl LlmAdvisor {
                 .last_answer
                 .clone()
                 .filter(|a| mem.last_key.as_deref() == Some(key.as_str()) && a.created_at <= now);
-            let review = last.or_else(|| st.cache.get(&key, now));
+            let review = last.or_else(|| st.cache.stored(&key, now));
             (review.map(|r| advice(r, true, vec![])), false)
         });
         found.unwrap_or_else(|e| {
