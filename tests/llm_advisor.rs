@@ -1409,19 +1409,62 @@ async fn consecutive_timeouts_back_off_and_the_status_bar_says_so() {
     );
 }
 
-/// A reused answer is labelled as reuse on the card, not as a correction.
+/// A reused answer is labelled as reuse on the card, not as a correction. The policy proposes a
+/// floor (a change), so the LLM is consulted at every decision: within the cache's TTL its
+/// answer for the same inputs is reused, after it a request is made again.
 #[tokio::test]
 async fn a_reused_answer_is_labelled_reused_not_corrected() {
-    let (_server, llm, setup) = one_reply(ok(CLEAN)).await;
-    let advisor = Advisor::with_llm(setup.advisor.clone(), Arc::new(llm));
-    advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+    let (server, llm, setup) = one_reply(ok(CLEAN)).await;
+    let llm = Arc::new(llm);
+    let advisor = Advisor::with_llm(setup.advisor.clone(), llm.clone());
+    let r = advisor.recommend(&inputs("shop", "web", 80.0, T0)).await;
+    let text = ai4k8s::cli::text::recommendation(&r);
+    assert!(
+        text.contains("  LLM asked: the policy proposes a change\n"),
+        "{text}"
+    );
     let r = advisor
-        .recommend(&inputs("shop", "web", 80.0, T0 + 3600))
+        .recommend(&inputs("shop", "web", 80.0, T0 + 120))
         .await;
     let text = ai4k8s::cli::text::recommendation(&r);
     assert!(
-        text.contains("  reused: inputs unchanged since the LLM answered 60 min ago"),
+        text.contains("(confidence 80%, llm openai/gpt-oss-20b, reviewed 2 min ago)"),
         "{text}"
     );
-    assert!(!text.contains("corrected: inputs unchanged"), "{text}");
+    assert!(
+        text.contains(
+            "  LLM reused: the policy proposes a change, and its answer for the same inputs \
+             stands; reviewed 2 min ago"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("corrected:"), "{text}");
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        1
+    );
+    // An hour later the same inputs are asked again: the proposal is a change.
+    let r = advisor
+        .recommend(&inputs("shop", "web", 80.0, T0 + 3600))
+        .await;
+    assert_eq!(
+        r.llm_review.map(|v| v.status),
+        Some(ai4k8s::model::ReviewStatus::Asked)
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        2
+    );
+    // The LLM layer on its own still gives the last answer again for unchanged inputs, noted
+    // as reuse (not as a correction).
+    let a = llm
+        .advise(&inputs("shop", "web", 80.0, T0 + 7200))
+        .await
+        .expect("reused");
+    let note = a.notes.last().expect("a note");
+    assert!(
+        note.starts_with("inputs unchanged since the LLM answered 60 min ago"),
+        "{note}"
+    );
+    assert_eq!(ai4k8s::advisor::note_label(note), "reused");
 }
