@@ -45,7 +45,7 @@ pub fn proposal_needs_review(proposal: &Outcome, below: f64) -> Option<Why> {
     }
     let confidence = proposal.decision.confidence;
     // NaN counts as low: nothing is known about it.
-    if !(confidence >= below) {
+    if confidence.is_nan() || confidence < below {
         return Some(Why::LowConfidence { confidence, below });
     }
     None

@@ -124,12 +124,12 @@ impl Advisor {
             age_seconds: (inputs.observed_at - advice.reviewed_at).max(0),
             why,
         };
-        self.from_llm(inputs, &proposal, advice, review)
+        self.llm_card(inputs, &proposal, advice, review)
     }
 
     /// An LLM answer (asked now or standing) as a card: within the policy's range, validated
     /// against today's bounds and step, its change derived from its target.
-    fn from_llm(
+    fn llm_card(
         &self,
         inputs: &AdvisorInputs,
         policy: &policy::Outcome,
