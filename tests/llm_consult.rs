@@ -43,12 +43,22 @@ fn inputs(cpu: f64, at: i64) -> AdvisorInputs {
 struct Fleet {
     server: MockServer,
     advisor: Advisor,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 async fn fleet() -> Fleet {
     let server = chat_server(ok(MAINTAIN)).await;
     let dir = tempfile::tempdir().expect("tempdir");
+    let advisor = advisor_on(&server, &dir);
+    Fleet {
+        server,
+        advisor,
+        dir,
+    }
+}
+
+/// An advisor whose LLM is `server`, with its state in `dir`.
+fn advisor_on(server: &MockServer, dir: &TempDir) -> Advisor {
     let llm_cfg = LlmConfig {
         base_url: format!("{}/openai/v1", server.uri()),
         timeout_seconds: 5,
@@ -64,11 +74,7 @@ async fn fleet() -> Fleet {
     )
     .expect("advisor")
     .with_wall_clock(|| T0);
-    Fleet {
-        server,
-        advisor: Advisor::with_llm(cfg, Arc::new(llm)),
-        _dir: dir,
-    }
+    Advisor::with_llm(cfg, Arc::new(llm))
 }
 
 impl Fleet {
@@ -217,6 +223,44 @@ async fn inputs_leaving_their_bucket_are_asked() {
         .await;
     assert_eq!(status(&r), ReviewStatus::NotAsked);
     assert_eq!(r.llm_review.as_ref().map(|v| v.age_seconds), Some(9 * MIN));
+    assert_eq!(f.requests().await, 2);
+}
+
+#[tokio::test]
+async fn a_review_stands_for_its_bucket_after_the_inputs_come_back_and_after_a_restart() {
+    let f = fleet().await;
+    let at = |mem: f64, t: i64| AdvisorInputs {
+        mem_pct: Some(mem),
+        ..inputs(55.0, t)
+    };
+    assert_eq!(
+        status(&f.advisor.recommend(&at(30.0, T0)).await),
+        ReviewStatus::Asked
+    );
+    assert_eq!(
+        status(&f.advisor.recommend(&at(46.0, T0 + 6 * MIN)).await),
+        ReviewStatus::Asked
+    );
+    // Back in the first buckets long after the cache's TTL (300 s): that review stands.
+    let r = f.advisor.recommend(&at(31.0, T0 + 40 * MIN)).await;
+    let review = r.llm_review.as_ref().expect("review");
+    assert_eq!(review.status, ReviewStatus::NotAsked, "{r:?}");
+    assert_eq!(review.age_seconds, 40 * MIN);
+    let r = f.advisor.recommend(&at(44.0, T0 + 50 * MIN)).await;
+    assert_eq!(
+        r.llm_review.map(|v| (v.status, v.age_seconds)),
+        Some((ReviewStatus::NotAsked, 44 * MIN))
+    );
+    assert_eq!(f.requests().await, 2);
+    // A restarted advisor on the same data dir finds both reviews: still no request.
+    let restarted = advisor_on(&f.server, &f.dir);
+    for (mem, reviewed) in [(30.0, T0), (46.0, T0 + 6 * MIN)] {
+        let r = restarted.recommend(&at(mem, T0 + 90 * MIN)).await;
+        assert_eq!(
+            r.llm_review.map(|v| (v.status, v.age_seconds)),
+            Some((ReviewStatus::NotAsked, T0 + 90 * MIN - reviewed))
+        );
+    }
     assert_eq!(f.requests().await, 2);
 }
 
