@@ -7,17 +7,16 @@
     clippy::print_stderr
 )]
 
+mod common;
+
 use std::io;
 use std::time::Duration;
 
-use ai4k8s::advisor::Advisor;
-use ai4k8s::config::{AdvisorConfig, Config};
-use ai4k8s::sim::SimWorld;
+use ai4k8s::config::Config;
 use ai4k8s::tui::action::Action;
-use ai4k8s::tui::app::{App, SessionInfo};
+use ai4k8s::tui::app::App;
 use ai4k8s::tui::keys_config;
 use ai4k8s::tui::popups::{Confirm, Popup};
-use ai4k8s::tui::preview::app_from_world;
 use ai4k8s::tui::session::Session;
 use ai4k8s::tui::theme::Theme;
 use ai4k8s::tui::{run_loop, ui};
@@ -28,29 +27,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 
-fn demo_app() -> App {
-    let world = SimWorld::demo(42, 48);
-    let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
-    app_from_world(
-        &world,
-        &advisor,
-        SessionInfo {
-            context: "demo".into(),
-            ..SessionInfo::default()
-        },
-    )
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
+use common::tui::{demo_app, text};
 
 fn key(code: KeyCode) -> io::Result<Event> {
     Ok(Event::Key(KeyEvent::new(code, KeyModifiers::NONE)))
@@ -88,7 +65,7 @@ async fn a_key_rebound_in_the_config_works_in_the_real_loop() {
         "[keys.normal]\nquit = \"Q\"\nhelp = \"f1\"\n[keys.help]\nclose = \"f1\"\n",
     )
     .expect("config parses");
-    let mut app = demo_app();
+    let mut app = demo_app(None);
     app.keymap = keys_config::keymap(&cfg.keys).expect("valid bindings");
 
     // q no longer quits; f1 opens help; the frame drawn then names help's own key.
@@ -123,7 +100,7 @@ async fn a_key_rebound_in_the_config_works_in_the_real_loop() {
 }
 
 fn app_with(cfg: &Config) -> App {
-    let mut app = demo_app();
+    let mut app = demo_app(None);
     app.keymap = keys_config::keymap(&cfg.keys).expect("valid bindings");
     app
 }
@@ -142,7 +119,7 @@ fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
 
 #[test]
 fn no_color_draws_every_screen_without_colour_and_the_selection_reversed() {
-    let mut app = demo_app();
+    let mut app = demo_app(None);
     app.theme = Theme::no_color();
     let state = app
         .selected_view()
@@ -200,7 +177,7 @@ fn no_color_draws_every_screen_without_colour_and_the_selection_reversed() {
     );
 
     // The colour theme does draw in colour (the test above can fail).
-    let mut coloured = demo_app();
+    let mut coloured = demo_app(None);
     assert!(
         colours(&draw(&mut coloured, 120, 40))
             .iter()

@@ -7,75 +7,47 @@
     clippy::print_stderr
 )]
 
-use ai4k8s::advisor::Advisor;
-use ai4k8s::config::AdvisorConfig;
-use ai4k8s::sim::SimWorld;
+mod common;
+
 use ai4k8s::tui::action::Action;
-use ai4k8s::tui::app::{App, SessionInfo};
+use ai4k8s::tui::app::App;
 use ai4k8s::tui::popups::{Popup, Prompt};
-use ai4k8s::tui::preview::app_from_world;
 use ai4k8s::tui::ui::{self, PaneKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 
-fn demo_app() -> App {
-    let world = SimWorld::demo(42, 48);
-    let advisor = Advisor::rules_only(AdvisorConfig::default(), "no key");
-    app_from_world(
-        &world,
-        &advisor,
-        SessionInfo {
-            context: "demo".into(),
-            speed: Some(20.0),
-            ..SessionInfo::default()
-        },
-    )
-}
+use common::tui::{demo_app, text};
 
 /// The screen as text, one line per row, trailing spaces trimmed.
 fn screen(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     ui::prepare(app, Rect::new(0, 0, w, h));
     term.draw(|f| ui::render(f, app)).expect("draw");
-    text(term.backend())
+    text(term.backend().buffer())
 }
 
 fn pane(app: &App, kind: PaneKind, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
     term.draw(|f| ui::render_pane(f, app, kind)).expect("draw");
-    text(term.backend())
-}
-
-fn text(b: &TestBackend) -> String {
-    let buf = b.buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let mut line = String::new();
-        for x in 0..buf.area.width {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    text(term.backend().buffer())
 }
 
 #[test]
 fn whole_screen_80x24() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     insta::assert_snapshot!(screen(&mut app, 80, 24));
 }
 
 #[test]
 fn whole_screen_160x48() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     insta::assert_snapshot!(screen(&mut app, 160, 48));
 }
 
 #[test]
 fn whole_screen_200x60_uses_the_room() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     let s = screen(&mut app, 200, 60);
     // Every deployment fits in the table and the namespace has its own column.
     for name in [
@@ -93,7 +65,7 @@ fn whole_screen_200x60_uses_the_room() {
 
 #[test]
 fn tiny_terminals_do_not_panic() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 10), (79, 23), (300, 100)] {
         let s = screen(&mut app, w, h);
         assert_eq!(s.lines().count(), h as usize);
@@ -104,7 +76,7 @@ fn tiny_terminals_do_not_panic() {
 
 #[test]
 fn help_overlay_lists_the_keymap() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     app.apply(Action::ToggleHelp);
     let s = screen(&mut app, 100, 30);
     for k in ["j ↓", "tab", "/", "^r", "esc", "q ^c", "filter by name"] {
@@ -115,7 +87,7 @@ fn help_overlay_lists_the_keymap() {
 
 #[test]
 fn help_fits_80x24_with_every_key() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     app.apply(Action::ToggleHelp);
     let s = screen(&mut app, 80, 24);
     for k in [
@@ -133,7 +105,7 @@ fn help_fits_80x24_with_every_key() {
 
 #[test]
 fn read_only_help_hides_write_keys() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     app.session.read_only = true;
     app.apply(Action::ToggleHelp);
     let s = screen(&mut app, 100, 40);
@@ -147,7 +119,7 @@ fn read_only_help_hides_write_keys() {
 
 #[test]
 fn each_pane() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     // Select a deployment with an HPA so the chart shows the target line.
     app.selected = app
         .visible
@@ -168,7 +140,7 @@ fn each_pane() {
 /// A deployment whose HPA the app cannot see says on its card that nothing will be written.
 #[test]
 fn the_card_says_writes_are_refused_when_the_hpa_is_unknown() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     app.selected = app
         .visible
         .iter()
@@ -199,7 +171,7 @@ fn the_card_says_writes_are_refused_when_the_hpa_is_unknown() {
 /// The answer to a key stays in view however many long notices the status bar carries.
 #[test]
 fn a_message_is_not_pushed_off_the_status_bar_by_notices() {
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     app.notices.insert(
         "cluster",
         "horizontalpodautoscalers missing: forbidden: a long reason from the server".into(),
@@ -222,7 +194,7 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
     use ai4k8s::engine::{Command, Update};
     use std::sync::Arc;
 
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     let view = app
         .selected_view()
         .expect("a deployment is selected")
@@ -313,7 +285,7 @@ fn esc() -> crossterm::event::KeyEvent {
 #[test]
 fn typed_input_stays_visible_next_to_long_notices() {
     use ai4k8s::engine::Update;
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     app.on_update(Update::Notice(
         "cluster",
         Some(
@@ -351,7 +323,7 @@ fn key_mashing_never_panics_and_keeps_the_selection_in_range() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use rand::{Rng, SeedableRng};
 
-    let mut app = demo_app();
+    let mut app = demo_app(Some(20.0));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let chars: Vec<char> = "jkgG/:axespHuJb?ymn0123456789 -ctxns".chars().collect();
     let sizes = [(80, 24), (160, 48), (40, 12), (12, 4), (200, 60)];

@@ -8,6 +8,7 @@ pub mod kube;
 pub mod llm;
 pub mod prometheus;
 pub mod sim_serve;
+pub mod tui;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_ai4k8s");
