@@ -82,21 +82,11 @@ pub fn is_change(change: &PolicyChange) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Decision, Level, PerformanceImpact, ScalingAction, Timing};
+    use crate::model::{Decision, ScalingAction};
 
     fn outcome(change: PolicyChange, confidence: f64) -> Outcome {
         Outcome {
-            decision: Decision {
-                action: ScalingAction::Maintain,
-                target_replicas: 4,
-                confidence,
-                reasoning: String::new(),
-                factors_considered: vec![],
-                risk_assessment: Level::Low,
-                cost_impact: Level::Low,
-                performance_impact: PerformanceImpact::Neutral,
-                recommended_timing: Timing::Immediate,
-            },
+            decision: Decision::fixture(ScalingAction::Maintain, 4, confidence),
             change,
             range: (4, 4),
         }

@@ -92,7 +92,6 @@ pub fn consistent_action(
 mod tests {
     use super::*;
     use crate::model::DeploymentState;
-    use crate::model::{Level, PerformanceImpact, Timing};
 
     fn inputs(current: u32, min: u32, max: u32) -> AdvisorInputs {
         DeploymentState::fixture("ns", "app")
@@ -104,15 +103,8 @@ mod tests {
 
     fn decision(action: ScalingAction, target: u32) -> Decision {
         Decision {
-            action,
-            target_replicas: target,
-            confidence: 0.8,
             reasoning: "x".repeat(60),
-            factors_considered: vec![],
-            risk_assessment: Level::Low,
-            cost_impact: Level::Low,
-            performance_impact: PerformanceImpact::Neutral,
-            recommended_timing: Timing::Immediate,
+            ..Decision::fixture(action, target, 0.8)
         }
     }
 

@@ -2,7 +2,29 @@
 //! HPA, the advisor's inputs made from it) with the fields a test names and the rest plain.
 //! Hidden from the docs: not part of the API.
 
-use super::{AdvisorInputs, DeploymentKey, DeploymentState, HpaState, UnixSeconds};
+use super::{
+    AdvisorInputs, Decision, DeploymentKey, DeploymentState, HpaState, Level, PerformanceImpact,
+    ScalingAction, Timing, UnixSeconds,
+};
+
+#[doc(hidden)]
+impl Decision {
+    /// `action` to `target` at `confidence`, with no reasoning or factors, low risk and cost,
+    /// neutral performance, timed now.
+    pub fn fixture(action: ScalingAction, target: u32, confidence: f64) -> Self {
+        Self {
+            action,
+            target_replicas: target,
+            confidence,
+            reasoning: String::new(),
+            factors_considered: vec![],
+            risk_assessment: Level::Low,
+            cost_impact: Level::Low,
+            performance_impact: PerformanceImpact::Neutral,
+            recommended_timing: Timing::Immediate,
+        }
+    }
+}
 
 #[doc(hidden)]
 impl DeploymentState {

@@ -127,9 +127,7 @@ impl AdviceCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        DeploymentState, ForecastSummary, Level, PerformanceImpact, ScalingAction, Timing, Trend,
-    };
+    use crate::model::{DeploymentState, ForecastSummary, ScalingAction, Trend};
 
     fn inputs(cpu: f64, mem: f64) -> AdvisorInputs {
         AdvisorInputs {
@@ -152,17 +150,7 @@ mod tests {
 
     fn advice(at: i64) -> CachedAdvice {
         CachedAdvice {
-            decision: Decision {
-                action: ScalingAction::Maintain,
-                target_replicas: 10,
-                confidence: 0.5,
-                reasoning: String::new(),
-                factors_considered: vec![],
-                risk_assessment: Level::Low,
-                cost_impact: Level::Low,
-                performance_impact: PerformanceImpact::Neutral,
-                recommended_timing: Timing::Immediate,
-            },
+            decision: Decision::fixture(ScalingAction::Maintain, 10, 0.5),
             model: "m".into(),
             notes: vec![],
             created_at: at,
