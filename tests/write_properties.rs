@@ -114,6 +114,7 @@ fn plan_for(state: &DeploymentState, req: &Request) -> Option<Plan> {
                     reason: String::new(),
                     recommendation: None,
                     warning: None,
+                    ownership: Default::default(),
                 })
         }
         Request::EditBounds(min, max) => Some(plan::plan_edit_bounds(

@@ -275,6 +275,7 @@ impl Actions {
             reason: "dismissed".into(),
             recommendation: Some(Box::new(rec.clone())),
             warning: None,
+            ownership: Default::default(),
         };
         self.write_entry(
             &plan,

@@ -475,5 +475,6 @@ fn placeholder_state(key: DeploymentKey) -> DeploymentState {
         annotated_bounds: (None, None),
         floor_mark: None,
         write_block: None,
+        ownership: Default::default(),
     }
 }
