@@ -94,6 +94,10 @@ pub enum SimCommand {
         /// `--fault hpas=403` forbids listing and watching HPAs.
         #[arg(long = "fault", value_name = "RESOURCE=STATUS", value_parser = parse_fault)]
         faults: Vec<crate::sim::serve::Fault>,
+        /// Give some demo deployments other owners: shop/frontend's HPA made by a KEDA
+        /// ScaledObject, a VPA in Auto mode on payments/api, Argo CD's labels on shop/checkout.
+        #[arg(long)]
+        owners: bool,
     },
 }
 
