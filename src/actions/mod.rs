@@ -5,8 +5,10 @@
 //! that may have happened: `Journal::unfinished` finds them at start.
 
 pub mod gate;
+pub mod gitops;
 pub mod guard;
 pub mod journal;
+pub mod owners;
 pub mod plan;
 
 use std::sync::{Arc, Mutex};
