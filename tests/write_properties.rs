@@ -54,7 +54,10 @@ fn arb_state() -> impl Strategy<Value = DeploymentState> {
                 ..HpaState::default()
             });
             let (min, max) = deployment_bounds(annotated, hpa.as_ref(), replicas);
-            let keda = hpa.as_ref().filter(|_| keda).map(|h| (h.min_replicas, h.max_replicas));
+            let keda = hpa
+                .as_ref()
+                .filter(|_| keda)
+                .map(|h| (h.min_replicas, h.max_replicas));
             let state = DeploymentState {
                 annotated_bounds: annotated,
                 write_block: match block {

@@ -457,4 +457,50 @@ mod tests {
             Err(NothingToApply::Maintain)
         );
     }
+
+    #[test]
+    fn a_keda_owned_hpa_is_changed_through_its_scaled_object_and_its_triggers_are_left_alone() {
+        let s = state(true).keda_owned("web-so", 2, 10);
+        let floor = PolicyChange::Floor {
+            hpa: "web".into(),
+            from: 2,
+            to: 6,
+            until: 900,
+        };
+        let c = changes_for(&s, &floor, 100).expect("a floor");
+        assert_eq!(
+            c[1],
+            Change::ScaledObjectMin {
+                scaled_object: "web-so".into(),
+                from: 2,
+                to: 6
+            }
+        );
+        assert!(!c.iter().any(|c| matches!(c, Change::HpaMin { .. })));
+        let target = PolicyChange::Target {
+            hpa: "web".into(),
+            from: 70,
+            to: 85,
+        };
+        assert_eq!(
+            changes_for(&s, &target, 100),
+            Err(NothingToApply::KedaTriggers("web-so".into()))
+        );
+        let edit = plan_edit_bounds(&s, 3, 12, (None, None));
+        assert_eq!(
+            edit.changes[0],
+            Change::ScaledObjectBounds {
+                scaled_object: "web-so".into(),
+                from: (2, 10),
+                to: (3, 12)
+            }
+        );
+        assert_eq!(edit.ownership, s.ownership, "the dialog knows the owners");
+        // Undo restores the ScaledObject, not the HPA.
+        let undo = edit.inverse().expect("undoable");
+        assert!(matches!(
+            undo.changes.last(),
+            Some(Change::ScaledObjectBounds { to: (2, 10), .. })
+        ));
+    }
 }

@@ -656,4 +656,74 @@ mod tests {
             annotate(&[(annotations::PREDICTIVE, None)])
         );
     }
+
+    #[test]
+    fn scaled_object_changes_patch_the_scaled_object_from_what_it_shows() {
+        let min = Change::ScaledObjectMin {
+            scaled_object: "web-so".into(),
+            from: 2,
+            to: 5,
+        };
+        let Operation::PatchScaledObject {
+            expect,
+            min_replica_count,
+            max_replica_count,
+        } = min.operation()
+        else {
+            panic!("{:?}", min.operation());
+        };
+        assert_eq!(
+            (expect.min_replica_count, expect.max_replica_count),
+            (Some(2), None)
+        );
+        assert_eq!((min_replica_count, max_replica_count), (Some(5), None));
+        assert_eq!(
+            expect.check(2, 50),
+            Ok(()),
+            "only the planned field is checked"
+        );
+        assert!(matches!(
+            expect.check(3, 50),
+            Err(super::super::ClusterError::Conflict(m)) if m == "changed: scaledobject/web-so spec.minReplicaCount 2 → 3"
+        ));
+        let key = DeploymentKey::new("shop", "web");
+        assert_eq!(
+            min.kubectl(&key),
+            r#"kubectl patch scaledobject web-so -n shop --type merge -p '{"spec":{"minReplicaCount":5}}'"#
+        );
+        assert_eq!(
+            min.inverse().map(|c| c.operation()),
+            Some(
+                Change::ScaledObjectMin {
+                    scaled_object: "web-so".into(),
+                    from: 5,
+                    to: 2,
+                }
+                .operation()
+            )
+        );
+        let bounds = Change::ScaledObjectBounds {
+            scaled_object: "web-so".into(),
+            from: (2, 10),
+            to: (3, 8),
+        };
+        assert_eq!(
+            bounds.fields(&key),
+            (
+                "scaledobject/web-so".to_string(),
+                "spec.minReplicaCount,spec.maxReplicaCount".to_string(),
+                "2,10".to_string(),
+                "3,8".to_string()
+            )
+        );
+        let state = DeploymentState::fixture("shop", "web")
+            .with_replicas(9)
+            .keda_owned("web-so", 2, 10);
+        assert_eq!(
+            replicas_after(&bounds, &state),
+            Some(8),
+            "KEDA's HPA clamps 9 into [3, 8]"
+        );
+        assert_eq!(replicas_after(&min, &state), Some(9));
+    }
 }

@@ -591,4 +591,32 @@ mod tests {
         );
         assert!(ownership_of(&d, Some(&plain), &index).is_empty());
     }
+
+    #[test]
+    fn an_absent_crd_is_silent_and_a_forbidden_one_is_a_notice() {
+        let mut st = OwnersState {
+            keda: CrdState::Absent,
+            vpa: CrdState::Listed,
+            ..OwnersState::default()
+        };
+        assert!(
+            st.statuses().is_empty(),
+            "no KEDA, a VPA listed: nothing to say"
+        );
+        st.keda = CrdState::Failed(ClusterError::Forbidden(
+            "cannot list scaledobjects.keda.sh".into(),
+        ));
+        let s = st.statuses();
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].source.as_str(), s[0].state),
+            ("scaledobjects", SourceState::Missing)
+        );
+        assert!(
+            s[0].detail
+                .as_deref()
+                .is_some_and(|d| d.contains("forbidden") && d.contains("by their label only")),
+            "{s:?}"
+        );
+    }
 }

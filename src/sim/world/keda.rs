@@ -113,3 +113,67 @@ fn app_of(detail: &str) -> String {
 fn not_found(name: &str) -> ClusterError {
     ClusterError::NotFound(format!("scaledobjects.keda.sh \"{name}\" not found"))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::ownership::ScaledObjectRef;
+    use crate::model::{DeploymentKey, Ownership};
+    use crate::sim::SimWorld;
+
+    #[test]
+    fn the_keda_loop_puts_the_hpa_back_and_carries_a_scaled_object_patch_into_it() {
+        let mut w = SimWorld::demo(7, 1);
+        let key = DeploymentKey::new("shop", "frontend");
+        let so = ScaledObjectRef {
+            name: "frontend".into(),
+            min_replica_count: 3,
+            max_replica_count: 15,
+        };
+        w.set_ownership(
+            &key,
+            Ownership {
+                keda: Some(so),
+                ..Ownership::default()
+            },
+        )
+        .expect("frontend");
+        let bounds = |w: &SimWorld| {
+            let s = w.snapshot();
+            let h = s
+                .deployments
+                .iter()
+                .find(|d| d.key == key)
+                .and_then(|d| d.hpa.clone())
+                .expect("hpa");
+            (h.min_replicas, h.max_replicas)
+        };
+        assert_eq!(bounds(&w), (3, 15), "KEDA took the HPA over at once");
+        w.patch_hpa(&key, Some(6), None).expect("a direct patch");
+        assert_eq!(bounds(&w), (6, 15));
+        w.step();
+        assert_eq!(bounds(&w), (3, 15), "undone at the next step");
+        let expect = crate::cluster::ScaledObjectExpect {
+            name: "frontend".into(),
+            min_replica_count: Some(3),
+            max_replica_count: None,
+        };
+        w.patch_scaled_object(&key, &expect, Some(5), None)
+            .expect("the ScaledObject");
+        w.advance(60);
+        assert_eq!(bounds(&w), (5, 15), "held through KEDA's loop");
+        assert!(
+            w.patch_scaled_object(&key, &expect, Some(4), None).is_err(),
+            "from a value it no longer shows"
+        );
+        assert!(
+            w.patch_scaled_object(
+                &DeploymentKey::new("payments", "ledger"),
+                &expect,
+                Some(4),
+                None
+            )
+            .is_err(),
+            "no ScaledObject there"
+        );
+    }
+}
