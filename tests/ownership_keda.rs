@@ -39,6 +39,10 @@ impl Drop for Served {
 /// The demo with `--owners`: shop/frontend KEDA's, payments/api with a VPA, shop/checkout
 /// Argo CD's.
 fn serve() -> Served {
+    serve_with(simserve::Options::default())
+}
+
+fn serve_with(options: simserve::Options) -> Served {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -53,7 +57,7 @@ fn serve() -> Served {
         .block_on(simserve::serve_with(
             sim.clone(),
             "127.0.0.1:0".parse().expect("addr"),
-            simserve::Options::default(),
+            options,
         ))
         .expect("serve");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -383,4 +387,77 @@ fn a_patch_of_the_keda_hpa_is_undone_and_the_scaledobject_change_holds() {
     );
     s.step();
     assert_eq!(s.hpa_bounds(), (3, 12));
+}
+
+#[test]
+fn forbidden_scaledobjects_are_a_notice_and_an_absent_vpa_crd_is_silent() {
+    use ai4k8s::cluster::SourceState;
+    use simserve::{Fault, FaultResource, FaultStatus, Faults};
+    let s = serve_with(simserve::Options {
+        faults: Faults::new([
+            Fault {
+                resource: FaultResource::ScaledObjects,
+                status: FaultStatus::Forbidden,
+            },
+            Fault {
+                resource: FaultResource::Vpas,
+                status: FaultStatus::NotFound,
+            },
+        ]),
+        ..simserve::Options::default()
+    });
+    let c = s.connect();
+    // The HPA is still known as KEDA's by its label and owner, with the HPA's own counts.
+    let state = seen(&s, &c, "shop", "frontend");
+    let keda = state
+        .ownership
+        .keda
+        .clone()
+        .expect("KEDA's, by the HPA's marks");
+    assert_eq!(
+        (
+            keda.name.as_str(),
+            keda.min_replica_count,
+            keda.max_replica_count
+        ),
+        ("frontend", 2, 20)
+    );
+    let mut status = c.status();
+    for _ in 0..100 {
+        if status.sources.iter().any(|s| s.source == "scaledobjects") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        status = c.status();
+    }
+    let so = status
+        .sources
+        .iter()
+        .find(|s| s.source == "scaledobjects")
+        .unwrap_or_else(|| panic!("a notice for scaledobjects: {status:?}"));
+    assert_eq!(so.state, SourceState::Missing);
+    assert!(
+        so.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("forbidden") && d.contains("label only")),
+        "{so:?}"
+    );
+    assert!(
+        !status
+            .sources
+            .iter()
+            .any(|s| s.source == "verticalpodautoscalers"),
+        "a CRD that is not served says nothing: {status:?}"
+    );
+    assert!(
+        seen(&s, &c, "payments", "api").ownership.vpa.is_none(),
+        "no VPA read"
+    );
+    // Writes still go to the ScaledObject, never to the HPA (whose patch KEDA would undo).
+    let edit = plan::plan_edit_bounds(&state, 3, 18, state.annotated_bounds);
+    assert!(
+        matches!(edit.changes[0], Change::ScaledObjectBounds { .. }),
+        "{:?}",
+        edit.changes
+    );
 }
