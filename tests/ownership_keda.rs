@@ -10,6 +10,8 @@
     clippy::print_stderr
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -460,4 +462,60 @@ fn forbidden_scaledobjects_are_a_notice_and_an_absent_vpa_crd_is_silent() {
         "{:?}",
         edit.changes
     );
+}
+
+#[test]
+fn sim_serve_owners_flag_serves_the_custom_resources_to_kubectl() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = common::sim_serve::sim_serve_with(dir.path(), None, "1", &["--owners"]);
+    let get = |args: &[&str]| {
+        let out = Command::new("timeout")
+            .arg("30")
+            .arg("kubectl")
+            .arg("--kubeconfig")
+            .arg(&server.kubeconfig)
+            .arg("--request-timeout=20s")
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .output()
+            .expect("kubectl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let sos = get(&["get", "scaledobjects", "-A", "-o", "name"]);
+    assert_eq!(sos.trim(), "scaledobject.keda.sh/frontend");
+    let vpas = get(&["get", "vpa", "-A", "-o", "name"]);
+    assert_eq!(vpas.trim(), "verticalpodautoscaler.autoscaling.k8s.io/api");
+    let labels = get(&[
+        "get",
+        "deploy",
+        "checkout",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.metadata.labels}",
+    ]);
+    assert!(
+        labels.contains(r#""argocd.argoproj.io/instance":"shop-checkout""#),
+        "{labels}"
+    );
+    // Without the flag the demo has no other owners.
+    drop(server);
+    let plain_dir = tempfile::tempdir().expect("tempdir");
+    let plain = common::sim_serve::sim_serve(plain_dir.path(), None, "1");
+    let out = Command::new("timeout")
+        .arg("30")
+        .arg("kubectl")
+        .arg("--kubeconfig")
+        .arg(&plain.kubeconfig)
+        .args(["get", "scaledobjects", "-A", "-o", "name"])
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
