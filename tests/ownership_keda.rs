@@ -381,6 +381,36 @@ fn a_patch_of_the_keda_hpa_is_undone_and_the_scaledobject_change_holds() {
         "{:?}",
         edit.changes
     );
+    // As a patch for git, the ScaledObject's document is one the server takes (dry run).
+    let file = ai4k8s::actions::gitops::write_patch(s.dir.path(), &edit, 0).expect("patch");
+    let yaml = std::fs::read_to_string(&file).expect("read");
+    let doc = yaml
+        .split("---\n")
+        .find(|d| d.contains("\"kind\": \"ScaledObject\""))
+        .unwrap_or_else(|| panic!("{yaml}"));
+    let doc_file = s.dir.path().join("so-patch.yaml");
+    std::fs::write(&doc_file, doc).expect("doc");
+    let dry = s.json(&[
+        "patch",
+        "scaledobject",
+        "frontend",
+        "-n",
+        "shop",
+        "--type=merge",
+        "--patch-file",
+        &doc_file.display().to_string(),
+        "--dry-run=server",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        (
+            &dry["spec"]["minReplicaCount"],
+            &dry["spec"]["maxReplicaCount"]
+        ),
+        (&Value::from(3), &Value::from(12))
+    );
+    assert_eq!(s.hpa_bounds(), (4, 20), "a dry run moves nothing");
     let line = edit.kubectl()[0].clone();
     let out = s.shell(&line);
     assert!(
