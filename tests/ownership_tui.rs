@@ -149,6 +149,15 @@ fn the_vpa_is_marked_on_its_row_and_warned_about_on_the_card_and_in_the_dialog()
         !dialog.contains("patch for git"),
         "no GitOps, no git patch offered: {dialog}"
     );
+    // Before its first recommendation the card already warns.
+    app.popup = None;
+    let key = DeploymentKey::new("payments", "api");
+    app.deployments.get_mut(&key).expect("api").recommendation = None;
+    let card = boxed(&draw(&mut app, 200, 60), "Recommendation");
+    assert!(
+        card.starts_with("computing… ⚠ vpa/api (Auto mode"),
+        "{card}"
+    );
     // Without the VPA, no warning: the words come from the ownership, not the name.
     select(&mut app, "payments", "ledger");
     app.popup = None;

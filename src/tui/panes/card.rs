@@ -52,9 +52,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ))
     });
     let Some(r) = v.recommendation.as_deref() else {
+        // The owners are known before the first recommendation is: warn from the start.
+        let owners = owner_lines(&v.state.ownership, theme);
         let text = match failed {
-            Some(line) => Paragraph::new(line).wrap(Wrap { trim: true }),
-            None => Paragraph::new("computing…").style(theme.dim()),
+            Some(line) => Paragraph::new([vec![line], owners].concat()).wrap(Wrap { trim: true }),
+            None if owners.is_empty() => Paragraph::new("computing…").style(theme.dim()),
+            None => {
+                let computing = Line::styled("computing…", theme.dim());
+                Paragraph::new([vec![computing], owners].concat()).wrap(Wrap { trim: true })
+            }
         };
         frame.render_widget(
             text.block(
