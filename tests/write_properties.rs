@@ -40,8 +40,10 @@ fn arb_state() -> impl Strategy<Value = DeploymentState> {
             proptest::option::of(0u32..200_000),
         ),
         0u8..4,
+        // Whether KEDA owns the HPA (its ScaledObject's counts are the HPA's bounds).
+        proptest::bool::weighted(0.3),
     )
-        .prop_map(|(replicas, hpa, annotated, block)| {
+        .prop_map(|(replicas, hpa, annotated, block, keda)| {
             let hpa = hpa.map(|(min, max, cpu)| HpaState {
                 name: "app".into(),
                 min_replicas: min,
@@ -52,7 +54,11 @@ fn arb_state() -> impl Strategy<Value = DeploymentState> {
                 ..HpaState::default()
             });
             let (min, max) = deployment_bounds(annotated, hpa.as_ref(), replicas);
-            DeploymentState {
+            let keda = hpa
+                .as_ref()
+                .filter(|_| keda)
+                .map(|h| (h.min_replicas, h.max_replicas));
+            let state = DeploymentState {
                 annotated_bounds: annotated,
                 write_block: match block {
                     0 => Some(WriteBlock::HpaUnknown("forbidden".into())),
@@ -65,6 +71,10 @@ fn arb_state() -> impl Strategy<Value = DeploymentState> {
                     .with_usage(Some(50.0), Some(50.0))
                     .with_hpa(hpa)
                     .with_predictive(true)
+            };
+            match keda {
+                Some((min, max)) => state.keda_owned("app-so", min, max),
+                None => state,
             }
         })
 }
@@ -114,6 +124,7 @@ fn plan_for(state: &DeploymentState, req: &Request) -> Option<Plan> {
                     reason: String::new(),
                     recommendation: None,
                     warning: None,
+                    ownership: Default::default(),
                 })
         }
         Request::EditBounds(min, max) => Some(plan::plan_edit_bounds(
@@ -177,6 +188,16 @@ fn assert_safe(state: &DeploymentState, plan: &Plan, limits: Limits) -> Result<(
         );
     }
     for c in &plan.changes {
+        // KEDA would undo any write to its HPA: only its ScaledObject is written.
+        if state.ownership.keda.is_some() {
+            prop_assert!(
+                !matches!(
+                    c,
+                    Change::HpaMin { .. } | Change::HpaBounds { .. } | Change::HpaTarget { .. }
+                ),
+                "{c:?} written to a KEDA-owned HPA"
+            );
+        }
         match c {
             Change::Scale { to, .. } => {
                 prop_assert!(state.hpa.is_none(), "a /scale on an HPA-scaled deployment");
@@ -187,12 +208,12 @@ fn assert_safe(state: &DeploymentState, plan: &Plan, limits: Limits) -> Result<(
                     state.max_replicas
                 );
             }
-            Change::HpaMin { to, .. } => {
+            Change::HpaMin { to, .. } | Change::ScaledObjectMin { to, .. } => {
                 let hpa_max = state.hpa.as_ref().map_or(0, |h| h.max_replicas);
                 prop_assert!(*to >= 1 && *to <= hpa_max && *to <= limits.replicas_cap);
                 prop_assert!(*to >= state.min_replicas.max(1) && *to <= state.max_replicas);
             }
-            Change::HpaBounds { to, .. } => {
+            Change::HpaBounds { to, .. } | Change::ScaledObjectBounds { to, .. } => {
                 prop_assert!(1 <= to.0 && to.0 <= to.1 && to.1 <= limits.replicas_cap);
             }
             Change::CreateHpa { spec } => {
@@ -228,6 +249,23 @@ fn state_after(state: &DeploymentState, plan: &Plan) -> DeploymentState {
                 }
             }
             Change::HpaBounds { to, .. } => {
+                if let Some(h) = s.hpa.as_mut() {
+                    (h.min_replicas, h.max_replicas) = *to;
+                }
+            }
+            // KEDA copies the counts into its HPA.
+            Change::ScaledObjectMin { to, .. } => {
+                if let Some(k) = s.ownership.keda.as_mut() {
+                    k.min_replica_count = *to;
+                }
+                if let Some(h) = s.hpa.as_mut() {
+                    h.min_replicas = *to;
+                }
+            }
+            Change::ScaledObjectBounds { to, .. } => {
+                if let Some(k) = s.ownership.keda.as_mut() {
+                    (k.min_replica_count, k.max_replica_count) = *to;
+                }
                 if let Some(h) = s.hpa.as_mut() {
                     (h.min_replicas, h.max_replicas) = *to;
                 }
@@ -324,6 +362,19 @@ fn violation(change: &Change, s: &DeploymentState, limits: Limits) -> Option<Str
             None
         }
         Operation::PatchHpaTarget { .. } => None,
+        Operation::PatchScaledObject {
+            min_replica_count,
+            max_replica_count,
+            ..
+        } => {
+            let k = s.ownership.keda.as_ref()?;
+            let lo = min_replica_count.unwrap_or(k.min_replica_count);
+            let hi = max_replica_count.unwrap_or(k.max_replica_count);
+            if lo < 1 || lo > hi || (max_replica_count.is_some() && hi > limits.replicas_cap) {
+                return Some(format!("scaledobject counts [{lo}, {hi}] on {s:?}"));
+            }
+            Some(clamp(lo, hi))
+        }
     };
     if s.write_block.is_some() {
         return Some(format!("a write with unknown HPA state: {change:?}"));

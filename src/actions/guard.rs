@@ -94,7 +94,29 @@ fn check_target(change: &Change, state: &DeploymentState) -> Result<(), Refusal>
         },
         Change::HpaMin { hpa, .. }
         | Change::HpaBounds { hpa, .. }
-        | Change::HpaTarget { hpa, .. } => hpa_named(hpa),
+        | Change::HpaTarget { hpa, .. } => {
+            hpa_named(hpa)?;
+            // KEDA rewrites its HPA from the ScaledObject: a patch of the HPA would be undone.
+            match &state.ownership.keda {
+                Some(k) => Err(Refusal::Blocked(format!(
+                    "hpa/{hpa} is KEDA's (scaledobject/{}): KEDA would undo a patch of the HPA; \
+                     change the ScaledObject instead",
+                    k.name
+                ))),
+                None => Ok(()),
+            }
+        }
+        Change::ScaledObjectMin { scaled_object, .. }
+        | Change::ScaledObjectBounds { scaled_object, .. } => match &state.ownership.keda {
+            None => Err(Refusal::Stale(format!(
+                "scaledobject/{scaled_object} no longer owns the deployment's HPA"
+            ))),
+            Some(k) if &k.name != scaled_object => Err(Refusal::Stale(format!(
+                "the HPA is owned by scaledobject/{} now, not scaledobject/{scaled_object}",
+                k.name
+            ))),
+            Some(_) => Ok(()),
+        },
         Change::CreateHpa { .. } => match &state.hpa {
             Some(h) => Err(Refusal::Stale(format!(
                 "the deployment has hpa/{} now",
@@ -151,6 +173,20 @@ fn check_from(change: &Change, state: &DeploymentState) -> Result<(), Refusal> {
         Change::Predictive { from, .. } if *from != state.predictive_enabled => {
             stale("the predictive annotation changed".into())
         }
+        Change::ScaledObjectMin { from, .. } => match &state.ownership.keda {
+            Some(k) if k.min_replica_count != *from => stale(format!(
+                "minReplicaCount is {} now, not {from}",
+                k.min_replica_count
+            )),
+            _ => Ok(()),
+        },
+        Change::ScaledObjectBounds { from, .. } => match &state.ownership.keda {
+            Some(k) if (k.min_replica_count, k.max_replica_count) != *from => stale(format!(
+                "the ScaledObject's counts are [{}, {}] now, not [{}, {}]",
+                k.min_replica_count, k.max_replica_count, from.0, from.1
+            )),
+            _ => Ok(()),
+        },
         _ => Ok(()),
     }
 }
@@ -171,9 +207,14 @@ fn check_effect(change: &Change, state: &DeploymentState, limits: Limits) -> Res
                 return out(format!("{to} replicas is outside [{min}, {max}]"));
             }
         }
-        Change::HpaMin { to, .. } => {
-            // The deployment's bounds (the seed's annotations when set) frame the HPA's min.
+        Change::HpaMin { to, .. } | Change::ScaledObjectMin { to, .. } => {
+            // The deployment's bounds (the seed's annotations when set) frame the HPA's min
+            // (a ScaledObject's minReplicaCount is that min, through KEDA).
             let hpa_max = state.hpa.as_ref().map_or(u32::MAX, |h| h.max_replicas);
+            let hpa_max = match (change, &state.ownership.keda) {
+                (Change::ScaledObjectMin { .. }, Some(k)) => hpa_max.min(k.max_replica_count),
+                _ => hpa_max,
+            };
             let (lo, hi) = (state.min_replicas.max(1), state.max_replicas.min(hpa_max));
             if !(lo..=hi).contains(to) {
                 return out(format!("minReplicas {to} is outside [{lo}, {hi}]"));
@@ -184,7 +225,9 @@ fn check_effect(change: &Change, state: &DeploymentState, limits: Limits) -> Res
                 return out(format!("minReplicas {to} is above the cap of {cap}"));
             }
         }
-        Change::HpaBounds { to, .. } => check_bounds(to.0, to.1, limits)?,
+        Change::HpaBounds { to, .. } | Change::ScaledObjectBounds { to, .. } => {
+            check_bounds(to.0, to.1, limits)?
+        }
         Change::HpaTarget { to, .. } => {
             if !(1..=100).contains(to) {
                 return out(format!("a CPU target of {to} % is outside 1..=100 %"));
@@ -269,6 +312,7 @@ mod tests {
             reason: String::new(),
             recommendation: None,
             warning: None,
+            ownership: Default::default(),
         }
     }
 

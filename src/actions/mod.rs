@@ -5,8 +5,10 @@
 //! that may have happened: `Journal::unfinished` finds them at start.
 
 pub mod gate;
+pub mod gitops;
 pub mod guard;
 pub mod journal;
+pub mod owners;
 pub mod plan;
 
 use std::sync::{Arc, Mutex};
@@ -275,6 +277,7 @@ impl Actions {
             reason: "dismissed".into(),
             recommendation: Some(Box::new(rec.clone())),
             warning: None,
+            ownership: Default::default(),
         };
         self.write_entry(
             &plan,

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::HpaSpec;
 use crate::cluster::change::{Change, replicas_after};
-use crate::model::{DeploymentKey, DeploymentState, FloorMark, PolicyChange, Recommendation};
+use crate::model::{
+    DeploymentKey, DeploymentState, FloorMark, Ownership, PolicyChange, Recommendation,
+};
 
 /// What kind of user action a plan carries out (journal `kind`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +35,10 @@ pub struct Plan {
     pub recommendation: Option<Box<Recommendation>>,
     /// A note for the dialog (e.g. "the HPA will override a manual scale").
     pub warning: Option<String>,
+    /// Who else owns the deployment's scaling when the plan was made (KEDA, a VPA, GitOps):
+    /// the dialog warns from it and offers the change as a patch for git.
+    #[serde(default, skip_serializing_if = "Ownership::is_empty")]
+    pub ownership: Ownership,
 }
 
 impl Plan {
@@ -54,6 +60,7 @@ impl Plan {
             reason: format!("undo {:?}", self.intent).to_lowercase(),
             recommendation: None,
             warning: None,
+            ownership: self.ownership.clone(),
         })
     }
 }
@@ -80,6 +87,12 @@ pub enum NothingToApply {
     /// The app cannot know a write is safe (see `WriteBlock`).
     #[error("nothing applied: {0}")]
     Blocked(String),
+    /// KEDA makes the HPA's metrics from the ScaledObject's triggers and would put a moved CPU
+    /// target back: the app leaves triggers to their owner.
+    #[error(
+        "scaledobject/{0} owns the HPA's metrics (its triggers): change the trigger there; nothing applied"
+    )]
+    KedaTriggers(String),
 }
 
 /// The changes that carry out a policy change on the deployment as it is now: the HPA's
@@ -104,15 +117,30 @@ pub fn changes_for(
     };
     let floor = |to: u32, raised: bool, until: Option<i64>| {
         let h = state.hpa.as_ref().ok_or(NothingToApply::NoHpa)?;
-        if h.min_replicas == to {
+        // A KEDA-owned HPA's floor is its ScaledObject's minReplicaCount (KEDA copies it in).
+        let (from, write) = match &state.ownership.keda {
+            Some(k) => (
+                k.min_replica_count,
+                Change::ScaledObjectMin {
+                    scaled_object: k.name.clone(),
+                    from: k.min_replica_count,
+                    to,
+                },
+            ),
+            None => (
+                h.min_replicas,
+                Change::HpaMin {
+                    hpa: h.name.clone(),
+                    from: h.min_replicas,
+                    to,
+                },
+            ),
+        };
+        if from == to {
             return Err(NothingToApply::HpaAlreadyThere(to));
         }
         let mut out: Vec<Change> = keep_bounds(h).into_iter().collect();
-        out.push(Change::HpaMin {
-            hpa: h.name.clone(),
-            from: h.min_replicas,
-            to,
-        });
+        out.push(write);
         out.push(mark(raised, until));
         Ok(out)
     };
@@ -126,6 +154,9 @@ pub fn changes_for(
         PolicyChange::Release { to, .. } => floor(*to, false, None),
         PolicyChange::Target { to, .. } => {
             let h = state.hpa.as_ref().ok_or(NothingToApply::NoHpa)?;
+            if let Some(k) = &state.ownership.keda {
+                return Err(NothingToApply::KedaTriggers(k.name.clone()));
+            }
             let from = h.target_cpu_pct.ok_or(NothingToApply::NoCpuTarget)?;
             if from == *to {
                 return Err(NothingToApply::TargetAlreadyThere(from));
@@ -165,6 +196,7 @@ pub fn plan_apply(state: &DeploymentState, rec: &Recommendation) -> Result<Plan,
         reason: rec.decision.reasoning.clone(),
         recommendation: Some(Box::new(rec.clone())),
         warning: None,
+        ownership: state.ownership.clone(),
     })
 }
 
@@ -177,7 +209,17 @@ pub fn plan_edit_bounds(
     annotated: (Option<u32>, Option<u32>),
 ) -> Plan {
     let mut changes = Vec::new();
-    if let Some(h) = &state.hpa
+    if let Some(k) = &state.ownership.keda {
+        // KEDA writes the HPA's bounds from its ScaledObject: that is where they change.
+        let from = (k.min_replica_count, k.max_replica_count);
+        if from != (min, max) {
+            changes.push(Change::ScaledObjectBounds {
+                scaled_object: k.name.clone(),
+                from,
+                to: (min, max),
+            });
+        }
+    } else if let Some(h) = &state.hpa
         && (h.min_replicas, h.max_replicas) != (min, max)
     {
         changes.push(Change::HpaBounds {
@@ -200,6 +242,12 @@ pub fn plan_edit_bounds(
             (Change::HpaBounds { hpa, .. }, Some(after)) if after != now => Some(format!(
                 "hpa/{hpa} will move the running replicas {now} → {after} at its next sync"
             )),
+            (Change::ScaledObjectBounds { scaled_object, .. }, Some(after)) if after != now => {
+                Some(format!(
+                    "KEDA will copy scaledobject/{scaled_object}'s counts into its HPA, which \
+                     moves the running replicas {now} → {after}"
+                ))
+            }
             _ => None,
         });
     Plan {
@@ -209,6 +257,7 @@ pub fn plan_edit_bounds(
         reason: format!("bounds set to [{min}, {max}] by hand"),
         recommendation: None,
         warning,
+        ownership: state.ownership.clone(),
     }
 }
 
@@ -224,6 +273,7 @@ pub fn plan_scale(state: &DeploymentState, replicas: u32) -> Plan {
         reason: format!("scaled to {replicas} by hand"),
         recommendation: None,
         warning: None,
+        ownership: state.ownership.clone(),
     }
 }
 
@@ -243,6 +293,7 @@ pub fn plan_predictive(state: &DeploymentState) -> Plan {
         },
         recommendation: None,
         warning: None,
+        ownership: state.ownership.clone(),
     }
 }
 
@@ -254,6 +305,7 @@ pub fn plan_create_hpa(state: &DeploymentState, spec: HpaSpec) -> Plan {
         reason: "HPA created by hand".into(),
         recommendation: None,
         warning: None,
+        ownership: state.ownership.clone(),
     }
 }
 
@@ -292,7 +344,7 @@ pub fn replan(plan: &Plan, fresh: &DeploymentState) -> Option<Plan> {
             .changes
             .iter()
             .find_map(|c| match c {
-                Change::HpaBounds { to, .. } => Some(*to),
+                Change::HpaBounds { to, .. } | Change::ScaledObjectBounds { to, .. } => Some(*to),
                 Change::BoundsAnnotations {
                     to: (Some(min), Some(max)),
                     ..
@@ -404,5 +456,51 @@ mod tests {
             changes_for(&s, &PolicyChange::Maintain, 100),
             Err(NothingToApply::Maintain)
         );
+    }
+
+    #[test]
+    fn a_keda_owned_hpa_is_changed_through_its_scaled_object_and_its_triggers_are_left_alone() {
+        let s = state(true).keda_owned("web-so", 2, 10);
+        let floor = PolicyChange::Floor {
+            hpa: "web".into(),
+            from: 2,
+            to: 6,
+            until: 900,
+        };
+        let c = changes_for(&s, &floor, 100).expect("a floor");
+        assert_eq!(
+            c[1],
+            Change::ScaledObjectMin {
+                scaled_object: "web-so".into(),
+                from: 2,
+                to: 6
+            }
+        );
+        assert!(!c.iter().any(|c| matches!(c, Change::HpaMin { .. })));
+        let target = PolicyChange::Target {
+            hpa: "web".into(),
+            from: 70,
+            to: 85,
+        };
+        assert_eq!(
+            changes_for(&s, &target, 100),
+            Err(NothingToApply::KedaTriggers("web-so".into()))
+        );
+        let edit = plan_edit_bounds(&s, 3, 12, (None, None));
+        assert_eq!(
+            edit.changes[0],
+            Change::ScaledObjectBounds {
+                scaled_object: "web-so".into(),
+                from: (2, 10),
+                to: (3, 12)
+            }
+        );
+        assert_eq!(edit.ownership, s.ownership, "the dialog knows the owners");
+        // Undo restores the ScaledObject, not the HPA.
+        let undo = edit.inverse().expect("undoable");
+        assert!(matches!(
+            undo.changes.last(),
+            Some(Change::ScaledObjectBounds { to: (2, 10), .. })
+        ));
     }
 }

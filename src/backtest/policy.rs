@@ -491,6 +491,7 @@ impl<'s, 'a> PolicyDriven<'s, 'a> {
             annotated_bounds: self.annotated,
             floor_mark: self.mark,
             write_block: None,
+            ownership: Default::default(),
         }
     }
 
@@ -551,8 +552,12 @@ impl<'s, 'a> PolicyDriven<'s, 'a> {
                 Change::FloorMark { to, .. } => self.mark = *to,
                 Change::BoundsAnnotations { to, .. } => self.annotated = *to,
                 Change::Scale { to, .. } => self.r.set_replicas(*to),
-                Change::HpaBounds { .. } | Change::Predictive { .. } | Change::CreateHpa { .. } => {
-                }
+                // The replayed deployment has no ScaledObject: its plans never carry one.
+                Change::HpaBounds { .. }
+                | Change::Predictive { .. }
+                | Change::CreateHpa { .. }
+                | Change::ScaledObjectMin { .. }
+                | Change::ScaledObjectBounds { .. } => {}
             }
         }
         self.pilot.changed(&state.key, now);

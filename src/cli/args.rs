@@ -87,13 +87,17 @@ pub enum SimCommand {
         /// Make one resource fail like a real cluster can; repeatable.
         ///
         /// RESOURCE: deployments, hpas (autoscaling v2 and v1), pods, metrics (metrics.k8s.io),
-        /// events, scale (deployments/scale), nodes. STATUS: 403 (Forbidden, as RBAC words it), 404
+        /// events, scale (deployments/scale), nodes, scaledobjects, vpas. STATUS: 403 (Forbidden, as RBAC words it), 404
         /// (NotFound), 409 (Conflict), 500 (InternalError), or drop (every watch of the
         /// resource is cut after 3 s; reads and writes work). Errors are Kubernetes Status
         /// objects and apply to get, list, watch and writes of the resource; e.g.
         /// `--fault hpas=403` forbids listing and watching HPAs.
         #[arg(long = "fault", value_name = "RESOURCE=STATUS", value_parser = parse_fault)]
         faults: Vec<crate::sim::serve::Fault>,
+        /// Give some demo deployments other owners: shop/frontend's HPA made by a KEDA
+        /// ScaledObject, a VPA in Auto mode on payments/api, Argo CD's labels on shop/checkout.
+        #[arg(long)]
+        owners: bool,
     },
 }
 

@@ -14,6 +14,7 @@ pub async fn run(setup: &Setup, command: SimCommand) -> Result<(), Failure> {
         deployments,
         write_kubeconfig,
         faults,
+        owners,
     } = command;
     check_speed(speed)?;
     serve::run(ServeArgs {
@@ -25,6 +26,7 @@ pub async fn run(setup: &Setup, command: SimCommand) -> Result<(), Failure> {
         kubeconfig: write_kubeconfig,
         read_only: setup.flags.read_only,
         faults,
+        owners,
     })
     .await?;
     Ok(())

@@ -81,6 +81,7 @@ impl TuiSessions {
                 read_only,
                 limits: cfg.limits(),
                 stale_after_seconds: cfg.advisor.stale_after_seconds as i64,
+                data_dir: Some(setup.data_dir.clone()),
             },
             commands,
             updates,

@@ -38,6 +38,20 @@ pub enum Change {
     Predictive { from: bool, to: bool },
     /// A new HPA (the seed's HPA manager); undone by nothing: delete it with kubectl.
     CreateHpa { spec: HpaSpec },
+    /// A KEDA ScaledObject's spec.minReplicaCount: the floor of a KEDA-owned HPA (KEDA
+    /// rewrites the HPA's minReplicas from it, so the HPA itself is never patched).
+    ScaledObjectMin {
+        scaled_object: String,
+        from: u32,
+        to: u32,
+    },
+    /// A KEDA ScaledObject's spec.minReplicaCount and spec.maxReplicaCount: the bounds of a
+    /// KEDA-owned HPA.
+    ScaledObjectBounds {
+        scaled_object: String,
+        from: (u32, u32),
+        to: (u32, u32),
+    },
 }
 
 /// What the API is asked to do for a change (`Change::operation`): the calls a `Cluster`
@@ -62,6 +76,57 @@ pub enum Operation {
     },
     /// Create an HPA for a deployment that has none.
     CreateHpa { spec: HpaSpec },
+    /// Merge-patch a KEDA ScaledObject's counts (None: left as it is), while it shows the
+    /// values `expect` gives.
+    PatchScaledObject {
+        expect: ScaledObjectExpect,
+        min_replica_count: Option<u32>,
+        max_replica_count: Option<u32>,
+    },
+}
+
+/// The ScaledObject a patch was planned on and the counts it starts from (None: not part of
+/// the plan): like `HpaExpect`, a patch goes through only while the object still shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScaledObjectExpect {
+    pub name: String,
+    pub min_replica_count: Option<u32>,
+    pub max_replica_count: Option<u32>,
+}
+
+impl ScaledObjectExpect {
+    /// What differs between the expectation and the ScaledObject as read (its counts with
+    /// KEDA's defaults applied), as a `Conflict` saying "changed: scaledobject/web …".
+    pub fn check(&self, min: u32, max: u32) -> Result<(), super::ClusterError> {
+        let mut parts = Vec::new();
+        if let Some(e) = self.min_replica_count.filter(|e| *e != min) {
+            parts.push(format!("spec.minReplicaCount {e} → {min}"));
+        }
+        if let Some(e) = self.max_replica_count.filter(|e| *e != max) {
+            parts.push(format!("spec.maxReplicaCount {e} → {max}"));
+        }
+        if parts.is_empty() {
+            Ok(())
+        } else {
+            Err(super::ClusterError::Conflict(format!(
+                "changed: scaledobject/{} {}",
+                self.name,
+                parts.join(", ")
+            )))
+        }
+    }
+
+    /// The merge patch that sets the counts.
+    pub fn patch_body(min: Option<u32>, max: Option<u32>) -> serde_json::Value {
+        let mut spec = serde_json::Map::new();
+        if let Some(v) = min {
+            spec.insert("minReplicaCount".into(), v.into());
+        }
+        if let Some(v) = max {
+            spec.insert("maxReplicaCount".into(), v.into());
+        }
+        serde_json::json!({ "spec": spec })
+    }
 }
 
 impl Change {
@@ -124,6 +189,32 @@ impl Change {
                 )],
             },
             Change::CreateHpa { spec } => Operation::CreateHpa { spec: spec.clone() },
+            Change::ScaledObjectMin {
+                scaled_object,
+                from,
+                to,
+            } => Operation::PatchScaledObject {
+                expect: ScaledObjectExpect {
+                    name: scaled_object.clone(),
+                    min_replica_count: Some(*from),
+                    max_replica_count: None,
+                },
+                min_replica_count: Some(*to),
+                max_replica_count: None,
+            },
+            Change::ScaledObjectBounds {
+                scaled_object,
+                from,
+                to,
+            } => Operation::PatchScaledObject {
+                expect: ScaledObjectExpect {
+                    name: scaled_object.clone(),
+                    min_replica_count: Some(from.0),
+                    max_replica_count: Some(from.1),
+                },
+                min_replica_count: Some(to.0),
+                max_replica_count: Some(to.1),
+            },
         }
     }
 
@@ -162,6 +253,24 @@ impl Change {
                 to: *from,
             },
             Change::CreateHpa { .. } => return None,
+            Change::ScaledObjectMin {
+                scaled_object,
+                from,
+                to,
+            } => Change::ScaledObjectMin {
+                scaled_object: scaled_object.clone(),
+                from: *to,
+                to: *from,
+            },
+            Change::ScaledObjectBounds {
+                scaled_object,
+                from,
+                to,
+            } => Change::ScaledObjectBounds {
+                scaled_object: scaled_object.clone(),
+                from: *to,
+                to: *from,
+            },
         })
     }
 
@@ -208,6 +317,23 @@ impl Change {
                 spec.max_replicas,
                 spec.target_cpu_pct.map_or("-".into(), |c| format!("{c}%")),
                 spec.target_mem_pct.map_or("-".into(), |m| format!("{m}%")),
+            ),
+            Change::ScaledObjectMin {
+                scaled_object,
+                from,
+                to,
+            } => format!(
+                "scaledobject/{scaled_object} (keda.sh/v1alpha1, owns its HPA): \
+                 spec.minReplicaCount {from} → {to}"
+            ),
+            Change::ScaledObjectBounds {
+                scaled_object,
+                from,
+                to,
+            } => format!(
+                "scaledobject/{scaled_object} (keda.sh/v1alpha1, owns its HPA): \
+                 spec.minReplicaCount {} → {}, spec.maxReplicaCount {} → {}",
+                from.0, to.0, from.1, to.1
             ),
         }
     }
@@ -269,6 +395,26 @@ impl Change {
                 "(new object)".into(),
                 String::new(),
                 format!("min {} max {}", spec.min_replicas, spec.max_replicas),
+            ),
+            Change::ScaledObjectMin {
+                scaled_object,
+                from,
+                to,
+            } => (
+                format!("scaledobject/{scaled_object}"),
+                "spec.minReplicaCount".into(),
+                from.to_string(),
+                to.to_string(),
+            ),
+            Change::ScaledObjectBounds {
+                scaled_object,
+                from,
+                to,
+            } => (
+                format!("scaledobject/{scaled_object}"),
+                "spec.minReplicaCount,spec.maxReplicaCount".into(),
+                format!("{},{}", from.0, from.1),
+                format!("{},{}", to.0, to.1),
             ),
         }
     }
@@ -333,6 +479,18 @@ impl Change {
                 }
                 cmd
             }
+            Change::ScaledObjectMin {
+                scaled_object, to, ..
+            } => format!(
+                "kubectl patch scaledobject {scaled_object} -n {ns} --type merge -p '{}'",
+                ScaledObjectExpect::patch_body(Some(*to), None)
+            ),
+            Change::ScaledObjectBounds {
+                scaled_object, to, ..
+            } => format!(
+                "kubectl patch scaledobject {scaled_object} -n {ns} --type merge -p '{}'",
+                ScaledObjectExpect::patch_body(Some(to.0), Some(to.1))
+            ),
         }
     }
 }
@@ -357,7 +515,15 @@ pub fn replicas_after(change: &Change, state: &DeploymentState) -> Option<u32> {
             let max = state.hpa.as_ref().map_or(u32::MAX, |h| h.max_replicas);
             clamp(*to, max)
         }
-        Change::HpaBounds { to, .. } => clamp(to.0, to.1),
+        Change::HpaBounds { to, .. } | Change::ScaledObjectBounds { to, .. } => clamp(to.0, to.1),
+        Change::ScaledObjectMin { to, .. } => {
+            let max = state
+                .ownership
+                .keda
+                .as_ref()
+                .map_or(u32::MAX, |k| k.max_replica_count);
+            clamp(*to, max)
+        }
         Change::CreateHpa { spec } => clamp(spec.min_replicas, spec.max_replicas),
         Change::HpaTarget { .. }
         | Change::FloorMark { .. }
@@ -489,5 +655,75 @@ mod tests {
             predictive(true, false),
             annotate(&[(annotations::PREDICTIVE, None)])
         );
+    }
+
+    #[test]
+    fn scaled_object_changes_patch_the_scaled_object_from_what_it_shows() {
+        let min = Change::ScaledObjectMin {
+            scaled_object: "web-so".into(),
+            from: 2,
+            to: 5,
+        };
+        let Operation::PatchScaledObject {
+            expect,
+            min_replica_count,
+            max_replica_count,
+        } = min.operation()
+        else {
+            panic!("{:?}", min.operation());
+        };
+        assert_eq!(
+            (expect.min_replica_count, expect.max_replica_count),
+            (Some(2), None)
+        );
+        assert_eq!((min_replica_count, max_replica_count), (Some(5), None));
+        assert_eq!(
+            expect.check(2, 50),
+            Ok(()),
+            "only the planned field is checked"
+        );
+        assert!(matches!(
+            expect.check(3, 50),
+            Err(super::super::ClusterError::Conflict(m)) if m == "changed: scaledobject/web-so spec.minReplicaCount 2 → 3"
+        ));
+        let key = DeploymentKey::new("shop", "web");
+        assert_eq!(
+            min.kubectl(&key),
+            r#"kubectl patch scaledobject web-so -n shop --type merge -p '{"spec":{"minReplicaCount":5}}'"#
+        );
+        assert_eq!(
+            min.inverse().map(|c| c.operation()),
+            Some(
+                Change::ScaledObjectMin {
+                    scaled_object: "web-so".into(),
+                    from: 5,
+                    to: 2,
+                }
+                .operation()
+            )
+        );
+        let bounds = Change::ScaledObjectBounds {
+            scaled_object: "web-so".into(),
+            from: (2, 10),
+            to: (3, 8),
+        };
+        assert_eq!(
+            bounds.fields(&key),
+            (
+                "scaledobject/web-so".to_string(),
+                "spec.minReplicaCount,spec.maxReplicaCount".to_string(),
+                "2,10".to_string(),
+                "3,8".to_string()
+            )
+        );
+        let state = DeploymentState::fixture("shop", "web")
+            .with_replicas(9)
+            .keda_owned("web-so", 2, 10);
+        assert_eq!(
+            replicas_after(&bounds, &state),
+            Some(8),
+            "KEDA's HPA clamps 9 into [3, 8]"
+        );
+        assert_eq!(replicas_after(&min, &state), Some(9));
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample, UnixSeconds};
 
-pub use change::{Change, Operation};
+pub use change::{Change, Operation, ScaledObjectExpect};
 
 /// The seed's annotations on a deployment.
 pub mod annotations {

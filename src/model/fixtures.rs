@@ -47,6 +47,7 @@ impl DeploymentState {
             annotated_bounds: (None, None),
             floor_mark: None,
             write_block: None,
+            ownership: Default::default(),
         }
     }
 
@@ -80,6 +81,22 @@ impl DeploymentState {
     /// The seed's predictive-autoscaling annotation.
     pub fn with_predictive(mut self, enabled: bool) -> Self {
         self.predictive_enabled = enabled;
+        self
+    }
+
+    /// Owned in part by KEDA, a VPA or a GitOps controller.
+    pub fn with_ownership(mut self, ownership: super::Ownership) -> Self {
+        self.ownership = ownership;
+        self
+    }
+
+    /// Its HPA (bounds [min, max]) is KEDA's, made from ScaledObject `name` with those counts.
+    pub fn keda_owned(mut self, name: &str, min: u32, max: u32) -> Self {
+        self.ownership.keda = Some(super::ownership::ScaledObjectRef {
+            name: name.into(),
+            min_replica_count: min,
+            max_replica_count: max,
+        });
         self
     }
 

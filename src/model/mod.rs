@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod capacity;
 mod fixtures;
+pub mod ownership;
 pub mod policy;
 
 pub use capacity::{ClusterCapacity, Resources};
+pub use ownership::Ownership;
 pub use policy::{Calibration, FloorMark, PolicyChange, PolicyContext, PolicyParams, Room, hhmm};
 
 /// Seconds since the Unix epoch, on the cluster's clock (the simulator's virtual clock in demo).
@@ -138,6 +140,9 @@ pub struct DeploymentState {
     /// cannot be listed, so an HPA may be scaling it unseen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_block: Option<WriteBlock>,
+    /// Who else owns its scaling: KEDA, a VPA, a GitOps controller.
+    #[serde(default, skip_serializing_if = "Ownership::is_empty")]
+    pub ownership: Ownership,
 }
 
 /// What the app cannot know about a deployment that a write would need.

@@ -103,5 +103,10 @@ fn apply(world: &mut SimWorld, key: &DeploymentKey, change: &Change) -> Result<(
         }
         Operation::Annotate { changes } => world.annotate(key, &changes),
         Operation::CreateHpa { spec } => world.create_hpa(key, &spec),
+        Operation::PatchScaledObject {
+            expect,
+            min_replica_count,
+            max_replica_count,
+        } => world.patch_scaled_object(key, &expect, min_replica_count, max_replica_count),
     }
 }

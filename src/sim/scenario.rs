@@ -273,6 +273,49 @@ pub fn demo() -> Vec<DeploymentSpec> {
     specs
 }
 
+/// `sim serve --owners`: demo deployments owned in part by other controllers, as on real
+/// clusters. shop/frontend's HPA is made by a KEDA ScaledObject with the demo's bounds (2, 20),
+/// so its numbers stay the demo's; payments/api has a VPA in Auto mode on CPU and memory;
+/// shop/checkout is tracked by Argo CD.
+pub fn demo_owners() -> Vec<(crate::model::DeploymentKey, crate::model::Ownership)> {
+    use crate::model::ownership::{GitOps, GitOpsTool, ScaledObjectRef, VpaMode, VpaRef};
+    use crate::model::{DeploymentKey, Ownership};
+    vec![
+        (
+            DeploymentKey::new("shop", "frontend"),
+            Ownership {
+                keda: Some(ScaledObjectRef {
+                    name: "frontend".into(),
+                    min_replica_count: 2,
+                    max_replica_count: 20,
+                }),
+                ..Ownership::default()
+            },
+        ),
+        (
+            DeploymentKey::new("payments", "api"),
+            Ownership {
+                vpa: Some(VpaRef {
+                    name: "api".into(),
+                    mode: VpaMode::Auto,
+                    resources: vec!["cpu".into(), "memory".into()],
+                }),
+                ..Ownership::default()
+            },
+        ),
+        (
+            DeploymentKey::new("shop", "checkout"),
+            Ownership {
+                gitops: Some(GitOps {
+                    tool: GitOpsTool::ArgoCd,
+                    detail: "application shop-checkout".into(),
+                }),
+                ..Ownership::default()
+            },
+        ),
+    ]
+}
+
 /// `count` deployments for benchmarks and stress tests, cycling the demo's shapes.
 pub fn synthetic(count: usize) -> Vec<DeploymentSpec> {
     let base = demo();

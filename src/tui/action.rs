@@ -116,11 +116,17 @@ named!(Action {
 pub enum ConfirmAction {
     Yes,
     No,
+    /// Write the change as a patch for git instead of applying it (GitOps-tracked objects).
+    GitPatch,
+    /// Write the patch for git and apply the change too.
+    GitPatchAndApply,
 }
 
 named!(ConfirmAction {
     Yes => "yes",
     No => "no",
+    GitPatch => "git_patch",
+    GitPatchAndApply => "git_patch_and_apply",
 });
 
 /// The namespace and context pickers.

@@ -79,6 +79,8 @@ pub struct SessionInfo {
     pub limits: Limits,
     /// A recommendation made from inputs older than this is refreshed before it is applied.
     pub stale_after_seconds: i64,
+    /// Where files the user asks for go (patches for git); None: nowhere to write.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SessionInfo {
@@ -89,6 +91,7 @@ impl Default for SessionInfo {
             read_only: false,
             limits: Limits::default(),
             stale_after_seconds: 600,
+            data_dir: None,
         }
     }
 }
@@ -475,5 +478,6 @@ fn placeholder_state(key: DeploymentKey) -> DeploymentState {
         annotated_bounds: (None, None),
         floor_mark: None,
         write_block: None,
+        ownership: Default::default(),
     }
 }

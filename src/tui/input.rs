@@ -57,6 +57,41 @@ fn follow(app: &mut App, outcome: Outcome) -> Option<Command> {
             app.popup = None;
             app.run_command(cmd.trim());
         }
+        Outcome::GitPatch { plan, apply } => {
+            app.popup = None;
+            return git_patch(app, plan, apply);
+        }
     }
     None
+}
+
+/// Write the plan as a patch for git into the data dir, say where, and apply it too if asked.
+fn git_patch(app: &mut App, plan: Box<crate::actions::Plan>, apply: bool) -> Option<Command> {
+    let now = chrono::Utc::now().timestamp();
+    let written = match &app.session.data_dir {
+        Some(dir) => crate::actions::gitops::write_patch(dir, &plan, now)
+            .map_err(|e| format!("git patch not written: {}: {e}", dir.display())),
+        None => Err("git patch not written: no data dir".to_string()),
+    };
+    match (written, apply) {
+        (Ok(path), false) => {
+            app.message = Some((
+                format!("git patch written: {} (nothing applied)", path.display()),
+                Severity::Info,
+            ));
+            None
+        }
+        (Ok(path), true) => {
+            app.message = Some((
+                format!("applying…; git patch written: {}", path.display()),
+                Severity::Info,
+            ));
+            Some(Command::Execute(plan))
+        }
+        // The patch is what the user asked for first: without it nothing is applied either.
+        (Err(why), _) => {
+            app.message = Some((format!("{why}; nothing applied"), Severity::Error));
+            None
+        }
+    }
 }

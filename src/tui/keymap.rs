@@ -354,6 +354,19 @@ impl Default for Keymap {
                     "cancel",
                     Some("cancel"),
                 ),
+                // Offered by the dialog only where a GitOps controller tracks the object.
+                bind(
+                    &[key('g')],
+                    ConfirmAction::GitPatch,
+                    "write a patch for git",
+                    None,
+                ),
+                bind(
+                    &[key('b')],
+                    ConfirmAction::GitPatchAndApply,
+                    "both: patch for git and apply",
+                    None,
+                ),
             ]),
             editor: Table::new(vec![
                 bind(&[code(Enter)], EditorAction::Save, "save", Some("save")),

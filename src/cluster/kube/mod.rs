@@ -8,6 +8,7 @@ pub mod errors;
 pub mod hpa;
 pub mod kubeconfig;
 pub mod metrics;
+pub mod ownership;
 pub mod snapshot;
 pub mod sources;
 pub mod trim;
@@ -84,6 +85,8 @@ pub struct KubeCluster {
     hpas_health: Arc<Mutex<Health>>,
     pods_health: Arc<Mutex<Health>>,
     metrics: Arc<Mutex<MetricsState>>,
+    /// ScaledObjects and VPAs, polled (`ownership.rs`).
+    owners: Arc<Mutex<ownership::OwnersState>>,
     shared: Arc<Shared>,
     /// From the last snapshot: how many deployments lack CPU/memory %, and one example why.
     unknown_utilization: Mutex<Option<(usize, String)>>,
@@ -163,6 +166,15 @@ impl KubeCluster {
             every,
             opts.request_timeout,
         ));
+        let owners = Arc::new(Mutex::new(ownership::OwnersState::default()));
+        let t5 = tokio::spawn(ownership::poll_loop(
+            client.clone(),
+            opts.namespace.clone(),
+            owners.clone(),
+            shared.clone(),
+            every,
+            opts.request_timeout,
+        ));
         Self {
             client,
             context: context.into(),
@@ -175,10 +187,11 @@ impl KubeCluster {
             hpas_health,
             pods_health,
             metrics,
+            owners,
             shared,
             unknown_utilization: Mutex::new(None),
             tasks: {
-                tasks.extend([t1, t2, t3, t4]);
+                tasks.extend([t1, t2, t3, t4, t5]);
                 tasks
             },
         }
@@ -286,6 +299,7 @@ impl KubeCluster {
             }
             _ => None,
         };
+        let owners = lock(&self.owners).index.clone();
         let (mut snap, reasons) = snapshot::build(&snapshot::Inputs {
             context: &self.context,
             now: wall_now(),
@@ -294,6 +308,7 @@ impl KubeCluster {
             pods: pods.as_deref(),
             usage: usage.as_deref(),
             hpas_unknown,
+            owners: &owners,
         });
         snap.capacity = capacity;
         (snap, reasons)
@@ -361,6 +376,26 @@ impl KubeCluster {
             }
             Operation::Annotate { changes } => writer.annotate(key, &changes).await,
             Operation::CreateHpa { spec } => writer.create_hpa(key, &spec).await,
+            Operation::PatchScaledObject {
+                expect,
+                min_replica_count,
+                max_replica_count,
+            } => {
+                let params = kube::api::PatchParams {
+                    field_manager: Some(writes::FIELD_MANAGER.into()),
+                    dry_run,
+                    ..Default::default()
+                };
+                ownership::patch_scaled_object(
+                    &self.client,
+                    key,
+                    &expect,
+                    (min_replica_count, max_replica_count),
+                    &params,
+                    self.opts.request_timeout,
+                )
+                .await
+            }
         }
     }
 }
@@ -440,6 +475,7 @@ impl Cluster for KubeCluster {
             ));
         }
         sources.push(metrics);
+        sources.extend(lock(&self.owners).statuses());
         ClusterStatus { sources }
     }
 }

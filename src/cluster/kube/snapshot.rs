@@ -29,6 +29,8 @@ pub struct Inputs<'a> {
     /// Why the HPAs are not known (never listed: forbidden, failing, not arrived yet); then
     /// every deployment may be scaled by an HPA the app cannot see.
     pub hpas_unknown: Option<String>,
+    /// The ScaledObjects and VPAs last listed (empty: none, or not served).
+    pub owners: &'a super::ownership::OwnersIndex,
 }
 
 /// Per deployment, why CPU or memory is unknown.
@@ -207,6 +209,7 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
                 .get(annotations::FLOOR)
                 .and_then(|v| crate::model::FloorMark::parse(v)),
             write_block,
+            ownership: super::ownership::ownership_of(d, targeting.first().copied(), inp.owners),
         });
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));

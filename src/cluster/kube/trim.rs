@@ -9,18 +9,32 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::model::ownership::ARGOCD_TRACKING_ANNOTATION;
+
 /// Annotations the snapshot reads; the rest are dropped.
 const KEPT_ANNOTATION_PREFIX: &str = "ai4k8s.io/";
 
 fn meta(m: &mut ObjectMeta, keep_annotations: bool) {
     m.managed_fields = None;
-    m.owner_references = None;
+    // Only a ScaledObject owner is read (KEDA owns the HPA).
+    m.owner_references = m
+        .owner_references
+        .take()
+        .map(|o| {
+            o.into_iter()
+                .filter(|r| r.kind == "ScaledObject")
+                .collect::<Vec<_>>()
+        })
+        .filter(|o| !o.is_empty());
     m.finalizers = None;
-    if keep_annotations {
-        if let Some(a) = m.annotations.as_mut() {
-            a.retain(|k, _| k.starts_with(KEPT_ANNOTATION_PREFIX));
-        }
-    } else {
+    // The app's own annotations where asked, and Argo CD's tracking annotation everywhere.
+    if let Some(a) = m.annotations.as_mut() {
+        a.retain(|k, _| {
+            (keep_annotations && k.starts_with(KEPT_ANNOTATION_PREFIX))
+                || k == ARGOCD_TRACKING_ANNOTATION
+        });
+    }
+    if m.annotations.as_ref().is_some_and(|a| a.is_empty()) && !keep_annotations {
         m.annotations = None;
     }
 }

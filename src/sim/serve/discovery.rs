@@ -196,6 +196,32 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &[],
         backend: Backend::PodMetrics,
     },
+    Resource {
+        group: "keda.sh",
+        version: "v1alpha1",
+        plural: "scaledobjects",
+        singular: "scaledobject",
+        kind: "ScaledObject",
+        namespaced: true,
+        verbs: &["get", "list", "patch", "update", "watch"],
+        short_names: &["so"],
+        categories: &["keda", "scaledobject"],
+        subresources: &[],
+        backend: Backend::Stored(Kind::ScaledObject),
+    },
+    Resource {
+        group: "autoscaling.k8s.io",
+        version: "v1",
+        plural: "verticalpodautoscalers",
+        singular: "verticalpodautoscaler",
+        kind: "VerticalPodAutoscaler",
+        namespaced: true,
+        verbs: READ,
+        short_names: &["vpa"],
+        categories: &[],
+        subresources: &[],
+        backend: Backend::Stored(Kind::Vpa),
+    },
 ];
 
 /// Groups in the order /apis lists them, versions preferred first.
@@ -203,6 +229,8 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("apps", &["v1"]),
     ("autoscaling", &["v2", "v1"]),
     ("metrics.k8s.io", &["v1beta1"]),
+    ("keda.sh", &["v1alpha1"]),
+    ("autoscaling.k8s.io", &["v1"]),
 ];
 
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {

@@ -35,9 +35,13 @@ pub enum FaultResource {
     Scale,
     /// core/v1 nodes (the cluster's capacity).
     Nodes,
+    /// keda.sh ScaledObjects.
+    ScaledObjects,
+    /// autoscaling.k8s.io VerticalPodAutoscalers.
+    Vpas,
 }
 
-const RESOURCES: [(&str, FaultResource); 7] = [
+const RESOURCES: [(&str, FaultResource); 9] = [
     ("deployments", FaultResource::Deployments),
     ("hpas", FaultResource::Hpas),
     ("pods", FaultResource::Pods),
@@ -45,6 +49,8 @@ const RESOURCES: [(&str, FaultResource); 7] = [
     ("events", FaultResource::Events),
     ("scale", FaultResource::Scale),
     ("nodes", FaultResource::Nodes),
+    ("scaledobjects", FaultResource::ScaledObjects),
+    ("vpas", FaultResource::Vpas),
 ];
 
 impl FaultResource {
@@ -70,6 +76,8 @@ impl FaultResource {
             Self::Metrics => group == "metrics.k8s.io",
             Self::Events => group.is_empty() && plural == "events",
             Self::Nodes => group.is_empty() && plural == "nodes",
+            Self::ScaledObjects => group == "keda.sh" && plural == "scaledobjects",
+            Self::Vpas => group == "autoscaling.k8s.io",
         }
     }
 }
@@ -271,7 +279,7 @@ mod tests {
         let e = "statefulsets=403".parse::<Fault>().expect_err("resource");
         assert_eq!(
             e,
-            "unknown resource \"statefulsets\": one of deployments, hpas, pods, metrics, events, scale, nodes"
+            "unknown resource \"statefulsets\": one of deployments, hpas, pods, metrics, events, scale, nodes, scaledobjects, vpas"
         );
         let e = "hpas=418".parse::<Fault>().expect_err("status");
         assert_eq!(e, "unknown status \"418\": one of 403, 404, 409, 500, drop");

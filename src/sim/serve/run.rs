@@ -22,6 +22,9 @@ pub struct ServeArgs {
     pub kubeconfig: Option<PathBuf>,
     pub read_only: bool,
     pub faults: Vec<Fault>,
+    /// Give some demo deployments other owners (`scenario::demo_owners`): a KEDA ScaledObject,
+    /// a VPA, Argo CD's labels.
+    pub owners: bool,
 }
 
 /// Run the server until Ctrl-C, printing where it listens.
@@ -35,6 +38,13 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
         // A short warm-up: thousands of deployments take long to simulate for a day.
         Some(n) => SimWorld::warmed_up(args.seed, scenario::synthetic(n), 1),
     };
+    let mut world = world;
+    if args.owners {
+        for (key, ownership) in scenario::demo_owners() {
+            // Absent from a synthetic cluster: nothing to own.
+            let _ = world.set_ownership(&key, ownership);
+        }
+    }
     let sim = SimCluster::new(world);
     let clock = sim.spawn_clock(args.speed);
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));

@@ -33,10 +33,14 @@ pub enum Kind {
     Pod,
     Hpa,
     Event,
+    /// keda.sh/v1alpha1 ScaledObjects.
+    ScaledObject,
+    /// autoscaling.k8s.io/v1 VerticalPodAutoscalers.
+    Vpa,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Deployment,
@@ -44,6 +48,8 @@ impl Kind {
         Kind::Pod,
         Kind::Hpa,
         Kind::Event,
+        Kind::ScaledObject,
+        Kind::Vpa,
     ];
 
     fn index(self) -> usize {
@@ -52,7 +58,10 @@ impl Kind {
 
     /// Kinds whose metadata.generation tracks spec changes.
     fn has_generation(self) -> bool {
-        matches!(self, Kind::Deployment | Kind::ReplicaSet | Kind::Hpa)
+        matches!(
+            self,
+            Kind::Deployment | Kind::ReplicaSet | Kind::Hpa | Kind::ScaledObject | Kind::Vpa
+        )
     }
 
     /// Field selectors the apiserver accepts for the kind, besides metadata.name/namespace.
@@ -81,7 +90,7 @@ impl Kind {
             ],
             Kind::Namespace => &["status.phase"],
             Kind::ReplicaSet => &["status.replicas"],
-            Kind::Deployment | Kind::Hpa | Kind::Node => &[],
+            Kind::Deployment | Kind::Hpa | Kind::Node | Kind::ScaledObject | Kind::Vpa => &[],
         }
     }
 }
@@ -584,6 +593,13 @@ impl Store {
         } else {
             self.hpa_meta.remove(key);
         }
+        // The other owners' custom resources (the scenario's `--owners`).
+        if let Some(so) = objects::scaled_object(&view, &ctx) {
+            out.extend(Rendered::new(Kind::ScaledObject, &so, owner));
+        }
+        if let Some(v) = objects::vpa(&view, &ctx) {
+            out.extend(Rendered::new(Kind::Vpa, &v, owner));
+        }
         out
     }
 
@@ -624,6 +640,8 @@ impl Store {
             Kind::ReplicaSet,
             Kind::Pod,
             Kind::Hpa,
+            Kind::ScaledObject,
+            Kind::Vpa,
         ] {
             let gone: Vec<(String, String)> = self
                 .state(kind)
@@ -670,7 +688,14 @@ impl Store {
         for r in rendered {
             self.upsert(r);
         }
-        for kind in [Kind::Deployment, Kind::ReplicaSet, Kind::Pod, Kind::Hpa] {
+        for kind in [
+            Kind::Deployment,
+            Kind::ReplicaSet,
+            Kind::Pod,
+            Kind::Hpa,
+            Kind::ScaledObject,
+            Kind::Vpa,
+        ] {
             let gone: Vec<String> = self
                 .list(kind, Some(&key.namespace), None)
                 .filter(|o| o.owner == key.name && !seen.contains(&(kind, o.name.clone())))

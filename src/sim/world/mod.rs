@@ -7,6 +7,7 @@
 //! This file holds the state and its construction; `step` moves it, `views` is what readers
 //! see, `writes` is what clients change.
 
+pub mod keda;
 mod step;
 #[cfg(test)]
 mod tests;
@@ -79,6 +80,8 @@ struct SimDeployment {
     /// Id of the next pod created.
     next_pod_id: u64,
     labels: BTreeMap<String, String>,
+    /// Who else owns its scaling (`keda.rs`).
+    ownership: crate::model::Ownership,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -236,6 +239,7 @@ impl SimWorld {
                 minute: MinuteAccumulator::default(),
                 next_pod_id: u64::from(spec.initial_replicas),
                 labels: BTreeMap::from([("app".to_string(), spec.name.to_string())]),
+                ownership: crate::model::Ownership::default(),
                 spec,
             });
         }

@@ -31,6 +31,8 @@ impl SimWorld {
             let pods = scrape(d, demand, now);
             d.minute.add(d.cpu_pct, d.mem_pct);
 
+            // KEDA's operator puts its HPA's bounds back before the HPA syncs.
+            super::keda::keda_sync(d);
             if let Some(hpa) = d.hpa.as_mut() {
                 let r = hpa.reconcile(now, d.replicas, &pods);
                 let status = d.hpa_status.get_or_insert_with(HpaStatus::default);

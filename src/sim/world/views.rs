@@ -49,6 +49,8 @@ pub struct DeploymentView<'a> {
     pub annotations: &'a BTreeMap<String, String>,
     pub labels: &'a BTreeMap<String, String>,
     pub hpa: Option<HpaView>,
+    /// Who else owns its scaling (KEDA, a VPA, GitOps).
+    pub ownership: &'a crate::model::Ownership,
 }
 
 impl SimWorld {
@@ -105,6 +107,7 @@ impl SimWorld {
                     last: status.last,
                 }
             }),
+            ownership: &d.ownership,
         })
     }
 
@@ -201,6 +204,7 @@ impl SimWorld {
                 .get(annotations::FLOOR)
                 .and_then(|v| crate::model::FloorMark::parse(v)),
             write_block: None,
+            ownership: d.ownership.clone(),
         }
     }
 

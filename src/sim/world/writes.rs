@@ -28,7 +28,7 @@ impl SimWorld {
         self.faults.push((successes, error));
     }
 
-    fn take_fault(&mut self) -> Result<(), ClusterError> {
+    pub(super) fn take_fault(&mut self) -> Result<(), ClusterError> {
         match self.faults.first_mut() {
             None => Ok(()),
             Some((skip, _)) if *skip > 0 => {

@@ -8,7 +8,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::model::{Recommendation, RecommendationSource, ReviewStatus};
+use crate::actions::owners::{self, Severity};
+use crate::model::{Ownership, Recommendation, RecommendationSource, ReviewStatus};
 use crate::tui::app::{App, Pane};
 use crate::tui::theme::Theme;
 
@@ -51,9 +52,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ))
     });
     let Some(r) = v.recommendation.as_deref() else {
+        // The owners are known before the first recommendation is: warn from the start.
+        let owners = owner_lines(&v.state.ownership, theme);
         let text = match failed {
-            Some(line) => Paragraph::new(line).wrap(Wrap { trim: true }),
-            None => Paragraph::new("computing…").style(theme.dim()),
+            Some(line) => Paragraph::new([vec![line], owners].concat()).wrap(Wrap { trim: true }),
+            None if owners.is_empty() => Paragraph::new("computing…").style(theme.dim()),
+            None => {
+                let computing = Line::styled("computing…", theme.dim());
+                Paragraph::new([vec![computing], owners].concat()).wrap(Wrap { trim: true })
+            }
         };
         frame.render_widget(
             text.block(
@@ -86,6 +93,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .border_style(theme.border(focused));
     // A failed retry keeps the last good card, marked as not current.
     let mut text = lines(r, theme);
+    // Who else owns its scaling, under the change and above the rest.
+    for (i, line) in owner_lines(&v.state.ownership, theme)
+        .into_iter()
+        .enumerate()
+    {
+        text.insert((1 + i).min(text.len()), line);
+    }
     if let Some(line) = failed {
         text.insert(0, line);
     }
@@ -104,6 +118,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .scroll((app.card_scroll, 0))
         .block(block);
     frame.render_widget(paragraph, area);
+}
+
+/// The card's warnings about the deployment's other owners (KEDA, a VPA, GitOps).
+fn owner_lines(o: &Ownership, theme: &Theme) -> Vec<Line<'static>> {
+    owners::notes(o)
+        .into_iter()
+        .map(|(severity, note)| {
+            Line::from(match severity {
+                Severity::Warning => Span::styled(format!("⚠ {note}."), theme.warning()),
+                Severity::Info => Span::styled(format!("ℹ {note}."), theme.dim()),
+            })
+        })
+        .collect()
 }
 
 fn lines(r: &Recommendation, theme: &Theme) -> Vec<Line<'static>> {

@@ -139,7 +139,16 @@ fn row(v: &DeploymentView, wide: bool, app: &App) -> Row<'static> {
     } else {
         format!("{}/{}", s.key.namespace, s.key.name)
     };
-    cells.push(Cell::from(name));
+    // Other owners: K KEDA, V a VPA that fights the HPA, G GitOps (the card says more).
+    let marker = s.ownership.marker();
+    cells.push(if marker.is_empty() {
+        Cell::from(name)
+    } else {
+        Cell::from(Line::from(vec![
+            Span::raw(name),
+            Span::styled(format!(" {marker}"), theme.warning()),
+        ]))
+    });
     cells.push(ready_cell(s, theme));
     cells.push(Cell::from(format!("{}-{}", s.min_replicas, s.max_replicas)));
     cells.push(hpa_cell(s, theme));

@@ -1,5 +1,7 @@
 //! The confirm dialog of a write: the deployment, current → target, exactly which object and
-//! field change, the equivalent kubectl command, and why. y/Enter writes, Esc/n/q cancels.
+//! field change, the equivalent kubectl command, what its other owners (KEDA, a VPA, GitOps)
+//! mean for it, and why. y/Enter writes, Esc/n/q cancels; where a GitOps controller tracks the
+//! object, g writes the change as a patch for git instead and b does both.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,6 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::outcome::Outcome;
 use crate::actions::Plan;
+use crate::actions::owners::{self, Severity};
 use crate::tui::action::ConfirmAction;
 use crate::tui::keymap::Keymap;
 use crate::tui::layout::centered;
@@ -31,6 +34,19 @@ impl Confirm {
                 message: "applying…",
             },
             ConfirmAction::No => Outcome::Cancelled,
+            ConfirmAction::GitPatch | ConfirmAction::GitPatchAndApply
+                if self.plan.ownership.gitops.is_none() =>
+            {
+                Outcome::Stay
+            }
+            ConfirmAction::GitPatch => Outcome::GitPatch {
+                plan: self.plan.clone(),
+                apply: false,
+            },
+            ConfirmAction::GitPatchAndApply => Outcome::GitPatch {
+                plan: self.plan.clone(),
+                apply: true,
+            },
         }
     }
 
@@ -70,6 +86,12 @@ impl Confirm {
         if let Some(w) = &plan.warning {
             lines.push(Line::from(Span::styled(format!("⚠ {w}"), theme.warning())));
         }
+        for (severity, note) in owners::notes(&plan.ownership) {
+            lines.push(Line::from(match severity {
+                Severity::Warning => Span::styled(format!("⚠ {note}"), theme.warning()),
+                Severity::Info => Span::styled(format!("ℹ {note}"), theme.dim()),
+            }));
+        }
         lines.push(Line::from(Span::styled("why", bold)));
         lines.push(Line::from(plan.reason.clone()));
         lines.push(Line::from(""));
@@ -85,6 +107,23 @@ impl Confirm {
             ),
             Span::raw(" cancel"),
         ]));
+        if plan.ownership.gitops.is_some() {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(" {} ", keys.confirm.first_key(ConfirmAction::GitPatch)),
+                    theme.button(true),
+                ),
+                Span::raw(" write a patch for git (data dir), apply nothing   "),
+                Span::styled(
+                    format!(
+                        " {} ",
+                        keys.confirm.first_key(ConfirmAction::GitPatchAndApply)
+                    ),
+                    theme.button(false),
+                ),
+                Span::raw(" both"),
+            ]));
+        }
         let w = area.width.saturating_sub(4).clamp(20, 110);
         let inner_w = w.saturating_sub(2).max(1) as usize;
         let h = lines

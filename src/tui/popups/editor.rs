@@ -347,6 +347,7 @@ mod tests {
             annotated_bounds: (None, None),
             floor_mark: None,
             write_block: None,
+            ownership: Default::default(),
         }
     }
 

@@ -27,4 +27,7 @@ pub enum Outcome {
     ClearFilter,
     /// Enter on the command line.
     Command(String),
+    /// Close it and write the plan as a patch for git (`actions::gitops`); `apply`: carry
+    /// out the write too.
+    GitPatch { plan: Box<Plan>, apply: bool },
 }

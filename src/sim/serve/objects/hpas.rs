@@ -10,11 +10,12 @@ use k8s_openapi::api::autoscaling::v2::{
     ResourceMetricSource, ResourceMetricStatus,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::deployments::i32_of;
 use super::meta::{Clocks, Ctx, deployment_created, uid};
 use crate::k8s::quantity;
+use crate::model::ownership::SCALED_OBJECT_LABEL;
 use crate::model::{DeploymentKey, UnixSeconds};
 use crate::sim::hpa::{
     Behavior, DEFAULT_CPU_UTILIZATION, HpaConfig, PolicyKind, ScalingRules, SelectPolicy,
@@ -327,6 +328,36 @@ fn current_metrics(view: &DeploymentView<'_>, h: &HpaView) -> Option<Vec<MetricS
     Some(statuses)
 }
 
+/// KEDA's label on the HPA it makes for a ScaledObject, beside the HPA's own.
+fn keda_labels(
+    view: &DeploymentView<'_>,
+    labels: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    let mut labels = labels.clone();
+    if let Some(so) = &view.ownership.keda {
+        labels.insert(SCALED_OBJECT_LABEL.into(), so.name.clone());
+    }
+    (!labels.is_empty()).then_some(labels)
+}
+
+/// The ScaledObject as the HPA's controlling owner, as KEDA sets it.
+fn keda_owner(view: &DeploymentView<'_>, ctx: &Ctx) -> Option<Vec<OwnerReference>> {
+    let so = view.ownership.keda.as_ref()?;
+    Some(vec![OwnerReference {
+        api_version: "keda.sh/v1alpha1".into(),
+        kind: "ScaledObject".into(),
+        name: so.name.clone(),
+        uid: uid(&[
+            &ctx.seed.to_string(),
+            "scaledobject",
+            &view.key.namespace,
+            &so.name,
+        ]),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }])
+}
+
 pub fn hpa(
     view: &DeploymentView<'_>,
     meta: &HpaMeta,
@@ -341,7 +372,8 @@ pub fn hpa(
             namespace: Some(key.namespace.clone()),
             uid: Some(meta.uid.clone()),
             creation_timestamp: Some(ctx.time(meta.created)),
-            labels: (!meta.labels.is_empty()).then(|| meta.labels.clone()),
+            labels: keda_labels(view, &meta.labels),
+            owner_references: keda_owner(view, ctx),
             annotations: (!meta.annotations.is_empty()).then(|| meta.annotations.clone()),
             ..Default::default()
         },

@@ -15,8 +15,10 @@ mod meta;
 mod namespaces;
 mod nodes;
 mod pods;
+mod scaledobjects;
 #[cfg(test)]
 mod tests;
+mod vpas;
 
 pub use deployments::{deployment, deployment_clock, replica_set, scale};
 pub use events::events;
@@ -28,3 +30,5 @@ pub use meta::{
 pub use namespaces::namespace;
 pub use nodes::node;
 pub use pods::{pod, pod_metrics};
+pub use scaledobjects::scaled_object;
+pub use vpas::vpa;

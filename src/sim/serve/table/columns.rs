@@ -333,8 +333,8 @@ fn columns(kind: Option<Kind>) -> Vec<Col> {
             ("Status", "string", "", 0, "The status of the namespace"),
             AGE,
         ],
-        // The default table of resources without printers (PodMetrics).
-        None => vec![
+        // The default table of resources without printers (PodMetrics, the custom resources).
+        Some(Kind::ScaledObject | Kind::Vpa) | None => vec![
             NAME,
             (
                 "Created At",

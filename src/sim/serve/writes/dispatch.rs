@@ -7,6 +7,7 @@ use http::Response;
 use super::decode::{Edit, WriteOpts, body_json};
 use super::deployments::{write_deployment, write_scale};
 use super::hpas::{create_hpa, delete_hpa, write_hpa};
+use super::scaledobjects::write_scaled_object;
 use crate::sim::serve::discovery::Backend;
 use crate::sim::serve::http::Body;
 use crate::sim::serve::patch::PatchType;
@@ -58,6 +59,9 @@ pub fn handle(
         }
         (Backend::Stored(Kind::Hpa) | Backend::HpaV1, None, "delete") => {
             delete_hpa(server, ns, name, &req.body, backend, opts.dry_run)
+        }
+        (Backend::Stored(Kind::ScaledObject), None, "update" | "patch") => {
+            write_scaled_object(server, ns, name, edit()?, opts)
         }
         _ => Err(ApiError::method_not_allowed()),
     }

@@ -8,5 +8,6 @@ mod decode;
 mod deployments;
 mod dispatch;
 mod hpas;
+mod scaledobjects;
 
 pub use dispatch::handle;
