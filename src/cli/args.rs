@@ -87,12 +87,13 @@ pub enum SimCommand {
         /// Make one resource fail like a real cluster can; repeatable.
         ///
         /// RESOURCE: deployments, hpas (autoscaling v2 and v1), pods, metrics (metrics.k8s.io),
-        /// events, scale (deployments/scale), nodes. STATUS: 403 (Forbidden, as RBAC words it), 404
+        /// events, scale (deployments/scale), nodes, leases. STATUS: 403 (Forbidden, as RBAC words it), 404
         /// (NotFound), 409 (Conflict), 500 (InternalError), or drop (every watch of the
         /// resource is cut after 3 s; reads and writes work). Errors are Kubernetes Status
         /// objects and apply to get, list, watch and writes of the resource; e.g.
-        /// `--fault hpas=403` forbids listing and watching HPAs.
-        #[arg(long = "fault", value_name = "RESOURCE=STATUS", value_parser = parse_fault)]
+        /// `--fault hpas=403` forbids listing and watching HPAs. `RESOURCE=STATUS@AFTER` starts
+        /// the fault AFTER (e.g. 5s, 1500ms) past the server's start: `leases=500@5s`.
+        #[arg(long = "fault", value_name = "RESOURCE=STATUS",  value_parser = parse_fault)]
         faults: Vec<crate::sim::serve::Fault>,
     },
 }

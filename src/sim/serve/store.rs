@@ -33,10 +33,11 @@ pub enum Kind {
     Pod,
     Hpa,
     Event,
+    Lease,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Deployment,
@@ -44,6 +45,7 @@ impl Kind {
         Kind::Pod,
         Kind::Hpa,
         Kind::Event,
+        Kind::Lease,
     ];
 
     fn index(self) -> usize {
@@ -82,6 +84,7 @@ impl Kind {
             Kind::Namespace => &["status.phase"],
             Kind::ReplicaSet => &["status.replicas"],
             Kind::Deployment | Kind::Hpa | Kind::Node => &[],
+            Kind::Lease => &[],
         }
     }
 }
@@ -500,6 +503,22 @@ impl Store {
                 prev: Some(slot.obj),
             },
         );
+    }
+
+    /// Store an object clients wrote (a Lease, an Event) as it is, versioned like the rest;
+    /// the world never renders these, so syncs leave them alone.
+    pub fn put(&mut self, kind: Kind, value: &Value) -> Option<Arc<Obj>> {
+        let r = Rendered::new(kind, value, "")?;
+        let (ns, name) = (r.namespace.clone(), r.name.clone());
+        self.upsert(r);
+        self.get(kind, &ns, &name)
+    }
+
+    /// Delete an object clients wrote; returns its last state.
+    pub fn delete(&mut self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<Obj>> {
+        let last = self.get(kind, namespace, name)?;
+        self.remove(kind, namespace, name);
+        Some(last)
     }
 
     fn same_input(&self, kind: Kind, namespace: &str, name: &str, input: u64) -> bool {

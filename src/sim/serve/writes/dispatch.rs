@@ -6,7 +6,9 @@ use http::Response;
 
 use super::decode::{Edit, WriteOpts, body_json};
 use super::deployments::{write_deployment, write_scale};
+use super::events::create_event;
 use super::hpas::{create_hpa, delete_hpa, write_hpa};
+use super::leases::{create_lease, delete_lease, write_lease};
 use crate::sim::serve::discovery::Backend;
 use crate::sim::serve::http::Body;
 use crate::sim::serve::patch::PatchType;
@@ -58,6 +60,18 @@ pub fn handle(
         }
         (Backend::Stored(Kind::Hpa) | Backend::HpaV1, None, "delete") => {
             delete_hpa(server, ns, name, &req.body, backend, opts.dry_run)
+        }
+        (Backend::Stored(Kind::Lease), None, "create") => {
+            create_lease(server, ns, body_json(req, backend)?, opts)
+        }
+        (Backend::Stored(Kind::Lease), None, "update" | "patch") => {
+            write_lease(server, ns, name, edit()?, opts)
+        }
+        (Backend::Stored(Kind::Lease), None, "delete") => {
+            delete_lease(server, ns, name, &req.body, opts.dry_run)
+        }
+        (Backend::Stored(Kind::Event), None, "create") => {
+            create_event(server, ns, body_json(req, backend)?, opts)
         }
         _ => Err(ApiError::method_not_allowed()),
     }

@@ -7,6 +7,8 @@
 mod decode;
 mod deployments;
 mod dispatch;
+mod events;
 mod hpas;
+mod leases;
 
 pub use dispatch::handle;
