@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use clap_complete::Shell;
 
+use super::autopilot::AutopilotArgs;
 use super::backtest::BacktestArgs;
 use super::global::Global;
 use super::output::Output;
@@ -45,11 +46,7 @@ pub enum Commands {
     },
     /// Apply recommendations headless for deployments with predictive autoscaling enabled
     /// (the `ai4k8s.io/predictive-autoscaling` annotation); stops on SIGINT/SIGTERM.
-    Autopilot {
-        /// Journal what would be done without writing to the cluster.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Autopilot(Box<AutopilotArgs>),
     /// Forecast a `timestamp,value` CSV series.
     Forecast {
         #[arg(long, value_name = "FILE.csv")]
