@@ -414,7 +414,7 @@ impl Writer<'_> {
             action: Some("Scale".into()),
             first_timestamp: Some(Time(now)),
             last_timestamp: Some(Time(now)),
-            event_time: None::<MicroTime>,
+            event_time: Some(MicroTime(now)),
             count: Some(1),
             ..Event::default()
         };
