@@ -1,7 +1,9 @@
 //! Leader election over a `coordination.k8s.io/v1` Lease, the way client-go's leaderelection
 //! does it: get the Lease, take it if it is free or its record has not changed for its
-//! duration on *our* clock, renew it by an update that carries the resourceVersion read (a
-//! stale one is a 409: the other candidate won), and never trust a remote timestamp.
+//! duration on *our* clock, renew it by a merge patch that carries the resourceVersion read
+//! (the apiserver's precondition: a stale one is a 409, the other candidate won), and never
+//! trust a remote timestamp. (A patch rather than a PUT: same precondition, and the `patch`
+//! verb is all the Role grants.)
 //!
 //! The write gate ([`Leadership::may_write`]) is what keeps two writers apart: a renewal sent
 //! at local instant `t` makes this replica a writer until `t + duration - margin` on the local
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::Client;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 
 /// What the election needs to know.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,7 +216,7 @@ impl Elector {
     pub async fn round(&mut self) -> Result<Round, kube::Error> {
         let sent = Instant::now();
         let until = sent + self.opts.duration - self.opts.margin();
-        let Some(current) = self.api.get_opt(&self.opts.name).await? else {
+        let Some(current) = self.get().await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.opts.name.clone()),
@@ -257,12 +259,12 @@ impl Elector {
         } else {
             (None, transitions.saturating_add(1))
         };
-        let mut next = current.clone();
-        next.spec = Some(self.spec(acquire, transitions));
-        // The update carries the resourceVersion read: if anyone wrote since, this is a 409.
+        // The patch carries the resourceVersion read: if anyone wrote since, this is a 409.
         match self
-            .api
-            .replace(&self.opts.name, &PostParams::default(), &next)
+            .patch(
+                &current,
+                serde_json::to_value(self.spec(acquire, transitions)),
+            )
             .await
         {
             Ok(written) => {
@@ -317,23 +319,48 @@ impl Elector {
         }
     }
 
+    /// The Lease, or None if there is none (any 404: emulators word its reason differently).
+    async fn get(&self) -> Result<Option<Lease>, kube::Error> {
+        match self.api.get(&self.opts.name).await {
+            Ok(l) => Ok(Some(l)),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A merge patch of the spec at the resourceVersion `read` was read at.
+    async fn patch(
+        &self,
+        read: &Lease,
+        spec: Result<serde_json::Value, serde_json::Error>,
+    ) -> Result<Lease, kube::Error> {
+        let body = serde_json::json!({
+            "metadata": { "resourceVersion": read.metadata.resource_version },
+            "spec": spec.map_err(kube::Error::SerdeError)?,
+        });
+        self.api
+            .patch(
+                &self.opts.name,
+                &PatchParams::default(),
+                &Patch::Merge(&body),
+            )
+            .await
+    }
+
     async fn release(&self) {
-        let Ok(Some(mut current)) = self.api.get_opt(&self.opts.name).await else {
+        let Ok(Some(current)) = self.get().await else {
             return;
         };
         if holder_of(&current).as_deref() != Some(self.opts.identity.as_str()) {
             return;
         }
-        if let Some(spec) = current.spec.as_mut() {
-            spec.holder_identity = None;
-            spec.lease_duration_seconds = Some(1);
-            spec.renew_time = Some(MicroTime(k8s_openapi::jiff::Timestamp::now()));
-        }
-        let res = self
-            .api
-            .replace(&self.opts.name, &PostParams::default(), &current)
-            .await;
-        if let Err(e) = res {
+        // No holder, a one-second lease: a standby may take it at once.
+        let spec = serde_json::json!({
+            "holderIdentity": null,
+            "leaseDurationSeconds": 1,
+            "renewTime": MicroTime(k8s_openapi::jiff::Timestamp::now()),
+        });
+        if let Err(e) = self.patch(&current, Ok(spec)).await {
             tracing::warn!("leader election: releasing the lease: {e}");
         }
     }
