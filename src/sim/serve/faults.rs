@@ -409,7 +409,7 @@ mod tests {
         };
         let now = Faults::new(["leases=500".parse().expect("fault")]);
         assert_eq!(now.error(&renew).map(|e| e.code), Some(500));
-        let later = Faults::new(["leases=500@1h".parse().expect("fault")]);
+        let later = Faults::new(["leases=500@3600s".parse().expect("fault")]);
         assert_eq!(later.error(&renew), None, "not begun yet");
     }
 }
