@@ -145,6 +145,8 @@ struct PilotEvent {
     instance: String,
     at: DateTime<Utc>,
     namespace: String,
+    name: String,
+    reason: String,
     message: String,
 }
 
@@ -166,6 +168,11 @@ fn pilot_events(kubeconfig: &Path) -> Vec<PilotEvent> {
                 .as_str()
                 .unwrap_or_default()
                 .into(),
+            name: e["involvedObject"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .into(),
+            reason: e["reason"].as_str().unwrap_or_default().into(),
             message: e["message"].as_str().unwrap_or_default().into(),
         })
         .collect()
@@ -302,6 +309,37 @@ fn two_replicas_elect_one_leader_and_after_sigkill_the_standby_leads_with_never_
     );
 
     let events = pilot_events(kc);
+    // What an operator sees: the holder in `kubectl get lease`, the change in `kubectl get
+    // events` and `kubectl describe deploy`.
+    let leases = kubectl(kc, &["get", "lease", "-n", "default"]);
+    assert!(
+        leases.starts_with("NAME") && leases.contains("HOLDER"),
+        "{leases}"
+    );
+    assert!(
+        leases
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq([LEASE, "b"])),
+        "{leases}"
+    );
+    let e = events
+        .iter()
+        .find(|e| e.instance == "b")
+        .expect("an event by b");
+    assert!(
+        e.reason.starts_with("Autopilot") && e.message.contains(" → "),
+        "{e:?}"
+    );
+    let table = kubectl(kc, &["get", "events", "-n", &e.namespace]);
+    assert!(
+        table.contains(&e.reason) && table.contains(&format!("deployment/{}", e.name)),
+        "{table}"
+    );
+    let describe = kubectl(kc, &["describe", "deploy", &e.name, "-n", &e.namespace]);
+    assert!(
+        describe.contains(&e.reason) && describe.contains("ai4k8s-autopilot"),
+        "{describe}"
+    );
     let by = |who: &str| -> Vec<DateTime<Utc>> {
         events
             .iter()
