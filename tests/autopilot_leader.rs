@@ -367,6 +367,45 @@ fn two_replicas_elect_one_leader_and_after_sigkill_the_standby_leads_with_never_
 }
 
 #[test]
+fn a_leader_stopped_with_sigterm_hands_the_lease_over_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let serve = served(dir.path(), &[]);
+    let kc = &serve.kubeconfig;
+    let mut a = start_pilot(dir.path(), kc, "a");
+    assert!(wait_for(Duration::from_secs(30), || leads(&a)).is_some());
+    let b = start_pilot(dir.path(), kc, "b");
+    assert!(
+        wait_for(Duration::from_secs(40), || http_get(b.metrics, "/readyz")
+            .is_some_and(|(s, _)| s == 200))
+        .is_some()
+    );
+    assert!(!leads(&b));
+    let pid = a.child.id().to_string();
+    let term = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = a.child.wait().expect("a exits");
+    assert!(status.success(), "a stops cleanly on SIGTERM: {status:?}");
+    wait_for(Duration::from_secs(10), || leads(&b)).expect("b takes over");
+    let took = term.elapsed();
+    println!(
+        "standby took over {:.2} s after SIGTERM",
+        took.as_secs_f64()
+    );
+    // Released: b need not wait out the lease.
+    assert!(
+        took < Duration::from_secs(LEASE_SECONDS),
+        "took {took:?}, no faster than a lease running out"
+    );
+    assert_eq!(holder(kc), "b");
+    let out = std::fs::read_to_string(dir.path().join("a.out")).expect("a's output");
+    assert!(out.contains("autopilot stopped after"), "{out}");
+}
+
+#[test]
 fn a_leader_that_cannot_renew_stops_writing_before_its_lease_could_expire_for_others() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Leases answer 500 from 12 s after the server started: time to elect, then no renewal.

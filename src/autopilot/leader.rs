@@ -59,6 +59,8 @@ impl LeaseOptions {
 
 #[derive(Debug, Default)]
 struct GateState {
+    /// No election: always the writer.
+    sole: bool,
     /// Writes are allowed until this local instant (None: not the leader).
     valid_until: Option<Instant>,
     /// The holder last seen on the Lease (None before the first answer).
@@ -82,7 +84,7 @@ impl Leadership {
         let l = Self::default();
         {
             let mut st = l.lock();
-            st.valid_until = Some(Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
+            st.sole = true;
             st.known = true;
         }
         l
@@ -142,7 +144,9 @@ impl Leadership {
 
     /// Stop writing now (shutdown, or a record that says someone else holds the Lease).
     pub fn step_down(&self) {
-        self.lock().valid_until = None;
+        let mut st = self.lock();
+        st.valid_until = None;
+        st.sole = false;
     }
 }
 
@@ -285,7 +289,9 @@ impl Elector {
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
-            match tokio::time::timeout(self.opts.renew_every, self.round()).await {
+            // A slow round still counts while it can extend the gate (`until` is from its start).
+            let patience = self.opts.duration - self.opts.margin();
+            match tokio::time::timeout(patience, self.round()).await {
                 Ok(Ok(Round::Leading(until))) => {
                     if !self.leadership.may_write() {
                         tracing::info!(
@@ -312,9 +318,11 @@ impl Elector {
                 _ = tokio::time::sleep(self.opts.renew_every) => {}
             }
         }
-        let was_leading = self.leadership.may_write();
+        // The loop may have stepped down already (it stops writing first); the Lease may
+        // still name us.
+        let held = self.leadership.holder().as_deref() == Some(self.opts.identity.as_str());
         self.leadership.step_down();
-        if was_leading {
+        if held {
             self.release().await;
         }
     }
@@ -410,6 +418,9 @@ mod tests {
         l.follow(Some("other".into()));
         assert!(!l.may_write());
         assert_eq!(l.holder().as_deref(), Some("other"));
-        assert!(Leadership::sole().may_write());
+        let sole = Leadership::sole();
+        assert!(sole.may_write() && sole.known());
+        sole.step_down();
+        assert!(!sole.may_write(), "shutting down: no more writes");
     }
 }
