@@ -10,5 +10,7 @@ mod dispatch;
 mod events;
 mod hpas;
 mod leases;
+#[cfg(test)]
+mod leases_tests;
 
 pub use dispatch::handle;
