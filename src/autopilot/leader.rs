@@ -103,7 +103,8 @@ impl Leadership {
 
     /// Whether this replica may write now (checked on the monotonic clock before each write).
     pub fn may_write(&self) -> bool {
-        self.lock().valid_until.is_some_and(|t| Instant::now() < t)
+        let st = self.lock();
+        st.sole || st.valid_until.is_some_and(|t| Instant::now() < t)
     }
 
     /// Whether the election has heard from the API at least once.
