@@ -457,7 +457,7 @@ fn a_leader_that_cannot_renew_stops_writing_before_its_lease_could_expire_for_ot
         .expect("renewals were watched");
     let expires_for_others = last_renewal + chrono::Duration::seconds(LEASE_SECONDS as i64);
     println!(
-        "stepped down {:.2} s after the fault window opened; {} ms before the lease could expire for others",
+        "stepped down {:.2} s after watching from 0.5 s before the fault; {} ms before the lease could expire for others",
         stopped.as_secs_f64(),
         (expires_for_others - stopped_at).num_milliseconds()
     );

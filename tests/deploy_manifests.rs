@@ -143,7 +143,30 @@ fn the_deployment_runs_two_locked_down_replicas_with_probes_and_a_pdb() {
             .iter()
             .any(|v| v["name"] == "data" && v["emptyDir"].is_object())
     );
-    assert_eq!(find(&docs, "ConfigMap").len(), 1);
+    let cm = find(&docs, "ConfigMap");
+    assert_eq!(cm.len(), 1);
+    // The ConfigMap's file is a config the binary accepts (unknown keys are errors).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        cm[0]["data"]["config.toml"].as_str().expect("config.toml"),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_ai4k8s"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--demo", "recommend", "shop/frontend"])
+        .env_remove("GROQ_API_KEY")
+        .output()
+        .expect("ai4k8s");
+    assert!(
+        out.status.success(),
+        "the ConfigMap's config.toml: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(find(&docs, "Secret").len(), 1);
     let pdb = find(&docs, "PodDisruptionBudget");
     assert_eq!(pdb.len(), 1);
