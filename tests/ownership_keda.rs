@@ -430,10 +430,12 @@ fn forbidden_scaledobjects_are_a_notice_and_an_absent_vpa_crd_is_silent() {
             Fault {
                 resource: FaultResource::ScaledObjects,
                 status: FaultStatus::Forbidden,
+                after: std::time::Duration::ZERO,
             },
             Fault {
                 resource: FaultResource::Vpas,
                 status: FaultStatus::NotFound,
+                after: std::time::Duration::ZERO,
             },
         ]),
         ..simserve::Options::default()

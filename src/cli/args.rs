@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use clap_complete::Shell;
 
+use super::autopilot::AutopilotArgs;
 use super::backtest::BacktestArgs;
 use super::global::Global;
 use super::output::Output;
@@ -45,11 +46,7 @@ pub enum Commands {
     },
     /// Apply recommendations headless for deployments with predictive autoscaling enabled
     /// (the `ai4k8s.io/predictive-autoscaling` annotation); stops on SIGINT/SIGTERM.
-    Autopilot {
-        /// Journal what would be done without writing to the cluster.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Autopilot(Box<AutopilotArgs>),
     /// Forecast a `timestamp,value` CSV series.
     Forecast {
         #[arg(long, value_name = "FILE.csv")]
@@ -87,12 +84,13 @@ pub enum SimCommand {
         /// Make one resource fail like a real cluster can; repeatable.
         ///
         /// RESOURCE: deployments, hpas (autoscaling v2 and v1), pods, metrics (metrics.k8s.io),
-        /// events, scale (deployments/scale), nodes, scaledobjects, vpas. STATUS: 403 (Forbidden, as RBAC words it), 404
+        /// events, scale (deployments/scale), nodes, scaledobjects, vpas, leases. STATUS: 403 (Forbidden, as RBAC words it), 404
         /// (NotFound), 409 (Conflict), 500 (InternalError), or drop (every watch of the
         /// resource is cut after 3 s; reads and writes work). Errors are Kubernetes Status
         /// objects and apply to get, list, watch and writes of the resource; e.g.
-        /// `--fault hpas=403` forbids listing and watching HPAs.
-        #[arg(long = "fault", value_name = "RESOURCE=STATUS", value_parser = parse_fault)]
+        /// `--fault hpas=403` forbids listing and watching HPAs. `RESOURCE=STATUS@AFTER` starts
+        /// the fault AFTER (e.g. 5s, 1500ms) past the server's start: `leases=500@5s`.
+        #[arg(long = "fault", value_name = "RESOURCE=STATUS",  value_parser = parse_fault)]
         faults: Vec<crate::sim::serve::Fault>,
         /// Give some demo deployments other owners: shop/frontend's HPA made by a KEDA
         /// ScaledObject, a VPA in Auto mode on payments/api, Argo CD's labels on shop/checkout.

@@ -67,7 +67,7 @@ async fn dispatch(command: Option<Commands>, setup: &setup::Setup) -> Result<(),
             horizon,
             output,
         }) => forecast::print(&input, &horizon, output),
-        Some(Commands::Autopilot { dry_run }) => autopilot::run(setup, dry_run).await,
+        Some(Commands::Autopilot(args)) => autopilot::run(setup, &args).await,
         Some(Commands::Backtest(args)) => backtest::run(setup, &args).await,
         Some(Commands::Sim { command }) => sim_serve::run(setup, command).await,
         // `run` answers it before the setup; the same answer here.

@@ -218,6 +218,27 @@ pub trait Cluster: Send + Sync {
     fn status(&self) -> ClusterStatus {
         ClusterStatus::default()
     }
+
+    /// Record a Kubernetes Event on the deployment about a change made to it, so `kubectl
+    /// describe deploy` and `kubectl get events` show it. Clusters without Events: nothing.
+    async fn record_event(
+        &self,
+        _key: &DeploymentKey,
+        _event: &ChangeEvent,
+    ) -> Result<(), ClusterError> {
+        Ok(())
+    }
+}
+
+/// An Event about a change made to a deployment: a CamelCase reason ("AutopilotScaled"), the
+/// message (before → after, and why) and who reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeEvent {
+    pub reason: String,
+    pub message: String,
+    /// The reporting component ("ai4k8s-autopilot") and instance (the replica's identity).
+    pub component: String,
+    pub instance: String,
 }
 
 #[cfg(test)]

@@ -432,6 +432,14 @@ impl Cluster for KubeCluster {
         self.send(key, change, true).await
     }
 
+    async fn record_event(
+        &self,
+        key: &DeploymentKey,
+        event: &super::ChangeEvent,
+    ) -> Result<(), ClusterError> {
+        self.writer(false)?.record_event(key, event).await
+    }
+
     fn status(&self) -> ClusterStatus {
         let mut sources = Vec::with_capacity(5);
         if let Some(e) = self.down() {

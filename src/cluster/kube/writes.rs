@@ -370,3 +370,60 @@ pub fn hpa_manifest(key: &DeploymentKey, spec: &HpaSpec) -> Value {
         }
     })
 }
+
+impl Writer<'_> {
+    /// A core/v1 Event on the deployment (with its uid, which `kubectl describe` matches on),
+    /// named as client-go's recorder names them: "<object>.<unix nanos in hex>".
+    pub async fn record_event(
+        &self,
+        key: &DeploymentKey,
+        event: &crate::cluster::ChangeEvent,
+    ) -> Result<(), ClusterError> {
+        use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), &key.namespace);
+        let d = self
+            .bounded(&format!("get deployment {key}"), deployments.get(&key.name))
+            .await?;
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let nanos = now.as_nanosecond();
+        let e = Event {
+            metadata: ObjectMeta {
+                name: Some(format!("{}.{nanos:x}", key.name)),
+                namespace: Some(key.namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: Some("Deployment".into()),
+                name: Some(key.name.clone()),
+                namespace: Some(key.namespace.clone()),
+                uid: d.meta().uid.clone(),
+                resource_version: d.meta().resource_version.clone(),
+                ..ObjectReference::default()
+            },
+            reason: Some(event.reason.clone()),
+            message: Some(event.message.clone()),
+            type_: Some("Normal".into()),
+            source: Some(EventSource {
+                component: Some(event.component.clone()),
+                host: None,
+            }),
+            reporting_component: Some(event.component.clone()),
+            reporting_instance: Some(event.instance.clone()),
+            action: Some("Scale".into()),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            event_time: Some(MicroTime(now)),
+            count: Some(1),
+            ..Event::default()
+        };
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &key.namespace);
+        self.bounded(
+            &format!("create event on deployment {key}"),
+            events.create(&PostParams::default(), &e),
+        )
+        .await
+        .map(|_| ())
+    }
+}

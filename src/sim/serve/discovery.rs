@@ -125,7 +125,7 @@ pub const RESOURCES: &[Resource] = &[
         singular: "event",
         kind: "Event",
         namespaced: true,
-        verbs: READ,
+        verbs: &["create", "get", "list", "watch"],
         short_names: &["ev"],
         categories: &[],
         subresources: &[],
@@ -222,6 +222,24 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &[],
         backend: Backend::Stored(Kind::Vpa),
     },
+    Resource {
+        group: "coordination.k8s.io",
+        version: "v1",
+        plural: "leases",
+        singular: "lease",
+        kind: "Lease",
+        namespaced: true,
+        verbs: LEASE_VERBS,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        backend: Backend::Stored(Kind::Lease),
+    },
+];
+
+/// Leases are what leader election reads and races on.
+const LEASE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
 /// Groups in the order /apis lists them, versions preferred first.
@@ -231,6 +249,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("metrics.k8s.io", &["v1beta1"]),
     ("keda.sh", &["v1alpha1"]),
     ("autoscaling.k8s.io", &["v1"]),
+    ("coordination.k8s.io", &["v1"]),
 ];
 
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {

@@ -3,11 +3,12 @@
 //! listing HPAs (403), an API that is not there (404), a write that loses a race (409), a
 //! broken apiserver (500), or watches whose connections are cut every few seconds (`drop`).
 //! Errors are the API server's own `Status` objects; the fault applies to get, list, watch
-//! and every write of the resource.
+//! and every write of the resource. `RESOURCE=STATUS@AFTER` (e.g. `leases=500@5s`) starts the
+//! fault that long after the server started, so a client can first work, then lose the API.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{StatusCause, StatusDetails};
 
@@ -39,9 +40,11 @@ pub enum FaultResource {
     ScaledObjects,
     /// autoscaling.k8s.io VerticalPodAutoscalers.
     Vpas,
+    /// coordination.k8s.io leases (leader election).
+    Leases,
 }
 
-const RESOURCES: [(&str, FaultResource); 9] = [
+const RESOURCES: [(&str, FaultResource); 10] = [
     ("deployments", FaultResource::Deployments),
     ("hpas", FaultResource::Hpas),
     ("pods", FaultResource::Pods),
@@ -51,6 +54,7 @@ const RESOURCES: [(&str, FaultResource); 9] = [
     ("nodes", FaultResource::Nodes),
     ("scaledobjects", FaultResource::ScaledObjects),
     ("vpas", FaultResource::Vpas),
+    ("leases", FaultResource::Leases),
 ];
 
 impl FaultResource {
@@ -78,6 +82,7 @@ impl FaultResource {
             Self::Nodes => group.is_empty() && plural == "nodes",
             Self::ScaledObjects => group == "keda.sh" && plural == "scaledobjects",
             Self::Vpas => group == "autoscaling.k8s.io",
+            Self::Leases => group == "coordination.k8s.io" && plural == "leases",
         }
     }
 }
@@ -119,6 +124,8 @@ impl FaultStatus {
 pub struct Fault {
     pub resource: FaultResource,
     pub status: FaultStatus,
+    /// How long after the server starts the fault begins (zero: from the start).
+    pub after: Duration,
 }
 
 fn names<T>(table: &[(&str, T)]) -> String {
@@ -144,24 +151,48 @@ impl FromStr for Fault {
                     names(&RESOURCES)
                 )
             })?;
+        let (status, after) = match status.split_once('@') {
+            Some((status, after)) => (status, parse_after(after)?),
+            None => (status, Duration::ZERO),
+        };
         let status = STATUSES
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(status.trim()))
             .map(|(_, s)| *s)
             .ok_or_else(|| format!("unknown status {status:?}: one of {}", names(&STATUSES)))?;
-        Ok(Self { resource, status })
+        Ok(Self {
+            resource,
+            status,
+            after,
+        })
     }
+}
+
+/// `5s`, `1500ms`: when a fault starts.
+fn parse_after(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad = || format!("expected a delay such as 5s or 1500ms after @, got {s:?}");
+    let (digits, unit) = match s.strip_suffix("ms") {
+        Some(d) => (d, 1),
+        None => (s.strip_suffix('s').ok_or_else(bad)?, 1000),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    Ok(Duration::from_millis(n.saturating_mul(unit)))
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.resource.name(), self.status.name())
+        write!(f, "{}={}", self.resource.name(), self.status.name())?;
+        if !self.after.is_zero() {
+            write!(f, "@{}ms", self.after.as_millis())?;
+        }
+        Ok(())
     }
 }
 
-/// The faults a server injects (none by default).
+/// The faults a server injects (none by default), timed from when the server started.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Faults(Vec<Fault>);
+pub struct Faults(Vec<Fault>, Option<Instant>);
 
 /// What a request is, for a fault: the resource, the verb the router chose, and where.
 pub struct Request<'a> {
@@ -174,7 +205,12 @@ pub struct Request<'a> {
 
 impl Faults {
     pub fn new(faults: impl IntoIterator<Item = Fault>) -> Self {
-        Self(faults.into_iter().collect())
+        Self(faults.into_iter().collect(), Some(Instant::now()))
+    }
+
+    /// Whether a fault has begun (see [`Fault::after`]).
+    fn begun(&self, f: &Fault) -> bool {
+        f.after.is_zero() || self.1.is_some_and(|t| t.elapsed() >= f.after)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -186,7 +222,11 @@ impl Faults {
         self.0
             .iter()
             .rev()
-            .find(|f| f.status != FaultStatus::Drop && f.resource.covers(r.resource, r.subresource))
+            .find(|f| {
+                f.status != FaultStatus::Drop
+                    && f.resource.covers(r.resource, r.subresource)
+                    && self.begun(f)
+            })
             .copied()
     }
 
@@ -262,7 +302,8 @@ mod tests {
             f,
             Fault {
                 resource: FaultResource::Hpas,
-                status: FaultStatus::Forbidden
+                status: FaultStatus::Forbidden,
+                after: Duration::ZERO,
             }
         );
         assert_eq!(f.to_string(), "hpas=403");
@@ -279,7 +320,7 @@ mod tests {
         let e = "statefulsets=403".parse::<Fault>().expect_err("resource");
         assert_eq!(
             e,
-            "unknown resource \"statefulsets\": one of deployments, hpas, pods, metrics, events, scale, nodes, scaledobjects, vpas"
+            "unknown resource \"statefulsets\": one of deployments, hpas, pods, metrics, events, scale, nodes, scaledobjects, vpas, leases"
         );
         let e = "hpas=418".parse::<Fault>().expect_err("status");
         assert_eq!(e, "unknown status \"418\": one of 403, 404, 409, 500, drop");
@@ -352,5 +393,31 @@ mod tests {
             None,
             "drop leaves gets alone"
         );
+    }
+
+    #[test]
+    fn a_delayed_lease_fault_starts_late() {
+        let f: Fault = "leases=500@1500ms".parse().expect("fault");
+        assert_eq!(f.resource, FaultResource::Leases);
+        assert_eq!(f.after, Duration::from_millis(1500));
+        assert_eq!(f.to_string(), "leases=500@1500ms");
+        assert_eq!(
+            "leases=500@2s".parse::<Fault>().map(|f| f.after),
+            Ok(Duration::from_secs(2))
+        );
+        let e = "leases=500@soon".parse::<Fault>().expect_err("bad delay");
+        assert!(e.contains("5s or 1500ms"), "{e}");
+        let leases = discovery::find("coordination.k8s.io", "v1", "leases").expect("leases");
+        let renew = Request {
+            resource: leases,
+            subresource: None,
+            verb: "update",
+            namespace: Some("default"),
+            name: Some("ai4k8s-autopilot"),
+        };
+        let now = Faults::new(["leases=500".parse().expect("fault")]);
+        assert_eq!(now.error(&renew).map(|e| e.code), Some(500));
+        let later = Faults::new(["leases=500@3600s".parse().expect("fault")]);
+        assert_eq!(later.error(&renew), None, "not begun yet");
     }
 }

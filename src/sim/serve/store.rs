@@ -37,10 +37,12 @@ pub enum Kind {
     ScaledObject,
     /// autoscaling.k8s.io/v1 VerticalPodAutoscalers.
     Vpa,
+    /// coordination.k8s.io/v1 Leases (leader election).
+    Lease,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Deployment,
@@ -50,6 +52,7 @@ impl Kind {
         Kind::Event,
         Kind::ScaledObject,
         Kind::Vpa,
+        Kind::Lease,
     ];
 
     fn index(self) -> usize {
@@ -90,7 +93,12 @@ impl Kind {
             ],
             Kind::Namespace => &["status.phase"],
             Kind::ReplicaSet => &["status.replicas"],
-            Kind::Deployment | Kind::Hpa | Kind::Node | Kind::ScaledObject | Kind::Vpa => &[],
+            Kind::Deployment
+            | Kind::Hpa
+            | Kind::Node
+            | Kind::ScaledObject
+            | Kind::Vpa
+            | Kind::Lease => &[],
         }
     }
 }
@@ -509,6 +517,22 @@ impl Store {
                 prev: Some(slot.obj),
             },
         );
+    }
+
+    /// Store an object clients wrote (a Lease, an Event) as it is, versioned like the rest;
+    /// the world never renders these, so syncs leave them alone.
+    pub fn put(&mut self, kind: Kind, value: &Value) -> Option<Arc<Obj>> {
+        let r = Rendered::new(kind, value, "")?;
+        let (ns, name) = (r.namespace.clone(), r.name.clone());
+        self.upsert(r);
+        self.get(kind, &ns, &name)
+    }
+
+    /// Delete an object clients wrote; returns its last state.
+    pub fn delete(&mut self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<Obj>> {
+        let last = self.get(kind, namespace, name)?;
+        self.remove(kind, namespace, name);
+        Some(last)
     }
 
     fn same_input(&self, kind: Kind, namespace: &str, name: &str, input: u64) -> bool {

@@ -11,6 +11,7 @@ mod deployments;
 mod events;
 mod hpa_v1;
 mod hpas;
+mod leases;
 mod meta;
 mod namespaces;
 mod nodes;
@@ -24,6 +25,7 @@ pub use deployments::{deployment, deployment_clock, replica_set, scale};
 pub use events::events;
 pub use hpa_v1::{hpa_to_v1, is_v1_conversion_annotation};
 pub use hpas::{HpaMeta, behavior, hpa, hpa_spec};
+pub use leases::{event_errors, lease_errors, new_event, new_lease, updated_lease};
 pub use meta::{
     Clocks, Ctx, REVISION_ANNOTATION, deployment_uid, fnv, pod_name, replica_set_name, suffix, unix,
 };

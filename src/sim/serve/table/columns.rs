@@ -333,6 +333,11 @@ fn columns(kind: Option<Kind>) -> Vec<Col> {
             ("Status", "string", "", 0, "The status of the namespace"),
             AGE,
         ],
+        Some(Kind::Lease) => vec![
+            NAME,
+            ("Holder", "string", "", 0, "The holder of the lease"),
+            AGE,
+        ],
         // The default table of resources without printers (PodMetrics, the custom resources).
         Some(Kind::ScaledObject | Kind::Vpa) | None => vec![
             NAME,

@@ -3,6 +3,7 @@
 
 mod cells;
 mod columns;
+mod leases;
 mod rows;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ use super::cells::{
     replica_set_cells,
 };
 use super::columns::column_definitions;
+use super::leases::lease_cells;
 use crate::model::UnixSeconds;
 use crate::sim::serve::store::Kind;
 
@@ -56,6 +57,7 @@ pub fn row(
         Some(Kind::Event) => event_cells(&from(json)?, now),
         Some(Kind::Namespace) => namespace_cells(&from(json)?, now),
         Some(Kind::Node) => node_cells(&from(json)?, now),
+        Some(Kind::Lease) => lease_cells(&from(json)?, now),
         Some(Kind::ScaledObject | Kind::Vpa) | None => {
             let meta: ObjectMeta = serde_json::from_value(json.get("metadata")?.clone()).ok()?;
             vec![json!(meta.name), json!(meta.creation_timestamp)]

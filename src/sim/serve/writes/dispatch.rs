@@ -6,8 +6,10 @@ use http::Response;
 
 use super::decode::{Edit, WriteOpts, body_json};
 use super::deployments::{write_deployment, write_scale};
+use super::events::create_event;
 use super::hpas::{create_hpa, delete_hpa, write_hpa};
 use super::scaledobjects::write_scaled_object;
+use super::leases::{create_lease, delete_lease, write_lease};
 use crate::sim::serve::discovery::Backend;
 use crate::sim::serve::http::Body;
 use crate::sim::serve::patch::PatchType;
@@ -62,6 +64,18 @@ pub fn handle(
         }
         (Backend::Stored(Kind::ScaledObject), None, "update" | "patch") => {
             write_scaled_object(server, ns, name, edit()?, opts)
+        }
+        (Backend::Stored(Kind::Lease), None, "create") => {
+            create_lease(server, ns, body_json(req, backend)?, opts)
+        }
+        (Backend::Stored(Kind::Lease), None, "update" | "patch") => {
+            write_lease(server, ns, name, edit()?, opts)
+        }
+        (Backend::Stored(Kind::Lease), None, "delete") => {
+            delete_lease(server, ns, name, &req.body, opts.dry_run)
+        }
+        (Backend::Stored(Kind::Event), None, "create") => {
+            create_event(server, ns, body_json(req, backend)?, opts)
         }
         _ => Err(ApiError::method_not_allowed()),
     }

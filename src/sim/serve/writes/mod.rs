@@ -7,7 +7,11 @@
 mod decode;
 mod deployments;
 mod dispatch;
+mod events;
 mod hpas;
 mod scaledobjects;
+mod leases;
+#[cfg(test)]
+mod leases_tests;
 
 pub use dispatch::handle;
