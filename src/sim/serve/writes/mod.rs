@@ -9,9 +9,9 @@ mod deployments;
 mod dispatch;
 mod events;
 mod hpas;
-mod scaledobjects;
 mod leases;
 #[cfg(test)]
 mod leases_tests;
+mod scaledobjects;
 
 pub use dispatch::handle;
