@@ -144,6 +144,9 @@ pub struct ActionsConfig {
     pub autopilot_cooldown_seconds: u64,
     /// The autopilot applies only recommendations at least this confident.
     pub autopilot_min_confidence: f64,
+    /// The autopilot acts on deployments Argo CD or Flux tracks (false: it leaves them alone,
+    /// since their next sync puts the change back; true where their sync ignores the fields).
+    pub autopilot_apply_gitops: bool,
 }
 
 impl Default for ActionsConfig {
@@ -152,6 +155,7 @@ impl Default for ActionsConfig {
             replicas_cap: 500,
             autopilot_cooldown_seconds: 300,
             autopilot_min_confidence: 0.7,
+            autopilot_apply_gitops: false,
         }
     }
 }

@@ -38,6 +38,7 @@ async fn a_simulated_day_of_autopilot_stays_within_bounds_steps_and_cooldowns_an
         cooldown_seconds: cooldown,
         min_confidence: 0.7,
         dry_run: false,
+        apply_gitops: false,
     });
     let mut histories: HashMap<DeploymentKey, History> = sim
         .world()

@@ -15,6 +15,9 @@ pub struct AutopilotOptions {
     pub min_confidence: f64,
     /// Journal what would be done, write nothing.
     pub dry_run: bool,
+    /// Act on deployments a GitOps controller tracks (it may put the change back; only worth
+    /// it where its sync ignores these fields).
+    pub apply_gitops: bool,
 }
 
 impl AutopilotOptions {
@@ -24,6 +27,7 @@ impl AutopilotOptions {
             cooldown_seconds: actions.autopilot_cooldown_seconds as i64,
             min_confidence: actions.autopilot_min_confidence,
             dry_run,
+            apply_gitops: actions.autopilot_apply_gitops,
         }
     }
 }
@@ -42,6 +46,9 @@ pub enum Skip {
     Cooldown(i64),
     #[error("{0}")]
     Nothing(String),
+    /// A GitOps controller tracks it: a change would be put back at its next sync.
+    #[error("{0} would revert it (set actions.autopilot_apply_gitops to act anyway)")]
+    GitOps(String),
 }
 
 /// The autopilot's memory: when it last changed each deployment. The cooldown only holds back
@@ -73,6 +80,11 @@ impl Autopilot {
     ) -> Result<Plan, Skip> {
         if !state.predictive_enabled {
             return Err(Skip::NotEnabled);
+        }
+        if let Some(g) = &state.ownership.gitops
+            && !self.opts.apply_gitops
+        {
+            return Err(Skip::GitOps(format!("{} ({})", g.tool, g.detail)));
         }
         // From the deployment as it is now, not only as the recommendation saw it.
         let now_inputs = crate::model::AdvisorInputs {
@@ -181,6 +193,7 @@ mod tests {
             cooldown_seconds: 300,
             min_confidence: 0.7,
             dry_run: false,
+            apply_gitops: false,
         });
         let blind = state(3, None);
         let r = confident(&blind, 5).await;
@@ -198,5 +211,36 @@ mod tests {
         let seen = state(3, Some(90.0));
         let r = confident(&seen, 5).await;
         assert!(pilot.decide(&seen, &r, 1_700_000_000).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_gitops_tracked_deployment_is_left_alone_unless_configured() {
+        use crate::model::ownership::{GitOps, GitOpsTool, Ownership};
+        let tracked = state(3, Some(95.0)).with_ownership(Ownership {
+            gitops: Some(GitOps {
+                tool: GitOpsTool::ArgoCd,
+                detail: "application shop".into(),
+            }),
+            ..Ownership::default()
+        });
+        let r = confident(&tracked, 5).await;
+        let opts = AutopilotOptions {
+            cooldown_seconds: 300,
+            min_confidence: 0.7,
+            dry_run: false,
+            apply_gitops: false,
+        };
+        let skip = Autopilot::new(opts.clone())
+            .decide(&tracked, &r, 1_700_000_000)
+            .expect_err("skipped");
+        assert_eq!(skip, Skip::GitOps("Argo CD (application shop)".into()));
+        assert!(skip.to_string().contains("would revert it"), "{skip}");
+        let plan = Autopilot::new(AutopilotOptions {
+            apply_gitops: true,
+            ..opts
+        })
+        .decide(&tracked, &r, 1_700_000_000)
+        .expect("applied when configured");
+        assert!(!plan.changes.is_empty());
     }
 }

@@ -65,6 +65,7 @@ fn skip_reason(s: &Skip) -> &'static str {
         Skip::LowConfidence(_) => "low_confidence",
         Skip::Cooldown(_) => "cooldown",
         Skip::Nothing(_) => "nothing_to_apply",
+        Skip::GitOps(_) => "gitops",
     }
 }
 

@@ -309,6 +309,7 @@ mod tests {
                 cooldown_seconds: 300,
                 min_confidence: 0.7,
                 dry_run: false,
+                apply_gitops: false,
             },
             now,
         }
