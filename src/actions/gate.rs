@@ -230,7 +230,7 @@ mod tests {
             dry_run: false,
             apply_gitops: false,
         };
-        let skip = Autopilot::new(opts.clone())
+        let skip = Autopilot::new(opts)
             .decide(&tracked, &r, 1_700_000_000)
             .expect_err("skipped");
         assert_eq!(skip, Skip::GitOps("Argo CD (application shop)".into()));
