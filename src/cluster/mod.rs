@@ -218,6 +218,15 @@ pub trait Cluster: Send + Sync {
     fn status(&self) -> ClusterStatus {
         ClusterStatus::default()
     }
+
+    /// Prometheus reached through the cluster itself (a live cluster: the API server's service
+    /// proxy, found on first use); None where there is none (the simulator).
+    fn prometheus_transport(
+        &self,
+        _timeout: std::time::Duration,
+    ) -> Option<std::sync::Arc<dyn crate::metrics::prom_transport::PromTransport>> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -33,10 +33,11 @@ pub enum Kind {
     Pod,
     Hpa,
     Event,
+    Service,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Deployment,
@@ -44,6 +45,7 @@ impl Kind {
         Kind::Pod,
         Kind::Hpa,
         Kind::Event,
+        Kind::Service,
     ];
 
     fn index(self) -> usize {
@@ -82,6 +84,7 @@ impl Kind {
             Kind::Namespace => &["status.phase"],
             Kind::ReplicaSet => &["status.replicas"],
             Kind::Deployment | Kind::Hpa | Kind::Node => &[],
+            Kind::Service => &[],
         }
     }
 }
@@ -596,6 +599,7 @@ impl Store {
             .iter()
             .map(|k| k.namespace.clone())
             .chain(SYSTEM_NAMESPACES.iter().map(|s| s.to_string()))
+            .chain(objects::service_namespaces().map(str::to_string))
             .collect();
         for ns in &namespaces {
             let ctx = self.ctx(w.now());
@@ -608,6 +612,13 @@ impl Store {
             let ctx = self.ctx(w.now());
             if let Some(r) = Rendered::new(Kind::Node, &objects::node(n, i, &ctx), "") {
                 seen.insert((Kind::Node, String::new(), n.name.clone()));
+                self.upsert(r);
+            }
+        }
+        // Static: rendered every sync, versioned once (an unchanged body keeps its version).
+        for svc in objects::SERVICES {
+            let ctx = self.ctx(w.now());
+            if let Some(r) = Rendered::new(Kind::Service, &objects::service(svc, &ctx), "") {
                 self.upsert(r);
             }
         }

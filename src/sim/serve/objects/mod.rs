@@ -15,6 +15,7 @@ mod meta;
 mod namespaces;
 mod nodes;
 mod pods;
+mod services;
 #[cfg(test)]
 mod tests;
 
@@ -28,3 +29,4 @@ pub use meta::{
 pub use namespaces::namespace;
 pub use nodes::node;
 pub use pods::{pod, pod_metrics};
+pub use services::{SERVICES, ServiceBackend, find_service, service, service_namespaces};

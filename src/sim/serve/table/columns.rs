@@ -334,7 +334,7 @@ fn columns(kind: Option<Kind>) -> Vec<Col> {
             AGE,
         ],
         // The default table of resources without printers (PodMetrics).
-        None => vec![
+        None | Some(Kind::Service) => vec![
             NAME,
             (
                 "Created At",

@@ -56,7 +56,7 @@ pub fn row(
         Some(Kind::Event) => event_cells(&from(json)?, now),
         Some(Kind::Namespace) => namespace_cells(&from(json)?, now),
         Some(Kind::Node) => node_cells(&from(json)?, now),
-        None => {
+        None | Some(Kind::Service) => {
             let meta: ObjectMeta = serde_json::from_value(json.get("metadata")?.clone()).ok()?;
             vec![json!(meta.name), json!(meta.creation_timestamp)]
         }
