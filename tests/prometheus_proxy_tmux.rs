@@ -37,11 +37,15 @@ fn the_kube_path_backfills_through_the_proxy_and_forecasts_in_a_real_terminal() 
     assert!(first.contains("ai4k8s-sim"), "{first}");
     // Two weeks of history arrive through the proxy (debug builds on two shared cores take
     // most of a minute; a release build seconds), then the forecast is drawn from them.
-    let s = t.wait_for("history from Prometheus and a forecast", Duration::from_secs(300), |s| {
-        s.contains("history: prometheus-k8s via API proxy, 14 d")
-            && s.contains("+ 6h forecast")
-            && !s.contains("no history yet")
-    });
+    let s = t.wait_for(
+        "history from Prometheus and a forecast",
+        Duration::from_secs(300),
+        |s| {
+            s.contains("history: prometheus-k8s via API proxy, 14 d")
+                && s.contains("+ 6h forecast")
+                && !s.contains("no history yet")
+        },
+    );
     println!("history and forecast after {:?}", started.elapsed());
     assert!(!s.contains("forecast pending"), "{s}");
     // The 24 h sparkline spans a range, not one point: the chart is full.

@@ -304,3 +304,80 @@ impl PromTransport for DiscoveredPrometheus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(ns: &str, name: &str, labels: &[(&str, &str)], ports: &[(&str, i32)]) -> Service {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "namespace": ns,
+                "name": name,
+                "labels": labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+            },
+            "spec": {"ports": ports.iter().map(|(n, p)| serde_json::json!({"name": n, "port": p})).collect::<Vec<_>>()},
+        }))
+        .expect("a Service")
+    }
+
+    #[test]
+    fn the_fields_names_are_ranked_and_their_ports_and_prefixes_chosen() {
+        let found = candidates(&[
+            svc("vm", "vmselect-main", &[], &[("http", 8481)]),
+            svc(
+                "monitoring",
+                "grafana",
+                &[("app.kubernetes.io/name", "grafana")],
+                &[("http", 3000)],
+            ),
+            svc(
+                "monitoring",
+                "kps-kube-prometheus-prometheus",
+                &[],
+                &[("reloader-web", 8080), ("http-web", 9090)],
+            ),
+            svc(
+                "monitoring",
+                "prometheus-operator",
+                &[("app.kubernetes.io/name", "prometheus-operator")],
+                &[("https", 8443)],
+            ),
+            svc(
+                "thanos",
+                "thanos-query",
+                &[],
+                &[("grpc", 10901), ("http", 10902)],
+            ),
+            svc("metrics", "prometheus-server", &[], &[("http", 80)]),
+            svc("vm", "vmsingle-db", &[], &[("http", 8428)]),
+            svc("obs", "prometheus-operated", &[], &[("web", 9090)]),
+            svc(
+                "obs",
+                "my-prom",
+                &[("app.kubernetes.io/name", "prometheus")],
+                &[("web", 9090)],
+            ),
+        ]);
+        let shown: Vec<String> = found
+            .iter()
+            .map(|c| format!("{}{}", c.shown(), c.prefix))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "thanos/thanos-query:http",
+                "obs/prometheus-operated:web",
+                "monitoring/kps-kube-prometheus-prometheus:http-web",
+                "metrics/prometheus-server:http",
+                "vm/vmselect-main:httpselect/0/prometheus/",
+                "vm/vmsingle-db:http",
+                "obs/my-prom:web",
+            ]
+        );
+        assert_eq!(
+            found[4].proxy_path(),
+            "/api/v1/namespaces/vm/services/vmselect-main:http/proxy/select/0/prometheus/"
+        );
+    }
+}

@@ -150,14 +150,20 @@ pub fn eval(p: &Plan<'_>, steps: Steps) -> Value {
         }
         Plan::Aggregate(op, grouping, arg) => match eval(arg, steps) {
             Value::Scalar(_) => Value::Vector(Vec::new()),
-            Value::Vector(v) => Value::Vector(aggregate(*op, grouping, v)),
+            Value::Vector(v) => Value::Vector(aggregate(*op, grouping, v, steps)),
         },
     }
 }
 
-fn aggregate(op: AggOp, grouping: &Grouping, v: Vec<(Labels, Points)>) -> Vec<(Labels, Points)> {
-    // Per group and step: (sum or extreme, count).
-    let mut groups: BTreeMap<Labels, BTreeMap<i64, (f64, f64)>> = BTreeMap::new();
+fn aggregate(
+    op: AggOp,
+    grouping: &Grouping,
+    v: Vec<(Labels, Points)>,
+    steps: Steps,
+) -> Vec<(Labels, Points)> {
+    // Per group, per step (by index): (sum or extreme, count).
+    let n = ((steps.end - steps.start) / steps.step.max(1) + 1).max(0) as usize;
+    let mut groups: BTreeMap<Labels, Vec<Option<(f64, f64)>>> = BTreeMap::new();
     for (labels, points) in v {
         let key: Labels = match grouping {
             Grouping::By(by) => labels.into_iter().filter(|(k, _)| by.contains(k)).collect(),
@@ -166,36 +172,39 @@ fn aggregate(op: AggOp, grouping: &Grouping, v: Vec<(Labels, Points)>) -> Vec<(L
                 .filter(|(k, _)| k != "__name__" && !without.contains(k))
                 .collect(),
         };
-        let group = groups.entry(key).or_default();
+        let group = groups.entry(key).or_insert_with(|| vec![None; n]);
         for (t, x) in points {
-            match group.get_mut(&t) {
-                None => {
-                    group.insert(t, (x, 1.0));
-                }
-                Some((acc, n)) => {
-                    *n += 1.0;
-                    *acc = match op {
-                        AggOp::Sum | AggOp::Avg | AggOp::Count => *acc + x,
-                        AggOp::Min if x < *acc || acc.is_nan() => x,
-                        AggOp::Max if x > *acc || acc.is_nan() => x,
-                        AggOp::Min | AggOp::Max => *acc,
+            let Some(slot) = group.get_mut(((t - steps.start) / steps.step.max(1)) as usize) else {
+                continue;
+            };
+            *slot = Some(match *slot {
+                None => (x, 1.0),
+                Some((acc, c)) => {
+                    let acc = match op {
+                        AggOp::Sum | AggOp::Avg | AggOp::Count => acc + x,
+                        AggOp::Min if x < acc || acc.is_nan() => x,
+                        AggOp::Max if x > acc || acc.is_nan() => x,
+                        AggOp::Min | AggOp::Max => acc,
                     };
+                    (acc, c + 1.0)
                 }
-            }
+            });
         }
     }
     groups
         .into_iter()
-        .map(|(k, points)| {
-            let points = points
+        .map(|(k, slots)| {
+            let points = slots
                 .into_iter()
-                .map(|(t, (acc, n))| {
+                .enumerate()
+                .filter_map(|(i, slot)| {
+                    let (acc, c) = slot?;
                     let v = match op {
-                        AggOp::Avg => acc / n,
-                        AggOp::Count => n,
+                        AggOp::Avg => acc / c,
+                        AggOp::Count => c,
                         _ => acc,
                     };
-                    (t, v)
+                    Some((steps.start + i as i64 * steps.step, v))
                 })
                 .collect();
             (k, points)
@@ -309,7 +318,7 @@ mod tests {
             panic!("a vector")
         };
         assert_eq!(v[0].1.first().map(|p| p.0), Some(60_000));
-        assert_eq!(v[0].1.last().map(|p| p.0), Some(24 * 60_000));
+        assert_eq!(v[0].1.last().map(|p| p.0), Some(23 * 60_000));
         // A counter that starts inside the window is not extrapolated past its zero.
         let late = series(&[("__name__", "c")], &[(240_000, 0.0), (300_000, 30.0)]);
         let v = extrapolated_rate(late.window(0, 300_000), 0, 300_000, 300_000, false);

@@ -100,26 +100,32 @@ impl HistorySource {
         if from_m > to_m {
             return out;
         }
-        let wants = |family: &str, ns: Option<&str>| {
+        // What a selector rules out by name, namespace or container is never generated.
+        let wants = |family: &str, ns: Option<&str>, container: Option<&str>| {
             selectors.iter().any(|s| {
                 s.matchers.iter().all(|m| match m.name.as_str() {
                     "__name__" => m.matches(family),
                     "namespace" => ns.is_none_or(|ns| m.matches(ns)),
+                    "container" => container.is_none_or(|c| m.matches(c)),
                     _ => true,
                 })
             })
         };
-        if wants(UP, None) {
+        if wants(UP, None, None) {
             out.extend(self.up(from_m, to_m));
         }
         for (key, spec) in &self.deployments {
             let families: Vec<&str> = FAMILIES[..3]
                 .iter()
                 .copied()
-                .filter(|f| wants(f, Some(&key.namespace)))
+                .filter(|f| wants(f, Some(&key.namespace), None))
                 .collect();
             if !families.is_empty() {
-                self.deployment_series(key, spec, &families, from_m, to_m, &mut out);
+                let wanted = |family: &str, container: &str| {
+                    families.contains(&family)
+                        && wants(family, Some(&key.namespace), Some(container))
+                };
+                self.deployment_series(key, spec, &wanted, from_m, to_m, &mut out);
             }
         }
         out.retain(|s| !s.samples.is_empty() && selectors.iter().any(|sel| s.matches(sel)));
@@ -238,7 +244,7 @@ impl HistorySource {
         &self,
         key: &DeploymentKey,
         spec: &DeploymentSpec,
-        families: &[&str],
+        wanted: &dyn Fn(&str, &str) -> bool,
         from_m: i64,
         to_m: i64,
         out: &mut Vec<Series>,
@@ -262,15 +268,7 @@ impl HistorySource {
                 let end = m - 1;
                 if end >= from_m {
                     let pod = Pod::new(self, key, k, start);
-                    pod.series(
-                        self,
-                        spec,
-                        families,
-                        cores,
-                        (start, end),
-                        (from_m, to_m),
-                        out,
-                    );
+                    pod.series(self, spec, wanted, cores, (start, end), (from_m, to_m), out);
                 }
             }
         }
@@ -311,7 +309,7 @@ impl Pod {
         &self,
         h: &HistorySource,
         spec: &DeploymentSpec,
-        families: &[&str],
+        wanted: &dyn Fn(&str, &str) -> bool,
         cores: &[f64],
         (start, end): (i64, i64),
         (from_m, to_m): (i64, i64),
@@ -343,7 +341,7 @@ impl Pod {
             }
             l
         };
-        if families.contains(&CPU) {
+        if wanted(CPU, container) {
             // The counter counts from the pod's start; seconds of CPU.
             let mut total = 0.0;
             let mut app = Vec::with_capacity((hi - lo + 1) as usize);
@@ -355,38 +353,42 @@ impl Pod {
                     app.push((m * MINUTE_MS, total));
                 }
             }
-            let pause = (lo..=hi)
-                .map(|m| (m * MINUTE_MS, (m - start) as f64 * 60.0 * PAUSE_CORES))
-                .collect();
             out.push(Series {
                 labels: cadvisor(CPU, container),
                 samples: app,
             });
+        }
+        if wanted(CPU, "POD") {
+            let pause = (lo..=hi)
+                .map(|m| (m * MINUTE_MS, (m - start) as f64 * 60.0 * PAUSE_CORES))
+                .collect();
             out.push(Series {
                 labels: cadvisor(CPU, "POD"),
                 samples: pause,
             });
         }
-        if families.contains(&MEM) {
+        if wanted(MEM, container) {
             let app = (lo..=hi)
                 .map(|m| {
                     let mib = spec.mem_base_mib + spec.mem_per_core_mib * at(m);
                     (m * MINUTE_MS, (mib * MIB).round())
                 })
                 .collect();
-            let pause = (lo..=hi)
-                .map(|m| (m * MINUTE_MS, PAUSE_BYTES.round()))
-                .collect();
             out.push(Series {
                 labels: cadvisor(MEM, container),
                 samples: app,
             });
+        }
+        if wanted(MEM, "POD") {
+            let pause = (lo..=hi)
+                .map(|m| (m * MINUTE_MS, PAUSE_BYTES.round()))
+                .collect();
             out.push(Series {
                 labels: cadvisor(MEM, "POD"),
                 samples: pause,
             });
         }
-        if families.contains(&REQUESTS) {
+        if wanted(REQUESTS, container) {
             for (resource, unit, value) in [
                 ("cpu", "core", f64::from(spec.cpu_request_millis) / 1000.0),
                 ("memory", "byte", f64::from(spec.mem_request_mib) * MIB),
