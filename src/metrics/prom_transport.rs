@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::prometheus::PromError;
+use super::prom_error::PromError;
 
 /// One answer as received: HTTP status and body.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,10 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::query::{AggOp, Expr, Func, Grouping, Selector};
-
-/// Prometheus' default lookback delta.
-pub const LOOKBACK_MS: i64 = 300_000;
+use super::query::{AggOp, Expr, Func, Grouping, LOOKBACK_MS, Selector};
 
 pub type Labels = BTreeMap<String, String>;
 

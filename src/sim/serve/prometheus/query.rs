@@ -6,6 +6,9 @@
 
 use regex::Regex;
 
+/// Prometheus' default lookback delta: how far back an instant selector finds a sample.
+pub const LOOKBACK_MS: i64 = 300_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatchOp {
     Equal,
@@ -112,7 +115,7 @@ impl Expr {
     pub fn reach_ms(&self) -> i64 {
         match self {
             Expr::Number(_) => 0,
-            Expr::Vector(_) => super::eval::LOOKBACK_MS,
+            Expr::Vector(_) => LOOKBACK_MS,
             Expr::Range(_, r) => *r,
             Expr::Call(_, e) | Expr::Aggregate(_, _, e) => e.reach_ms(),
         }

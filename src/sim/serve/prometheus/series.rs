@@ -426,7 +426,8 @@ fn unit(h: u64) -> f64 {
 
 /// A trace and its p99, loaded once per process.
 fn trace(name: &str) -> Arc<(Trace, f64)> {
-    static TRACES: OnceLock<Mutex<HashMap<String, Arc<(Trace, f64)>>>> = OnceLock::new();
+    type Traces = HashMap<String, Arc<(Trace, f64)>>;
+    static TRACES: OnceLock<Mutex<Traces>> = OnceLock::new();
     let mut cache = TRACES
         .get_or_init(Mutex::default)
         .lock()
