@@ -693,6 +693,27 @@ mod tests {
     }
 
     #[test]
+    fn the_headline_says_where_history_came_from_or_why_there_is_none() {
+        let key = DeploymentKey::new("shop", "web");
+        let mut b = Backfill {
+            series: vec![(key.clone(), Vec::new())],
+            source: "prometheus-k8s via API proxy".into(),
+            lookback_seconds: 14 * 86_400,
+            ..Backfill::default()
+        };
+        assert_eq!(b.headline(), "history: prometheus-k8s via API proxy, 14 d");
+        b.lookback_seconds = 36 * 3600;
+        assert_eq!(b.headline(), "history: prometheus-k8s via API proxy, 36 h");
+        b.series.clear();
+        b.skipped
+            .push((key, "no container series for pods web-*-* in shop".into()));
+        assert_eq!(
+            b.headline(),
+            "no history from prometheus-k8s via API proxy for shop/web (no container series for pods web-*-* in shop)"
+        );
+    }
+
+    #[test]
     fn bad_urls_are_refused_with_the_reason() {
         let e = PrometheusSource::new("ftp://x", PrometheusOptions::default()).expect_err("ftp");
         assert!(e.to_string().contains("http://"), "{e}");
