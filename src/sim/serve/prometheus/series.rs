@@ -100,30 +100,31 @@ impl HistorySource {
         if from_m > to_m {
             return out;
         }
-        // What a selector rules out by name, namespace or container is never generated.
-        let wants = |family: &str, ns: Option<&str>, container: Option<&str>| {
+        // What a selector rules out by name, namespace, pod or container is never generated.
+        let wants = |family: &str, ns: Option<&str>, container: Option<&str>, pod: Option<&str>| {
             selectors.iter().any(|s| {
                 s.matchers.iter().all(|m| match m.name.as_str() {
                     "__name__" => m.matches(family),
                     "namespace" => ns.is_none_or(|ns| m.matches(ns)),
                     "container" => container.is_none_or(|c| m.matches(c)),
+                    "pod" => pod.is_none_or(|p| m.matches(p)),
                     _ => true,
                 })
             })
         };
-        if wants(UP, None, None) {
+        if wants(UP, None, None, None) {
             out.extend(self.up(from_m, to_m));
         }
         for (key, spec) in &self.deployments {
             let families: Vec<&str> = FAMILIES[..3]
                 .iter()
                 .copied()
-                .filter(|f| wants(f, Some(&key.namespace), None))
+                .filter(|f| wants(f, Some(&key.namespace), None, None))
                 .collect();
             if !families.is_empty() {
-                let wanted = |family: &str, container: &str| {
+                let wanted = |family: &str, container: Option<&str>, pod: &str| {
                     families.contains(&family)
-                        && wants(family, Some(&key.namespace), Some(container))
+                        && wants(family, Some(&key.namespace), container, Some(pod))
                 };
                 self.deployment_series(key, spec, &wanted, from_m, to_m, &mut out);
             }
@@ -244,7 +245,7 @@ impl HistorySource {
         &self,
         key: &DeploymentKey,
         spec: &DeploymentSpec,
-        wanted: &dyn Fn(&str, &str) -> bool,
+        wanted: &dyn Fn(&str, Option<&str>, &str) -> bool,
         from_m: i64,
         to_m: i64,
         out: &mut Vec<Series>,
@@ -268,7 +269,18 @@ impl HistorySource {
                 let end = m - 1;
                 if end >= from_m {
                     let pod = Pod::new(self, key, k, start);
-                    pod.series(self, spec, wanted, cores, (start, end), (from_m, to_m), out);
+                    if FAMILIES[..3].iter().any(|f| wanted(f, None, &pod.name)) {
+                        let wanted = |f: &str, c: &str| wanted(f, Some(c), &pod.name);
+                        pod.series(
+                            self,
+                            spec,
+                            &wanted,
+                            cores,
+                            (start, end),
+                            (from_m, to_m),
+                            out,
+                        );
+                    }
                 }
             }
         }
