@@ -518,7 +518,7 @@ fn merge_backfill(
     };
     tracing::info!("{}", backfill.summary());
     // Where history came from ("history: prometheus-k8s via API proxy, 14 d").
-    let _ = updates.send(Update::Notice("history", Some(backfill.headline())));
+    let _ = updates.send(Update::Notice("prometheus", Some(backfill.headline())));
     let mut merged = Vec::new();
     for (key, samples) in backfill.series {
         if let Some(k) = known.get_mut(&key) {

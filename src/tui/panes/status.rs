@@ -66,7 +66,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     for (source, notice) in &app.notices {
         left.push(sep.clone());
         // Where history came from is news, not a warning; why there is none is.
-        let style = if *source == "history" && notice.starts_with("history: ") {
+        let style = if *source == "prometheus" && notice.starts_with("history: ") {
             theme.dim()
         } else {
             theme.warning()
