@@ -278,3 +278,68 @@ async fn the_kube_path_backfills_fourteen_days_through_the_proxy() {
         assert!(hi - lo > 1.0, "{key}: {lo}..{hi}");
     }
 }
+
+/// `ai4k8s recommend` on the kube path with `extra` arguments and `config`; its log file.
+fn recommend_log(
+    server: &common::sim_serve::SimServe,
+    dir: &std::path::Path,
+    name: &str,
+    config: &str,
+    extra: &[&str],
+) -> String {
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(&cfg, config).unwrap();
+    let data = dir.join(name);
+    let out = std::process::Command::new(common::BIN)
+        .args(["recommend", "shop/frontend", "-o", "json", "--kubeconfig"])
+        .arg(&server.kubeconfig)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(extra)
+        .env_remove("GROQ_API_KEY")
+        .env_remove("AI4K8S_CONFIG")
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("run ai4k8s");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["name"], "frontend");
+    std::fs::read_to_string(data.join("logs").join("ai4k8s.log")).unwrap_or_default()
+}
+
+#[test]
+fn prometheus_can_be_turned_off_and_the_flag_overrides_discovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = sim_serve(dir.path(), None, "1");
+    // Off: no discovery, no backfill, not a word about Prometheus.
+    let log = recommend_log(
+        &server,
+        dir.path(),
+        "off",
+        "[prometheus]\nenabled = false\n",
+        &[],
+    );
+    assert!(!log.to_lowercase().contains("prometheus"), "{log}");
+    // The flag wins over discovery (and over [prometheus] url): its URL is the one asked.
+    let log = recommend_log(
+        &server,
+        dir.path(),
+        "flag",
+        "[prometheus]\nurl = \"http://127.0.0.1:2/never\"\n",
+        &["--prometheus-url", "http://127.0.0.1:1/"],
+    );
+    assert!(
+        log.contains("cannot reach Prometheus at http://127.0.0.1:1/"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("API proxy") && !log.contains("/never"),
+        "{log}"
+    );
+}
