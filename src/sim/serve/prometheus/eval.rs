@@ -147,20 +147,16 @@ pub fn eval(p: &Plan<'_>, steps: Steps) -> Value {
         }
         Plan::Aggregate(op, grouping, arg) => match eval(arg, steps) {
             Value::Scalar(_) => Value::Vector(Vec::new()),
-            Value::Vector(v) => Value::Vector(aggregate(*op, grouping, v, steps)),
+            Value::Vector(v) => Value::Vector(aggregate(*op, grouping, v)),
         },
     }
 }
 
-fn aggregate(
-    op: AggOp,
-    grouping: &Grouping,
-    v: Vec<(Labels, Points)>,
-    steps: Steps,
-) -> Vec<(Labels, Points)> {
-    // Per group, per step (by index): (sum or extreme, count).
-    let n = ((steps.end - steps.start) / steps.step.max(1) + 1).max(0) as usize;
-    let mut groups: BTreeMap<Labels, Vec<Option<(f64, f64)>>> = BTreeMap::new();
+fn aggregate(op: AggOp, grouping: &Grouping, v: Vec<(Labels, Points)>) -> Vec<(Labels, Points)> {
+    // Per group: (time, sum or extreme, count), sorted by time. Groups are sparse (a pod
+    // alive for minutes of a two-week range), so each series is merged in, not spread over
+    // every step.
+    let mut groups: BTreeMap<Labels, Vec<(i64, f64, f64)>> = BTreeMap::new();
     for (labels, points) in v {
         let key: Labels = match grouping {
             Grouping::By(by) => labels.into_iter().filter(|(k, _)| by.contains(k)).collect(),
@@ -169,23 +165,37 @@ fn aggregate(
                 .filter(|(k, _)| k != "__name__" && !without.contains(k))
                 .collect(),
         };
-        let group = groups.entry(key).or_insert_with(|| vec![None; n]);
-        for (t, x) in points {
-            let Some(slot) = group.get_mut(((t - steps.start) / steps.step.max(1)) as usize) else {
-                continue;
-            };
-            *slot = Some(match *slot {
-                None => (x, 1.0),
-                Some((acc, c)) => {
+        let group = groups.entry(key).or_default();
+        let old = std::mem::take(group);
+        let (mut i, mut j) = (0, 0);
+        group.reserve(old.len().max(points.len()));
+        while i < old.len() || j < points.len() {
+            match (old.get(i), points.get(j)) {
+                (Some(&(t, acc, n)), Some(&(u, x))) if t == u => {
                     let acc = match op {
                         AggOp::Sum | AggOp::Avg | AggOp::Count => acc + x,
                         AggOp::Min if x < acc || acc.is_nan() => x,
                         AggOp::Max if x > acc || acc.is_nan() => x,
                         AggOp::Min | AggOp::Max => acc,
                     };
-                    (acc, c + 1.0)
+                    group.push((t, acc, n + 1.0));
+                    i += 1;
+                    j += 1;
                 }
-            });
+                (Some(&(t, acc, n)), Some(&(u, _))) if t < u => {
+                    group.push((t, acc, n));
+                    i += 1;
+                }
+                (Some(&(t, acc, n)), None) => {
+                    group.push((t, acc, n));
+                    i += 1;
+                }
+                (_, Some(&(u, x))) => {
+                    group.push((u, x, 1.0));
+                    j += 1;
+                }
+                (None, None) => break,
+            }
         }
     }
     groups
@@ -193,15 +203,13 @@ fn aggregate(
         .map(|(k, slots)| {
             let points = slots
                 .into_iter()
-                .enumerate()
-                .filter_map(|(i, slot)| {
-                    let (acc, c) = slot?;
+                .map(|(t, acc, n)| {
                     let v = match op {
-                        AggOp::Avg => acc / c,
-                        AggOp::Count => c,
+                        AggOp::Avg => acc / n,
+                        AggOp::Count => n,
                         _ => acc,
                     };
-                    Some((steps.start + i as i64 * steps.step, v))
+                    (t, v)
                 })
                 .collect();
             (k, points)
