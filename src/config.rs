@@ -164,6 +164,9 @@ impl Default for ActionsConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrometheusConfig {
+    /// Off: no history from Prometheus at all (neither `url` nor discovery).
+    pub enabled: bool,
+    /// Prometheus' URL; unset on a kube context, it is found through the API server's proxy.
     pub url: Option<String>,
     /// Hours of history asked for.
     pub lookback_hours: u32,
@@ -176,6 +179,7 @@ pub struct PrometheusConfig {
 impl Default for PrometheusConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             url: None,
             lookback_hours: 14 * 24,
             query_timeout_seconds: 30,

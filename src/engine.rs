@@ -204,6 +204,12 @@ async fn run(
     }
     let _ = updates.send(Update::Backfill(backfill_tails(&known, None, &opts)));
     let mut prometheus_asked = false;
+    if let Some(e) = &opts.history.prometheus_error {
+        let _ = updates.send(Update::Notice(
+            "history",
+            Some(format!("no prometheus backfill: {e}")),
+        ));
+    }
 
     // A zero period panics in tokio.
     let mut poll = tokio::time::interval(opts.poll_every.max(Duration::from_millis(1)));
@@ -511,6 +517,8 @@ fn merge_backfill(
         }
     };
     tracing::info!("{}", backfill.summary());
+    // Where history came from ("history: prometheus-k8s via API proxy, 14 d").
+    let _ = updates.send(Update::Notice("prometheus", Some(backfill.headline())));
     let mut merged = Vec::new();
     for (key, samples) in backfill.series {
         if let Some(k) = known.get_mut(&key) {

@@ -41,4 +41,8 @@ pub struct Global {
     /// Demo clock speed: cluster seconds per real second.
     #[arg(long, global = true, value_name = "N")]
     pub speed: Option<f64>,
+
+    /// Prometheus to backfill history from (overrides [prometheus] url and discovery).
+    #[arg(long, global = true, value_name = "URL")]
+    pub prometheus_url: Option<String>,
 }

@@ -10,7 +10,7 @@ use crate::advisor::llm::{LlmAdvisor, LlmSetupError, no_llm_reason};
 use crate::advisor::scheduled::Schedule;
 use crate::cluster::Cluster;
 use crate::engine::EngineOptions;
-use crate::metrics::prometheus::PrometheusSource;
+use crate::metrics::prometheus::{PrometheusOptions, PrometheusSource};
 use crate::metrics::{HistoryBackend, store};
 
 /// The configured LLM; None when no key is set.
@@ -50,14 +50,47 @@ pub fn history_backend(setup: &Setup, cluster: &dyn Cluster) -> HistoryBackend {
     let path = setup.data_dir.join(store::FILE_NAME);
     // A store that cannot be opened is shown by the engine; the history stays in memory.
     let backend = HistoryBackend::open_store(&path, &cluster.context());
-    let prometheus = PrometheusSource::from_config(&setup.cfg.prometheus)
-        .inspect_err(|e| tracing::warn!("no prometheus backfill: {e}"))
-        .ok()
-        .flatten()
-        .map(Arc::new);
+    let (prometheus, prometheus_error) = prometheus_source(setup, cluster);
     HistoryBackend {
         prometheus,
+        prometheus_error,
         ..backend
+    }
+}
+
+/// `--prometheus-url`, else `[prometheus] url`, else the cluster's own way to Prometheus (the
+/// API server's proxy, discovered at the first backfill); none with `[prometheus] enabled =
+/// false`. A bad URL is no source and the reason.
+fn prometheus_source(
+    setup: &Setup,
+    cluster: &dyn Cluster,
+) -> (Option<Arc<PrometheusSource>>, Option<String>) {
+    let cfg = &setup.cfg.prometheus;
+    if !cfg.enabled {
+        return (None, None);
+    }
+    let opts = PrometheusOptions::from_config(cfg);
+    let url = setup
+        .flags
+        .prometheus_url
+        .as_deref()
+        .or(cfg.url.as_deref())
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    match url {
+        Some(url) => match PrometheusSource::new(url, opts) {
+            Ok(p) => (Some(Arc::new(p)), None),
+            Err(e) => {
+                tracing::warn!("no prometheus backfill: {e}");
+                (None, Some(e.to_string()))
+            }
+        },
+        None => (
+            cluster
+                .prometheus_transport(opts.timeout)
+                .map(|t| Arc::new(PrometheusSource::with_transport(t, opts))),
+            None,
+        ),
     }
 }
 

@@ -228,6 +228,15 @@ pub trait Cluster: Send + Sync {
     ) -> Result<(), ClusterError> {
         Ok(())
     }
+
+    /// Prometheus reached through the cluster itself (a live cluster: the API server's service
+    /// proxy, found on first use); None where there is none (the simulator).
+    fn prometheus_transport(
+        &self,
+        _timeout: std::time::Duration,
+    ) -> Option<std::sync::Arc<dyn crate::metrics::prom_transport::PromTransport>> {
+        None
+    }
 }
 
 /// An Event about a change made to a deployment: a CamelCase reason ("AutopilotScaled"), the

@@ -22,6 +22,8 @@ pub struct HistoryBackend {
     /// Why there is no store (it could not be opened): the engine shows it, and runs on the
     /// history in memory.
     pub store_error: Option<String>,
+    /// Why Prometheus is configured but unusable (a bad URL): shown as the history notice.
+    pub prometheus_error: Option<String>,
 }
 
 impl HistoryBackend {

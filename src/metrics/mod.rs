@@ -9,6 +9,8 @@
 pub mod backend;
 pub mod history;
 pub mod persist;
+pub mod prom_error;
+pub mod prom_transport;
 pub mod prometheus;
 pub mod store;
 

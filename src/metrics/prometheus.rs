@@ -9,11 +9,14 @@
 //! snapshot stand in.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
+pub use super::prom_error::PromError;
+use super::prom_transport::{HttpTransport, PromTransport};
 use crate::config::PrometheusConfig;
 use crate::metrics::MINUTE;
 use crate::model::{ClusterSnapshot, DeploymentKey, DeploymentState, Sample, UnixSeconds};
@@ -59,30 +62,15 @@ impl PrometheusOptions {
     }
 }
 
-/// Why no backfill was made. Every variant says what to look at.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PromError {
-    #[error("prometheus url {url:?} is not usable: {reason}")]
-    BadUrl { url: String, reason: String },
-    #[error("cannot reach Prometheus at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
-    #[error("Prometheus at {url} answered HTTP {status}: {message}")]
-    Http {
-        url: String,
-        status: u16,
-        message: String,
-    },
-    #[error("Prometheus at {url} sent an answer that is not a query result: {reason}")]
-    BadAnswer { url: String, reason: String },
-    #[error("cannot start the HTTP client: {0}")]
-    Client(String),
-}
-
 /// The history Prometheus could give, and which deployments it could not, with why.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Backfill {
     pub series: Vec<(DeploymentKey, Vec<Sample>)>,
     pub skipped: Vec<(DeploymentKey, String)>,
+    /// Where it came from ("prometheus-k8s via API proxy", a URL).
+    pub source: String,
+    /// The span asked for, seconds.
+    pub lookback_seconds: i64,
 }
 
 impl Backfill {
@@ -101,19 +89,34 @@ impl Backfill {
         }
         line
     }
+
+    /// The status bar's words: "history: prometheus-k8s via API proxy, 14 d".
+    pub fn headline(&self) -> String {
+        let days = self.lookback_seconds as f64 / 86_400.0;
+        let span = if days >= 1.0 && days.fract() == 0.0 {
+            format!("{days:.0} d")
+        } else {
+            format!("{:.0} h", self.lookback_seconds as f64 / 3600.0)
+        };
+        let mut line = format!("history: {}, {span}", self.source);
+        if self.series.is_empty()
+            && let Some((k, why)) = self.skipped.first()
+        {
+            line = format!("no history from {} for {k} ({why})", self.source);
+        }
+        line
+    }
 }
 
 pub struct PrometheusSource {
-    base: url::Url,
-    shown: String,
-    client: reqwest::Client,
+    transport: Arc<dyn PromTransport>,
     opts: PrometheusOptions,
 }
 
 impl std::fmt::Debug for PrometheusSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrometheusSource")
-            .field("url", &self.shown)
+            .field("source", &self.transport.describe())
             .field("opts", &self.opts)
             .finish()
     }
@@ -162,41 +165,26 @@ impl PrometheusSource {
     }
 
     pub fn new(url: &str, opts: PrometheusOptions) -> Result<Self, PromError> {
-        let bad = |reason: String| PromError::BadUrl {
-            url: url.to_string(),
-            reason,
-        };
-        let mut base = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(bad("must start with http:// or https://".into()));
-        }
-        // A path prefix (`http://host/prometheus`) is kept when the API path is joined on.
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(opts.timeout)
-            .connect_timeout(opts.timeout.min(Duration::from_secs(5)))
-            .user_agent(concat!("ai4k8s/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| PromError::Client(e.to_string()))?;
-        let mut shown = base.clone();
-        // Never show credentials embedded in the url.
-        let _ = shown.set_password(None);
-        let _ = shown.set_username("");
-        Ok(Self {
-            base,
-            shown: shown.to_string(),
-            client,
+        let transport = HttpTransport::new(url, opts.timeout)?;
+        Ok(Self::with_transport(Arc::new(transport), opts))
+    }
+
+    /// Prometheus behind any transport (the API server's service proxy, on the kube path).
+    pub fn with_transport(transport: Arc<dyn PromTransport>, opts: PrometheusOptions) -> Self {
+        Self {
+            transport,
             opts: PrometheusOptions {
                 max_points: opts.max_points.clamp(2, PROMETHEUS_MAX_POINTS),
                 step_seconds: opts.step_seconds.max(1),
                 concurrency: opts.concurrency.max(1),
                 ..opts
             },
-        })
+        }
+    }
+
+    /// Where answers come from.
+    pub fn describe(&self) -> String {
+        self.transport.describe()
     }
 
     pub fn options(&self) -> &PrometheusOptions {
@@ -207,8 +195,11 @@ impl PrometheusSource {
     pub async fn backfill(&self, snapshot: &ClusterSnapshot) -> Result<Backfill, PromError> {
         // The minute in progress is the engine's own; stop at the one before it.
         let end = (snapshot.time - 1).div_euclid(MINUTE) * MINUTE;
-        self.backfill_range(&snapshot.deployments, end - self.opts.lookback_seconds, end)
-            .await
+        let mut out = self
+            .backfill_range(&snapshot.deployments, end - self.opts.lookback_seconds, end)
+            .await?;
+        out.lookback_seconds = self.opts.lookback_seconds;
+        Ok(out)
     }
 
     /// Backfill `deployments` over [start, end] (aligned to the step).
@@ -247,7 +238,11 @@ impl PrometheusSource {
             .try_collect()
             .await?;
         let by_deployment = fold(results, start, end);
-        let mut out = Backfill::default();
+        let mut out = Backfill {
+            source: self.transport.describe(),
+            lookback_seconds: end - start,
+            ..Backfill::default()
+        };
         let empty = PodSeries::new();
         for (i, d) in deployments.iter().enumerate() {
             let get = |kind| by_deployment.get(&(i, kind)).unwrap_or(&empty);
@@ -285,43 +280,83 @@ impl PrometheusSource {
         start: UnixSeconds,
         end: UnixSeconds,
     ) -> Result<Vec<RangeSeries>, PromError> {
-        let mut url = self
-            .base
-            .join("api/v1/query_range")
-            .map_err(|e| PromError::BadUrl {
-                url: self.shown.clone(),
-                reason: e.to_string(),
-            })?;
-        url.query_pairs_mut()
-            .append_pair("query", query)
-            .append_pair("start", &start.to_string())
-            .append_pair("end", &end.to_string())
-            .append_pair("step", &self.opts.step_seconds.to_string());
-        let resp = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| PromError::Unreachable {
-                url: self.shown.clone(),
-                reason: error_chain(&e),
-            })?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| PromError::Unreachable {
-            url: self.shown.clone(),
-            reason: error_chain(&e),
-        })?;
-        read_answer(status.as_u16(), &body).map_err(|e| match e {
+        let path = format!(
+            "api/v1/query_range?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("query", query)
+                .append_pair("start", &start.to_string())
+                .append_pair("end", &end.to_string())
+                .append_pair("step", &self.opts.step_seconds.to_string())
+                .finish()
+        );
+        let resp = self.transport.get(&path).await?;
+        read_answer(resp.status, &resp.body).map_err(|e| match e {
             BadAnswer::Http(message) => PromError::Http {
-                url: self.shown.clone(),
-                status: status.as_u16(),
+                url: self.transport.describe(),
+                status: resp.status,
                 message,
             },
             BadAnswer::Body(reason) => PromError::BadAnswer {
-                url: self.shown.clone(),
+                url: self.transport.describe(),
                 reason,
             },
         })
+    }
+}
+
+/// Whether `transport` answers as Prometheus does: `up` as an instant query, a success.
+pub async fn probe(transport: &dyn PromTransport) -> Result<(), PromError> {
+    let resp = transport.get("api/v1/query?query=up").await?;
+    let url = transport.describe();
+    #[derive(Deserialize)]
+    struct Instant {
+        status: String,
+        data: Option<InstantData>,
+    }
+    #[derive(Deserialize)]
+    struct InstantData {
+        #[serde(rename = "resultType")]
+        result_type: String,
+    }
+    if !(200..300).contains(&resp.status) {
+        #[derive(Deserialize)]
+        struct KubeStatus {
+            message: String,
+        }
+        // Prometheus' own error, the API server's Status (a proxy that found no endpoints),
+        // or the start of whatever came back.
+        let message = match serde_json::from_slice::<Answer>(&resp.body) {
+            Ok(a) if a.error.is_some() => one_line(&format!(
+                "{}: {}",
+                a.error_type.unwrap_or_default(),
+                a.error.unwrap_or_default()
+            )),
+            _ => match serde_json::from_slice::<KubeStatus>(&resp.body) {
+                Ok(s) => one_line(&s.message),
+                Err(_) => snippet(&resp.body),
+            },
+        };
+        return Err(PromError::Http {
+            url,
+            status: resp.status,
+            message,
+        });
+    }
+    match serde_json::from_slice::<Instant>(&resp.body) {
+        Ok(a)
+            if a.status == "success"
+                && a.data.as_ref().is_some_and(|d| d.result_type == "vector") =>
+        {
+            Ok(())
+        }
+        Ok(a) => Err(PromError::BadAnswer {
+            url,
+            reason: format!("status {:?}, not a vector of `up`", a.status),
+        }),
+        Err(e) => Err(PromError::BadAnswer {
+            url,
+            reason: format!("{e} in {:?}", snippet(&resp.body)),
+        }),
     }
 }
 
@@ -510,24 +545,12 @@ fn samples(
         .collect()
 }
 
-/// reqwest's Display hides the cause (connection refused, timeout): show the chain.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 /// `s` with every run of whitespace (newlines too) as one space: errors end up in the status bar.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn snippet(body: &[u8]) -> String {
+pub(crate) fn snippet(body: &[u8]) -> String {
     let text = one_line(&String::from_utf8_lossy(body));
     match text.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &text[..i]),
@@ -670,6 +693,27 @@ mod tests {
     }
 
     #[test]
+    fn the_headline_says_where_history_came_from_or_why_there_is_none() {
+        let key = DeploymentKey::new("shop", "web");
+        let mut b = Backfill {
+            series: vec![(key.clone(), Vec::new())],
+            source: "prometheus-k8s via API proxy".into(),
+            lookback_seconds: 14 * 86_400,
+            ..Backfill::default()
+        };
+        assert_eq!(b.headline(), "history: prometheus-k8s via API proxy, 14 d");
+        b.lookback_seconds = 36 * 3600;
+        assert_eq!(b.headline(), "history: prometheus-k8s via API proxy, 36 h");
+        b.series.clear();
+        b.skipped
+            .push((key, "no container series for pods web-*-* in shop".into()));
+        assert_eq!(
+            b.headline(),
+            "no history from prometheus-k8s via API proxy for shop/web (no container series for pods web-*-* in shop)"
+        );
+    }
+
+    #[test]
     fn bad_urls_are_refused_with_the_reason() {
         let e = PrometheusSource::new("ftp://x", PrometheusOptions::default()).expect_err("ftp");
         assert!(e.to_string().contains("http://"), "{e}");
@@ -677,6 +721,9 @@ mod tests {
         let p = PrometheusSource::new("http://u:secret@h:9090/prom", PrometheusOptions::default())
             .expect("valid");
         assert!(!format!("{p:?}").contains("secret"));
-        assert_eq!(p.base.as_str(), "http://u:secret@h:9090/prom/");
+        let direct = HttpTransport::new("http://u:secret@h:9090/prom", Duration::from_secs(1))
+            .expect("valid");
+        assert_eq!(direct.base().as_str(), "http://u:secret@h:9090/prom/");
+        assert!(!p.describe().contains("secret"), "{}", p.describe());
     }
 }

@@ -8,6 +8,7 @@ pub mod kube;
 pub mod llm;
 pub mod prometheus;
 pub mod sim_serve;
+pub mod tmux;
 pub mod tui;
 
 /// The binary under test.

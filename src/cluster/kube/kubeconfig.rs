@@ -13,6 +13,8 @@ pub struct Connection {
     pub client: Client,
     pub context: String,
     pub default_namespace: String,
+    /// The same credentials without kube's retry of 503s (for the service proxy).
+    pub proxy_client: Client,
 }
 
 /// rustls needs a process-wide crypto provider; a second install is harmless.
@@ -94,12 +96,18 @@ pub async fn connect(
         }
     };
     let default_namespace = config.default_namespace.clone();
+    // The service proxy's client does not retry a 503: through the proxy it means "no
+    // endpoints", and kube's server retry would spend minutes on one dead candidate.
+    let mut proxy_config = config.clone();
+    proxy_config.default_retry = false;
     let client = Client::try_from(config).map_err(|e| {
         ClusterError::Invalid(format!("context {name}: cannot build a client: {e}"))
     })?;
+    let proxy_client = Client::try_from(proxy_config).unwrap_or_else(|_| client.clone());
     Ok(Connection {
         client,
         context: name,
         default_namespace,
+        proxy_client,
     })
 }

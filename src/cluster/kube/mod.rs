@@ -9,6 +9,7 @@ pub mod hpa;
 pub mod kubeconfig;
 pub mod metrics;
 pub mod ownership;
+pub mod prometheus_discovery;
 pub mod snapshot;
 pub mod sources;
 pub mod trim;
@@ -91,6 +92,8 @@ pub struct KubeCluster {
     /// From the last snapshot: how many deployments lack CPU/memory %, and one example why.
     unknown_utilization: Mutex<Option<(usize, String)>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// For Prometheus through the service proxy (no retry of 503s); the watch client in tests.
+    proxy_client: Client,
 }
 
 impl Drop for KubeCluster {
@@ -115,7 +118,9 @@ impl KubeCluster {
     /// Load the kubeconfig (like kubectl) and start watching. Does not wait for the server.
     pub async fn connect(opts: KubeOptions) -> Result<Self, ClusterError> {
         let conn = kubeconfig::connect(opts.kubeconfig.as_deref(), opts.context.as_deref()).await?;
-        Ok(Self::from_client(conn.client, conn.context, opts))
+        let mut cluster = Self::from_client(conn.client, conn.context, opts);
+        cluster.proxy_client = conn.proxy_client;
+        Ok(cluster)
     }
 
     /// Start watching through an existing client (tests hand in a mock service).
@@ -176,6 +181,7 @@ impl KubeCluster {
             opts.request_timeout,
         ));
         Self {
+            proxy_client: client.clone(),
             client,
             context: context.into(),
             opts,
@@ -438,6 +444,16 @@ impl Cluster for KubeCluster {
         event: &super::ChangeEvent,
     ) -> Result<(), ClusterError> {
         self.writer(false)?.record_event(key, event).await
+    }
+
+    fn prometheus_transport(
+        &self,
+        timeout: Duration,
+    ) -> Option<Arc<dyn crate::metrics::prom_transport::PromTransport>> {
+        Some(prometheus_discovery::DiscoveredPrometheus::new(
+            self.proxy_client.clone(),
+            timeout,
+        ))
     }
 
     fn status(&self) -> ClusterStatus {

@@ -235,6 +235,25 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &[],
         backend: Backend::Stored(Kind::Lease),
     },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "services",
+        singular: "service",
+        kind: "Service",
+        namespaced: true,
+        verbs: READ,
+        short_names: &["svc"],
+        categories: &["all"],
+        subresources: &[Subresource {
+            name: "proxy",
+            group: "",
+            version: "v1",
+            kind: "ServiceProxyOptions",
+            verbs: &["create", "delete", "get", "patch", "update"],
+        }],
+        backend: Backend::Stored(Kind::Service),
+    },
 ];
 
 /// Leases are what leader election reads and races on.

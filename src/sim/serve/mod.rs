@@ -25,6 +25,7 @@ mod listen;
 mod objects;
 mod openapi;
 mod patch;
+pub mod prometheus;
 mod proto;
 mod reads;
 mod request;

@@ -155,6 +155,17 @@ async fn route(server: &Arc<Server>, req: &Req, segs: &[&str]) -> Result<Respons
             let doc = openapi::group_version(&gv.join("/")).ok_or_else(ApiError::path_not_found)?;
             Ok(h::json(200, doc.to_string()))
         }
+        // The service proxy: what the Service fronts answers (`prometheus::proxy`).
+        [
+            "api",
+            "v1",
+            "namespaces",
+            ns,
+            "services",
+            svc,
+            "proxy",
+            path @ ..,
+        ] => super::prometheus::proxy::handle(server, req, ns, svc, path),
         ["api", "v1", rest @ ..] => resource(server, req, "", "v1", rest).await,
         ["apis", group, version, rest @ ..] => resource(server, req, group, version, rest).await,
         _ => Err(ApiError::path_not_found()),

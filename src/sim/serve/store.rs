@@ -39,10 +39,12 @@ pub enum Kind {
     Vpa,
     /// coordination.k8s.io/v1 Leases (leader election).
     Lease,
+    /// core/v1 Services (the sim's Prometheus behind its service proxy).
+    Service,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Deployment,
@@ -53,6 +55,7 @@ impl Kind {
         Kind::ScaledObject,
         Kind::Vpa,
         Kind::Lease,
+        Kind::Service,
     ];
 
     fn index(self) -> usize {
@@ -98,7 +101,8 @@ impl Kind {
             | Kind::Node
             | Kind::ScaledObject
             | Kind::Vpa
-            | Kind::Lease => &[],
+            | Kind::Lease
+            | Kind::Service => &[],
         }
     }
 }
@@ -636,6 +640,7 @@ impl Store {
             .iter()
             .map(|k| k.namespace.clone())
             .chain(SYSTEM_NAMESPACES.iter().map(|s| s.to_string()))
+            .chain(objects::service_namespaces().map(str::to_string))
             .collect();
         for ns in &namespaces {
             let ctx = self.ctx(w.now());
@@ -648,6 +653,13 @@ impl Store {
             let ctx = self.ctx(w.now());
             if let Some(r) = Rendered::new(Kind::Node, &objects::node(n, i, &ctx), "") {
                 seen.insert((Kind::Node, String::new(), n.name.clone()));
+                self.upsert(r);
+            }
+        }
+        // Static: rendered every sync, versioned once (an unchanged body keeps its version).
+        for svc in objects::SERVICES {
+            let ctx = self.ctx(w.now());
+            if let Some(r) = Rendered::new(Kind::Service, &objects::service(svc, &ctx), "") {
                 self.upsert(r);
             }
         }

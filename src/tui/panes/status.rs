@@ -63,9 +63,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     }
     // Notices are long-lived; a third of the width each keeps messages and hints in view.
     let notice_width = (area.width as usize / 3).max(20);
-    for notice in app.notices.values() {
+    for (source, notice) in &app.notices {
         left.push(sep.clone());
-        left.push(Span::styled(shorten(notice, notice_width), theme.warning()));
+        // Where history came from is news, not a warning; why there is none is.
+        let style = if *source == "prometheus" && notice.starts_with("history: ") {
+            theme.dim()
+        } else {
+            theme.warning()
+        };
+        left.push(Span::styled(shorten(notice, notice_width), style));
     }
     // The keys of whatever has the keyboard; a message (the answer to the last key) first.
     if typing || app.message.is_none() {

@@ -17,6 +17,7 @@ mod namespaces;
 mod nodes;
 mod pods;
 mod scaledobjects;
+mod services;
 #[cfg(test)]
 mod tests;
 mod vpas;
@@ -33,4 +34,5 @@ pub use namespaces::namespace;
 pub use nodes::node;
 pub use pods::{pod, pod_metrics};
 pub use scaledobjects::scaled_object;
+pub use services::{SERVICES, ServiceBackend, find_service, service, service_namespaces};
 pub use vpas::vpa;

@@ -339,7 +339,7 @@ fn columns(kind: Option<Kind>) -> Vec<Col> {
             AGE,
         ],
         // The default table of resources without printers (PodMetrics, the custom resources).
-        Some(Kind::ScaledObject | Kind::Vpa) | None => vec![
+        Some(Kind::ScaledObject | Kind::Vpa | Kind::Service) | None => vec![
             NAME,
             (
                 "Created At",

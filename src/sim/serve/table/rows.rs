@@ -58,7 +58,7 @@ pub fn row(
         Some(Kind::Namespace) => namespace_cells(&from(json)?, now),
         Some(Kind::Node) => node_cells(&from(json)?, now),
         Some(Kind::Lease) => lease_cells(&from(json)?, now),
-        Some(Kind::ScaledObject | Kind::Vpa) | None => {
+        Some(Kind::ScaledObject | Kind::Vpa | Kind::Service) | None => {
             let meta: ObjectMeta = serde_json::from_value(json.get("metadata")?.clone()).ok()?;
             vec![json!(meta.name), json!(meta.creation_timestamp)]
         }
