@@ -251,3 +251,56 @@ async fn the_minutes_tokens_are_never_overspent_and_the_rest_say_why() {
         "{waiting:?}"
     );
 }
+
+/// `recommend --demo --all` for the 14 demo deployments, all asked on a fresh data dir: at
+/// most 3 requests, and every deployment answered by the LLM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommend_demo_all_needs_at_most_three_requests() {
+    let fake = FleetFake::new(1000, 100_000);
+    let server = fake.serve().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[llm]\nbase_url = \"{}/openai/v1\"\napi_key_env = \"AI4K8S_TEST_BATCH_KEY\"\n\
+             [demo]\nhistory_hours = 24\n",
+            server.uri()
+        ),
+    )
+    .expect("config");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(common::BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["recommend", "--demo", "--all", "-o", "json"])
+            .env("AI4K8S_TEST_BATCH_KEY", "gsk_Q7vXz9TestOnlyKey")
+            .env_remove("GROQ_API_KEY")
+            .env_remove("AI4K8S_CONFIG")
+            .env_remove("AI4K8S_LLM_BASE_URL")
+            .env_remove("AI4K8S_LLM_MODEL")
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("ran");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let recs = recs.as_array().expect("a list");
+    assert_eq!(recs.len(), 14);
+    let ledger = fake.ledger();
+    println!(
+        "recommend --demo --all: {} requests, deployments per request {:?}",
+        ledger.requests, ledger.sections
+    );
+    assert!(ledger.requests <= 3, "{ledger:?}");
+    let from_llm = recs.iter().filter(|r| r["source"] == "llm").count();
+    assert_eq!(from_llm, 14, "{}", String::from_utf8_lossy(&out.stdout));
+}

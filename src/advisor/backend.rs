@@ -50,6 +50,10 @@ pub trait LlmBackend: Send + Sync {
     fn reviewed_at(&self, _inputs: &AdvisorInputs) -> Option<UnixSeconds> {
         None
     }
+    /// The deployment's last review whatever its inputs; no request.
+    fn latest_review(&self, _inputs: &AdvisorInputs) -> Option<LlmAdvice> {
+        None
+    }
     /// The deployment's last review whose cache bucket matches these inputs; no request.
     fn stored_review(&self, _inputs: &AdvisorInputs) -> Option<LlmAdvice> {
         None

@@ -6,6 +6,24 @@
 use super::{Advisor, consult, policy, priority};
 use crate::model::{AdvisorInputs, Recommendation, ReviewStatus, UnixSeconds};
 
+/// How old a review may be and still stand in for one the LLM could not give now (the day's
+/// requests paced, the minute's tokens spent, the endpoint failing): an hour, beyond which
+/// the policy's own answer says more than an old review.
+pub const STAND_IN_SECONDS: i64 = 3600;
+
+/// The last review, when it may stand in for an ask that failed: the ask was not for a change
+/// (a change is the policy's to propose when the LLM cannot review it), and it is recent.
+fn stand_in(
+    last: Option<super::LlmAdvice>,
+    inputs: &AdvisorInputs,
+    why: &consult::Why,
+) -> Option<super::LlmAdvice> {
+    if *why == consult::Why::Change {
+        return None;
+    }
+    last.filter(|r| inputs.observed_at - r.reviewed_at <= STAND_IN_SECONDS)
+}
+
 impl Advisor {
     /// One validated recommendation per deployment of `fleet`, in its order.
     pub async fn recommend_many(&self, fleet: &[AdvisorInputs]) -> Vec<Recommendation> {
@@ -52,7 +70,19 @@ impl Advisor {
                     };
                     self.reviewed(inputs, proposal, advice, status, why.text())
                 }
-                Err(failure) => self.policy(inputs, Some(failure.reason)),
+                Err(failure) => match stand_in(llm.latest_review(inputs), inputs, why) {
+                    // The review was wanted because the inputs moved, not for a change: the
+                    // last one stands, with its age and why it was not renewed.
+                    Some(review) => {
+                        let why = format!(
+                            "{}, but {}: the last review stands",
+                            why.text(),
+                            failure.reason
+                        );
+                        self.reviewed(inputs, proposal, review, ReviewStatus::NotAsked, why)
+                    }
+                    None => self.policy(inputs, Some(failure.reason)),
+                },
             });
         }
         recs.into_iter()

@@ -12,6 +12,7 @@ use super::batch_prompt::{self, FRAME_CHARS};
 use super::client::{RateLimits, Reply, Shape};
 use super::{Inner, LlmAdvisor, Next, Plan, Seat, fail, parse};
 use crate::advisor::backend::{LlmAdvice, LlmFailure};
+use crate::advisor::priority::Stake;
 use crate::model::AdvisorInputs;
 
 /// A deployment's section before any was measured, in characters (the seed's user prompt
@@ -61,64 +62,90 @@ impl LlmAdvisor {
             }
             return out;
         }
-        let planned = self.transact(|st| {
-            let planned = self.plan_batches(st, asks);
-            let spent = !planned.1.is_empty();
-            (planned, spent)
-        });
-        let (mut out, batches) = match planned {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "LLM state unavailable; no request");
-                let reason = format!(
-                    "LLM state unavailable, so the daily budget cannot be checked: no request ({e})"
-                );
-                return asks.iter().map(|_| Err(fail(reason.clone()))).collect();
+        let mut out: Vec<Option<Answer>> = vec![None; asks.len()];
+        // In rounds of as many requests as may be in flight, each planned with what the
+        // replies before it taught (sizes, the server's limits): the first round of a fleet
+        // never commits the whole minute before the server said what a minute allows.
+        let mut todo: Vec<usize> = (0..asks.len()).collect();
+        while !todo.is_empty() {
+            let planned = self.transact(|st| {
+                let planned = self.plan_batches(st, asks, &todo);
+                let spent = !planned.1.is_empty();
+                (planned, spent)
+            });
+            let (answered, batches, rest) = match planned {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LLM state unavailable; no request");
+                    let reason = format!(
+                        "LLM state unavailable, so the daily budget cannot be checked: no \
+                         request ({e})"
+                    );
+                    for i in todo {
+                        out[i] = Some(Err(fail(reason.clone())));
+                    }
+                    break;
+                }
+            };
+            for (i, answer) in answered {
+                out[i] = Some(answer);
             }
-        };
-        tracing::debug!(
-            asks = asks.len(),
-            requests = batches.len(),
-            "LLM asks batched"
-        );
-        // At most `max_in_flight` at once: each batch waits for its slot.
-        let sent = futures::future::join_all(batches.into_iter().map(|b| self.send(asks, b))).await;
-        for (i, answer) in sent.into_iter().flatten() {
-            out[i] = Some(answer);
+            tracing::debug!(
+                requests = batches.len(),
+                left = rest.len(),
+                "LLM asks batched"
+            );
+            // At most `max_in_flight` at once: each batch waits for its slot.
+            let sent =
+                futures::future::join_all(batches.into_iter().map(|b| self.send(asks, b))).await;
+            for (i, answer) in sent.into_iter().flatten() {
+                out[i] = Some(answer);
+            }
+            self.persist();
+            todo = rest;
         }
-        self.persist();
         out.into_iter()
             .map(|a| a.unwrap_or_else(|| Err(fail("no answer was planned".into()))))
             .collect()
     }
 
-    /// Seat the asks that need the LLM in batches, in order; the others are answered now.
+    /// Seat the asks of `todo` that need the LLM in batches, in order, at most one round's
+    /// worth (`max_in_flight` requests); the others are answered now. Returns the answers,
+    /// the batches, and the asks left for the next round.
     fn plan_batches(
         &self,
         st: &mut Inner,
         asks: &[AdvisorInputs],
-    ) -> (Vec<Option<Answer>>, Vec<Batch>) {
+        todo: &[usize],
+    ) -> (Vec<(usize, Answer)>, Vec<Batch>, Vec<usize>) {
         let fixed = self.prompts.system.len() + FRAME_CHARS;
         let section = st.section_chars.round() as usize;
         let size = st.sizing.batch_size(fixed, section);
         let limit = st.sizing.tokens_per_minute;
-        let mut out: Vec<Option<Answer>> = vec![None; asks.len()];
+        let mut out = vec![];
         let mut batches = vec![];
         let mut current = Batch {
             seats: vec![],
             reserved_tokens: 0,
         };
-        for (i, inputs) in asks.iter().enumerate() {
+        for (k, &i) in todo.iter().enumerate() {
+            if batches.len() >= self.max_in_flight {
+                return (out, batches, todo[k..].to_vec());
+            }
+            let inputs = &asks[i];
             let now = inputs.observed_at;
             let first = current.seats.is_empty();
             let estimate = st
                 .sizing
                 .estimate(if first { fixed } else { 0 }, section, 1);
             let wait = st.tokens.reserve(now, limit, estimate).err();
+            let proposal = crate::advisor::policy::decide(inputs, &self.rules_cfg);
+            let stake = crate::advisor::priority::stake(inputs, &proposal);
             let seat = Seat {
                 first,
                 size,
                 tokens_wait: wait,
+                urgent: Some(stake <= Stake::NearMax),
             };
             match self.plan_locked(st, inputs, true, seat) {
                 Next::Call(plan) => {
@@ -139,14 +166,14 @@ impl LlmAdvisor {
                     if wait.is_none() {
                         st.tokens.settle(now, estimate, Some(0));
                     }
-                    out[i] = Some(answer);
+                    out.push((i, answer));
                 }
             }
         }
         if !current.seats.is_empty() {
             batches.push(current);
         }
-        (out, batches)
+        (out, batches, vec![])
     }
 
     /// Send one batch and read each deployment's answer from the reply.

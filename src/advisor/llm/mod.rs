@@ -106,6 +106,8 @@ pub struct LlmAdvisor {
     tokens_per_minute: Option<u64>,
     /// `llm.max_tokens`: one reply's worth.
     max_tokens: u32,
+    /// The permits of `in_flight`: one round of batches.
+    max_in_flight: usize,
 }
 
 /// Consecutive failures of the endpoint itself (not of a reply's content).
@@ -184,6 +186,9 @@ struct Seat {
     size: usize,
     /// The minute's tokens are short: seconds until they are not.
     tokens_wait: Option<u64>,
+    /// In a batch, whether the deployment's decision is at stake (a pending change, near its
+    /// max): the budget is then paced (`budget::paced`), not rationed by need.
+    urgent: Option<bool>,
 }
 
 impl Seat {
@@ -191,6 +196,7 @@ impl Seat {
         first: true,
         size: 1,
         tokens_wait: None,
+        urgent: None,
     };
 }
 
@@ -319,6 +325,7 @@ impl LlmAdvisor {
             in_flight: tokio::sync::Semaphore::new(max_in_flight),
             tokens_per_minute: llm.tokens_per_minute,
             max_tokens: llm.max_tokens,
+            max_in_flight,
         })
     }
 
@@ -465,7 +472,19 @@ impl LlmAdvisor {
             .filter(|m| m.wanted_at.is_some_and(|t| t <= now && now - t <= window))
             .count();
         let demand = budget::demand(wanting, now, self.interval_seconds) / seat.size.max(1) as f64;
-        if !budget::admit(remaining, demand, score) {
+        if let Some(urgent) = seat.urgent.filter(|_| seat.first) {
+            let used = st.budget.used();
+            if !budget::paced(used, self.daily_budget, now, urgent) {
+                return Next::Answer(Err(fail(format!(
+                    "budget paced ({used}/{} spent by {} UTC, ahead of an even day): saved for \
+                     pending changes and deployments near their max",
+                    self.daily_budget,
+                    chrono::DateTime::from_timestamp(now, 0)
+                        .map(|d| d.format("%H:%M").to_string())
+                        .unwrap_or_default()
+                ))));
+            }
+        } else if seat.urgent.is_none() && !budget::admit(remaining, demand, score) {
             return Next::Answer(Err(fail(format!(
                 "budget tight ({remaining}/{} left today for {wanting} deployments): saved for \
                  deployments whose load moved or whose rules disagree",
@@ -704,9 +723,14 @@ impl LlmBackend for LlmAdvisor {
     }
 
     fn reviewed_at(&self, inputs: &AdvisorInputs) -> Option<UnixSeconds> {
+        self.latest_review(inputs).map(|a| a.reviewed_at)
+    }
+
+    fn latest_review(&self, inputs: &AdvisorInputs) -> Option<LlmAdvice> {
         let st = self.lock();
         let mem = st.memory.get(&inputs.key().to_string())?;
-        mem.last_answer.as_ref().map(|a| a.created_at)
+        let last = mem.last_answer.clone()?;
+        (last.created_at <= inputs.observed_at).then(|| advice(last, true, vec![]))
     }
 
     fn stored_review(&self, inputs: &AdvisorInputs) -> Option<LlmAdvice> {
