@@ -238,7 +238,7 @@ async fn the_minutes_tokens_are_never_overspent_and_the_rest_say_why() {
         .iter()
         .filter(|r| r.source == RecommendationSource::Llm)
         .count();
-    assert!(asked >= 2 && asked < 11, "some fit, not all: {asked}");
+    assert!((2..11).contains(&asked), "some fit, not all: {asked}");
     let waiting: Vec<&str> = recs
         .iter()
         .filter_map(|r| r.fallback_reason.as_deref())

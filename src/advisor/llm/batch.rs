@@ -10,7 +10,7 @@
 use super::batch_parse::{self, Named};
 use super::batch_prompt::{self, FRAME_CHARS};
 use super::client::{RateLimits, Reply, Shape};
-use super::{Inner, LlmAdvisor, Next, Plan, Seat, fail, parse};
+use super::{Inner, LlmAdvisor, Next, ParsedReply, Plan, Seat, fail, parse};
 use crate::advisor::backend::{LlmAdvice, LlmFailure};
 use crate::advisor::priority::Stake;
 use crate::model::AdvisorInputs;
@@ -204,25 +204,23 @@ impl LlmAdvisor {
         let plan = self.batch_plan(&batch);
         let outcome = self.request(&plan).await;
         let items = batch.seats.len();
-        let answers: Vec<Result<(parse::Parsed, String, String, Vec<String>), String>> =
-            match outcome {
-                Err(reason) => vec![Err(reason); items],
-                Ok((reply, requested, notices)) => {
-                    let named: Vec<Named> =
-                        batch.seats.iter().map(|(_, p)| p.named.clone()).collect();
-                    match batch_parse::split(&reply.content, &named) {
-                        Err(reason) => vec![Err(reason); items],
-                        Ok(found) => found
-                            .into_iter()
-                            .zip(&batch.seats)
-                            .map(|(item, (i, _))| {
-                                let p = parse::parse(&item?, &asks[*i])?;
-                                Ok((p, reply.model.clone(), requested.clone(), notices.clone()))
-                            })
-                            .collect(),
-                    }
+        let answers: Vec<Result<ParsedReply, String>> = match outcome {
+            Err(reason) => vec![Err(reason); items],
+            Ok((reply, requested, notices)) => {
+                let named: Vec<Named> = batch.seats.iter().map(|(_, p)| p.named.clone()).collect();
+                match batch_parse::split(&reply.content, &named) {
+                    Err(reason) => vec![Err(reason); items],
+                    Ok(found) => found
+                        .into_iter()
+                        .zip(&batch.seats)
+                        .map(|(item, (i, _))| {
+                            let p = parse::parse(&item?, &asks[*i])?;
+                            Ok((p, reply.model.clone(), requested.clone(), notices.clone()))
+                        })
+                        .collect(),
                 }
-            };
+            }
+        };
         batch
             .seats
             .iter()

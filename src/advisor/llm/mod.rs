@@ -177,6 +177,10 @@ struct Plan {
     named: batch_parse::Named,
 }
 
+/// A decision parsed from a reply, the model that answered, the model requested (the cache's
+/// key) and notices for the card.
+type ParsedReply = (parse::Parsed, String, String, Vec<String>);
+
 /// Where a deployment sits in the request that asks about it: the first of a batch (or
 /// alone) counts the request against the budget; the others ride on it.
 #[derive(Clone, Copy, Debug)]
@@ -610,7 +614,7 @@ impl LlmAdvisor {
         &self,
         inputs: &AdvisorInputs,
         anonymizer: &Anonymizer,
-        parsed: Result<(parse::Parsed, String, String, Vec<String>), String>,
+        parsed: Result<ParsedReply, String>,
     ) -> Result<LlmAdvice, LlmFailure> {
         let now = inputs.observed_at;
         let dep = inputs.key().to_string();
