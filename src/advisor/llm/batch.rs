@@ -15,9 +15,6 @@ use crate::advisor::backend::{LlmAdvice, LlmFailure};
 use crate::advisor::priority::Stake;
 use crate::model::AdvisorInputs;
 
-/// A deployment's section before any was measured, in characters (the seed's user prompt
-/// with a forecast, an HPA and five past decisions runs to about this).
-pub(super) const FIRST_SECTION_CHARS: f64 = 1800.0;
 /// Weight of the newest section in the running mean.
 const SECTION_LEARN_RATE: f64 = 0.2;
 

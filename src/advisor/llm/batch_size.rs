@@ -20,6 +20,9 @@ use crate::model::UnixSeconds;
 const FIRST_TOKENS_PER_CHAR: f64 = 1.0 / 3.0;
 /// Until a reply says otherwise: a seed decision with its reasoning runs 150 to 250 tokens.
 const FIRST_COMPLETION_PER_ITEM: f64 = 300.0;
+/// A deployment's section before any was measured, in characters (the seed's user prompt
+/// with a forecast, an HPA and five past decisions runs to about this).
+pub const FIRST_SECTION_CHARS: f64 = 1800.0;
 /// Weight of the newest reply in the learned figures.
 const LEARN_RATE: f64 = 0.3;
 /// Kept free of the context for what the estimate misses (chat template tokens, a long name).

@@ -36,6 +36,7 @@ mod sanitize;
 mod schema;
 mod shared;
 mod state;
+mod status;
 mod wire;
 
 pub use error::LlmSetupError;
@@ -296,7 +297,7 @@ impl LlmAdvisor {
             failing: None,
             sizing: Sizing::new(llm.context_tokens, llm.max_batch, llm.tokens_per_minute),
             tokens: TokenWindow::default(),
-            section_chars: batch::FIRST_SECTION_CHARS,
+            section_chars: batch_size::FIRST_SECTION_CHARS,
         };
         let max_in_flight = llm
             .max_in_flight
@@ -774,53 +775,6 @@ impl LlmAdvisor {
         self.persist();
         result
     }
-
-    fn status_line(&self) -> String {
-        let st = self.lock();
-        let mut b = st.budget.clone();
-        b.roll(st.cluster_now, (self.wall_clock)());
-        let Some(model) = current_model(&self.models, &st.retired) else {
-            return format!(
-                "LLM: no live model ({} retired): policy only",
-                self.models.join(", ")
-            );
-        };
-        let mut s = format!("LLM {}", short(&model));
-        let retired: Vec<&str> = self
-            .models
-            .iter()
-            .filter(|m| st.retired.contains(m))
-            .map(|m| short(m))
-            .collect();
-        if !retired.is_empty() {
-            s.push_str(&format!(" ({} retired)", retired.join(", ")));
-        }
-        s.push_str(&format!(
-            " · {}/{} left today",
-            b.remaining(self.daily_budget),
-            self.daily_budget
-        ));
-        if b.closed.is_some() {
-            s.push_str(" (closed until 00:00 UTC: state was damaged)");
-        }
-        if let Some(r) = &st.limits.remaining_requests {
-            s.push_str(&format!(" · server: {r} req"));
-            if let Some(t) = &st.limits.remaining_tokens {
-                s.push_str(&format!(", {t} tok"));
-            }
-            s.push_str(" left");
-        }
-        if let Some(until) = st.backoff_until {
-            let left = until.saturating_duration_since(Instant::now());
-            if !left.is_zero() {
-                s.push_str(&format!(" · 429: paused {} s", left.as_secs().max(1)));
-            }
-        }
-        if let Some(f) = &st.failing {
-            s.push_str(&format!(" · {}", f.describe()));
-        }
-        s
-    }
 }
 
 /// Run `f`, which may wait on the disk (an fsync, another process's transaction), telling a
@@ -835,10 +789,6 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
 
 fn current_model(models: &[String], retired: &[String]) -> Option<String> {
     models.iter().find(|m| !retired.contains(m)).cloned()
-}
-
-fn short(model: &str) -> &str {
-    model.rsplit('/').next().unwrap_or(model)
 }
 
 /// How the note on a reused answer begins (see [`crate::advisor::note_label`]).
