@@ -196,14 +196,17 @@ async fn a_small_context_gets_small_batches() {
     let recs = a.recommend_many(&busy(6)).await;
     let ledger = fake.ledger();
     println!(
-        "context 3072: deployments per request {:?}",
-        ledger.sections
+        "context 3072: deployments per request {:?}, tokens {:?}",
+        ledger.sections, ledger.request_tokens
     );
+    // The first request, sized on cautious guesses, carries one; later ones what the
+    // replies' usage says fits, never more than the context.
+    assert_eq!(ledger.sections[0], 1, "{ledger:?}");
     assert!(
-        ledger.sections.iter().all(|&n| n <= 2),
-        "{:?}",
-        ledger.sections
+        ledger.request_tokens.iter().all(|&t| t <= 3072),
+        "{ledger:?}"
     );
+    assert!(ledger.sections.iter().all(|&n| n <= 4), "{ledger:?}");
     assert_eq!(ledger.sections.iter().sum::<usize>(), 6);
     assert!(recs.iter().all(|r| r.source == RecommendationSource::Llm));
 }
@@ -303,4 +306,52 @@ async fn recommend_demo_all_needs_at_most_three_requests() {
     assert!(ledger.requests <= 3, "{ledger:?}");
     let from_llm = recs.iter().filter(|r| r["source"] == "llm").count();
     assert_eq!(from_llm, 14, "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// A batch that times out makes later batches smaller (a slow local server answers a smaller
+/// one in time); after two timeouts in a row the endpoint pauses and the rest say so.
+#[tokio::test]
+async fn a_batch_that_times_out_halves_the_next() {
+    let server = MockServer::start().await;
+    common::llm::chat()
+        .respond_with(common::llm::ok("{}").set_delay(std::time::Duration::from_millis(2500)))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = llm_config(&server);
+    cfg.timeout_seconds = 1;
+    cfg.max_batch = 6;
+    let a = advisor(&cfg, dir.path());
+    let recs = a.recommend_many(&busy(12)).await;
+    let sections: Vec<usize> = bodies(&server)
+        .await
+        .iter()
+        .map(|b| user_prompt(b).matches("<<<CLUSTER DATA").count())
+        .collect();
+    assert_eq!(
+        sections,
+        vec![6, 3],
+        "halved after the timeout, then paused"
+    );
+    assert!(
+        recs.iter()
+            .all(|r| r.source == RecommendationSource::Policy)
+    );
+    let reasons: Vec<&str> = recs
+        .iter()
+        .filter_map(|r| r.fallback_reason.as_deref())
+        .collect();
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| r.starts_with("timeout after 1 s (batch of"))
+            .count(),
+        9
+    );
+    assert!(
+        reasons[9..]
+            .iter()
+            .all(|r| r.starts_with("LLM failing: 2 timeouts in a row")),
+        "{reasons:?}"
+    );
 }

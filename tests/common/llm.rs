@@ -116,6 +116,8 @@ pub struct FleetLedger {
     pub rejected: u64,
     /// Deployments per answered request.
     pub sections: Vec<usize>,
+    /// Tokens (prompt and completion) per answered request.
+    pub request_tokens: Vec<u64>,
     pub tokens: u64,
     pub day: i64,
     pub day_requests: u64,
@@ -275,6 +277,7 @@ impl wiremock::Respond for FleetFake {
         st.max_minute_tokens = st.max_minute_tokens.max(st.minute_tokens);
         st.tokens += prompt_tokens + completion_tokens;
         st.sections.push(sections.len());
+        st.request_tokens.push(prompt_tokens + completion_tokens);
         let mut reply = groq_reply(&content);
         reply["usage"] = json!({
             "queue_time": 0.01, "prompt_tokens": prompt_tokens, "prompt_time": 0.01,

@@ -267,6 +267,19 @@ impl LlmAdvisor {
         }
     }
 
+    /// A batch that timed out: later batches carry at most half as many deployments (a slow
+    /// local server answers a smaller one within the timeout; one stays one).
+    pub(super) fn shrink_batches(&self, plan: &Plan) {
+        if let Shape::Batch { items, .. } = plan.shape {
+            let mut st = self.lock();
+            let smaller = (items / 2).max(1);
+            if smaller < st.sizing.max_batch {
+                tracing::warn!(items, now = smaller, "LLM batch timed out: smaller batches");
+                st.sizing.max_batch = smaller;
+            }
+        }
+    }
+
     /// What the server's rate-limit headers say: its tokens per minute (unless configured) and
     /// what is left of them.
     pub(super) fn note_limits(&self, limits: &RateLimits) {

@@ -62,6 +62,9 @@ impl LlmAdvisor {
                 }
                 Err(e) => e,
             };
+            if matches!(err, CallError::Timeout { .. }) {
+                self.shrink_batches(plan);
+            }
             self.note_failure(&err);
             match err {
                 CallError::RateLimited {
