@@ -69,6 +69,14 @@ pub struct LlmConfig {
     /// this, or when the inputs left the buckets of the deployment's last review; otherwise
     /// that review stands (no request).
     pub consult_below_confidence: f64,
+    /// The model's context window in tokens (prompt and reply): bounds how many deployments
+    /// one request carries.
+    pub context_tokens: u64,
+    /// Most deployments in one request (1: one request per deployment, the seed's form).
+    pub max_batch: usize,
+    /// Tokens per minute the provider allows; unset: learned from its
+    /// `x-ratelimit-limit-tokens` header.
+    pub tokens_per_minute: Option<u64>,
 }
 
 impl Default for LlmConfig {
@@ -91,6 +99,9 @@ impl Default for LlmConfig {
             history_in_prompt: 5,
             max_in_flight: None,
             consult_below_confidence: 0.6,
+            context_tokens: 8192,
+            max_batch: 16,
+            tokens_per_minute: None,
         }
     }
 }
@@ -407,6 +418,15 @@ impl Config {
         }
         if self.llm.max_tokens == 0 {
             return bad("max_tokens", "llm.max_tokens must be at least 1".into());
+        }
+        if self.llm.max_batch == 0 {
+            return bad("max_batch", "llm.max_batch must be at least 1".into());
+        }
+        if self.llm.context_tokens < 256 {
+            return bad(
+                "context_tokens",
+                "llm.context_tokens must be at least 256".into(),
+            );
         }
         if self.llm.max_retry_wait_seconds > MAX_SECONDS {
             return bad(

@@ -146,8 +146,8 @@ pub fn spawn(
 
 enum Done {
     Forecast(DeploymentKey, UnixSeconds, Box<Forecasts>),
-    Recommendation(Box<Recommendation>),
-    RecommendationFailed(DeploymentKey, String),
+    /// A batch's recommendations, and the deployments whose recommendation panicked.
+    Recommendations(Vec<Recommendation>, Vec<(DeploymentKey, String)>),
     Action(ActionReport, Option<Box<Plan>>),
     Journal(Vec<journal::Entry>),
     Backfill(Result<crate::metrics::prometheus::Backfill, String>),
@@ -167,6 +167,10 @@ async fn run(
     let mut cluster_notice: Option<String> = None;
     let mut work: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
+    // Recommendations due, asked together (the LLM batches them): those of a poll at once,
+    // those a landing forecast or the user asks for after a short gather.
+    let mut due: Vec<AdvisorInputs> = Vec::new();
+    let mut flush_at: Option<tokio::time::Instant> = None;
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
     if let Some(actions) = &opts.actions {
         if let Some(text) = journal::interrupted_writes(actions.journal()) {
@@ -218,6 +222,12 @@ async fn run(
     loop {
         tokio::select! {
             _ = poll.tick() => {}
+            _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)),
+                if flush_at.is_some() => {
+                flush_at = None;
+                start_recommendations(&mut work, &advisor, std::mem::take(&mut due));
+                continue;
+            }
             cmd = commands.recv() => match cmd {
                 None => return,
                 Some(Command::Refresh) => {
@@ -263,7 +273,8 @@ async fn run(
                 Some(Command::Reconsider(key)) => {
                     if let (Some(snap), Some(k)) = (&snapshot, known.get_mut(&key)) {
                         k.recommended_at = None;
-                        schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, true);
+                        schedule(&mut work, &mut in_flight, &mut due, snap, &key, k, &advisor, &opts, true);
+                        flush_at.get_or_insert_with(gather_deadline);
                     }
                     continue;
                 }
@@ -279,7 +290,8 @@ async fn run(
                             k.recommended_at = None;
                             let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
                             if let Some(snap) = &snapshot {
-                                schedule(&mut work, &mut in_flight, snap, &key, k, &advisor, &opts, true);
+                                schedule(&mut work, &mut in_flight, &mut due, snap, &key, k, &advisor, &opts, true);
+                                flush_at.get_or_insert_with(gather_deadline);
                             }
                         }
                         continue;
@@ -300,18 +312,19 @@ async fn run(
                         }
                         continue;
                     }
-                    Ok(Done::Recommendation(r)) => {
-                        in_flight.remove(&(r.key(), true));
-                        let _ = updates.send(Update::Recommendation(Arc::new(*r)));
+                    Ok(Done::Recommendations(recs, failed)) => {
+                        for r in recs {
+                            in_flight.remove(&(r.key(), true));
+                            let _ = updates.send(Update::Recommendation(Arc::new(r)));
+                        }
+                        for (key, why) in failed {
+                            // Free the slot, or this deployment would never be recommended
+                            // again; `recommended_at` stays, so the retry comes next cycle.
+                            in_flight.remove(&(key.clone(), true));
+                            tracing::error!("recommendation for {key} failed: {why}");
+                            let _ = updates.send(Update::RecommendationFailed(key, why));
+                        }
                         let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
-                        continue;
-                    }
-                    Ok(Done::RecommendationFailed(key, why)) => {
-                        // Free the slot, or this deployment would never be recommended again;
-                        // `recommended_at` stays, so the retry comes with the next cycle.
-                        in_flight.remove(&(key.clone(), true));
-                        tracing::error!("recommendation for {key} failed: {why}");
-                        let _ = updates.send(Update::RecommendationFailed(key, why));
                         continue;
                     }
                     Ok(Done::Action(report, again)) => {
@@ -399,6 +412,7 @@ async fn run(
                         schedule(
                             &mut work,
                             &mut in_flight,
+                            &mut due,
                             &snap,
                             &d.key,
                             k,
@@ -408,6 +422,8 @@ async fn run(
                         );
                     }
                 }
+                flush_at = None;
+                start_recommendations(&mut work, &advisor, std::mem::take(&mut due));
                 snapshot = Some(snap);
             }
             Err(e) => {
@@ -627,6 +643,7 @@ fn new_known(history: History) -> Known {
 fn schedule(
     work: &mut JoinSet<Done>,
     in_flight: &mut HashSet<(DeploymentKey, bool)>,
+    due_recommendations: &mut Vec<AdvisorInputs>,
     snap: &ClusterSnapshot,
     key: &DeploymentKey,
     k: &mut Known,
@@ -694,18 +711,50 @@ fn schedule(
             t,
         );
         inputs.policy.room = k.room.clone();
-        let advisor = advisor.clone();
-        let key = key.clone();
-        work.spawn(async move {
-            // In a task of its own, so a panic comes back as a JoinError for this deployment
-            // (the JoinSet's own error would not say which one it was).
-            let task = tokio::spawn(async move { advisor.recommend(&inputs).await });
-            match task.await {
-                Ok(r) => Done::Recommendation(Box::new(r)),
-                Err(e) => Done::RecommendationFailed(key, join_error_reason(e)),
-            }
-        });
+        due_recommendations.push(inputs);
     }
+}
+
+/// How long recommendations asked for between polls gather before they go out together
+/// (forecasts land one by one; the LLM carries several deployments per request).
+const GATHER: Duration = Duration::from_millis(200);
+
+fn gather_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + GATHER
+}
+
+/// Recommend `due` together (one `recommend_many`: the LLM batches them), off the loop.
+fn start_recommendations(work: &mut JoinSet<Done>, advisor: &Advisor, due: Vec<AdvisorInputs>) {
+    if due.is_empty() {
+        return;
+    }
+    let advisor = advisor.clone();
+    work.spawn(async move {
+        // In a task of its own, so a panic comes back as a JoinError (the JoinSet's own error
+        // would not say which deployment it was).
+        let batch = due.clone();
+        let all = advisor.clone();
+        match tokio::spawn(async move { all.recommend_many(&batch).await }).await {
+            Ok(recs) => Done::Recommendations(recs, Vec::new()),
+            Err(e) if due.len() == 1 => {
+                let key = due[0].key();
+                Done::Recommendations(Vec::new(), vec![(key, join_error_reason(e))])
+            }
+            Err(_) => {
+                // One of them panicked: each alone now, so the card says which.
+                let (mut recs, mut failed) = (Vec::new(), Vec::new());
+                for inputs in due {
+                    let key = inputs.key();
+                    let advisor = advisor.clone();
+                    match tokio::spawn(async move { advisor.recommend(&inputs).await }).await {
+                        Ok(r) => recs.push(r),
+                        Err(e) => failed.push((key, join_error_reason(e))),
+                    }
+                }
+                Done::Recommendations(recs, failed)
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -852,7 +901,8 @@ mod tests {
         use crate::tui::app::{App, SessionInfo};
         use std::sync::atomic::Ordering;
 
-        REMAINING.store(1, Ordering::SeqCst);
+        // Two panics: the batch's, then the deployment's own when each is recommended alone.
+        REMAINING.store(2, Ordering::SeqCst);
         let boom = DeploymentKey::new(PANIC_NAMESPACE, "web");
         let cluster = Fixed {
             deployments: vec![state(PANIC_NAMESPACE, "web"), state("shop", "web")],

@@ -237,16 +237,21 @@ pub async fn recommend(
         ));
     }
     let rooms = fleet_rooms(&snapshot, fleet.iter().map(|(_, i)| i), advisor.config());
-    let mut out = Vec::new();
-    for (state, mut inputs) in fleet
+    let (states, asked): (Vec<&DeploymentState>, Vec<AdvisorInputs>) = fleet
         .into_iter()
         .filter(|(d, _)| wanted.is_none_or(|k| &d.key == k))
-    {
-        inputs.policy.room = rooms.get(&state.key).cloned();
-        let rec = advisor.recommend(&inputs).await;
-        out.push(Recommended::new(rec, state));
-    }
-    Ok(out)
+        .map(|(state, mut inputs)| {
+            inputs.policy.room = rooms.get(&state.key).cloned();
+            (state, inputs)
+        })
+        .unzip();
+    // All at once: the LLM carries several deployments in one request.
+    let recs = advisor.recommend_many(&asked).await;
+    Ok(recs
+        .into_iter()
+        .zip(states)
+        .map(|(rec, state)| Recommended::new(rec, state))
+        .collect())
 }
 
 /// A deployment's calibration from its history, or why there is none (too little history).

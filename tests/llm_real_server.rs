@@ -214,4 +214,89 @@ async fn the_advisor_talks_to_llama_cpp_in_json_object_and_json_schema_modes() {
     let server = start_server().await;
     run_mode(&server, "json_object").await;
     run_mode(&server, "json_schema").await;
+    run_demo_fleet(&server).await;
+}
+
+/// Issue 13: the 14 demo deployments through `pipeline::recommend` (what `recommend --demo
+/// --all` runs), batched in strict json_schema mode, with the server's context (the launcher's
+/// 4096) as `llm.context_tokens` and 150 s per request. Plumbing: fewer requests than
+/// deployments, every target in bounds, every policy card says why; how many got an LLM
+/// answer is printed, not asserted (advice from a 135M model is not the point).
+async fn run_demo_fleet(server: &Server) {
+    use ai4k8s::metrics::HistoryBackend;
+    use ai4k8s::sim::{SimCluster, SimWorld};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("local.key");
+    std::fs::write(&key, "sk-local-not-checked\n").expect("key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let llm = LlmConfig {
+        base_url: format!("http://127.0.0.1:{}/v1", server.port),
+        model: REQUESTED.into(),
+        fallback_models: vec![],
+        api_key_env: "AI4K8S_TEST_UNSET_KEY_VARIABLE".into(),
+        api_key_file: Some(key),
+        structured_output: "json_schema".into(),
+        timeout_seconds: 150,
+        max_tokens: 400,
+        context_tokens: 4096,
+        daily_budget: 100,
+        ..LlmConfig::default()
+    };
+    let cfg = AdvisorConfig::default();
+    let backend = Arc::new(
+        LlmAdvisor::from_config_with_env(
+            &llm,
+            &cfg,
+            Some(dir.path()),
+            &dir.path().join("data"),
+            &|_| None,
+        )
+        .expect("setup")
+        .expect("a key is configured"),
+    );
+    let advisor = Advisor::with_llm(cfg, backend.clone());
+    let sim = SimCluster::new(SimWorld::demo(42, 24));
+    let started = Instant::now();
+    let recs = ai4k8s::pipeline::recommend(&sim, &HistoryBackend::default(), &advisor, None)
+        .await
+        .expect("recommend");
+    let secs = started.elapsed().as_secs_f64();
+    let requests = 100 - backend.budget_remaining();
+    let from_llm = recs
+        .iter()
+        .filter(|r| r.recommendation.source == RecommendationSource::Llm)
+        .count();
+    eprintln!(
+        "json_schema batch: {from_llm} of {} demo deployments answered by the LLM, {requests} \
+         requests, {secs:.1} s in all",
+        recs.len()
+    );
+    for r in &recs {
+        let r = &r.recommendation;
+        eprintln!(
+            "  {}/{}: {} target {} {:?}",
+            r.namespace,
+            r.name,
+            r.source.as_str(),
+            r.decision.target_replicas,
+            r.fallback_reason
+        );
+        assert!(
+            (r.min_replicas..=r.max_replicas).contains(&r.decision.target_replicas),
+            "{r:?}"
+        );
+        if r.source == RecommendationSource::Policy {
+            assert!(r.fallback_reason.is_some(), "a policy card says why: {r:?}");
+        }
+    }
+    assert_eq!(recs.len(), 14);
+    assert!(
+        requests >= 1 && (requests as usize) < recs.len(),
+        "batched: {requests} requests for {} deployments",
+        recs.len()
+    );
 }

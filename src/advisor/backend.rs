@@ -35,6 +35,25 @@ pub trait LlmBackend: Send + Sync {
     async fn advise_fresh(&self, inputs: &AdvisorInputs) -> Result<LlmAdvice, LlmFailure> {
         self.advise(inputs).await
     }
+    /// Fresh advice (as [`advise_fresh`](Self::advise_fresh)) for each of `asks`, in order:
+    /// the LLM advisor carries several in one request; by default one request each. Earlier
+    /// asks are served first when the budget runs short.
+    async fn advise_many(&self, asks: &[AdvisorInputs]) -> Vec<Result<LlmAdvice, LlmFailure>> {
+        let mut out = Vec::with_capacity(asks.len());
+        for inputs in asks {
+            out.push(self.advise_fresh(inputs).await);
+        }
+        out
+    }
+    /// When the deployment's last review was made (cluster time), whatever its inputs; no
+    /// request. Orders the asks by staleness when the budget is short.
+    fn reviewed_at(&self, _inputs: &AdvisorInputs) -> Option<UnixSeconds> {
+        None
+    }
+    /// The deployment's last review whatever its inputs; no request.
+    fn latest_review(&self, _inputs: &AdvisorInputs) -> Option<LlmAdvice> {
+        None
+    }
     /// The deployment's last review whose cache bucket matches these inputs; no request.
     fn stored_review(&self, _inputs: &AdvisorInputs) -> Option<LlmAdvice> {
         None

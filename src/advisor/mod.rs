@@ -9,7 +9,9 @@
 mod backend;
 pub mod consult;
 pub mod llm;
+mod many;
 pub mod policy;
+pub mod priority;
 pub mod scheduled;
 pub mod validate;
 
@@ -87,6 +89,11 @@ impl Advisor {
         #[cfg(test)]
         test_panic::maybe(inputs);
         let rec = self.advise(inputs).await;
+        self.overlay(rec)
+    }
+
+    /// The schedule's floor over a recommendation.
+    fn overlay(&self, rec: Recommendation) -> Recommendation {
         if self.schedule.is_empty() {
             rec
         } else {
@@ -118,13 +125,25 @@ impl Advisor {
                     Err(failure) => return self.policy(inputs, Some(failure.reason)),
                 },
             };
+        self.reviewed(inputs, &proposal, advice, status, why)
+    }
+
+    /// An LLM answer with how it came (asked, reused, standing) and why, as a card.
+    fn reviewed(
+        &self,
+        inputs: &AdvisorInputs,
+        proposal: &policy::Outcome,
+        advice: LlmAdvice,
+        status: ReviewStatus,
+        why: String,
+    ) -> Recommendation {
         let review = LlmReview {
             status,
             reviewed_at: rfc3339(advice.reviewed_at),
             age_seconds: (inputs.observed_at - advice.reviewed_at).max(0),
             why,
         };
-        self.llm_card(inputs, &proposal, advice, review)
+        self.llm_card(inputs, proposal, advice, review)
     }
 
     /// An LLM answer (asked now or standing) as a card: within the policy's range, validated

@@ -103,6 +103,25 @@ pub fn admit(remaining: u32, demand: f64, score: f64) -> bool {
     score >= 1.0 - plenty
 }
 
+/// Whether a batched request may go out at `cluster_now`: a fleet's asks spend the day's
+/// requests at an even pace, at most the day's share so far plus an hour's worth ahead, so the
+/// morning never spends what the evening needs. An urgent request (its first deployment has a
+/// pending change or is near its max) may run a tenth of the day's budget further ahead. A
+/// burst of [`PACE_BURST`] requests is always allowed, so a small budget is not all evening.
+pub fn paced(used: u32, limit: u32, cluster_now: UnixSeconds, urgent: bool) -> bool {
+    let elapsed = cluster_now.rem_euclid(DAY) as f64;
+    let ahead = if urgent {
+        3600.0 + 0.1 * DAY as f64
+    } else {
+        3600.0
+    };
+    let allowance = f64::from(limit) * ((elapsed + ahead) / DAY as f64).min(1.0) + PACE_BURST;
+    used < limit && f64::from(used) < allowance
+}
+
+/// Requests a paced budget allows beyond the even pace at any time of day.
+pub const PACE_BURST: f64 = 10.0;
+
 /// Calls the wanting deployments could make before the cluster day ends.
 pub fn demand(wanting: usize, cluster_now: UnixSeconds, interval_seconds: u64) -> f64 {
     let left_today = (DAY - cluster_now.rem_euclid(DAY)) as f64;
@@ -157,5 +176,20 @@ mod tests {
         );
         assert!(admit(1, d, 1.0) && !admit(1, d, 0.9));
         assert!(!admit(0, d, 1.0), "never beyond the budget");
+    }
+
+    #[test]
+    fn batched_requests_spend_the_day_at_an_even_pace() {
+        // 06:00: a quarter of the day, plus an hour ahead, plus the burst: 301 of 1000.
+        let six = DAY * 100 + DAY / 4;
+        assert!(paced(301, 1000, six, false) && !paced(302, 1000, six, false));
+        // Urgent asks may run 100 further ahead.
+        assert!(paced(401, 1000, six, true) && !paced(402, 1000, six, true));
+        // A budget of 4 at 01:00: the burst allows all of it.
+        assert!(paced(3, 4, DAY * 100 + 3600, false) && !paced(4, 4, DAY * 100 + 3600, false));
+        // At 23:30 the whole day is allowed, never more.
+        let late = DAY * 100 + DAY - 1800;
+        assert!(paced(999, 1000, late, false) && !paced(1000, 1000, late, true));
+        assert!(!paced(0, 0, late, true));
     }
 }

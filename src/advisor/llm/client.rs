@@ -23,6 +23,16 @@ pub struct RateLimits {
     pub remaining_tokens: Option<String>,
     /// Seconds, rounded up.
     pub retry_after: Option<u64>,
+    /// `x-ratelimit-limit-tokens`: the server's tokens per minute.
+    pub limit_tokens: Option<u64>,
+    /// `x-ratelimit-limit-requests`: the server's requests per day.
+    pub limit_requests: Option<u64>,
+    /// `x-ratelimit-remaining-tokens` as a number.
+    pub tokens_left: Option<u64>,
+    /// `x-ratelimit-reset-tokens` ("7.66s", "1m2.5s"), seconds rounded up.
+    pub reset_tokens: Option<u64>,
+    /// `x-ratelimit-reset-requests`, seconds rounded up.
+    pub reset_requests: Option<u64>,
 }
 
 impl RateLimits {
@@ -33,6 +43,7 @@ impl RateLimits {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
         };
+        let count = |name: &str| get(name).and_then(|s| s.parse::<u64>().ok());
         Self {
             remaining_requests: get("x-ratelimit-remaining-requests"),
             remaining_tokens: get("x-ratelimit-remaining-tokens"),
@@ -40,6 +51,11 @@ impl RateLimits {
                 .and_then(|s| s.parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(|s| s.ceil() as u64),
+            limit_tokens: count("x-ratelimit-limit-tokens"),
+            limit_requests: count("x-ratelimit-limit-requests"),
+            tokens_left: count("x-ratelimit-remaining-tokens"),
+            reset_tokens: get("x-ratelimit-reset-tokens").and_then(|s| reset_seconds(&s)),
+            reset_requests: get("x-ratelimit-reset-requests").and_then(|s| reset_seconds(&s)),
         }
     }
 
@@ -48,11 +64,49 @@ impl RateLimits {
     }
 }
 
+/// Groq's reset durations: "7.66s", "2m59.56s", "1h2m3s", "120ms"; a bare number is seconds.
+fn reset_seconds(s: &str) -> Option<u64> {
+    if let Ok(v) = s.parse::<f64>() {
+        return (v.is_finite() && v >= 0.0).then(|| v.ceil() as u64);
+    }
+    let (mut total, mut num) = (0.0f64, String::new());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let v: f64 = num.parse().ok()?;
+        num.clear();
+        total += match c {
+            'h' => v * 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                v / 1000.0
+            }
+            'm' => v * 60.0,
+            's' => v,
+            _ => return None,
+        };
+    }
+    num.is_empty().then(|| total.ceil() as u64)
+}
+
+/// What one request asks for: the seed's single decision, or a batch of `items`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    Single,
+    Batch { items: usize, max_tokens: u32 },
+}
+
 #[derive(Clone, Debug)]
 pub struct Reply {
     pub content: String,
     /// The model that answered, as the server names it.
     pub model: String,
+    /// `usage.prompt_tokens` and `usage.completion_tokens`, when the server reports them.
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -144,7 +198,15 @@ impl ChatClient {
         model: &str,
         system: &str,
         user: &str,
+        shape: Shape,
     ) -> (Result<Reply, CallError>, RateLimits) {
+        let structured = StructuredOutput::choose(&self.structured_output, model);
+        let (response_format, max_tokens) = match shape {
+            Shape::Single => (structured.response_format(), self.max_tokens),
+            Shape::Batch { items, max_tokens } => {
+                (structured.batch_response_format(items), max_tokens)
+            }
+        };
         let request = ChatRequest {
             model,
             messages: [
@@ -158,9 +220,8 @@ impl ChatClient {
                 },
             ],
             temperature: self.temperature,
-            max_tokens: self.max_tokens,
-            response_format: StructuredOutput::choose(&self.structured_output, model)
-                .response_format(),
+            max_tokens,
+            response_format,
             reasoning_effort: reasoning_effort(&self.reasoning_effort, model),
         };
         tracing::debug!(model, url = %self.endpoint.display, "LLM request");
@@ -188,7 +249,7 @@ impl ChatClient {
             "LLM response"
         );
         if status.is_success() {
-            return (self.reply(&body, model), limits);
+            return (self.reply(&body, model, max_tokens), limits);
         }
         let body = self.scrub(&body);
         let err = classify(status, &body, &limits);
@@ -196,13 +257,17 @@ impl ChatClient {
         (Err(err), limits)
     }
 
-    fn reply(&self, body: &str, requested: &str) -> Result<Reply, CallError> {
+    fn reply(&self, body: &str, requested: &str, max_tokens: u32) -> Result<Reply, CallError> {
         let parsed: ChatResponse = serde_json::from_str(body).map_err(|e| {
             CallError::BadReply(format!(
                 "reply is not a chat completion ({e}): {:?}",
                 preview(&self.scrub(body), 80)
             ))
         })?;
+        let (prompt_tokens, completion_tokens) = parsed
+            .usage
+            .as_ref()
+            .map_or((None, None), |u| (u.prompt_tokens, u.completion_tokens));
         if let Some(u) = &parsed.usage {
             tracing::debug!(
                 prompt_tokens = ?u.prompt_tokens,
@@ -226,10 +291,7 @@ impl ChatClient {
                 .as_deref()
                 .map(str::trim)
                 .unwrap_or_default();
-            let mut reason = format!(
-                "cut off at max_tokens ({}): raise llm.max_tokens",
-                self.max_tokens
-            );
+            let mut reason = format!("cut off at max_tokens ({max_tokens}): raise llm.max_tokens");
             if !got.is_empty() {
                 reason.push_str(&format!(
                     "; reply began {:?}",
@@ -239,7 +301,12 @@ impl ChatClient {
             return Err(CallError::BadReply(reason));
         }
         match message.content.filter(|c| !c.trim().is_empty()) {
-            Some(content) => Ok(Reply { content, model }),
+            Some(content) => Ok(Reply {
+                content,
+                model,
+                prompt_tokens,
+                completion_tokens,
+            }),
             None => Err(CallError::BadReply(
                 match (message.refusal, choice.finish_reason) {
                     (Some(r), _) => format!("model refused: {}", preview(&self.scrub(&r), 120)),
@@ -449,6 +516,26 @@ mod tests {
         let l = RateLimits::from_headers(&h);
         assert_eq!(l.remaining_requests.as_deref(), Some("14399"));
         assert_eq!(l.retry_after, Some(3));
+        h.insert("x-ratelimit-limit-tokens", "8000".parse().expect("hv"));
+        h.insert("x-ratelimit-remaining-tokens", "7260".parse().expect("hv"));
+        h.insert("x-ratelimit-reset-tokens", "5.55s".parse().expect("hv"));
+        h.insert(
+            "x-ratelimit-reset-requests",
+            "2m59.56s".parse().expect("hv"),
+        );
+        let l = RateLimits::from_headers(&h);
+        assert_eq!(
+            (
+                l.limit_tokens,
+                l.tokens_left,
+                l.reset_tokens,
+                l.reset_requests
+            ),
+            (Some(8000), Some(7260), Some(6), Some(180))
+        );
+        assert_eq!(reset_seconds("1h2m3s"), Some(3723));
+        assert_eq!(reset_seconds("120ms"), Some(1));
+        assert_eq!(reset_seconds("soon"), None);
         assert_eq!(reasoning_effort("auto", "openai/gpt-oss-20b"), Some("low"));
         assert_eq!(reasoning_effort("auto", "llama3"), None);
         assert_eq!(reasoning_effort("off", "openai/gpt-oss-20b"), None);

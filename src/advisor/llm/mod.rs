@@ -15,6 +15,10 @@
 //! the daily budget holds for all processes together. No lock is held across a network call.
 
 mod anonymize;
+mod batch;
+mod batch_parse;
+mod batch_prompt;
+mod batch_size;
 mod budget;
 mod cache;
 mod client;
@@ -32,6 +36,7 @@ mod sanitize;
 mod schema;
 mod shared;
 mod state;
+mod status;
 mod wire;
 
 pub use error::LlmSetupError;
@@ -52,9 +57,10 @@ use super::backend::{LlmAdvice, LlmBackend, LlmFailure};
 use crate::config::{AdvisorConfig, LlmConfig};
 use crate::model::{AdvisorInputs, UnixSeconds};
 use anonymize::Anonymizer;
+use batch_size::{Sizing, TokenWindow};
 use budget::Budget;
 use cache::{AdviceCache, CachedAdvice, cache_key};
-use client::{ChatClient, RateLimits};
+use client::{ChatClient, RateLimits, Shape};
 use endpoint::Endpoint;
 use history::{DeploymentMemory, Observation};
 use limiter::CallLimiter;
@@ -97,6 +103,12 @@ pub struct LlmAdvisor {
     wall_clock: WallClock,
     /// One permit per request allowed in flight (`llm.max_in_flight`).
     in_flight: tokio::sync::Semaphore,
+    /// `llm.tokens_per_minute` (else the server's header).
+    tokens_per_minute: Option<u64>,
+    /// `llm.max_tokens`: one reply's worth.
+    max_tokens: u32,
+    /// The permits of `in_flight`: one round of batches.
+    max_in_flight: usize,
 }
 
 /// Consecutive failures of the endpoint itself (not of a reply's content).
@@ -139,6 +151,12 @@ struct Inner {
     /// Cluster time of the last advise call (for the status bar's budget day).
     cluster_now: UnixSeconds,
     failing: Option<Failing>,
+    /// How many deployments a request may carry, learned from replies.
+    sizing: Sizing,
+    /// This minute's tokens (cluster clock).
+    tokens: TokenWindow,
+    /// A deployment's section of a prompt, in characters (running mean).
+    section_chars: f64,
 }
 
 /// What [`LlmAdvisor::plan`] decided: answer now, or call with this plan.
@@ -152,6 +170,39 @@ struct Plan {
     model: String,
     user_prompt: String,
     anonymizer: Anonymizer,
+    /// The seed's single decision, or a batch.
+    shape: Shape,
+    /// Tokens reserved for it this minute (settled with the reply's usage).
+    reserved_tokens: u64,
+    /// The deployment as the prompt names it (placeholders when anonymized).
+    named: batch_parse::Named,
+}
+
+/// A decision parsed from a reply, the model that answered, the model requested (the cache's
+/// key) and notices for the card.
+type ParsedReply = (parse::Parsed, String, String, Vec<String>);
+
+/// Where a deployment sits in the request that asks about it: the first of a batch (or
+/// alone) counts the request against the budget; the others ride on it.
+#[derive(Clone, Copy, Debug)]
+struct Seat {
+    first: bool,
+    /// Deployments the request is expected to carry (spreads the budget's demand).
+    size: usize,
+    /// The minute's tokens are short: seconds until they are not.
+    tokens_wait: Option<u64>,
+    /// In a batch, whether the deployment's decision is at stake (a pending change, near its
+    /// max): the budget is then paced (`budget::paced`), not rationed by need.
+    urgent: Option<bool>,
+}
+
+impl Seat {
+    const ALONE: Seat = Seat {
+        first: true,
+        size: 1,
+        tokens_wait: None,
+        urgent: None,
+    };
 }
 
 impl fmt::Debug for LlmAdvisor {
@@ -244,6 +295,9 @@ impl LlmAdvisor {
             backoff_until: None,
             cluster_now: 0,
             failing: None,
+            sizing: Sizing::new(llm.context_tokens, llm.max_batch, llm.tokens_per_minute),
+            tokens: TokenWindow::default(),
+            section_chars: batch_size::FIRST_SECTION_CHARS,
         };
         let max_in_flight = llm
             .max_in_flight
@@ -274,6 +328,9 @@ impl LlmAdvisor {
             inner: Mutex::new(inner),
             wall_clock: Arc::new(|| chrono::Utc::now().timestamp()),
             in_flight: tokio::sync::Semaphore::new(max_in_flight),
+            tokens_per_minute: llm.tokens_per_minute,
+            max_tokens: llm.max_tokens,
+            max_in_flight,
         })
     }
 
@@ -332,7 +389,7 @@ impl LlmAdvisor {
     /// `fresh`: only an answer fresh in the cache stands in for a request, not the last one.
     fn plan(&self, inputs: &AdvisorInputs, fresh: bool) -> Next {
         let planned = self.transact(|st| {
-            let next = self.plan_locked(st, inputs, fresh);
+            let next = self.plan_alone(st, inputs, fresh);
             let spent = matches!(next, Next::Call(_));
             (next, spent)
         });
@@ -344,7 +401,7 @@ impl LlmAdvisor {
         })
     }
 
-    fn plan_locked(&self, st: &mut Inner, inputs: &AdvisorInputs, fresh: bool) -> Next {
+    fn plan_locked(&self, st: &mut Inner, inputs: &AdvisorInputs, fresh: bool, seat: Seat) -> Next {
         let now = inputs.observed_at;
         let dep = inputs.key().to_string();
         st.cluster_now = now;
@@ -392,7 +449,14 @@ impl LlmAdvisor {
             return Next::Answer(Err(fail(f.describe())));
         }
 
-        let remaining = st.budget.remaining(self.daily_budget);
+        if let Some(wait) = seat.tokens_wait {
+            return Next::Answer(Err(fail(format!(
+                "tokens-per-minute limit reached: next request in {}",
+                human_wait(wait)
+            ))));
+        }
+        // A seat after the first rides on the request its batch already counted.
+        let remaining = st.budget.remaining(self.daily_budget) + u32::from(!seat.first);
         if let Some(closed) = &st.budget.closed {
             return Next::Answer(Err(fail(format!(
                 "no LLM requests until 00:00 UTC: {}",
@@ -412,8 +476,20 @@ impl LlmAdvisor {
             .values()
             .filter(|m| m.wanted_at.is_some_and(|t| t <= now && now - t <= window))
             .count();
-        let demand = budget::demand(wanting, now, self.interval_seconds);
-        if !budget::admit(remaining, demand, score) {
+        let demand = budget::demand(wanting, now, self.interval_seconds) / seat.size.max(1) as f64;
+        if let Some(urgent) = seat.urgent.filter(|_| seat.first) {
+            let used = st.budget.used();
+            if !budget::paced(used, self.daily_budget, now, urgent) {
+                return Next::Answer(Err(fail(format!(
+                    "budget paced ({used}/{} spent by {} UTC, ahead of an even day): saved for \
+                     pending changes and deployments near their max",
+                    self.daily_budget,
+                    chrono::DateTime::from_timestamp(now, 0)
+                        .map(|d| d.format("%H:%M").to_string())
+                        .unwrap_or_default()
+                ))));
+            }
+        } else if seat.urgent.is_none() && !budget::admit(remaining, demand, score) {
             return Next::Answer(Err(fail(format!(
                 "budget tight ({remaining}/{} left today for {wanting} deployments): saved for \
                  deployments whose load moved or whose rules disagree",
@@ -431,7 +507,9 @@ impl LlmAdvisor {
             }
             return Next::Answer(Err(fail(reason)));
         }
-        st.budget.spend();
+        if seat.first {
+            st.budget.spend();
+        }
 
         let names = if self.anonymize {
             Names {
@@ -463,6 +541,12 @@ impl LlmAdvisor {
                 &prompt::candidate_text(inputs, &super::policy::decide(inputs, &self.rules_cfg)),
             ),
             anonymizer: st.anonymizer.clone(),
+            shape: Shape::Single,
+            reserved_tokens: 0,
+            named: batch_parse::Named {
+                namespace: names.namespace,
+                name: names.deployment,
+            },
         })
     }
 
@@ -517,17 +601,30 @@ impl LlmAdvisor {
         plan: &Plan,
         outcome: Result<(client::Reply, String, Vec<String>), String>,
     ) -> Result<LlmAdvice, LlmFailure> {
+        let parsed = outcome.and_then(|(reply, model, notices)| {
+            let p = parse::parse(&reply.content, inputs)?;
+            Ok((p, reply.model, model, notices))
+        });
+        self.finish_parsed(inputs, &plan.anonymizer, parsed)
+    }
+
+    /// A parsed decision (or why there is none) for `inputs`: scrubbed, names restored, into
+    /// the cache and the deployment's memory. `parsed` holds the decision, the model that
+    /// answered, the model requested (the cache's key) and notices for the card.
+    fn finish_parsed(
+        &self,
+        inputs: &AdvisorInputs,
+        anonymizer: &Anonymizer,
+        parsed: Result<ParsedReply, String>,
+    ) -> Result<LlmAdvice, LlmFailure> {
         let now = inputs.observed_at;
         let dep = inputs.key().to_string();
-        let parsed = outcome.and_then(|(reply, model, notices)| {
-            if reply.model != model {
-                tracing::debug!(requested = %model, answered = %reply.model, "server renamed model");
+        let parsed = parsed.map(|(mut p, model, cache_model, notices)| {
+            if model != cache_model {
+                tracing::debug!(requested = %cache_model, answered = %model, "server renamed model");
             }
             // The card names the model that answered (the reply's `model`, the requested one
             // when a server leaves it out); the cache stays keyed on the requested one.
-            let cache_model = model;
-            let model = reply.model.clone();
-            let mut p = parse::parse(&reply.content, inputs)?;
             tracing::debug!(step = ?p.step, "LLM reply parsed");
             // A model can echo a key it saw in an error or a prompt: the card never shows one.
             // Before names are restored, so a real name is never taken for a token.
@@ -536,13 +633,13 @@ impl LlmAdvisor {
                 *f = self.client.scrub(f);
             }
             if self.anonymize {
-                let a = &plan.anonymizer;
+                let a = anonymizer;
                 p.decision.reasoning = a.restore(&p.decision.reasoning);
                 for f in &mut p.decision.factors_considered {
                     *f = a.restore(f);
                 }
             }
-            Ok((p, model, cache_model, notices))
+            (p, model, cache_model, notices)
         });
         let mut st = self.lock();
         match parsed {
@@ -626,6 +723,21 @@ impl LlmBackend for LlmAdvisor {
         self.ask(inputs, true).await
     }
 
+    async fn advise_many(&self, asks: &[AdvisorInputs]) -> Vec<Result<LlmAdvice, LlmFailure>> {
+        self.ask_many(asks).await
+    }
+
+    fn reviewed_at(&self, inputs: &AdvisorInputs) -> Option<UnixSeconds> {
+        self.latest_review(inputs).map(|a| a.reviewed_at)
+    }
+
+    fn latest_review(&self, inputs: &AdvisorInputs) -> Option<LlmAdvice> {
+        let st = self.lock();
+        let mem = st.memory.get(&inputs.key().to_string())?;
+        let last = mem.last_answer.clone()?;
+        (last.created_at <= inputs.observed_at).then(|| advice(last, true, vec![]))
+    }
+
     fn stored_review(&self, inputs: &AdvisorInputs) -> Option<LlmAdvice> {
         self.last_review(inputs)
     }
@@ -663,53 +775,6 @@ impl LlmAdvisor {
         self.persist();
         result
     }
-
-    fn status_line(&self) -> String {
-        let st = self.lock();
-        let mut b = st.budget.clone();
-        b.roll(st.cluster_now, (self.wall_clock)());
-        let Some(model) = current_model(&self.models, &st.retired) else {
-            return format!(
-                "LLM: no live model ({} retired): policy only",
-                self.models.join(", ")
-            );
-        };
-        let mut s = format!("LLM {}", short(&model));
-        let retired: Vec<&str> = self
-            .models
-            .iter()
-            .filter(|m| st.retired.contains(m))
-            .map(|m| short(m))
-            .collect();
-        if !retired.is_empty() {
-            s.push_str(&format!(" ({} retired)", retired.join(", ")));
-        }
-        s.push_str(&format!(
-            " · {}/{} left today",
-            b.remaining(self.daily_budget),
-            self.daily_budget
-        ));
-        if b.closed.is_some() {
-            s.push_str(" (closed until 00:00 UTC: state was damaged)");
-        }
-        if let Some(r) = &st.limits.remaining_requests {
-            s.push_str(&format!(" · server: {r} req"));
-            if let Some(t) = &st.limits.remaining_tokens {
-                s.push_str(&format!(", {t} tok"));
-            }
-            s.push_str(" left");
-        }
-        if let Some(until) = st.backoff_until {
-            let left = until.saturating_duration_since(Instant::now());
-            if !left.is_zero() {
-                s.push_str(&format!(" · 429: paused {} s", left.as_secs().max(1)));
-            }
-        }
-        if let Some(f) = &st.failing {
-            s.push_str(&format!(" · {}", f.describe()));
-        }
-        s
-    }
 }
 
 /// Run `f`, which may wait on the disk (an fsync, another process's transaction), telling a
@@ -724,10 +789,6 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
 
 fn current_model(models: &[String], retired: &[String]) -> Option<String> {
     models.iter().find(|m| !retired.contains(m)).cloned()
-}
-
-fn short(model: &str) -> &str {
-    model.rsplit('/').next().unwrap_or(model)
 }
 
 /// How the note on a reused answer begins (see [`crate::advisor::note_label`]).

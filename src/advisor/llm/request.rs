@@ -51,18 +51,20 @@ impl LlmAdvisor {
         loop {
             let (result, limits) = self
                 .client
-                .complete(&model, &self.prompts.system, &plan.user_prompt)
+                .complete(&model, &self.prompts.system, &plan.user_prompt, plan.shape)
                 .await;
-            if !limits.is_empty() {
-                self.lock().limits = limits.clone();
-            }
+            self.note_limits(&limits);
             let err = match result {
                 Ok(reply) => {
                     self.lock().failing = None;
+                    self.learn(plan, &reply);
                     return Ok((reply, model, std::mem::take(notes)));
                 }
                 Err(e) => e,
             };
+            if matches!(err, CallError::Timeout { .. }) {
+                self.shrink_batches(plan);
+            }
             self.note_failure(&err);
             match err {
                 CallError::RateLimited {

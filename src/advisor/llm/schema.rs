@@ -61,8 +61,61 @@ pub enum ResponseFormat {
 pub struct NamedSchema {
     pub name: &'static str,
     pub strict: bool,
-    pub schema: DecisionSchema,
+    pub schema: Shaped,
 }
+
+/// One decision, or a batch of them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Shaped {
+    Single(DecisionSchema),
+    Batch(BatchSchema),
+}
+
+/// `{"recommendations": [{"namespace", "name", …the decision's fields}]}` with at most
+/// `max_items` items: the batch's answer (issue 13).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchSchema {
+    pub item: DecisionSchema,
+    pub max_items: usize,
+}
+
+/// The batch's one property.
+pub const BATCH_KEY: &str = "recommendations";
+
+impl Serialize for BatchSchema {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Items<'a>(&'a BatchSchema);
+        impl Serialize for Items<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(4))?;
+                m.serialize_entry("type", "array")?;
+                m.serialize_entry("items", &self.0.item)?;
+                m.serialize_entry("minItems", &1)?;
+                m.serialize_entry("maxItems", &self.0.max_items)?;
+                m.end()
+            }
+        }
+        struct Props<'a>(&'a BatchSchema);
+        impl Serialize for Props<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry(BATCH_KEY, &Items(self.0))?;
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("type", "object")?;
+        m.serialize_entry("description", BATCH_DESCRIPTION)?;
+        m.serialize_entry("properties", &Props(self))?;
+        m.serialize_entry("required", &[BATCH_KEY])?;
+        m.serialize_entry("additionalProperties", &false)?;
+        m.end()
+    }
+}
+
+const BATCH_DESCRIPTION: &str =
+    "One scaling decision for each Kubernetes deployment, named as the prompt names it.";
 
 /// The decision's JSON schema with its properties in [`CONTRACT_ORDER`].
 #[derive(Clone, Debug, PartialEq)]
@@ -112,11 +165,26 @@ impl StructuredOutput {
                 json_schema: NamedSchema {
                     name: "scaling_decision",
                     strict: true,
-                    schema: ordered_decision_schema(),
+                    schema: Shaped::Single(ordered_decision_schema()),
                 },
             }),
             Self::JsonObject => Some(ResponseFormat::Plain(json!({"type": "json_object"}))),
             Self::None => None,
+        }
+    }
+
+    /// The `response_format` for a batch of `items` deployments.
+    pub fn batch_response_format(self, items: usize) -> Option<ResponseFormat> {
+        match self {
+            Self::JsonSchema => Some(ResponseFormat::Schema {
+                kind: "json_schema",
+                json_schema: NamedSchema {
+                    name: "scaling_decisions",
+                    strict: true,
+                    schema: Shaped::Batch(batch_schema(items)),
+                },
+            }),
+            other => other.response_format(),
         }
     }
 }
@@ -157,6 +225,20 @@ pub fn ordered_decision_schema() -> DecisionSchema {
         }
     }
     DecisionSchema { properties }
+}
+
+/// A batch item: the deployment's namespace and name first (as the prompt gives them), then
+/// the decision in contract order.
+pub fn batch_schema(max_items: usize) -> BatchSchema {
+    let mut item = ordered_decision_schema();
+    item.properties
+        .insert(0, ("name".into(), json!({"type": "string"})));
+    item.properties
+        .insert(0, ("namespace".into(), json!({"type": "string"})));
+    BatchSchema {
+        item,
+        max_items: max_items.max(1),
+    }
 }
 
 /// JSON schema of [`Decision`] in the subset strict structured outputs accept (keys sorted, as
@@ -275,6 +357,44 @@ mod tests {
         let mut sent = schema.clone();
         sent["required"] = Value::Null;
         assert_eq!(sent, derived, "same fields, types and enums as Decision");
+    }
+
+    /// The batch schema as sent: one array of items, each namespace and name then the
+    /// decision in contract order, at most as many items as deployments asked about.
+    #[test]
+    fn batch_schema_keeps_the_contract_order_and_bounds_the_items() {
+        let f = StructuredOutput::JsonSchema
+            .batch_response_format(7)
+            .expect("a schema");
+        let text = serde_json::to_string(&f).expect("serializes");
+        let mut order = vec!["namespace", "name"];
+        order.extend(CONTRACT_ORDER);
+        let item_text = &text[text.find("\"items\":").expect("items")..];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|k| item_text.find(&format!("\"{k}\":")).expect(k))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        let schema = &v["json_schema"]["schema"];
+        assert_eq!(schema["required"], json!(["recommendations"]));
+        assert_eq!(schema["additionalProperties"], false);
+        let items = &schema["properties"]["recommendations"];
+        assert_eq!(
+            (items["type"].clone(), items["maxItems"].clone()),
+            (json!("array"), json!(7))
+        );
+        let item = &items["items"];
+        assert_eq!(item["required"].as_array().map(Vec::len), Some(11));
+        assert_eq!(item["required"][0], "namespace");
+        assert_eq!(item["properties"]["factors_considered"]["maxItems"], 5);
+        assert_eq!(item["additionalProperties"], false);
+        // json_object stays json_object.
+        assert_eq!(
+            serde_json::to_value(StructuredOutput::JsonObject.batch_response_format(7))
+                .expect("serializes"),
+            json!({"type": "json_object"})
+        );
     }
 
     #[test]

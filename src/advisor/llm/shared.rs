@@ -194,15 +194,26 @@ impl SharedState {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let budget = read_budget(&tx).map_err(err)?;
-        let doc: Option<(i64, String)> = tx
-            .query_row(
+        // The generation first: the document (a fleet's cache and memory) is only read when
+        // another process changed it.
+        let generation: i64 = tx
+            .query_row("SELECT generation FROM document WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?
+            .unwrap_or(0);
+        let doc: Option<(i64, String)> = if generation != self.seen {
+            tx.query_row(
                 "SELECT generation, json FROM document WHERE id = 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(err)?;
-        let generation = doc.as_ref().map(|(g, _)| *g).unwrap_or(0);
+            .map_err(err)?
+        } else {
+            None
+        };
         let changed = match doc {
             Some((g, json)) if g != self.seen => Some(state::from_json(&json).unwrap_or_else(|why| {
                 // Cache and memory are lost, never the budget: it has its own row.
