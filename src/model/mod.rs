@@ -476,6 +476,11 @@ impl AdvisorInputs {
             policy: PolicyContext {
                 floor_mark: state.floor_mark,
                 annotated_bounds: state.annotated_bounds,
+                target_owner: state
+                    .ownership
+                    .keda
+                    .as_ref()
+                    .map(|k| format!("scaledobject/{}", k.name)),
                 ..PolicyContext::default()
             },
         }

@@ -230,6 +230,10 @@ pub struct PolicyContext {
     /// not constrained (capacity unknown, or the fleet's scale-ups fit together).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<Room>,
+    /// Who else makes the HPA's metrics (a KEDA ScaledObject, from its triggers): the policy
+    /// leaves the target utilization to it and only moves the floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_owner: Option<String>,
 }
 
 /// What the nodes leave this deployment when the fleet's scale-ups do not fit together.

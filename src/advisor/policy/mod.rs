@@ -251,6 +251,9 @@ pub fn demand_now(i: &AdvisorInputs) -> Option<f64> {
 /// None to leave the HPA's own.
 fn wanted_target(inputs: &AdvisorInputs, cfg: &AdvisorConfig, h: &HpaState) -> Option<u32> {
     let cur = h.target_cpu_pct?;
+    if inputs.policy.target_owner.is_some() {
+        return None;
+    }
     let want = inputs.policy.params.hpa_target_pct?;
     let (lo, hi) = (cfg.min_hpa_target_pct, cfg.max_hpa_target_pct);
     let (lo, hi) = (lo.clamp(1, 100), hi.clamp(1, 100));

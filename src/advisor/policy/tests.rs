@@ -203,6 +203,29 @@ fn a_calibrated_target_moves_the_hpa_within_the_users_range_only() {
 }
 
 #[test]
+fn a_target_keda_makes_from_its_triggers_is_left_to_keda() {
+    let flat = forecast(NOW, 300, &[3.0; 8]);
+    let mut i = inputs(4, 3, 3.0, Some(flat));
+    i.policy.params.hpa_target_pct = Some(80);
+    assert!(matches!(
+        decide(&i, &cfg()).change,
+        PolicyChange::Target { .. }
+    ));
+    i.policy.target_owner = Some("scaledobject/web".into());
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+}
+
+#[test]
+fn inputs_of_a_keda_owned_deployment_name_its_scaled_object() {
+    let s = crate::model::DeploymentState::fixture("ns", "web").keda_owned("web-so", 2, 20);
+    let i = AdvisorInputs::from_state(&s, None, None, NOW);
+    assert_eq!(
+        i.policy.target_owner.as_deref(),
+        Some("scaledobject/web-so")
+    );
+}
+
+#[test]
 fn without_an_hpa_the_policy_sizes_replicas_itself() {
     let mut i = inputs(4, 2, 6.0, None);
     i.hpa = None;
