@@ -66,6 +66,15 @@ pub enum Action {
     CreateHpa,
     /// `b`: replay the deployment's history: what the HPA did vs what ai4k8s would have done.
     Backtest,
+    /// Shift + a column's letter: sort by that column; again reverses.
+    SortName,
+    SortCpu,
+    SortMemory,
+    SortReplicas,
+    SortSavings,
+    SortPending,
+    /// `f`: cycle the quick filters (pending change, at max, no metrics, off).
+    CycleFilter,
 }
 
 impl Action {
@@ -109,6 +118,13 @@ named!(Action {
     Journal => "journal",
     CreateHpa => "create_hpa",
     Backtest => "backtest",
+    SortName => "sort_name",
+    SortCpu => "sort_cpu",
+    SortMemory => "sort_memory",
+    SortReplicas => "sort_replicas",
+    SortSavings => "sort_savings",
+    SortPending => "sort_pending",
+    CycleFilter => "quick_filter",
 });
 
 /// The confirm dialog of a write.

@@ -258,7 +258,7 @@ impl Default for Keymap {
                 bind(
                     &[key(':')],
                     Action::StartCommand,
-                    "command: ns, ctx NAME, q",
+                    ":ns :ctx :filter :q",
                     Some("cmd"),
                 ),
                 bind(
@@ -321,6 +321,33 @@ impl Default for Keymap {
                 bind(&[key('?')], Action::ToggleHelp, "this help", Some("help")),
                 bind(&[code(Esc)], Action::Back, "back / clear filter", None),
                 bind(&[key('q'), ctrl('c')], Action::Quit, "quit", Some("quit")),
+                bind(
+                    &[key('N')],
+                    Action::SortName,
+                    "sort: name (again reverses)",
+                    None,
+                ),
+                bind(&[key('C')], Action::SortCpu, "sort: CPU", None),
+                bind(&[key('M')], Action::SortMemory, "sort: memory", None),
+                bind(&[key('R')], Action::SortReplicas, "sort: replicas", None),
+                bind(
+                    &[key('S')],
+                    Action::SortSavings,
+                    "sort: savings vs HPA",
+                    None,
+                ),
+                bind(
+                    &[key('P')],
+                    Action::SortPending,
+                    "sort: pending change",
+                    None,
+                ),
+                bind(
+                    &[key('f')],
+                    Action::CycleFilter,
+                    "quick filter (cycles)",
+                    None,
+                ),
             ]),
             filter: prompt("done", "clear"),
             command: prompt("run", "cancel"),

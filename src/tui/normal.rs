@@ -7,6 +7,7 @@ use crate::engine::Command;
 use super::action::Action;
 use super::app::{App, ChartMetric, Pane, Severity};
 use super::popups::{Backtest, Confirm, Editor, Help, Journal, Picker, Popup, Prompt};
+use super::rows::{QuickFilter, SortColumn};
 
 fn editor(e: Editor) -> Popup {
     Popup::Editor(Box::new(e))
@@ -109,6 +110,13 @@ impl App {
                 self.message = Some(("refreshing…".into(), Severity::Info));
                 return Some(Command::Refresh);
             }
+            Action::SortName => self.sort_by(SortColumn::Name),
+            Action::SortCpu => self.sort_by(SortColumn::Cpu),
+            Action::SortMemory => self.sort_by(SortColumn::Memory),
+            Action::SortReplicas => self.sort_by(SortColumn::Replicas),
+            Action::SortSavings => self.sort_by(SortColumn::Savings),
+            Action::SortPending => self.sort_by(SortColumn::Pending),
+            Action::CycleFilter => self.set_quick_filter(QuickFilter::cycle(self.quick_filter)),
             Action::ToggleChartMetric => {
                 self.chart_metric = match self.chart_metric {
                     ChartMetric::Cpu => ChartMetric::Memory,
@@ -167,12 +175,14 @@ impl App {
         Some(Command::Dismiss(rec))
     }
 
-    /// Esc: clear the filter, else give the focus back to the table.
+    /// Esc: clear the filter, then the quick filter, else give the focus back to the table.
     fn back(&mut self) {
         if !self.filter.is_empty() {
             let keep = self.selected_key().cloned();
             self.filter.clear();
             self.refresh_visible(keep.as_ref());
+        } else if self.quick_filter.is_some() {
+            self.set_quick_filter(None);
         } else if self.focus != Pane::Table {
             self.focus = Pane::Table;
         }
