@@ -8,10 +8,12 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub mod capacity;
+pub mod detail;
 mod fixtures;
 pub mod policy;
 
 pub use capacity::{ClusterCapacity, Resources};
+pub use detail::{DeploymentDetail, EventDetail, HpaCondition, HpaDetail, PodDetail};
 pub use policy::{Calibration, FloorMark, PolicyChange, PolicyContext, PolicyParams, Room, hhmm};
 
 /// Seconds since the Unix epoch, on the cluster's clock (the simulator's virtual clock in demo).

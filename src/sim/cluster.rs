@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::world::{self, SimWorld};
 use crate::cluster::{Change, Cluster, ClusterError, Operation};
-use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
+use crate::model::{ClusterSnapshot, DeploymentDetail, DeploymentKey, Sample};
 
 /// A `SimWorld` behind the `Cluster` trait, shared between the clock task and readers.
 #[derive(Clone)]
@@ -81,6 +81,12 @@ impl Cluster for SimCluster {
         // The same validation on a throwaway copy of the world.
         let mut preview = self.world().clone();
         apply(&mut preview, key, change)
+    }
+
+    async fn describe(&self, key: &DeploymentKey) -> Result<DeploymentDetail, ClusterError> {
+        self.world()
+            .describe(key)
+            .ok_or_else(|| ClusterError::NotFound(format!("deployment {key}")))
     }
 }
 

@@ -75,6 +75,8 @@ pub enum Action {
     SortPending,
     /// `f`: cycle the quick filters (pending change, at max, no metrics, off).
     CycleFilter,
+    /// Enter: open the deployment (its pods, its HPA's conditions, its events).
+    Describe,
 }
 
 impl Action {
@@ -125,6 +127,7 @@ named!(Action {
     SortSavings => "sort_savings",
     SortPending => "sort_pending",
     CycleFilter => "quick_filter",
+    Describe => "describe",
 });
 
 /// The confirm dialog of a write.
@@ -171,7 +174,7 @@ named!(EditorAction {
     PrevField => "prev_field",
 });
 
-/// The read-only overlays: help, journal, backtest.
+/// The read-only overlays: help, journal, backtest, the deployment opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OverlayAction {
     Close,

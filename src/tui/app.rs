@@ -250,6 +250,13 @@ impl App {
                     b.result = Some(result);
                 }
             }
+            Update::Detail(key, result) => {
+                if let Some(Popup::Detail(d)) = &mut self.popup
+                    && d.key == key
+                {
+                    d.result = Some(result);
+                }
+            }
             Update::Notice(source, text) => match text {
                 Some(t) => {
                     self.notices.insert(source, t);

@@ -6,7 +6,7 @@ use crate::engine::Command;
 
 use super::action::Action;
 use super::app::{App, ChartMetric, Pane, Severity};
-use super::popups::{Backtest, Confirm, Editor, Help, Journal, Picker, Popup, Prompt};
+use super::popups::{Backtest, Confirm, Detail, Editor, Help, Journal, Picker, Popup, Prompt};
 use super::rows::{QuickFilter, SortColumn};
 
 fn editor(e: Editor) -> Popup {
@@ -87,6 +87,12 @@ impl App {
                 if let Some(key) = self.selected_key().cloned() {
                     self.popup = Some(Popup::Backtest(Backtest::new(key.clone())));
                     return Some(Command::Backtest(key));
+                }
+            }
+            Action::Describe => {
+                if let Some(key) = self.selected_key().cloned() {
+                    self.popup = Some(Popup::Detail(Detail::new(key.clone())));
+                    return Some(Command::Describe(key));
                 }
             }
             Action::Quit => self.should_quit = true,

@@ -4,6 +4,7 @@
 //! and before it waits a bounded time. Failures are kept per source for `status()`.
 
 pub mod capacity;
+pub mod describe;
 pub mod errors;
 pub mod hpa;
 pub mod kubeconfig;
@@ -395,6 +396,21 @@ impl Cluster for KubeCluster {
 
     async fn dry_run(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
         self.send(key, change, true).await
+    }
+
+    async fn describe(
+        &self,
+        key: &DeploymentKey,
+    ) -> Result<crate::model::DeploymentDetail, ClusterError> {
+        let reader = describe::Reader {
+            client: &self.client,
+            deployments: &self.deployments,
+            pods: &self.pods,
+            hpas: &self.hpas,
+            usage: lock(&self.metrics).usage.clone(),
+            timeout: self.opts.request_timeout,
+        };
+        describe::describe(reader, key).await
     }
 
     fn status(&self) -> ClusterStatus {
