@@ -6,14 +6,24 @@ use super::output::Failure;
 use super::setup::Setup;
 use crate::cluster::Cluster;
 use crate::cluster::kube::{self, KubeCluster, KubeOptions};
-use crate::sim::{SimCluster, SimWorld};
+use crate::sim::{SimCluster, SimWorld, scenario};
+
+/// The most deployments `--demo --deployments N` builds.
+pub const MAX_FLEET: usize = 100_000;
+/// Hours a fleet is warmed up before the first frame: stepping every pod of thousands of
+/// deployments through days would hold the first frame for minutes.
+pub const FLEET_WARM_UP_HOURS: u32 = 1;
 
 /// Connects, or says why not (bad input). `live`: the demo clock runs.
 pub async fn connect(setup: &Setup, live: bool) -> Result<Arc<dyn Cluster>, Failure> {
     let flags = &setup.flags;
     if let Some(speed) = setup.demo_speed() {
         check_speed(speed)?;
-        let sim = SimCluster::new(SimWorld::demo(setup.seed(), setup.cfg.demo.history_hours));
+        let world = match flags.demo_deployments {
+            Some(n) => fleet_world(setup, n)?,
+            None => SimWorld::demo(setup.seed(), setup.cfg.demo.history_hours),
+        };
+        let sim = SimCluster::new(world);
         if live {
             sim.spawn_clock(speed);
         }
@@ -53,4 +63,15 @@ pub fn check_speed(speed: f64) -> Result<(), Failure> {
             "--speed {speed} must be within (0, 10000]"
         )))
     }
+}
+
+/// `--demo --deployments N`: the synthetic fleet (`scenario::fleet`) after a short warm-up.
+fn fleet_world(setup: &Setup, n: usize) -> Result<SimWorld, Failure> {
+    if !(1..=MAX_FLEET).contains(&n) {
+        return Err(Failure::bad_input(format!(
+            "--deployments {n} must be within 1..={MAX_FLEET}"
+        )));
+    }
+    let hours = setup.cfg.demo.history_hours.min(FLEET_WARM_UP_HOURS);
+    Ok(SimWorld::warmed_up(setup.seed(), scenario::fleet(n), hours))
 }

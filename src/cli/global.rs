@@ -41,4 +41,8 @@ pub struct Global {
     /// Demo clock speed: cluster seconds per real second.
     #[arg(long, global = true, value_name = "N")]
     pub speed: Option<f64>,
+
+    /// With --demo: a synthetic fleet of N deployments (1 to 100000) instead of the demo's 14.
+    #[arg(long = "deployments", value_name = "N", requires = "demo")]
+    pub demo_deployments: Option<usize>,
 }
