@@ -260,3 +260,28 @@ fn quick_filters_show_n_of_m_and_clear() {
     assert_eq!(app.visible.len(), total);
     assert!(!matches!(app.popup, Some(Popup::Prompt(_))));
 }
+
+/// `--deployments` is the demo's: out of range or without `--demo` it is bad input (exit 2),
+/// said before anything starts.
+#[test]
+fn deployments_out_of_range_or_without_demo_is_bad_input() {
+    let data = tempfile::tempdir().expect("tempdir");
+    for (args, says) in [
+        (
+            vec!["--demo", "--deployments", "0"],
+            "--deployments 0 must be within 1..=100000",
+        ),
+        (vec!["--deployments", "5"], "--demo"),
+    ] {
+        let out = std::process::Command::new(common::BIN)
+            .args(&args)
+            .arg("--data-dir")
+            .arg(data.path())
+            .env_remove("AI4K8S_CONFIG")
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
