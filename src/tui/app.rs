@@ -426,9 +426,12 @@ impl App {
 
     /// Dismissed and unchanged in action and target since.
     pub fn is_dismissed(&self, r: &Recommendation) -> bool {
-        self.dismissed
-            .get(&r.key())
-            .is_some_and(|&(a, t)| a == r.decision.action && t == r.decision.target_replicas)
+        // Most sessions dismiss nothing: no key to build per row (the sort asks 50,000 rows).
+        !self.dismissed.is_empty()
+            && self
+                .dismissed
+                .get(&r.key())
+                .is_some_and(|&(a, t)| a == r.decision.action && t == r.decision.target_replicas)
     }
 
     /// j/k act on the focused pane.
