@@ -1,4 +1,5 @@
-//! One full TUI frame at 160x48 with 1,000 and 5,000 deployments (goal: < 2 ms at 5,000).
+//! One full TUI frame at 160x48 with 1,000, 5,000 and 50,000 deployments (goals: < 2 ms at
+//! 5,000, < 1 ms at 50,000), in name order and sorted by CPU.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,7 +13,8 @@ use ai4k8s::advisor::Advisor;
 use ai4k8s::config::AdvisorConfig;
 use ai4k8s::sim::SimWorld;
 use ai4k8s::tui::app::SessionInfo;
-use ai4k8s::tui::preview::{app_from_world, replicate};
+use ai4k8s::tui::preview::{app_from_world, replicate, replicate_light};
+use ai4k8s::tui::rows::SortColumn;
 use ai4k8s::tui::ui;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
@@ -25,8 +27,14 @@ fn frame(c: &mut Criterion) {
     let base = app_from_world(&world, &advisor, SessionInfo::default());
     let per_copy = base.deployments.len();
     let mut group = c.benchmark_group("frame_160x48");
-    for total in [1_000usize, 5_000] {
-        let mut app = replicate(&base, total.div_ceil(per_copy));
+    for total in [1_000usize, 5_000, 50_000] {
+        let copies = total.div_ceil(per_copy);
+        let mut app = if total > 5_000 {
+            // Only the selected row's history is drawn; copying every one would be gigabytes.
+            replicate_light(&base, copies, copies * per_copy / 2)
+        } else {
+            replicate(&base, copies)
+        };
         // Select a row in the middle so the table scrolls.
         app.selected = app.visible.len() / 2;
         let mut term = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
@@ -41,7 +49,24 @@ fn frame(c: &mut Criterion) {
             },
         );
     }
+    // Sorted by CPU: the order is made when the data changes (`refresh_visible`), not per frame.
+    let mut app = replicate_light(&base, 50_000usize.div_ceil(per_copy), 25_000);
+    app.sort_by(SortColumn::Cpu);
+    let mut term = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+    group.bench_function("50000_sorted_by_cpu", |b| {
+        b.iter(|| {
+            ui::prepare(&mut app, Rect::new(0, 0, 160, 48));
+            term.draw(|f| ui::render(f, black_box(&app))).expect("draw");
+        })
+    });
     group.finish();
+
+    // What a re-sort costs when a snapshot arrives at 50,000.
+    let mut app = replicate_light(&base, 50_000usize.div_ceil(per_copy), 25_000);
+    app.sort_by(SortColumn::Cpu);
+    c.bench_function("refresh_visible_50000_sorted_by_cpu", |b| {
+        b.iter(|| app.refresh_visible(None))
+    });
 }
 
 criterion_group!(benches, frame);

@@ -56,6 +56,11 @@ pub enum Update {
     Dismissed(Vec<(DeploymentKey, ScalingAction, u32)>),
     /// Answer to `Command::Backtest`: the replay's report, or why there is none.
     Backtest(DeploymentKey, Result<Arc<backtest::Report>, String>),
+    /// Answer to `Command::Describe`: the deployment's pods, HPA conditions and events.
+    Detail(
+        DeploymentKey,
+        Result<Arc<crate::model::DeploymentDetail>, String>,
+    ),
 }
 
 /// The result of a write for the status line.
@@ -82,6 +87,8 @@ pub enum Command {
     LoadJournal,
     /// Replay one deployment's history through the backtest's policies (`b`).
     Backtest(DeploymentKey),
+    /// Read one deployment's pods, HPA conditions and events (Enter).
+    Describe(DeploymentKey),
 }
 
 #[derive(Clone, Debug)]
@@ -268,6 +275,18 @@ async fn run(
                 }
                 Some(Command::Backtest(key)) => {
                     start_backtest(&mut work, &known, snapshot.as_deref(), key, &advisor);
+                    continue;
+                }
+                Some(Command::Describe(key)) => {
+                    // Its own task: a slow API server delays the answer, never a poll.
+                    let (cluster, updates) = (cluster.clone(), updates.clone());
+                    tokio::spawn(async move {
+                        let detail = cluster.describe(&key).await;
+                        let _ = updates.send(Update::Detail(
+                            key,
+                            detail.map(Arc::new).map_err(|e| e.to_string()),
+                        ));
+                    });
                     continue;
                 }
                 Some(Command::Reconsider(key)) => {

@@ -314,3 +314,66 @@ fn rebound_keys_and_no_color_in_a_real_terminal() {
         "ai4k8s: config: [keys.normal] quit: \"j\" is also the key of down in normal mode: one key, one action"
     );
 }
+
+/// `--demo --deployments N` in a real terminal: the fleet's table fills (the time to it is
+/// printed), shift-C sorts by CPU with the header saying so, `:filter atmax` shows "N of M",
+/// Enter opens the selected deployment (pods, HPA conditions, events) and Esc closes it; the
+/// savings column shows at 120x40 and is left out at 80x24.
+#[test]
+fn fleet_demo_sorts_filters_and_opens_a_deployment() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_ai4k8s");
+    let n = 2000;
+    let cmd = |size: &str| {
+        format!(
+            "env -u GROQ_API_KEY -u AI4K8S_CONFIG {bin} --demo --deployments {n} --seed 42 --data-dir {}/{size}; echo EXIT=$?; sleep 60",
+            data.path().display()
+        )
+    };
+    let started = Instant::now();
+    let t = Tmux::start("fleet", &cmd("wide"), 120, 40);
+    let s = t.wait_for("the fleet's table", |s| {
+        s.contains(&format!("Deployments [all] {n}/{n}"))
+    });
+    println!(
+        "fleet of {n}: start to the first frame with every row: {} ms (debug build)",
+        started.elapsed().as_millis()
+    );
+    assert!(s.contains("SAVE/D") && s.contains("NAME↑"), "{s}");
+    assert!(s.contains("team-00"), "{s}");
+
+    t.keys(&["C"]);
+    t.wait_for("the CPU sort", |s| s.contains("CPU↓"));
+    t.keys(&["C"]);
+    t.wait_for("the CPU sort reversed", |s| s.contains("CPU↑"));
+
+    t.keys(&[
+        ":", "f", "i", "l", "t", "e", "r", " ", "a", "t", "m", "a", "x", "Enter",
+    ]);
+    let s = t.wait_for("the at-max filter", |s| s.contains("atmax: "));
+    assert!(s.contains(&format!(" of {n} ")), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("the filter cleared", |s| {
+        s.contains(&format!("Deployments [all] {n}/{n}"))
+    });
+
+    t.keys(&["Enter"]);
+    let s = t.wait_for("the deployment opened", |s| {
+        s.contains("POD") && s.contains("events")
+    });
+    assert!(s.contains("esc closes"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("the popup closed", |s| !s.contains("esc closes"));
+    t.keys(&["q"]);
+    let s = t.wait_for("exit", |s| s.contains("EXIT="));
+    assert!(s.contains("EXIT=0"), "{s}");
+
+    // 80x24: no savings column; the names and recommendations stay.
+    let t = Tmux::start("fleet-narrow", &cmd("narrow"), 80, 24);
+    let s = t.wait_for("the fleet's table at 80x24", |s| {
+        s.contains(&format!("{n}/{n}")) && s.contains("RECOMMEND")
+    });
+    assert!(!s.contains("SAVE/D"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("exit", |s| s.contains("EXIT=0"));
+}

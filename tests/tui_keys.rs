@@ -83,8 +83,9 @@ async fn a_key_rebound_in_the_config_works_in_the_real_loop() {
     assert!(matches!(app.popup, Some(Popup::Help(_))), "{:?}", app.popup);
     assert!(frame.contains("Help · f1 closes"), "{frame}");
     // Help lists the new keys.
-    assert!(frame.contains("│Q          quit "), "{frame}");
-    assert!(frame.contains("│f1         this help "), "{frame}");
+    // (In either column: the keys take two at this height.)
+    assert!(frame.contains("Q          quit "), "{frame}");
+    assert!(frame.contains("f1         this help "), "{frame}");
     let bar = frame.lines().last().unwrap_or_default();
     assert!(bar.contains("│ f1 close"), "{bar}");
 

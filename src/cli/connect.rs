@@ -6,14 +6,23 @@ use super::output::Failure;
 use super::setup::Setup;
 use crate::cluster::Cluster;
 use crate::cluster::kube::{self, KubeCluster, KubeOptions};
-use crate::sim::{SimCluster, SimWorld};
+use crate::sim::{SimCluster, SimWorld, scenario};
+
+/// The most deployments `--demo --deployments N` builds.
+pub const MAX_FLEET: usize = 100_000;
+/// Hours of history a fleet is warmed up with (in the background; the table fills when it is
+/// done): stepping every pod of thousands of deployments through days takes minutes.
+pub const FLEET_WARM_UP_HOURS: u32 = 1;
 
 /// Connects, or says why not (bad input). `live`: the demo clock runs.
 pub async fn connect(setup: &Setup, live: bool) -> Result<Arc<dyn Cluster>, Failure> {
     let flags = &setup.flags;
     if let Some(speed) = setup.demo_speed() {
         check_speed(speed)?;
-        let sim = SimCluster::new(SimWorld::demo(setup.seed(), setup.cfg.demo.history_hours));
+        let sim = match flags.demo_deployments {
+            Some(n) => fleet(setup, n)?,
+            None => SimCluster::new(SimWorld::demo(setup.seed(), setup.cfg.demo.history_hours)),
+        };
         if live {
             sim.spawn_clock(speed);
         }
@@ -53,4 +62,19 @@ pub fn check_speed(speed: f64) -> Result<(), Failure> {
             "--speed {speed} must be within (0, 10000]"
         )))
     }
+}
+
+/// `--demo --deployments N`: the synthetic fleet (`scenario::fleet`), warmed up in the
+/// background so the first frame does not wait for it.
+fn fleet(setup: &Setup, n: usize) -> Result<SimCluster, Failure> {
+    if !(1..=MAX_FLEET).contains(&n) {
+        return Err(Failure::bad_input(format!(
+            "--deployments {n} must be within 1..={MAX_FLEET}"
+        )));
+    }
+    let hours = setup.cfg.demo.history_hours.min(FLEET_WARM_UP_HOURS);
+    Ok(SimCluster::warming_up(
+        SimWorld::new(setup.seed(), scenario::fleet(n)),
+        hours,
+    ))
 }

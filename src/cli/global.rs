@@ -45,4 +45,7 @@ pub struct Global {
     /// Prometheus to backfill history from (overrides [prometheus] url and discovery).
     #[arg(long, global = true, value_name = "URL")]
     pub prometheus_url: Option<String>,
+    /// With --demo: a synthetic fleet of N deployments (1 to 100000) instead of the demo's 14.
+    #[arg(long = "deployments", value_name = "N", requires = "demo")]
+    pub demo_deployments: Option<usize>,
 }

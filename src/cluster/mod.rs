@@ -9,7 +9,7 @@ pub mod kube;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClusterSnapshot, DeploymentKey, Sample, UnixSeconds};
+use crate::model::{ClusterSnapshot, DeploymentDetail, DeploymentKey, Sample, UnixSeconds};
 
 pub use change::{Change, Operation, ScaledObjectExpect};
 
@@ -236,6 +236,14 @@ pub trait Cluster: Send + Sync {
         _timeout: std::time::Duration,
     ) -> Option<std::sync::Arc<dyn crate::metrics::prom_transport::PromTransport>> {
         None
+    }
+
+    /// One deployment opened: its pods with their usage, its HPA's conditions, its recent
+    /// events (what `kubectl describe` shows). Read on demand.
+    async fn describe(&self, key: &DeploymentKey) -> Result<DeploymentDetail, ClusterError> {
+        Err(ClusterError::Unavailable(format!(
+            "this cluster cannot describe {key}"
+        )))
     }
 }
 

@@ -8,11 +8,13 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub mod capacity;
+pub mod detail;
 mod fixtures;
 pub mod ownership;
 pub mod policy;
 
 pub use capacity::{ClusterCapacity, Resources};
+pub use detail::{DeploymentDetail, EventDetail, HpaCondition, HpaDetail, PodDetail};
 pub use ownership::Ownership;
 pub use policy::{Calibration, FloorMark, PolicyChange, PolicyContext, PolicyParams, Room, hhmm};
 

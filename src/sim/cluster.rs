@@ -4,22 +4,63 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::watch;
 
 use super::world::{self, SimWorld};
 use crate::cluster::{Change, Cluster, ClusterError, Operation};
-use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
+use crate::model::{ClusterSnapshot, DeploymentDetail, DeploymentKey, Sample};
+
+/// Warm-up steps taken per hold of the world's lock: readers wait at most that long.
+const WARM_UP_STEPS_PER_LOCK: usize = 8;
 
 /// A `SimWorld` behind the `Cluster` trait, shared between the clock task and readers.
 #[derive(Clone)]
 pub struct SimCluster {
     world: Arc<Mutex<SimWorld>>,
+    /// True once the world's warm-up history is recorded (at once unless `warming_up`).
+    warm: watch::Receiver<bool>,
 }
 
 impl SimCluster {
     pub fn new(world: SimWorld) -> Self {
+        let (_, warm) = watch::channel(true);
         Self {
             world: Arc::new(Mutex::new(world)),
+            warm,
         }
+    }
+
+    /// A world warmed up for `hours` on a thread of its own, recording its history, so a
+    /// face can draw its first frame meanwhile (a fleet of thousands takes seconds).
+    /// `history()` and the clock wait for it; other reads see the world as far as it got.
+    pub fn warming_up(world: SimWorld, hours: u32) -> Self {
+        let (done, warm) = watch::channel(false);
+        let this = Self {
+            world: Arc::new(Mutex::new(world)),
+            warm,
+        };
+        let world = this.world.clone();
+        std::thread::spawn(move || {
+            let lock = || world.lock().unwrap_or_else(|p| p.into_inner());
+            let mut steps = i64::from(hours) * 3600 / world::STEP_SECONDS;
+            lock().record_history(true);
+            while steps > 0 {
+                let mut w = lock();
+                for _ in 0..WARM_UP_STEPS_PER_LOCK.min(steps as usize) {
+                    w.step();
+                    steps -= 1;
+                }
+            }
+            lock().record_history(false);
+            let _ = done.send(true);
+        });
+        this
+    }
+
+    /// Until the warm-up is over (at once when there is none).
+    async fn warmed(&self) {
+        let mut warm = self.warm.clone();
+        let _ = warm.wait_for(|done| *done).await;
     }
 
     /// The world, even if a panicking thread poisoned the lock (its state is still whole: every
@@ -36,7 +77,10 @@ impl SimCluster {
     /// Run the clock in the background at `speed` cluster seconds per real second.
     pub fn spawn_clock(&self, speed: f64) -> tokio::task::JoinHandle<()> {
         let world = self.world.clone();
+        let this = self.clone();
         tokio::spawn(async move {
+            // The clock starts where the warm-up ends.
+            this.warmed().await;
             let speed = speed.max(0.001);
             let started = tokio::time::Instant::now();
             let origin = world.lock().unwrap_or_else(|p| p.into_inner()).now();
@@ -70,6 +114,7 @@ impl Cluster for SimCluster {
     }
 
     async fn history(&self) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, ClusterError> {
+        self.warmed().await;
         Ok(self.world().history())
     }
 
@@ -81,6 +126,12 @@ impl Cluster for SimCluster {
         // The same validation on a throwaway copy of the world.
         let mut preview = self.world().clone();
         apply(&mut preview, key, change)
+    }
+
+    async fn describe(&self, key: &DeploymentKey) -> Result<DeploymentDetail, ClusterError> {
+        self.world()
+            .describe(key)
+            .ok_or_else(|| ClusterError::NotFound(format!("deployment {key}")))
     }
 }
 
@@ -108,5 +159,30 @@ fn apply(world: &mut SimWorld, key: &DeploymentKey, change: &Change) -> Result<(
             min_replica_count,
             max_replica_count,
         } => world.patch_scaled_object(key, &expect, min_replica_count, max_replica_count),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario;
+
+    #[tokio::test]
+    async fn a_background_warm_up_records_the_same_history_as_warmed_up() {
+        let specs = scenario::fleet(30);
+        let want = SimWorld::warmed_up(7, specs.clone(), 2);
+        let sim = SimCluster::warming_up(SimWorld::new(7, specs), 2);
+        // Returns at once; history waits for the warm-up and then holds all of it.
+        let history = sim.history().await.expect("history");
+        assert_eq!(history, want.history());
+        assert_eq!(history.len(), 30);
+        assert!(
+            history.iter().all(|(_, s)| s.len() == 120),
+            "two hours of minutes"
+        );
+        assert_eq!(sim.world().now(), want.now());
+        // Recording stopped with the warm-up: later steps add no history.
+        sim.advance(600);
+        assert_eq!(sim.world().history(), want.history());
     }
 }

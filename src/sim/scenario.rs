@@ -316,17 +316,64 @@ pub fn demo_owners() -> Vec<(crate::model::DeploymentKey, crate::model::Ownershi
     ]
 }
 
-/// `count` deployments for benchmarks and stress tests, cycling the demo's shapes.
+/// `count` deployments for benchmarks and stress tests: the fleet (`fleet`), shared by
+/// `sim serve --deployments N` and `ai4k8s --demo --deployments N`.
 pub fn synthetic(count: usize) -> Vec<DeploymentSpec> {
+    fleet(count)
+}
+
+/// Namespaces of the fleet; deployment `i` lives in `i % FLEET_NAMESPACES`.
+const FLEET_NAMESPACES: usize = 25;
+
+/// FNV-1a of a number: a stable per-deployment draw (no RNG state, the same on every run).
+fn draw(i: usize, salt: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
+    for b in (i as u64).to_le_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A fleet of `count` deployments driven by the shared traces: the demo's shapes in turn, each
+/// with its own phase (0–24 h), size (0.5–2× demand and bounds), growth and HPA (CPU targets
+/// 50–85 %, some on memory, some without an HPA), all a function of its index.
+pub fn fleet(count: usize) -> Vec<DeploymentSpec> {
     let base = demo();
-    let namespaces: &[&'static str] = &["team-a", "team-b", "team-c", "team-d", "team-e"];
+    let namespaces: Vec<&'static str> = (0..FLEET_NAMESPACES.min(count.max(1)))
+        .map(|n| &*Box::leak(format!("team-{n:02}").into_boxed_str()))
+        .collect();
     (0..count)
         .map(|i| {
             let mut d = base[i % base.len()].clone();
             d.namespace = namespaces[i % namespaces.len()];
-            // Leaked once per process for 'static names; benchmarks build this once.
+            // Leaked once per process for 'static names; the fleet is built once.
             d.name = Box::leak(format!("{}-{i:05}", d.name).into_boxed_str());
-            d.demand.phase_hours += (i / base.len()) as f64 * 1.7;
+            d.predictive = false;
+            let phase = draw(i, 1) % 1440;
+            d.demand.phase_hours += phase as f64 / 60.0;
+            let scale = 0.5 + (draw(i, 2) % 151) as f64 / 100.0;
+            d.demand.p99_cores *= scale;
+            d.demand.growth_per_day = match draw(i, 3) % 10 {
+                0 => 0.03,
+                1 => -0.01,
+                _ => d.demand.growth_per_day,
+            };
+            d.max_replicas =
+                ((f64::from(d.max_replicas) * scale).ceil() as u32).max(d.min_replicas + 1);
+            d.initial_replicas = d.initial_replicas.clamp(d.min_replicas, d.max_replicas);
+            const TARGETS: [u32; 7] = [50, 60, 65, 70, 75, 80, 85];
+            d.hpa = match draw(i, 4) % 10 {
+                0 | 1 => None,
+                2 => Some(HpaSpecSim {
+                    target_cpu_pct: None,
+                    target_mem_pct: Some(75),
+                }),
+                k => Some(HpaSpecSim {
+                    target_cpu_pct: Some(TARGETS[(k as usize + i) % TARGETS.len()]),
+                    target_mem_pct: None,
+                }),
+            };
             d
         })
         .collect()
@@ -378,5 +425,51 @@ mod tests {
         let raw_day = 2.0 * trace.values[1440] / p99;
         assert!((day - raw_day * 1.1).abs() < 1e-9, "{day} vs {raw_day}");
         assert_eq!(synthetic(30).len(), 30);
+    }
+
+    #[test]
+    fn the_fleet_is_varied_and_the_same_on_every_build() {
+        let a = fleet(500);
+        let b = fleet(500);
+        assert_eq!(a.len(), 500);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((x.namespace, x.name), (y.namespace, y.name));
+            assert_eq!(x.demand.phase_hours, y.demand.phase_hours);
+            assert_eq!(x.max_replicas, y.max_replicas);
+            assert!(x.min_replicas <= x.initial_replicas && x.initial_replicas <= x.max_replicas);
+            assert!(embedded::load(x.demand.trace).is_some());
+        }
+        let mut names: Vec<_> = a.iter().map(|d| (d.namespace, d.name)).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 500, "unique keys");
+        let no_hpa = a.iter().filter(|d| d.hpa.is_none()).count();
+        let mem = a
+            .iter()
+            .filter(|d| d.hpa.as_ref().is_some_and(|h| h.target_mem_pct.is_some()))
+            .count();
+        let mut targets: Vec<u32> = a
+            .iter()
+            .filter_map(|d| d.hpa.as_ref()?.target_cpu_pct)
+            .collect();
+        targets.sort();
+        targets.dedup();
+        assert!(
+            no_hpa > 50 && mem > 20 && targets.len() >= 5,
+            "{no_hpa} {mem} {targets:?}"
+        );
+        // Same shape, different phase and size: copies do not move in lockstep.
+        let same_shape: Vec<_> = a.iter().step_by(demo().len()).take(10).collect();
+        let mut phases: Vec<i64> = same_shape
+            .iter()
+            .map(|d| (d.demand.phase_hours * 60.0) as i64)
+            .collect();
+        phases.sort();
+        phases.dedup();
+        assert!(phases.len() >= 8, "{phases:?}");
+        let mut namespaces: Vec<_> = a.iter().map(|d| d.namespace).collect();
+        namespaces.sort();
+        namespaces.dedup();
+        assert_eq!(namespaces.len(), 25);
     }
 }

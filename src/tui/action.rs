@@ -66,6 +66,17 @@ pub enum Action {
     CreateHpa,
     /// `b`: replay the deployment's history: what the HPA did vs what ai4k8s would have done.
     Backtest,
+    /// Shift + a column's letter: sort by that column; again reverses.
+    SortName,
+    SortCpu,
+    SortMemory,
+    SortReplicas,
+    SortSavings,
+    SortPending,
+    /// `f`: cycle the quick filters (pending change, at max, no metrics, off).
+    CycleFilter,
+    /// Enter: open the deployment (its pods, its HPA's conditions, its events).
+    Describe,
 }
 
 impl Action {
@@ -109,6 +120,14 @@ named!(Action {
     Journal => "journal",
     CreateHpa => "create_hpa",
     Backtest => "backtest",
+    SortName => "sort_name",
+    SortCpu => "sort_cpu",
+    SortMemory => "sort_memory",
+    SortReplicas => "sort_replicas",
+    SortSavings => "sort_savings",
+    SortPending => "sort_pending",
+    CycleFilter => "quick_filter",
+    Describe => "describe",
 });
 
 /// The confirm dialog of a write.
@@ -161,7 +180,7 @@ named!(EditorAction {
     PrevField => "prev_field",
 });
 
-/// The read-only overlays: help, journal, backtest.
+/// The read-only overlays: help, journal, backtest, the deployment opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OverlayAction {
     Close,

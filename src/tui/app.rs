@@ -16,6 +16,7 @@ use crate::pipeline::Forecasts;
 
 use super::keymap::Keymap;
 use super::popups::{Confirm, Popup};
+use super::rows::{QuickFilter, RowFacts, Sort, SortColumn};
 use super::theme::Theme;
 
 use crate::config::UI_HISTORY_MINUTES;
@@ -135,6 +136,10 @@ pub struct App {
     pub contexts: Vec<String>,
     /// A context switch asked for and not yet taken up by the event loop.
     pub switch_context: Option<String>,
+    /// The table's order (shift + a column's letter).
+    pub sort: Sort,
+    /// Pending change, at max or no metrics (`:filter`); None shows every row.
+    pub quick_filter: Option<QuickFilter>,
 }
 
 impl App {
@@ -165,6 +170,8 @@ impl App {
             notices: BTreeMap::new(),
             contexts: Vec::new(),
             switch_context: None,
+            sort: Sort::default(),
+            quick_filter: None,
         }
     }
 
@@ -244,6 +251,13 @@ impl App {
                     && b.key == key
                 {
                     b.result = Some(result);
+                }
+            }
+            Update::Detail(key, result) => {
+                if let Some(Popup::Detail(d)) = &mut self.popup
+                    && d.key == key
+                {
+                    d.result = Some(result);
                 }
             }
             Update::Notice(source, text) => match text {
@@ -338,18 +352,41 @@ impl App {
 
     /// Recompute the visible rows, keeping the selection on the same deployment if it stays.
     pub fn refresh_visible(&mut self, keep: Option<&DeploymentKey>) {
-        let needle = self.filter.to_lowercase();
-        self.visible = self
-            .deployments
-            .keys()
-            .filter(|k| self.namespace.as_ref().is_none_or(|ns| &k.namespace == ns))
-            .filter(|k| needle.is_empty() || k.to_string().to_lowercase().contains(&needle))
-            .cloned()
-            .collect();
+        self.visible = self.visible_keys();
         self.selected = keep
             .and_then(|k| self.visible.iter().position(|v| v == k))
             .unwrap_or(self.selected)
             .min(self.visible.len().saturating_sub(1));
+    }
+
+    /// The rows to show: namespace, name filter and quick filter applied, in the sort's order.
+    fn visible_keys(&self) -> Vec<DeploymentKey> {
+        let needle = self.filter.to_lowercase();
+        let mut rows: Vec<RowFacts<'_>> = self
+            .deployments
+            .iter()
+            .filter(|(k, _)| self.namespace.as_ref().is_none_or(|ns| &k.namespace == ns))
+            .filter(|(k, _)| needle.is_empty() || k.to_string().to_lowercase().contains(&needle))
+            .map(|(_, v)| self.row_facts(v))
+            .filter(|r| self.quick_filter.is_none_or(|f| f.keeps(*r)))
+            .collect();
+        // The map is already in name order: sorting is only needed for another order.
+        if self.sort != Sort::default() {
+            rows.sort_by(|a, b| self.sort.compare(*a, *b));
+        }
+        rows.into_iter().map(|r| r.state.key.clone()).collect()
+    }
+
+    /// What the sort and the quick filters read of a row.
+    pub fn row_facts<'a>(&self, v: &'a DeploymentView) -> RowFacts<'a> {
+        RowFacts {
+            state: &v.state,
+            recommendation: v.recommendation.as_deref(),
+            shown: v
+                .recommendation
+                .as_deref()
+                .filter(|r| !self.is_dismissed(r)),
+        }
     }
 
     /// Namespaces for the picker: "all" first, then each namespace once.
@@ -392,9 +429,12 @@ impl App {
 
     /// Dismissed and unchanged in action and target since.
     pub fn is_dismissed(&self, r: &Recommendation) -> bool {
-        self.dismissed
-            .get(&r.key())
-            .is_some_and(|&(a, t)| a == r.decision.action && t == r.decision.target_replicas)
+        // Most sessions dismiss nothing: no key to build per row (the sort asks 50,000 rows).
+        !self.dismissed.is_empty()
+            && self
+                .dismissed
+                .get(&r.key())
+                .is_some_and(|&(a, t)| a == r.decision.action && t == r.decision.target_replicas)
     }
 
     /// j/k act on the focused pane.
@@ -442,6 +482,7 @@ impl App {
         self.theme = keep.theme;
         self.chart_metric = keep.chart_metric;
         self.chart_history_hours = keep.chart_history_hours;
+        self.sort = keep.sort;
         self.message = Some((format!("switched to context {context}"), Severity::Info));
     }
 
@@ -449,6 +490,21 @@ impl App {
     pub fn set_filter(&mut self, text: String) {
         let keep = self.selected_key().cloned();
         self.filter = text;
+        self.selected = 0;
+        self.refresh_visible(keep.as_ref());
+    }
+
+    /// Shift + a column's letter: sort by it, or reverse it when it is already the sort.
+    pub fn sort_by(&mut self, column: SortColumn) {
+        let keep = self.selected_key().cloned();
+        self.sort = self.sort.toggled(column);
+        self.refresh_visible(keep.as_ref());
+    }
+
+    /// A quick filter (None: off); the selection stays on its deployment while it is shown.
+    pub fn set_quick_filter(&mut self, filter: Option<QuickFilter>) {
+        let keep = self.selected_key().cloned();
+        self.quick_filter = filter;
         self.selected = 0;
         self.refresh_visible(keep.as_ref());
     }

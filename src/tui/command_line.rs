@@ -1,7 +1,9 @@
-//! The command line (`:`): `:ns [NAME]`, `:ctx [NAME]`, `:q`.
+//! The command line (`:`): `:ns [NAME]`, `:ctx [NAME]`, `:filter pending|atmax|nometrics|off`,
+//! `:q`.
 
 use super::app::{App, Severity};
 use super::popups::{Picker, Popup};
+use super::rows::QuickFilter;
 
 impl App {
     /// `:ctx NAME`: ask the event loop to connect; the table stays until the new one is up.
@@ -24,6 +26,23 @@ impl App {
                 ),
                 Severity::Error,
             ));
+        }
+    }
+
+    /// `:filter NAME` sets a quick filter, `:filter off` (or no name) clears it.
+    fn quick_filter_command(&mut self, arg: Option<&str>) {
+        match arg {
+            None | Some("off" | "none") => self.set_quick_filter(None),
+            Some(word) => match QuickFilter::parse(word) {
+                Some(f) => self.set_quick_filter(Some(f)),
+                None => {
+                    let names: Vec<&str> = QuickFilter::ALL.iter().map(|f| f.name()).collect();
+                    self.message = Some((
+                        format!("no filter {word:?} (have: {}, off)", names.join(", ")),
+                        Severity::Error,
+                    ));
+                }
+            },
         }
     }
 
@@ -63,10 +82,13 @@ impl App {
                     ));
                 }
             }
+            (Some("filter" | "f"), arg) => self.quick_filter_command(arg),
             (None, _) => {}
             _ => {
                 self.message = Some((
-                    format!("unknown command {cmd:?} (try :ns NAME, :ctx NAME, :q)"),
+                    format!(
+                        "unknown command {cmd:?} (try :ns NAME, :ctx NAME, :filter pending|atmax|nometrics|off, :q)"
+                    ),
                     Severity::Error,
                 ));
             }

@@ -141,10 +141,11 @@ pub enum Context {
     Editor,
     Journal,
     Backtest,
+    Detail,
 }
 
 impl Context {
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Normal,
         Context::Filter,
         Context::Command,
@@ -154,6 +155,7 @@ impl Context {
         Context::Editor,
         Context::Journal,
         Context::Backtest,
+        Context::Detail,
     ];
 
     /// The section name in the config file: `[keys.NAME]`.
@@ -168,6 +170,7 @@ impl Context {
             Context::Editor => "editor",
             Context::Journal => "journal",
             Context::Backtest => "backtest",
+            Context::Detail => "detail",
         }
     }
 
@@ -190,6 +193,7 @@ pub struct Keymap {
     pub editor: Table<EditorAction>,
     pub journal: Table<OverlayAction>,
     pub backtest: Table<OverlayAction>,
+    pub detail: Table<OverlayAction>,
 }
 
 impl Keymap {
@@ -212,6 +216,7 @@ impl Keymap {
             Context::Editor => self.editor.hints(),
             Context::Journal => self.journal.hints(),
             Context::Backtest => self.backtest.hints(),
+            Context::Detail => self.detail.hints(),
         }
     }
 }
@@ -258,7 +263,7 @@ impl Default for Keymap {
                 bind(
                     &[key(':')],
                     Action::StartCommand,
-                    "command: ns, ctx NAME, q",
+                    ":ns :ctx :filter :q",
                     Some("cmd"),
                 ),
                 bind(
@@ -321,6 +326,39 @@ impl Default for Keymap {
                 bind(&[key('?')], Action::ToggleHelp, "this help", Some("help")),
                 bind(&[code(Esc)], Action::Back, "back / clear filter", None),
                 bind(&[key('q'), ctrl('c')], Action::Quit, "quit", Some("quit")),
+                bind(
+                    &[code(Enter)],
+                    Action::Describe,
+                    "open: pods, HPA, events",
+                    Some("open"),
+                ),
+                bind(
+                    &[key('N')],
+                    Action::SortName,
+                    "sort: name (again reverses)",
+                    None,
+                ),
+                bind(&[key('C')], Action::SortCpu, "sort: CPU", None),
+                bind(&[key('M')], Action::SortMemory, "sort: memory", None),
+                bind(&[key('R')], Action::SortReplicas, "sort: replicas", None),
+                bind(
+                    &[key('S')],
+                    Action::SortSavings,
+                    "sort: savings vs HPA",
+                    None,
+                ),
+                bind(
+                    &[key('P')],
+                    Action::SortPending,
+                    "sort: pending change",
+                    None,
+                ),
+                bind(
+                    &[key('f')],
+                    Action::CycleFilter,
+                    "quick filter (cycles)",
+                    None,
+                ),
             ]),
             filter: prompt("done", "clear"),
             command: prompt("run", "cancel"),
@@ -386,6 +424,12 @@ impl Default for Keymap {
             ]),
             journal: close('J'),
             backtest: close('b'),
+            detail: Table::new(vec![bind(
+                &[code(Esc), key('q'), code(Enter)],
+                OverlayAction::Close,
+                "close",
+                Some("close"),
+            )]),
         }
     }
 }
@@ -523,6 +567,7 @@ mod tests {
         assert_no_key_twice(&k.editor);
         assert_no_key_twice(&k.journal);
         assert_no_key_twice(&k.backtest);
+        assert_no_key_twice(&k.detail);
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub fn keymap(config: &BTreeMap<String, BTreeMap<String, KeyNames>>) -> Result<K
             Context::Editor => rebind(&mut keys.editor, context, bindings)?,
             Context::Journal => rebind(&mut keys.journal, context, bindings)?,
             Context::Backtest => rebind(&mut keys.backtest, context, bindings)?,
+            Context::Detail => rebind(&mut keys.detail, context, bindings)?,
         }
     }
     Ok(keys)

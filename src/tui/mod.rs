@@ -2,9 +2,9 @@
 //! updates and a tick; it never awaits the network or a forecast. It is generic over the
 //! backend and the event stream, so tests drive the real loop with `TestBackend`.
 //!
-//! The rooms: `app` (the state), `input` (where a key goes), `normal` and `command_line` (what
-//! keys do in normal mode and on the `:` line), `popups/` (one file per dialog), `panes/` (one
-//! file per pane), `ui` (a frame: panes, then the popup), `keymap` and `keys_config` (the key
+//! The rooms: `app` (the state), `rows` (the table's sort and quick filters), `input` (where a
+//! key goes), `normal` and `command_line` (what keys do in normal mode and on the `:` line),
+//! `popups/` (one file per dialog), `panes/` (one file per pane), `ui` (a frame: panes, then the popup), `keymap` and `keys_config` (the key
 //! tables and their `[keys]` rebinding), `theme` and `layout`.
 
 pub mod action;
@@ -18,6 +18,7 @@ pub mod normal;
 pub mod panes;
 pub mod popups;
 pub mod preview;
+pub mod rows;
 pub mod session;
 pub mod theme;
 pub mod ui;

@@ -6,7 +6,8 @@ use crate::engine::Command;
 
 use super::action::Action;
 use super::app::{App, ChartMetric, Pane, Severity};
-use super::popups::{Backtest, Confirm, Editor, Help, Journal, Picker, Popup, Prompt};
+use super::popups::{Backtest, Confirm, Detail, Editor, Help, Journal, Picker, Popup, Prompt};
+use super::rows::{QuickFilter, SortColumn};
 
 fn editor(e: Editor) -> Popup {
     Popup::Editor(Box::new(e))
@@ -88,6 +89,12 @@ impl App {
                     return Some(Command::Backtest(key));
                 }
             }
+            Action::Describe => {
+                if let Some(key) = self.selected_key().cloned() {
+                    self.popup = Some(Popup::Detail(Detail::new(key.clone())));
+                    return Some(Command::Describe(key));
+                }
+            }
             Action::Quit => self.should_quit = true,
             Action::Down => self.scroll(1),
             Action::Up => self.scroll(-1),
@@ -109,6 +116,13 @@ impl App {
                 self.message = Some(("refreshing…".into(), Severity::Info));
                 return Some(Command::Refresh);
             }
+            Action::SortName => self.sort_by(SortColumn::Name),
+            Action::SortCpu => self.sort_by(SortColumn::Cpu),
+            Action::SortMemory => self.sort_by(SortColumn::Memory),
+            Action::SortReplicas => self.sort_by(SortColumn::Replicas),
+            Action::SortSavings => self.sort_by(SortColumn::Savings),
+            Action::SortPending => self.sort_by(SortColumn::Pending),
+            Action::CycleFilter => self.set_quick_filter(QuickFilter::cycle(self.quick_filter)),
             Action::ToggleChartMetric => {
                 self.chart_metric = match self.chart_metric {
                     ChartMetric::Cpu => ChartMetric::Memory,
@@ -167,12 +181,14 @@ impl App {
         Some(Command::Dismiss(rec))
     }
 
-    /// Esc: clear the filter, else give the focus back to the table.
+    /// Esc: clear the filter, then the quick filter, else give the focus back to the table.
     fn back(&mut self) {
         if !self.filter.is_empty() {
             let keep = self.selected_key().cloned();
             self.filter.clear();
             self.refresh_visible(keep.as_ref());
+        } else if self.quick_filter.is_some() {
+            self.set_quick_filter(None);
         } else if self.focus != Pane::Table {
             self.focus = Pane::Table;
         }

@@ -65,3 +65,27 @@ pub fn replicate(app: &App, copies: usize) -> App {
     out.refresh_visible(None);
     out
 }
+
+/// `replicate` for fleets too big to copy every history (50,000 × 36 h is gigabytes): only
+/// the row at `keep` (an index into the visible rows) keeps its history, the one panes draw;
+/// the table reads none.
+pub fn replicate_light(app: &App, copies: usize, keep: usize) -> App {
+    let mut light = app.clone();
+    for v in light.deployments.values_mut() {
+        v.history = History::with_capacity(1);
+    }
+    let mut out = replicate(&light, copies);
+    let kept = out.visible.get(keep).cloned().and_then(|k| {
+        Some((
+            k,
+            app.deployments.values().nth(keep % app.deployments.len())?,
+        ))
+    });
+    if let Some((key, original)) = kept
+        && let Some(v) = out.deployments.get_mut(&key)
+    {
+        v.history = original.history.clone();
+    }
+    out.selected = keep.min(out.visible.len().saturating_sub(1));
+    out
+}

@@ -4,6 +4,7 @@
 //! and before it waits a bounded time. Failures are kept per source for `status()`.
 
 pub mod capacity;
+pub mod describe;
 pub mod errors;
 pub mod hpa;
 pub mod kubeconfig;
@@ -454,6 +455,21 @@ impl Cluster for KubeCluster {
             self.proxy_client.clone(),
             timeout,
         ))
+    }
+
+    async fn describe(
+        &self,
+        key: &DeploymentKey,
+    ) -> Result<crate::model::DeploymentDetail, ClusterError> {
+        let reader = describe::Reader {
+            client: &self.client,
+            deployments: &self.deployments,
+            pods: &self.pods,
+            hpas: &self.hpas,
+            usage: lock(&self.metrics).usage.clone(),
+            timeout: self.opts.request_timeout,
+        };
+        describe::describe(reader, key).await
     }
 
     fn status(&self) -> ClusterStatus {

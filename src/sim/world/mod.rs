@@ -274,6 +274,12 @@ impl SimWorld {
         w
     }
 
+    /// Keep (or stop keeping) minute samples as history, so a warm-up stepped elsewhere
+    /// (`SimCluster::warming_up`, in the background) records like `warmed_up`.
+    pub fn record_history(&mut self, on: bool) {
+        self.recording = on;
+    }
+
     pub fn now(&self) -> UnixSeconds {
         self.now
     }

@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 use super::{ScaleRecord, SimDeployment, SimWorld};
 use crate::cluster::{annotations, deployment_bounds};
 use crate::model::{
-    ClusterCapacity, ClusterSnapshot, DeploymentKey, DeploymentState, HpaState, Resources, Sample,
-    UnixSeconds,
+    ClusterCapacity, ClusterSnapshot, DeploymentDetail, DeploymentKey, DeploymentState,
+    EventDetail, HpaCondition, HpaDetail, HpaState, PodDetail, Resources, Sample, UnixSeconds,
 };
+
+/// Events a describe shows, the latest.
+const DESCRIBE_EVENTS: usize = 20;
 use crate::sim::hpa::{HpaConfig, Reconcile};
 use crate::sim::nodes::{self, SimNode};
 use crate::sim::scenario::DeploymentSpec;
@@ -217,6 +220,55 @@ impl SimWorld {
             .collect()
     }
 
+    /// One deployment as `kubectl describe` would show it: pods with their usage, the HPA's
+    /// conditions (from its last sync) and the events of its last replica changes.
+    pub fn describe(&self, key: &DeploymentKey) -> Option<DeploymentDetail> {
+        let view = self.deployment_view(key)?;
+        let pods = view
+            .pods
+            .iter()
+            .map(|p| PodDetail {
+                name: format!("{}-{}", key.name, p.id),
+                ready: p.ready,
+                phase: "Running".into(),
+                created: Some(p.created),
+                cpu_millis: p.cpu_usage_millis,
+                mem_mib: p.mem_usage_mib,
+            })
+            .collect();
+        let hpa = view.hpa.as_ref().map(|h| HpaDetail {
+            name: key.name.clone(),
+            conditions: hpa_conditions(h, self.now),
+        });
+        let mut events: Vec<EventDetail> = self
+            .scale_log
+            .iter()
+            .filter(|r| &r.key == key)
+            .flat_map(scale_events)
+            .collect();
+        if let Some(last) = view.hpa.as_ref().and_then(|h| h.last.as_ref())
+            && let Some(why) = &last.metrics_error
+        {
+            events.push(EventDetail {
+                time: Some(self.now),
+                kind: "Warning".into(),
+                reason: "FailedGetResourceMetric".into(),
+                object: format!("hpa/{}", key.name),
+                message: why.clone(),
+                count: 1,
+            });
+        }
+        let skip = events.len().saturating_sub(DESCRIBE_EVENTS);
+        Some(DeploymentDetail {
+            key: key.clone(),
+            read_at: self.now,
+            pods,
+            hpa,
+            events: events.split_off(skip),
+            problems: Vec::new(),
+        })
+    }
+
     /// Demand (cores) not served by ready capacity at the last step, per deployment.
     pub fn unserved_cores(&self, key: &DeploymentKey) -> Option<f64> {
         self.find(key)
@@ -237,4 +289,119 @@ fn scaling_status(reason: &str, replicas: u32, max: u32) -> String {
         _ if replicas >= max => "at max".into(),
         _ => "stable".into(),
     }
+}
+
+/// The events the controllers record for one replica change: the HPA's SuccessfulRescale (when
+/// the HPA made it) and the deployment controller's ScalingReplicaSet.
+fn scale_events(r: &ScaleRecord) -> Vec<EventDetail> {
+    let mut out = Vec::with_capacity(2);
+    if let Some(reason) = &r.hpa_reason {
+        out.push(EventDetail {
+            time: Some(r.time),
+            kind: "Normal".into(),
+            reason: "SuccessfulRescale".into(),
+            object: format!("hpa/{}", r.key.name),
+            message: format!("New size: {}; reason: {reason}", r.to),
+            count: 1,
+        });
+    }
+    let direction = if r.to > r.from { "up" } else { "down" };
+    out.push(EventDetail {
+        time: Some(r.time),
+        kind: "Normal".into(),
+        reason: "ScalingReplicaSet".into(),
+        object: format!("deployment/{}", r.key.name),
+        message: format!(
+            "Scaled {direction} replica set {} from {} to {}",
+            r.key.name, r.from, r.to
+        ),
+        count: 1,
+    });
+    out
+}
+
+/// AbleToScale, ScalingActive and ScalingLimited as the HPA controller words them after its
+/// last sync (one condition before the first sync).
+fn hpa_conditions(h: &HpaView, now: UnixSeconds) -> Vec<HpaCondition> {
+    let cond = |kind: &str, status: &str, reason: &str, message: String| HpaCondition {
+        kind: kind.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message,
+        since: h.last_scale_time.or(Some(now)),
+    };
+    let Some(last) = &h.last else {
+        return vec![cond(
+            "AbleToScale",
+            "True",
+            "SucceededGetScale",
+            "the HPA controller was able to get the target's current scale".into(),
+        )];
+    };
+    let able = match last.reason {
+        "ScaleUpStabilized" | "ScaleDownStabilized" => (
+            last.reason,
+            "recent recommendations differ from the current one; the stabilization window holds it",
+        ),
+        _ if h.last_scale_time == Some(now - now.rem_euclid(super::STEP_SECONDS)) => (
+            "SucceededRescale",
+            "the HPA controller was able to update the target scale",
+        ),
+        _ => ("ReadyForNewScale", "recommended size matches current size"),
+    };
+    let active = match (last.reason, &last.metrics_error) {
+        ("ScalingDisabled", _) => (
+            "False",
+            "ScalingDisabled",
+            "scaling is disabled since the replica count of the target is zero".to_string(),
+        ),
+        ("FailedGetResourceMetric", e) => (
+            "False",
+            "FailedGetResourceMetric",
+            format!(
+                "the HPA was unable to compute the replica count: {}",
+                e.as_deref()
+                    .unwrap_or("no metrics returned from resource metrics API")
+            ),
+        ),
+        _ => (
+            "True",
+            "ValidMetricFound",
+            "the HPA was able to successfully calculate a replica count".to_string(),
+        ),
+    };
+    let limited = match last.reason {
+        "TooManyReplicas" => (
+            "True",
+            "the desired replica count is more than the maximum replica count",
+        ),
+        "TooFewReplicas" => (
+            "True",
+            "the desired replica count is less than the minimum replica count",
+        ),
+        "ScaleUpLimit" => (
+            "True",
+            "the desired replica count is increasing faster than the maximum scale rate",
+        ),
+        "ScaleDownLimit" => (
+            "True",
+            "the desired replica count is decreasing faster than the maximum scale rate",
+        ),
+        _ => ("False", "the desired count is within the acceptable range"),
+    };
+    let limited_reason = if limited.0 == "True" {
+        last.reason
+    } else {
+        "DesiredWithinRange"
+    };
+    vec![
+        cond("AbleToScale", "True", able.0, able.1.to_string()),
+        cond("ScalingActive", active.0, active.1, active.2),
+        cond(
+            "ScalingLimited",
+            limited.0,
+            limited_reason,
+            limited.1.to_string(),
+        ),
+    ]
 }

@@ -9,7 +9,11 @@ use ratatui::widgets::{Block, Cell, Row, Table};
 
 use crate::model::{DeploymentState, Recommendation, ScalingAction, Trend};
 use crate::tui::app::{App, DeploymentView, Pane};
+use crate::tui::rows::{self, SortColumn};
 use crate::tui::theme::Theme;
+
+/// Narrower tables leave the savings column out (an 80-column terminal keeps the name).
+const SAVINGS_MIN_WIDTH: u16 = 86;
 
 /// Borders and header take three rows.
 pub fn body_rows(area: Rect) -> usize {
@@ -21,11 +25,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let wide = area.width >= 100;
     let title = {
         let ns = app.namespace.as_deref().unwrap_or("all");
-        let mut t = format!(
-            " Deployments [{ns}] {}/{} ",
-            app.visible.len(),
-            app.deployments.len()
-        );
+        let mut t = match app.quick_filter {
+            Some(f) => format!(
+                " Deployments [{ns}] {}: {} of {} ",
+                f.name(),
+                app.visible.len(),
+                app.deployments.len()
+            ),
+            None => format!(
+                " Deployments [{ns}] {}/{} ",
+                app.visible.len(),
+                app.deployments.len()
+            ),
+        };
         if !app.filter.is_empty() {
             t.push_str(&format!("/{} ", app.filter));
         }
@@ -51,7 +63,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         })
         .max()
         .unwrap_or(4)
-        .clamp(4, 48) as u16;
+        .clamp(5, 48) as u16;
+    let savings = area.width >= SAVINGS_MIN_WIDTH;
     let mut header = vec![
         "NAME",
         "READY",
@@ -72,6 +85,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Constraint::Length(1),
         Constraint::Length(11),
     ];
+    if savings {
+        header.push(SortColumn::Savings.header());
+        widths.push(Constraint::Length(7));
+    }
     if wide {
         header.insert(0, "NAMESPACE");
         let ns_w = window
@@ -92,7 +109,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .take(body_rows(area))
         .filter_map(|(i, key)| app.deployments.get(key).map(|v| (i, v)))
         .map(|(i, v)| {
-            let row = row(v, wide, app);
+            let row = row(v, wide, savings, app);
             if i == app.selected {
                 row.style(theme.selected_row())
             } else {
@@ -120,6 +137,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
+    // The sort's column carries its direction: "CPU↓".
+    let sort = app.sort;
+    let header: Vec<String> = header
+        .into_iter()
+        .map(|h| {
+            if h == sort.column.header() {
+                format!("{h}{}", sort.arrow())
+            } else {
+                h.to_string()
+            }
+        })
+        .collect();
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.header()))
         .column_spacing(1)
@@ -127,7 +156,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(table, area);
 }
 
-fn row(v: &DeploymentView, wide: bool, app: &App) -> Row<'static> {
+fn row(v: &DeploymentView, wide: bool, savings: bool, app: &App) -> Row<'static> {
     let theme = &app.theme;
     let s = &v.state;
     let mut cells: Vec<Cell> = Vec::with_capacity(9);
@@ -164,7 +193,29 @@ fn row(v: &DeploymentView, wide: bool, app: &App) -> Row<'static> {
         Some(r) if app.is_dismissed(r) => Cell::from("dismissed").style(theme.dim()),
         r => badge_cell(r, theme),
     });
+    if savings {
+        cells.push(savings_cell(
+            rows::savings_per_day(v.recommendation.as_deref()),
+            theme,
+        ));
+    }
     Row::new(cells)
+}
+
+/// Replica-hours a day saved against the HPA, "–" until calibrated.
+fn savings_cell(saved: Option<f64>, theme: &Theme) -> Cell<'static> {
+    match saved {
+        None => Cell::from("      –").style(theme.dim()),
+        Some(s) => {
+            let text = if s.abs() >= 999.5 {
+                format!("{s:>+7.0}")
+            } else {
+                format!("{s:>+7.1}")
+            };
+            let style = if s > 0.0 { theme.good() } else { theme.dim() };
+            Cell::from(text).style(style)
+        }
+    }
 }
 
 fn ready_cell(s: &DeploymentState, theme: &Theme) -> Cell<'static> {

@@ -4,6 +4,7 @@
 
 pub mod backtest;
 pub mod confirm;
+pub mod detail;
 pub mod editor;
 pub mod help;
 pub mod journal;
@@ -13,6 +14,7 @@ pub mod prompt;
 
 pub use backtest::Backtest;
 pub use confirm::Confirm;
+pub use detail::Detail;
 pub use editor::Editor;
 pub use help::Help;
 pub use journal::Journal;
@@ -40,6 +42,8 @@ pub enum Popup {
     Editor(Box<editor::Editor>),
     Journal(journal::Journal),
     Backtest(backtest::Backtest),
+    /// The deployment opened: pods, HPA conditions, events.
+    Detail(detail::Detail),
 }
 
 impl Popup {
@@ -53,6 +57,7 @@ impl Popup {
             Popup::Editor(_) => Context::Editor,
             Popup::Journal(_) => Context::Journal,
             Popup::Backtest(_) => Context::Backtest,
+            Popup::Detail(_) => Context::Detail,
         }
     }
 
@@ -89,6 +94,7 @@ impl Popup {
             Popup::Help(_) => close_on(keys.help.action_for(&key)),
             Popup::Journal(_) => close_on(keys.journal.action_for(&key)),
             Popup::Backtest(_) => close_on(keys.backtest.action_for(&key)),
+            Popup::Detail(_) => close_on(keys.detail.action_for(&key)),
         }
     }
 
@@ -102,6 +108,7 @@ impl Popup {
             Popup::Editor(e) => e.render(frame, area, theme, keys),
             Popup::Journal(j) => j.render(frame, area, theme, keys),
             Popup::Backtest(b) => b.render(frame, area, theme, keys),
+            Popup::Detail(d) => d.render(frame, area, theme, keys),
         }
     }
 }

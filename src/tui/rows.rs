@@ -1,0 +1,205 @@
+//! Which deployments the table shows and in what order: the sort (k9s habit: shift + the
+//! column's letter, again reverses), the quick filters (pending change, at max, no metrics) and
+//! the facts both read (savings per day, a pending change). `App::refresh_visible` applies them
+//! to each row's state and shown (not dismissed) recommendation; the table pane only draws the
+//! result.
+
+use std::cmp::Ordering;
+
+use crate::model::{DeploymentState, PolicyChange, Recommendation};
+
+/// What sorting and filtering read of one row: its state and its recommendation unless
+/// dismissed.
+#[derive(Clone, Copy, Debug)]
+pub struct RowFacts<'a> {
+    pub state: &'a DeploymentState,
+    /// The last recommendation, dismissed or not (its calibration still holds).
+    pub recommendation: Option<&'a Recommendation>,
+    /// The same unless dismissed.
+    pub shown: Option<&'a Recommendation>,
+}
+
+/// A column the table can be sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortColumn {
+    Name,
+    Cpu,
+    Memory,
+    Replicas,
+    Savings,
+    Pending,
+}
+
+impl SortColumn {
+    /// The header cell it marks.
+    pub fn header(self) -> &'static str {
+        match self {
+            SortColumn::Name => "NAME",
+            SortColumn::Cpu => "CPU",
+            SortColumn::Memory => "MEM",
+            SortColumn::Replicas => "READY",
+            SortColumn::Savings => "SAVE/D",
+            SortColumn::Pending => "RECOMMEND",
+        }
+    }
+
+    /// Names read A→Z first; numbers the largest first (the one that matters on top).
+    fn default_descending(self) -> bool {
+        !matches!(self, SortColumn::Name)
+    }
+}
+
+/// The table's order: a column and its direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sort {
+    pub column: SortColumn,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Self {
+            column: SortColumn::Name,
+            descending: false,
+        }
+    }
+}
+
+impl Sort {
+    /// The sort after pressing `column`'s key: the same column reverses, another starts in
+    /// its natural direction.
+    pub fn toggled(self, column: SortColumn) -> Self {
+        if self.column == column {
+            Self {
+                column,
+                descending: !self.descending,
+            }
+        } else {
+            Self {
+                column,
+                descending: column.default_descending(),
+            }
+        }
+    }
+
+    /// "↓" or "↑" after the header's name.
+    pub fn arrow(self) -> &'static str {
+        if self.descending { "↓" } else { "↑" }
+    }
+
+    /// Order two rows; rows without the value go last in either direction, ties by name.
+    pub fn compare(self, a: RowFacts<'_>, b: RowFacts<'_>) -> Ordering {
+        let by_name = a.state.key.cmp(&b.state.key);
+        let values = match self.column {
+            SortColumn::Name => {
+                return if self.descending {
+                    by_name.reverse()
+                } else {
+                    by_name
+                };
+            }
+            SortColumn::Cpu => (a.state.cpu_pct, b.state.cpu_pct),
+            SortColumn::Memory => (a.state.mem_pct, b.state.mem_pct),
+            SortColumn::Replicas => (
+                Some(f64::from(a.state.desired_replicas)),
+                Some(f64::from(b.state.desired_replicas)),
+            ),
+            // Savings are known from the calibration even while a card is dismissed.
+            SortColumn::Savings => (
+                savings_per_day(a.recommendation),
+                savings_per_day(b.recommendation),
+            ),
+            SortColumn::Pending => (pending_size(a.shown), pending_size(b.shown)),
+        };
+        let ord = match values {
+            (Some(x), Some(y)) => {
+                let o = x.total_cmp(&y);
+                if self.descending { o.reverse() } else { o }
+            }
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        ord.then(by_name)
+    }
+}
+
+/// A quick filter over the rows (`:filter NAME`, or the key that cycles them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuickFilter {
+    /// A recommendation that would change something, not dismissed.
+    Pending,
+    /// At its maximum (the HPA's, or the bounds').
+    AtMax,
+    /// CPU or memory utilization unknown (no metrics-server, pods without metrics).
+    NoMetrics,
+}
+
+impl QuickFilter {
+    pub const ALL: [QuickFilter; 3] = [
+        QuickFilter::Pending,
+        QuickFilter::AtMax,
+        QuickFilter::NoMetrics,
+    ];
+
+    /// Its name on the command line and in the title.
+    pub fn name(self) -> &'static str {
+        match self {
+            QuickFilter::Pending => "pending",
+            QuickFilter::AtMax => "atmax",
+            QuickFilter::NoMetrics => "nometrics",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == word)
+    }
+
+    /// The next filter after `current`, then none, then the first again.
+    pub fn cycle(current: Option<Self>) -> Option<Self> {
+        match current {
+            None => Some(QuickFilter::Pending),
+            Some(QuickFilter::Pending) => Some(QuickFilter::AtMax),
+            Some(QuickFilter::AtMax) => Some(QuickFilter::NoMetrics),
+            Some(QuickFilter::NoMetrics) => None,
+        }
+    }
+
+    pub fn keeps(self, row: RowFacts<'_>) -> bool {
+        match self {
+            QuickFilter::Pending => pending_size(row.shown).is_some(),
+            QuickFilter::AtMax => at_max(row.state),
+            QuickFilter::NoMetrics => row.state.cpu_pct.is_none() || row.state.mem_pct.is_none(),
+        }
+    }
+}
+
+/// At its maximum: the HPA wants at least its max, or the replicas reach the bounds' max.
+pub fn at_max(s: &DeploymentState) -> bool {
+    match &s.hpa {
+        Some(h) => h.at_max(),
+        None => s.max_replicas > 0 && s.desired_replicas >= s.max_replicas,
+    }
+}
+
+/// Replica-hours a day the policy saves against the HPA, from the deployment's calibration on
+/// held-out history (negative: it spends more); None until a calibration is known.
+pub fn savings_per_day(recommendation: Option<&Recommendation>) -> Option<f64> {
+    let c = recommendation?.inputs.policy.calibration.as_ref()?;
+    (c.held_out_hours > 0.0)
+        .then(|| (c.hpa_replica_hours - c.policy_replica_hours) * 24.0 / c.held_out_hours)
+}
+
+/// How far the shown recommendation would move the deployment (replicas, floor or target),
+/// None when it changes nothing (or there is none shown).
+pub fn pending_size(shown: Option<&Recommendation>) -> Option<f64> {
+    let r = shown?;
+    let (from, to) = match &r.change {
+        PolicyChange::Floor { from, to, .. }
+        | PolicyChange::Release { from, to, .. }
+        | PolicyChange::Target { from, to, .. }
+        | PolicyChange::Replicas { from, to } => (*from, *to),
+        PolicyChange::Maintain | PolicyChange::AtMax => return None,
+    };
+    (from != to).then(|| f64::from(from.abs_diff(to)))
+}
