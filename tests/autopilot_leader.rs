@@ -322,6 +322,24 @@ fn two_replicas_elect_one_leader_and_after_sigkill_the_standby_leads_with_never_
             .any(|l| l.split_whitespace().take(2).eq([LEASE, "b"])),
         "{leases}"
     );
+    // Labelled as the autopilot's, so the TUI can mark what it manages.
+    let labelled = kubectl(
+        kc,
+        &[
+            "get",
+            "lease",
+            "-n",
+            "default",
+            "-l",
+            "app.kubernetes.io/managed-by=ai4k8s-autopilot",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(
+        labelled.trim(),
+        format!("lease.coordination.k8s.io/{LEASE}")
+    );
     let e = events
         .iter()
         .find(|e| e.instance == "b")

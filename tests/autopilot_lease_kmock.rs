@@ -41,6 +41,7 @@ fn opts(identity: &str, name: &str) -> LeaseOptions {
         identity: identity.into(),
         duration: Duration::from_secs(2),
         renew_every: Duration::from_millis(500),
+        scope: None,
     }
 }
 

@@ -551,3 +551,49 @@ fn sim_serve_owners_flag_serves_the_custom_resources_to_kubectl() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
 }
+
+/// A live autopilot's Lease (labelled as the autopilot labels it) marks the deployments it
+/// acts on: those with the predictive annotation, in its scope. A stale one marks nothing.
+#[test]
+fn an_in_cluster_autopilots_lease_marks_the_deployments_it_manages() {
+    let s = serve();
+    let now = chrono::Utc::now();
+    let lease = |name: &str, renewed: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: {name}\n  \
+             namespace: shop\n  labels:\n    app.kubernetes.io/managed-by: ai4k8s-autopilot\n\
+             spec:\n  holderIdentity: pilot-0_7\n  leaseDurationSeconds: 15\n  renewTime: \"{}\"\n",
+            renewed.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        )
+    };
+    let file = s.dir.path().join("leases.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}---\n{}",
+            lease("ai4k8s-autopilot", now),
+            lease("old-autopilot", now - chrono::Duration::hours(1))
+        ),
+    )
+    .unwrap();
+    s.kubectl(&["create", "-f", file.to_str().unwrap()]);
+    let c = s.connect();
+    let managed = seen(&s, &c, "shop", "frontend");
+    let a = managed
+        .ownership
+        .autopilot
+        .clone()
+        .expect("frontend is managed");
+    assert_eq!(a.lease, "shop/ai4k8s-autopilot");
+    assert_eq!(a.holder, "pilot-0_7");
+    assert!(managed.ownership.marker().contains('A'));
+    assert!(
+        ai4k8s::actions::owners::notes(&managed.ownership)
+            .iter()
+            .any(|(_, n)| n.contains("may undo")),
+    );
+    // Without the predictive annotation the autopilot leaves it alone: no mark.
+    let other = seen(&s, &c, "shop", "checkout");
+    assert!(!other.predictive_enabled, "checkout is not opted in");
+    assert_eq!(other.ownership.autopilot, None);
+}

@@ -16,6 +16,16 @@ pub enum Severity {
 /// The notes for a deployment's owners, most serious first.
 pub fn notes(o: &Ownership) -> Vec<(Severity, String)> {
     let mut out = Vec::new();
+    if let Some(a) = &o.autopilot {
+        out.push((
+            Severity::Warning,
+            format!(
+                "the in-cluster autopilot (lease {}, held by {}) manages it: it may undo a \
+                 change made here at its next decision",
+                a.lease, a.holder
+            ),
+        ));
+    }
     if let Some(g) = &o.gitops {
         out.push((
             Severity::Warning,
@@ -77,6 +87,7 @@ mod tests {
                 tool: GitOpsTool::ArgoCd,
                 detail: "application shop on deployment/web".into(),
             }),
+            autopilot: None,
         };
         let n = notes(&o);
         assert_eq!(n.len(), 3);
@@ -97,5 +108,29 @@ mod tests {
             ..Ownership::default()
         };
         assert!(notes(&off).is_empty());
+    }
+
+    #[test]
+    fn an_in_cluster_autopilot_warns_first_and_marks_the_row() {
+        use crate::model::ownership::AutopilotRef;
+        let o = Ownership {
+            autopilot: Some(AutopilotRef {
+                lease: "ai4k8s/ai4k8s-autopilot".into(),
+                holder: "ai4k8s-7d9f_1".into(),
+                scope: None,
+            }),
+            ..Ownership::default()
+        };
+        let n = notes(&o);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].0, Severity::Warning);
+        assert!(
+            n[0].1
+                .contains("lease ai4k8s/ai4k8s-autopilot, held by ai4k8s-7d9f_1")
+                && n[0].1.contains("may undo"),
+            "{}",
+            n[0].1
+        );
+        assert_eq!(o.marker(), "A");
     }
 }

@@ -20,6 +20,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
+use crate::model::ownership::{
+    AUTOPILOT_LEASE_LABEL, AUTOPILOT_LEASE_LABEL_VALUE, AUTOPILOT_SCOPE_ANNOTATION,
+};
+
 /// What the election needs to know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseOptions {
@@ -30,6 +34,9 @@ pub struct LeaseOptions {
     pub duration: Duration,
     /// How often the holder renews, and a candidate retries.
     pub renew_every: Duration,
+    /// The one namespace the autopilot watches (None: all), written on the Lease so the TUI
+    /// can tell which deployments it manages.
+    pub scope: Option<String>,
 }
 
 impl LeaseOptions {
@@ -226,6 +233,18 @@ impl Elector {
                 metadata: ObjectMeta {
                     name: Some(self.opts.name.clone()),
                     namespace: Some(self.opts.namespace.clone()),
+                    labels: Some(
+                        [(
+                            AUTOPILOT_LEASE_LABEL.into(),
+                            AUTOPILOT_LEASE_LABEL_VALUE.into(),
+                        )]
+                        .into(),
+                    ),
+                    annotations: self
+                        .opts
+                        .scope
+                        .as_ref()
+                        .map(|s| [(AUTOPILOT_SCOPE_ANNOTATION.to_string(), s.clone())].into()),
                     ..ObjectMeta::default()
                 },
                 spec: Some(self.spec(None, 0)),
@@ -344,7 +363,12 @@ impl Elector {
         spec: Result<serde_json::Value, serde_json::Error>,
     ) -> Result<Lease, kube::Error> {
         let body = serde_json::json!({
-            "metadata": { "resourceVersion": read.metadata.resource_version },
+            "metadata": {
+                "resourceVersion": read.metadata.resource_version,
+                // Marks a Lease made before them (or by hand) as the autopilot's too.
+                "labels": { (AUTOPILOT_LEASE_LABEL): AUTOPILOT_LEASE_LABEL_VALUE },
+                "annotations": { (AUTOPILOT_SCOPE_ANNOTATION): self.opts.scope },
+            },
             "spec": spec.map_err(kube::Error::SerdeError)?,
         });
         self.api
@@ -386,6 +410,7 @@ mod tests {
             identity: "me".into(),
             duration: Duration::from_secs(duration),
             renew_every: Duration::from_millis(renew_ms),
+            scope: None,
         }
     }
 

@@ -94,6 +94,7 @@ fn lease_options(args: &AutopilotArgs) -> Result<LeaseOptions, Failure> {
         identity: args.identity.clone().unwrap_or_else(default_identity),
         duration: Duration::from_secs(args.lease_duration),
         renew_every: Duration::from_secs_f64(args.renew_every),
+        scope: None,
     };
     opts.check().map_err(Failure::bad_input)?;
     Ok(opts)
@@ -107,7 +108,14 @@ fn lease_options(args: &AutopilotArgs) -> Result<LeaseOptions, Failure> {
 pub async fn run(setup: &Setup, args: &AutopilotArgs) -> Result<(), Failure> {
     let cfg = &setup.cfg;
     let dry_run = args.dry_run;
-    let lease = args.leader_elect.then(|| lease_options(args)).transpose()?;
+    let lease = args
+        .leader_elect
+        .then(|| lease_options(args))
+        .transpose()?
+        .map(|l| LeaseOptions {
+            scope: setup.flags.namespace.clone(),
+            ..l
+        });
     let cluster = connect(setup, true).await?;
     let read_only = setup.read_only(&cluster.context());
     if read_only && !dry_run {

@@ -20,6 +20,12 @@ pub const FLUX_KUSTOMIZE_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/na
 pub const FLUX_HELM_NAME_LABEL: &str = "helm.toolkit.fluxcd.io/name";
 pub const FLUX_HELM_NAMESPACE_LABEL: &str = "helm.toolkit.fluxcd.io/namespace";
 
+/// The label the autopilot puts on its Lease, so the TUI can see one run in the cluster.
+pub const AUTOPILOT_LEASE_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const AUTOPILOT_LEASE_LABEL_VALUE: &str = "ai4k8s-autopilot";
+/// The Lease's annotation naming the one namespace the autopilot watches (absent: all).
+pub const AUTOPILOT_SCOPE_ANNOTATION: &str = "ai4k8s.io/watch-namespace";
+
 /// The other controllers that own part of a deployment's scaling (all None: nobody else).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ownership {
@@ -32,6 +38,27 @@ pub struct Ownership {
     /// The GitOps controller tracking the deployment or its HPA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gitops: Option<GitOps>,
+    /// An in-cluster autopilot that acts on this deployment (it has the predictive
+    /// annotation and is in the autopilot's scope): a change by hand may be undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autopilot: Option<AutopilotRef>,
+}
+
+/// A live in-cluster autopilot, seen from its Lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutopilotRef {
+    /// "NAMESPACE/NAME" of the Lease.
+    pub lease: String,
+    /// The replica holding it.
+    pub holder: String,
+    /// The one namespace it watches (None: all).
+    pub scope: Option<String>,
+}
+
+impl AutopilotRef {
+    pub fn covers(&self, namespace: &str) -> bool {
+        self.scope.as_deref().is_none_or(|s| s == namespace)
+    }
 }
 
 impl Ownership {
@@ -55,6 +82,9 @@ impl Ownership {
         }
         if self.gitops.is_some() {
             m.push('G');
+        }
+        if self.autopilot.is_some() {
+            m.push('A');
         }
         m
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::Value;
@@ -19,12 +20,13 @@ use super::errors;
 use super::sources::{Shared, lock};
 use crate::cluster::{ClusterError, ScaledObjectExpect, SourceState, SourceStatus};
 use crate::model::ownership::{
-    ARGOCD_INSTANCE_LABEL, ARGOCD_TRACKING_ANNOTATION, FLUX_HELM_NAME_LABEL,
+    ARGOCD_INSTANCE_LABEL, ARGOCD_TRACKING_ANNOTATION, AUTOPILOT_LEASE_LABEL,
+    AUTOPILOT_LEASE_LABEL_VALUE, AUTOPILOT_SCOPE_ANNOTATION, AutopilotRef, FLUX_HELM_NAME_LABEL,
     FLUX_HELM_NAMESPACE_LABEL, FLUX_KUSTOMIZE_NAME_LABEL, FLUX_KUSTOMIZE_NAMESPACE_LABEL, GitOps,
     GitOpsTool, KEDA_DEFAULT_MAX, KEDA_DEFAULT_MIN, SCALED_OBJECT_LABEL, ScaledObjectRef, VpaMode,
     VpaRef,
 };
-use crate::model::{DeploymentKey, Ownership};
+use crate::model::{DeploymentKey, Ownership, UnixSeconds};
 
 pub fn scaled_objects_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -49,6 +51,8 @@ pub struct OwnersIndex {
     /// By (namespace, ScaledObject name), with the deployment it scales.
     pub scaled_objects: HashMap<(String, String), (String, ScaledObjectRef)>,
     pub vpas: HashMap<Target, VpaRef>,
+    /// Live in-cluster autopilots, from their Leases.
+    pub autopilots: Vec<AutopilotRef>,
 }
 
 /// Whether a CRD's objects could be listed.
@@ -277,8 +281,71 @@ pub fn ownership_of(
     });
     Ownership {
         keda,
-        vpa: index.vpas.get(&(ns, name)).cloned(),
+        vpa: index.vpas.get(&(ns.clone(), name)).cloned(),
         gitops,
+        // The autopilot acts only on deployments with the predictive annotation.
+        autopilot: predictive_enabled(d)
+            .then(|| index.autopilots.iter().find(|a| a.covers(&ns)).cloned())
+            .flatten(),
+    }
+}
+
+fn predictive_enabled(d: &Deployment) -> bool {
+    d.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(crate::cluster::annotations::PREDICTIVE))
+        .is_some_and(|v| v == "true")
+}
+
+/// The autopilot a Lease shows, if one holds it and renewed it within twice its duration
+/// (wall clocks, for display only: the write gate never reads this).
+pub fn autopilot_of(lease: &Lease, now: UnixSeconds) -> Option<AutopilotRef> {
+    let spec = lease.spec.as_ref()?;
+    let holder = spec.holder_identity.clone().filter(|h| !h.is_empty())?;
+    let renewed = spec.renew_time.as_ref()?.0.as_second();
+    let duration = i64::from(spec.lease_duration_seconds.unwrap_or(15).max(1));
+    if now - renewed > 2 * duration {
+        return None;
+    }
+    let meta = &lease.metadata;
+    Some(AutopilotRef {
+        lease: format!(
+            "{}/{}",
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default()
+        ),
+        holder,
+        scope: meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(AUTOPILOT_SCOPE_ANNOTATION).cloned())
+            .filter(|s| !s.is_empty()),
+    })
+}
+
+/// The live autopilots in the cluster, from the Leases labelled as theirs; None when they
+/// cannot be listed (forbidden to this user, or failing: no marker, nothing else changes).
+async fn autopilot_leases(client: &Client, timeout: Duration) -> Option<Vec<AutopilotRef>> {
+    let api: Api<Lease> = Api::all(client.clone());
+    let lp = ListParams::default().labels(&format!(
+        "{AUTOPILOT_LEASE_LABEL}={AUTOPILOT_LEASE_LABEL_VALUE}"
+    ));
+    match tokio::time::timeout(timeout, api.list(&lp)).await {
+        Ok(Ok(l)) => {
+            let now = chrono::Utc::now().timestamp();
+            Some(
+                l.items
+                    .iter()
+                    .filter_map(|x| autopilot_of(x, now))
+                    .collect(),
+            )
+        }
+        Ok(Err(e)) => {
+            tracing::debug!("autopilot leases not listed: {e}");
+            None
+        }
+        Err(_) => None,
     }
 }
 
@@ -331,6 +398,7 @@ pub async fn poll_loop(
         tick.tick().await;
         let sos = list(&client, ns.as_deref(), &so_res, timeout).await;
         let vpas = list(&client, ns.as_deref(), &vpa_res, timeout).await;
+        let autopilots = autopilot_leases(&client, timeout).await;
         if sos.is_ok() || vpas.is_ok() {
             lock(&shared.liveness).answered();
         }
@@ -344,6 +412,9 @@ pub async fn poll_loop(
                 .filter_map(parse_scaled_object)
                 .map(|(ns, target, so)| ((ns, so.name.clone()), (target, so)))
                 .collect();
+        }
+        if let Some(a) = autopilots {
+            st.index.autopilots = a;
         }
         if let Ok(list) = &vpas {
             st.index.vpas = list
