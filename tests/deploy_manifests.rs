@@ -210,6 +210,9 @@ fn rbac_grants_only_what_the_autopilot_uses() {
     assert!(has("autoscaling", "horizontalpodautoscalers", "patch"));
     assert!(has("apps", "deployments/scale", "patch"));
     assert!(has("", "events", "create"));
+    // A KEDA-owned HPA is changed through its ScaledObject (the HPA patch would be undone).
+    assert!(has("keda.sh", "scaledobjects", "patch"));
+    assert!(has("autoscaling.k8s.io", "verticalpodautoscalers", "list"));
     assert!(
         granted.iter().all(|(g, r, v)| g != "*"
             && r != "*"
