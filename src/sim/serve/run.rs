@@ -58,19 +58,23 @@ pub async fn run(args: ServeArgs) -> io::Result<()> {
         },
     )
     .await?;
-    println!("ai4k8s sim serve: listening on http://{addr}");
+    // Written, not println!: whoever started the server may stop reading its stdout once
+    // it is ready, and a closed pipe must not stop the server.
+    use std::io::Write;
+    let mut out = io::stdout();
+    let _ = writeln!(out, "ai4k8s sim serve: listening on http://{addr}");
+    for f in &args.faults {
+        let _ = writeln!(out, "ai4k8s sim serve: injecting fault {f}");
+    }
     if let Some(path) = &args.kubeconfig {
         write_kubeconfig(path, addr)?;
-        println!(
+        let _ = writeln!(
+            out,
             "ai4k8s sim serve: wrote kubeconfig {} (context {CONTEXT})",
             path.display()
         );
     }
-    for f in &args.faults {
-        println!("ai4k8s sim serve: injecting fault {f}");
-    }
-    use std::io::Write;
-    let _ = io::stdout().flush();
+    let _ = out.flush();
     let stopped = tokio::signal::ctrl_c().await;
     server.abort();
     clock.abort();
