@@ -4,12 +4,14 @@
 //! stops the plan there.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::leader::Leadership;
 use crate::cluster::{Change, ChangeEvent, Cluster, ClusterError, ClusterStatus};
-use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
+use crate::metrics::prom_transport::PromTransport;
+use crate::model::{ClusterSnapshot, DeploymentDetail, DeploymentKey, Sample};
 
 pub struct GatedCluster {
     inner: Arc<dyn Cluster>,
@@ -67,5 +69,64 @@ impl Cluster for GatedCluster {
     ) -> Result<(), ClusterError> {
         self.gate()?;
         self.inner.record_event(key, event).await
+    }
+
+    // Reads, passed through like the others (a default here would hide the cluster's own).
+    async fn describe(&self, key: &DeploymentKey) -> Result<DeploymentDetail, ClusterError> {
+        self.inner.describe(key).await
+    }
+
+    fn prometheus_transport(&self, timeout: Duration) -> Option<Arc<dyn PromTransport>> {
+        self.inner.prometheus_transport(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::prom_transport::HttpTransport;
+    use crate::sim::{SimCluster, SimWorld};
+
+    /// A cluster with its own Prometheus, as a live one has through its service proxy.
+    struct WithPrometheus(SimCluster);
+
+    #[async_trait]
+    impl Cluster for WithPrometheus {
+        fn context(&self) -> String {
+            self.0.context()
+        }
+        async fn snapshot(&self) -> Result<ClusterSnapshot, ClusterError> {
+            self.0.snapshot().await
+        }
+        async fn history(&self) -> Result<Vec<(DeploymentKey, Vec<Sample>)>, ClusterError> {
+            self.0.history().await
+        }
+        async fn write(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
+            self.0.write(key, change).await
+        }
+        async fn dry_run(&self, key: &DeploymentKey, change: &Change) -> Result<(), ClusterError> {
+            self.0.dry_run(key, change).await
+        }
+        async fn describe(&self, key: &DeploymentKey) -> Result<DeploymentDetail, ClusterError> {
+            self.0.describe(key).await
+        }
+        fn prometheus_transport(&self, timeout: Duration) -> Option<Arc<dyn PromTransport>> {
+            let t = HttpTransport::new("http://127.0.0.1:9/", timeout).ok()?;
+            Some(Arc::new(t))
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_the_autopilot_needs_pass_through_the_gate() {
+        let sim = SimCluster::new(SimWorld::demo(42, 1));
+        let gated = GatedCluster::new(Arc::new(WithPrometheus(sim)), Leadership::sole());
+        // Discovery and backfill go through the cluster: the gate must not hide them.
+        let t = gated
+            .prometheus_transport(Duration::from_secs(1))
+            .expect("the cluster's Prometheus");
+        assert!(t.describe().contains("127.0.0.1:9"), "{}", t.describe());
+        let key = DeploymentKey::new("shop", "frontend");
+        let detail = gated.describe(&key).await.expect("described");
+        assert!(!detail.pods.is_empty());
     }
 }
