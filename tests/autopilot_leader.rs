@@ -375,10 +375,16 @@ fn two_replicas_elect_one_leader_and_after_sigkill_the_standby_leads_with_never_
         "b wrote only after a died: {of_b:?}"
     );
     assert_eq!(of_a.len() + of_b.len(), events.len(), "no third writer");
-    // The journals tell the same story, a write for every Event.
+    // The journals tell the same story, a write for every Event. The Event follows the
+    // write, so SIGKILL may fall between a's last write and its Event: at most one short.
     let killed_second = killed_at.timestamp();
     let (ja, jb) = (journal_writes(&a), journal_writes(&b));
-    assert_eq!(ja.len(), of_a.len(), "{ja:?}");
+    assert!(
+        ja.len() == of_a.len() || ja.len() == of_a.len() + 1,
+        "{} journalled writes, {} Events: {ja:?}",
+        ja.len(),
+        of_a.len()
+    );
     assert_eq!(jb.len(), of_b.len(), "{jb:?}");
     assert!(ja.iter().all(|(t, _)| t.timestamp() <= killed_second));
     assert!(jb.iter().all(|(t, _)| t.timestamp() >= killed_second));

@@ -324,10 +324,18 @@ pub fn autopilot_of(lease: &Lease, now: UnixSeconds) -> Option<AutopilotRef> {
     })
 }
 
-/// The live autopilots in the cluster, from the Leases labelled as theirs; None when they
-/// cannot be listed (forbidden to this user, or failing: no marker, nothing else changes).
-async fn autopilot_leases(client: &Client, timeout: Duration) -> Option<Vec<AutopilotRef>> {
-    let api: Api<Lease> = Api::all(client.clone());
+/// The live autopilots in the cluster (in `ns` only when one namespace is watched), from the
+/// Leases labelled as theirs; None when they cannot be listed (forbidden to this user, or
+/// failing: no marker, nothing else changes).
+async fn autopilot_leases(
+    client: &Client,
+    ns: Option<&str>,
+    timeout: Duration,
+) -> Option<Vec<AutopilotRef>> {
+    let api: Api<Lease> = match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
     let lp = ListParams::default().labels(&format!(
         "{AUTOPILOT_LEASE_LABEL}={AUTOPILOT_LEASE_LABEL_VALUE}"
     ));
@@ -398,7 +406,7 @@ pub async fn poll_loop(
         tick.tick().await;
         let sos = list(&client, ns.as_deref(), &so_res, timeout).await;
         let vpas = list(&client, ns.as_deref(), &vpa_res, timeout).await;
-        let autopilots = autopilot_leases(&client, timeout).await;
+        let autopilots = autopilot_leases(&client, ns.as_deref(), timeout).await;
         if sos.is_ok() || vpas.is_ok() {
             lock(&shared.liveness).answered();
         }
