@@ -376,7 +376,8 @@ fn two_replicas_elect_one_leader_and_after_sigkill_the_standby_leads_with_never_
     );
     assert_eq!(of_a.len() + of_b.len(), events.len(), "no third writer");
     // The journals tell the same story, a write for every Event. The Event follows the
-    // write, so SIGKILL may fall between a's last write and its Event: at most one short.
+    // write, so SIGKILL may fall between a's last write and its Event (at most one short),
+    // and b, still running, may have written since its Events were read.
     let killed_second = killed_at.timestamp();
     let (ja, jb) = (journal_writes(&a), journal_writes(&b));
     assert!(
@@ -385,7 +386,12 @@ fn two_replicas_elect_one_leader_and_after_sigkill_the_standby_leads_with_never_
         ja.len(),
         of_a.len()
     );
-    assert_eq!(jb.len(), of_b.len(), "{jb:?}");
+    assert!(
+        jb.len() >= of_b.len(),
+        "{} journalled writes, {} Events: {jb:?}",
+        jb.len(),
+        of_b.len()
+    );
     assert!(ja.iter().all(|(t, _)| t.timestamp() <= killed_second));
     assert!(jb.iter().all(|(t, _)| t.timestamp() >= killed_second));
 }
