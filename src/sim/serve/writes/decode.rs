@@ -173,3 +173,26 @@ pub(super) fn check_meta(
     }
     Ok(())
 }
+
+/// A delete's `preconditions.resourceVersion`, as the apiserver checks it: a 409 when the
+/// object has changed since the client read it.
+pub(super) fn check_rv_precondition(
+    options: &Value,
+    resource: GroupResource,
+    name: &str,
+    current: u64,
+) -> Result<(), ApiError> {
+    match options
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        Some(rv) if rv != current.to_string() => Err(ApiError::conflict_because(
+            resource,
+            name,
+            &format!(
+                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({current}). The object might have been modified"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -11,7 +11,7 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
-use super::decode::{Edit, HPAS, WriteOpts, check_meta, decode, parse};
+use super::decode::{Edit, HPAS, WriteOpts, check_meta, check_rv_precondition, decode, parse};
 use crate::model::DeploymentKey;
 use crate::sim::serve::discovery::Backend;
 use crate::sim::serve::http::{self as h, Body};
@@ -331,20 +331,7 @@ pub(super) fn delete_hpa(
     let cur = store
         .get(Kind::Hpa, ns, name)
         .ok_or_else(|| ApiError::not_found(HPAS, name))?;
-    if let Some(rv) = options
-        .pointer("/preconditions/resourceVersion")
-        .and_then(Value::as_str)
-        && rv != cur.rv.to_string()
-    {
-        return Err(ApiError::conflict_because(
-            HPAS,
-            name,
-            &format!(
-                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
-                cur.rv
-            ),
-        ));
-    }
+    check_rv_precondition(&options, HPAS, name, cur.rv)?;
     if let Some(uid) = options
         .pointer("/preconditions/uid")
         .and_then(Value::as_str)

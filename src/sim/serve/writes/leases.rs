@@ -8,7 +8,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
-use super::decode::{Edit, WriteOpts, check_meta, decode, parse};
+use super::decode::{Edit, WriteOpts, check_meta, check_rv_precondition, decode, parse};
 use crate::sim::serve::http::{self as h, Body};
 use crate::sim::serve::objects;
 use crate::sim::serve::state::Server;
@@ -152,20 +152,7 @@ pub(super) fn delete_lease(
     let cur = store
         .get(Kind::Lease, ns, name)
         .ok_or_else(|| ApiError::not_found(LEASES, name))?;
-    if let Some(rv) = options
-        .pointer("/preconditions/resourceVersion")
-        .and_then(Value::as_str)
-        && rv != cur.rv.to_string()
-    {
-        return Err(ApiError::conflict_because(
-            LEASES,
-            name,
-            &format!(
-                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
-                cur.rv
-            ),
-        ));
-    }
+    check_rv_precondition(&options, LEASES, name, cur.rv)?;
     if dry_run {
         return Ok(h::json(200, cur.json.clone()));
     }
