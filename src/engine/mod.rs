@@ -1,0 +1,339 @@
+//! The engine: background tasks that poll the cluster, keep histories, forecast and advise, and
+//! report everything as `Update` messages. The TUI only consumes updates and sends commands; it
+//! never waits on the cluster, a forecast or the LLM.
+
+mod backfill;
+mod jobs;
+mod messages;
+mod recommend;
+mod schedule;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::actions::journal;
+use crate::advisor::Advisor;
+use crate::cluster::Cluster;
+use crate::metrics::{HISTORY_MINUTES, History};
+use crate::model::{AdvisorInputs, ClusterSnapshot, DeploymentKey};
+
+pub use messages::{ActionReport, Command, EngineOptions, Update};
+
+use backfill::{backfill_tails, merge_backfill};
+use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action, start_backtest};
+use recommend::{gather_deadline, start_recommendations};
+use schedule::{schedule, set_rooms};
+use state::{Done, Known, new_known};
+
+/// Start the engine; updates arrive on the returned receiver until the command sender drops.
+pub fn spawn(
+    cluster: Arc<dyn Cluster>,
+    advisor: Advisor,
+    opts: EngineOptions,
+) -> (
+    mpsc::UnboundedSender<Command>,
+    mpsc::UnboundedReceiver<Update>,
+) {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (up_tx, up_rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(cluster, advisor, opts, cmd_rx, up_tx));
+    (cmd_tx, up_rx)
+}
+
+async fn run(
+    cluster: Arc<dyn Cluster>,
+    advisor: Advisor,
+    opts: EngineOptions,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    updates: mpsc::UnboundedSender<Update>,
+) {
+    let mut known: HashMap<DeploymentKey, Known> = HashMap::new();
+    let mut snapshot: Option<Arc<ClusterSnapshot>> = None;
+    let mut cluster_notice: Option<String> = None;
+    let mut work: JoinSet<Done> = JoinSet::new();
+    let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
+    // Recommendations due, asked together (the LLM batches them): those of a poll at once,
+    // those a landing forecast or the user asks for after a short gather.
+    let mut due: Vec<AdvisorInputs> = Vec::new();
+    let mut flush_at: Option<tokio::time::Instant> = None;
+    let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+    if let Some(actions) = &opts.actions {
+        if let Some(text) = journal::interrupted_writes(actions.journal()) {
+            let _ = updates.send(Update::Notice("journal", Some(text)));
+        }
+        let dismissed = journal::dismissed(actions.journal());
+        if !dismissed.is_empty() {
+            let _ = updates.send(Update::Dismissed(dismissed));
+        }
+    }
+
+    // The store first, then the cluster's own history; `History::extend` merges by time.
+    let mut start = opts.history.stored().await.unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        Vec::new()
+    });
+    // A store that cannot be opened or read: said on screen, with its path; the history then
+    // lives in memory only. Checked again after every poll (writes may fail later).
+    let mut store_notice = opts.history.store_notice();
+    if store_notice.is_some() {
+        let _ = updates.send(Update::Notice("store", store_notice.clone()));
+    }
+    match cluster.history().await {
+        Ok(history) => start.extend(history),
+        Err(e) => {
+            let _ = updates.send(Update::Notice("history", Some(format!("history: {e}"))));
+        }
+    }
+    for (key, samples) in start {
+        known
+            .entry(key)
+            .or_insert_with(|| new_known(History::with_capacity(HISTORY_MINUTES)))
+            .history
+            .extend(samples);
+    }
+    let _ = updates.send(Update::Backfill(backfill_tails(&known, None, &opts)));
+    let mut prometheus_asked = false;
+    if let Some(e) = &opts.history.prometheus_error {
+        let _ = updates.send(Update::Notice(
+            "history",
+            Some(format!("no prometheus backfill: {e}")),
+        ));
+    }
+
+    // A zero period panics in tokio.
+    let mut poll = tokio::time::interval(opts.poll_every.max(Duration::from_millis(1)));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut force = false;
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {}
+            _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)),
+                if flush_at.is_some() => {
+                flush_at = None;
+                start_recommendations(&mut work, &advisor, std::mem::take(&mut due));
+                continue;
+            }
+            cmd = commands.recv() => match cmd {
+                None => return,
+                Some(Command::Refresh) => {
+                    force = true;
+                }
+                Some(Command::Execute(plan)) => {
+                    start_action(&mut work, &opts, ActionJob::Execute(plan));
+                    continue;
+                }
+                Some(Command::Undo) => {
+                    start_action(&mut work, &opts, ActionJob::Undo);
+                    continue;
+                }
+                Some(Command::Dismiss(rec)) => {
+                    if let Some(actions) = &opts.actions {
+                        let t = snapshot.as_ref().map_or(0, |s| s.time);
+                        if let Err(e) = actions.dismiss(&rec, t) {
+                            let _ = updates.send(Update::ActionDone(ActionReport {
+                                ok: false,
+                                message: e.to_string(),
+                            }));
+                        }
+                    }
+                    continue;
+                }
+                Some(Command::LoadJournal) => {
+                    if let Some(actions) = opts.actions.clone() {
+                        work.spawn(async move {
+                            let entries = tokio::task::spawn_blocking(move || {
+                                actions.journal().recent(JOURNAL_VIEW_ENTRIES).unwrap_or_default()
+                            })
+                            .await
+                            .unwrap_or_default();
+                            Done::Journal(entries)
+                        });
+                    }
+                    continue;
+                }
+                Some(Command::Backtest(key)) => {
+                    start_backtest(&mut work, &known, snapshot.as_deref(), key, &advisor);
+                    continue;
+                }
+                Some(Command::Describe(key)) => {
+                    // Its own task: a slow API server delays the answer, never a poll.
+                    let (cluster, updates) = (cluster.clone(), updates.clone());
+                    tokio::spawn(async move {
+                        let detail = cluster.describe(&key).await;
+                        let _ = updates.send(Update::Detail(
+                            key,
+                            detail.map(Arc::new).map_err(|e| e.to_string()),
+                        ));
+                    });
+                    continue;
+                }
+                Some(Command::Reconsider(key)) => {
+                    if let (Some(snap), Some(k)) = (&snapshot, known.get_mut(&key)) {
+                        k.recommended_at = None;
+                        schedule(&mut work, &mut in_flight, &mut due, snap, &key, k, &advisor, &opts, true);
+                        flush_at.get_or_insert_with(gather_deadline);
+                    }
+                    continue;
+                }
+            },
+            Some(done) = work.join_next(), if !work.is_empty() => {
+                match done {
+                    Ok(Done::Forecast(key, at, f)) => {
+                        in_flight.remove(&(key.clone(), false));
+                        if let Some(k) = known.get_mut(&key) {
+                            k.forecasts = Arc::new(*f);
+                            k.forecast_at = Some(at);
+                            // A new forecast deserves a new recommendation.
+                            k.recommended_at = None;
+                            let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
+                            if let Some(snap) = &snapshot {
+                                schedule(&mut work, &mut in_flight, &mut due, snap, &key, k, &advisor, &opts, true);
+                                flush_at.get_or_insert_with(gather_deadline);
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(Done::Calibration(key, at, result)) => {
+                        if let Some(k) = known.get_mut(&key) {
+                            match result {
+                                Ok(c) => {
+                                    k.calibration = Some(Arc::new(*c));
+                                    k.calibrate_at = Some(at + opts.calibrate_every);
+                                    k.recommended_at = None;
+                                }
+                                Err(e) => {
+                                    tracing::debug!("calibration of {key}: {e}");
+                                    k.calibrate_at = Some(at + 3600);
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(Done::Recommendations(recs, failed)) => {
+                        for r in recs {
+                            in_flight.remove(&(r.key(), true));
+                            let _ = updates.send(Update::Recommendation(Arc::new(r)));
+                        }
+                        for (key, why) in failed {
+                            // Free the slot, or this deployment would never be recommended
+                            // again; `recommended_at` stays, so the retry comes next cycle.
+                            in_flight.remove(&(key.clone(), true));
+                            tracing::error!("recommendation for {key} failed: {why}");
+                            let _ = updates.send(Update::RecommendationFailed(key, why));
+                        }
+                        let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+                        continue;
+                    }
+                    Ok(Done::Action(report, again)) => {
+                        let _ = updates.send(Update::ActionDone(report));
+                        if let Some(plan) = again {
+                            let _ = updates.send(Update::ConfirmAgain(plan));
+                        }
+                        // Show the write's effect now rather than at the next poll.
+                        force = true;
+                        // Fall through to poll.
+                    }
+                    Ok(Done::Journal(entries)) => {
+                        let _ = updates.send(Update::Journal(entries));
+                        continue;
+                    }
+                    Ok(Done::Backtest(key, result)) => {
+                        let _ = updates.send(Update::Backtest(key, result.map(Arc::from)));
+                        continue;
+                    }
+                    Ok(Done::Backfill(result)) => {
+                        merge_backfill(result, &mut known, &opts, &updates);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!("engine task failed: {e}");
+                        continue;
+                    }
+                }
+            }
+        }
+
+        match cluster.snapshot().await {
+            Ok(snap) => {
+                let snap = Arc::new(snap);
+                let mut closed = Vec::new();
+                for d in &snap.deployments {
+                    let k = known
+                        .entry(d.key.clone())
+                        .or_insert_with(|| new_known(History::with_capacity(HISTORY_MINUTES)));
+                    if let Some(s) = k.history.observe(
+                        snap.time,
+                        d.cpu_pct,
+                        d.mem_pct,
+                        d.desired_replicas,
+                        d.ready_replicas,
+                    ) {
+                        closed.push((d.key.clone(), s));
+                    }
+                }
+                // Deployments deleted from the cluster leave the engine too.
+                known.retain(|key, _| snap.deployments.iter().any(|d| &d.key == key));
+                if !closed.is_empty() {
+                    opts.history.record(&closed);
+                    let _ = updates.send(Update::Samples(closed));
+                }
+                // The writer reports the previous poll's writes (it runs on its own thread).
+                let notice = opts.history.store_notice();
+                if notice != store_notice {
+                    store_notice = notice;
+                    let _ = updates.send(Update::Notice("store", store_notice.clone()));
+                }
+                if !prometheus_asked && opts.history.prometheus.is_some() {
+                    prometheus_asked = true;
+                    let history = opts.history.clone();
+                    let snap = snap.clone();
+                    work.spawn(async move { Done::Backfill(history.prometheus(&snap).await) });
+                }
+                let _ = updates.send(Update::Snapshot(snap.clone()));
+                // Which data is missing or stale, said once per change.
+                let status = cluster.status().summary();
+                if status != cluster_notice {
+                    cluster_notice = status.clone();
+                    let _ = updates.send(Update::Notice("cluster", status));
+                }
+                if force {
+                    for k in known.values_mut() {
+                        k.forecast_at = None;
+                        k.recommended_at = None;
+                    }
+                    force = false;
+                }
+                set_rooms(&mut known, &snap, &advisor);
+                for d in &snap.deployments {
+                    if let Some(k) = known.get_mut(&d.key) {
+                        schedule(
+                            &mut work,
+                            &mut in_flight,
+                            &mut due,
+                            &snap,
+                            &d.key,
+                            k,
+                            &advisor,
+                            &opts,
+                            false,
+                        );
+                    }
+                }
+                flush_at = None;
+                start_recommendations(&mut work, &advisor, std::mem::take(&mut due));
+                snapshot = Some(snap);
+            }
+            Err(e) => {
+                tracing::warn!("snapshot failed: {e}");
+                let _ = updates.send(Update::ClusterError(e.to_string()));
+            }
+        }
+    }
+}
