@@ -207,14 +207,19 @@ impl LlmAdvisor {
                 let named: Vec<Named> = batch.seats.iter().map(|(_, p)| p.named.clone()).collect();
                 match batch_parse::split(&reply.content, &named) {
                     Err(reason) => vec![Err(reason); items],
-                    Ok(found) => found
-                        .into_iter()
-                        .zip(&batch.seats)
-                        .map(|(item, (i, _))| {
-                            let p = parse::parse(&item?, &asks[*i])?;
-                            Ok((p, reply.model.clone(), requested.clone(), notices.clone()))
-                        })
-                        .collect(),
+                    Ok(found) => {
+                        if found.iter().any(Result::is_err) {
+                            self.shrink_batches(&plan, "reply left deployments out");
+                        }
+                        found
+                            .into_iter()
+                            .zip(&batch.seats)
+                            .map(|(item, (i, _))| {
+                                let p = parse::parse(&item?, &asks[*i])?;
+                                Ok((p, reply.model.clone(), requested.clone(), notices.clone()))
+                            })
+                            .collect()
+                    }
                 }
             }
         };
@@ -264,20 +269,35 @@ impl LlmAdvisor {
                 namespace: String::new(),
                 name: String::new(),
             },
+            seats: batch
+                .seats
+                .iter()
+                .map(|(_, p)| (p.named.namespace.clone(), p.named.name.clone()))
+                .collect(),
         }
     }
 
-    /// A batch that timed out: later batches carry at most half as many deployments (a slow
-    /// local server answers a smaller one within the timeout; one stays one).
-    pub(super) fn shrink_batches(&self, plan: &Plan) {
+    /// A batch that timed out, or whose reply left deployments out: later batches carry at
+    /// most half as many deployments (a slow local server answers a smaller one within the
+    /// timeout, a small model keeps track of fewer; one stays one).
+    pub(super) fn shrink_batches(&self, plan: &Plan, why: &str) {
         if let Shape::Batch { items, .. } = plan.shape {
             let mut st = self.lock();
             let smaller = (items / 2).max(1);
             if smaller < st.sizing.max_batch {
-                tracing::warn!(items, now = smaller, "LLM batch timed out: smaller batches");
+                tracing::warn!(items, now = smaller, "LLM batch {why}: smaller batches");
                 st.sizing.max_batch = smaller;
             }
         }
+    }
+
+    /// How long the request took for the deployments it carried (`timed_out`: at least that).
+    pub(super) fn learn_speed(&self, plan: &Plan, seconds: f64, timed_out: bool) {
+        let items = match plan.shape {
+            Shape::Single => 1,
+            Shape::Batch { items, .. } => items,
+        };
+        self.lock().sizing.learn_latency(items, seconds, timed_out);
     }
 
     /// What the server's rate-limit headers say: its tokens per minute (unless configured) and

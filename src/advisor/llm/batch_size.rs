@@ -27,6 +27,10 @@ pub const FIRST_SECTION_CHARS: f64 = 1800.0;
 const LEARN_RATE: f64 = 0.3;
 /// Kept free of the context for what the estimate misses (chat template tokens, a long name).
 const CONTEXT_MARGIN: f64 = 0.9;
+/// Of the request's timeout, the share a batch is sized to take at the speed seen so far: a
+/// slow local server (seconds per item) gets batches it answers well within the timeout, a
+/// hosted one (a fraction of a second) is not limited by it.
+const TIMEOUT_SHARE: f64 = 0.5;
 
 /// What the sizing knows: the configured limits and what replies taught.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +45,11 @@ pub struct Sizing {
     pub tokens_per_char: f64,
     /// Completion tokens per reply item, learned from `usage.completion_tokens`.
     pub completion_per_item: f64,
+    /// `llm.timeout_seconds`: how long one request may take.
+    pub timeout_seconds: f64,
+    /// Seconds a request took per deployment it carried, learned from replies (and from
+    /// timeouts, as a lower bound); None until the first.
+    pub seconds_per_item: Option<f64>,
 }
 
 impl Sizing {
@@ -51,7 +60,15 @@ impl Sizing {
             tokens_per_minute,
             tokens_per_char: FIRST_TOKENS_PER_CHAR,
             completion_per_item: FIRST_COMPLETION_PER_ITEM,
+            timeout_seconds: f64::INFINITY,
+            seconds_per_item: None,
         }
+    }
+
+    /// With `llm.timeout_seconds`: batches are then also sized to the server's speed.
+    pub fn with_timeout(mut self, seconds: u64) -> Self {
+        self.timeout_seconds = (seconds as f64).max(1.0);
+        self
     }
 
     /// Tokens a text of `chars` characters costs as prompt.
@@ -75,8 +92,25 @@ impl Sizing {
         }
         let fixed = self.prompt_tokens(fixed_chars) as f64;
         let per = self.prompt_tokens(section_chars) as f64 + self.completion_per_item;
-        let fits = ((cap - fixed) / per.max(1.0)).floor();
+        let mut fits = ((cap - fixed) / per.max(1.0)).floor();
+        if let Some(seconds) = self.seconds_per_item {
+            fits = fits.min((self.timeout_seconds * TIMEOUT_SHARE / seconds.max(1e-3)).floor());
+        }
         (fits.max(1.0) as usize).min(self.max_batch)
+    }
+
+    /// Learn the server's speed: a request carrying `items` deployments took `seconds` (or
+    /// timed out after them: the speed is at most that, so the figure only grows).
+    pub fn learn_latency(&mut self, items: usize, seconds: f64, timed_out: bool) {
+        if items == 0 || !seconds.is_finite() || seconds < 0.0 {
+            return;
+        }
+        let seen = seconds / items as f64;
+        self.seconds_per_item = Some(match self.seconds_per_item {
+            None => seen,
+            Some(known) if timed_out => known.max(seen),
+            Some(known) => known + LEARN_RATE * (seen - known),
+        });
     }
 
     /// The reply's `max_tokens` for a batch of `items` whose prompt is `prompt_tokens`: each
@@ -261,5 +295,37 @@ mod tests {
         assert_eq!(w.available(t + 81, None), None);
         // No limit known: everything fits.
         assert_eq!(TokenWindow::default().reserve(t, None, 1_000_000), Ok(()));
+    }
+
+    #[test]
+    fn a_slow_server_gets_batches_it_answers_within_the_timeout() {
+        // Context and minute allow 13 of these; no speed known yet: the context decides.
+        let mut s = Sizing::new(8192, 16, None).with_timeout(150);
+        assert_eq!(s.batch_size(1200, 600), 13);
+        // Two deployments in 120 s: 60 s each, so half the timeout holds one.
+        s.learn_latency(2, 120.0, false);
+        assert_eq!(s.batch_size(1200, 600), 1);
+        // Faster replies widen it again, gradually.
+        for _ in 0..20 {
+            s.learn_latency(1, 10.0, false);
+        }
+        assert_eq!(s.batch_size(1200, 600), 7);
+        // A timeout only ever says slower.
+        s.learn_latency(4, 150.0, true);
+        assert_eq!(s.seconds_per_item, Some(37.5));
+        assert_eq!(s.batch_size(1200, 600), 2);
+        s.learn_latency(8, 150.0, true);
+        assert_eq!(s.seconds_per_item, Some(37.5));
+    }
+
+    #[test]
+    fn a_fast_server_is_not_limited_by_its_speed() {
+        let mut s = Sizing::new(131_072, 16, Some(8000)).with_timeout(30);
+        s.learn_latency(13, 3.25, false);
+        assert_eq!(s.batch_size(1200, 600), 13);
+        // Garbage in changes nothing.
+        s.learn_latency(0, 5.0, false);
+        s.learn_latency(3, f64::NAN, false);
+        assert_eq!(s.seconds_per_item, Some(0.25));
     }
 }

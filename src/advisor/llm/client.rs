@@ -192,19 +192,21 @@ impl ChatClient {
         &self.endpoint
     }
 
-    /// One request. Always returns the rate-limit headers seen, even with an error.
+    /// One request (`seats`: a batch's deployments as the prompt names them, namespace and
+    /// name). Always returns the rate-limit headers seen, even with an error.
     pub async fn complete(
         &self,
         model: &str,
         system: &str,
         user: &str,
         shape: Shape,
+        seats: &[(String, String)],
     ) -> (Result<Reply, CallError>, RateLimits) {
         let structured = StructuredOutput::choose(&self.structured_output, model);
         let (response_format, max_tokens) = match shape {
             Shape::Single => (structured.response_format(), self.max_tokens),
-            Shape::Batch { items, max_tokens } => {
-                (structured.batch_response_format(items), max_tokens)
+            Shape::Batch { max_tokens, .. } => {
+                (structured.batch_response_format(seats), max_tokens)
             }
         };
         let request = ChatRequest {

@@ -176,6 +176,8 @@ struct Plan {
     reserved_tokens: u64,
     /// The deployment as the prompt names it (placeholders when anonymized).
     named: batch_parse::Named,
+    /// A batch's deployments as the prompt names them (namespace, name); empty for one.
+    seats: Vec<(String, String)>,
 }
 
 /// A decision parsed from a reply, the model that answered, the model requested (the cache's
@@ -295,7 +297,8 @@ impl LlmAdvisor {
             backoff_until: None,
             cluster_now: 0,
             failing: None,
-            sizing: Sizing::new(llm.context_tokens, llm.max_batch, llm.tokens_per_minute),
+            sizing: Sizing::new(llm.context_tokens, llm.max_batch, llm.tokens_per_minute)
+                .with_timeout(llm.timeout_seconds),
             tokens: TokenWindow::default(),
             section_chars: batch_size::FIRST_SECTION_CHARS,
         };
@@ -547,6 +550,7 @@ impl LlmAdvisor {
                 namespace: names.namespace,
                 name: names.deployment,
             },
+            seats: vec![],
         })
     }
 

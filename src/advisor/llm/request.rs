@@ -49,21 +49,31 @@ impl LlmAdvisor {
         let mut model = plan.model.clone();
         let mut waited: Option<u64> = None;
         loop {
+            let started = Instant::now();
             let (result, limits) = self
                 .client
-                .complete(&model, &self.prompts.system, &plan.user_prompt, plan.shape)
+                .complete(
+                    &model,
+                    &self.prompts.system,
+                    &plan.user_prompt,
+                    plan.shape,
+                    &plan.seats,
+                )
                 .await;
             self.note_limits(&limits);
+            let took = started.elapsed().as_secs_f64();
             let err = match result {
                 Ok(reply) => {
                     self.lock().failing = None;
                     self.learn(plan, &reply);
+                    self.learn_speed(plan, took, false);
                     return Ok((reply, model, std::mem::take(notes)));
                 }
                 Err(e) => e,
             };
             if matches!(err, CallError::Timeout { .. }) {
-                self.shrink_batches(plan);
+                self.learn_speed(plan, took, true);
+                self.shrink_batches(plan, "timed out");
             }
             self.note_failure(&err);
             match err {

@@ -77,6 +77,7 @@ pub enum Shaped {
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchSchema {
     pub item: DecisionSchema,
+    /// Items the reply must carry: one per deployment of the batch.
     pub max_items: usize,
 }
 
@@ -91,7 +92,9 @@ impl Serialize for BatchSchema {
                 let mut m = s.serialize_map(Some(4))?;
                 m.serialize_entry("type", "array")?;
                 m.serialize_entry("items", &self.0.item)?;
-                m.serialize_entry("minItems", &1)?;
+                // One item per deployment: a small model that stops early or repeats one
+                // is held to the batch by the grammar.
+                m.serialize_entry("minItems", &self.0.max_items)?;
                 m.serialize_entry("maxItems", &self.0.max_items)?;
                 m.end()
             }
@@ -173,15 +176,16 @@ impl StructuredOutput {
         }
     }
 
-    /// The `response_format` for a batch of `items` deployments.
-    pub fn batch_response_format(self, items: usize) -> Option<ResponseFormat> {
+    /// The `response_format` for a batch: one item for each of `seats` (namespace, name as
+    /// the prompt gives them).
+    pub fn batch_response_format(self, seats: &[(String, String)]) -> Option<ResponseFormat> {
         match self {
             Self::JsonSchema => Some(ResponseFormat::Schema {
                 kind: "json_schema",
                 json_schema: NamedSchema {
                     name: "scaling_decisions",
                     strict: true,
-                    schema: Shaped::Batch(batch_schema(items)),
+                    schema: Shaped::Batch(batch_schema(seats)),
                 },
             }),
             other => other.response_format(),
@@ -227,17 +231,31 @@ pub fn ordered_decision_schema() -> DecisionSchema {
     DecisionSchema { properties }
 }
 
-/// A batch item: the deployment's namespace and name first (as the prompt gives them), then
-/// the decision in contract order.
-pub fn batch_schema(max_items: usize) -> BatchSchema {
+/// A batch item: the deployment's namespace and name first, each one of those the prompt gives
+/// (`seats`, as namespace and name: placeholders when anonymized), then the decision in
+/// contract order. Naming them in the schema keeps a grammar-constrained model from inventing
+/// or misspelling a name, which would leave that deployment without an answer.
+pub fn batch_schema(seats: &[(String, String)]) -> BatchSchema {
+    let mut namespaces: Vec<&str> = seats.iter().map(|(ns, _)| ns.as_str()).collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let mut names: Vec<&str> = seats.iter().map(|(_, n)| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let one_of = |values: &[&str]| {
+        if values.is_empty() {
+            json!({"type": "string"})
+        } else {
+            json!({"type": "string", "enum": values})
+        }
+    };
     let mut item = ordered_decision_schema();
+    item.properties.insert(0, ("name".into(), one_of(&names)));
     item.properties
-        .insert(0, ("name".into(), json!({"type": "string"})));
-    item.properties
-        .insert(0, ("namespace".into(), json!({"type": "string"})));
+        .insert(0, ("namespace".into(), one_of(&namespaces)));
     BatchSchema {
         item,
-        max_items: max_items.max(1),
+        max_items: seats.len().max(1),
     }
 }
 
@@ -359,12 +377,19 @@ mod tests {
         assert_eq!(sent, derived, "same fields, types and enums as Decision");
     }
 
+    fn seats(n: usize) -> Vec<(String, String)> {
+        (0..n)
+            .map(|i| (format!("ns-{}", i % 2), format!("deploy-{i}")))
+            .collect()
+    }
+
     /// The batch schema as sent: one array of items, each namespace and name then the
-    /// decision in contract order, at most as many items as deployments asked about.
+    /// decision in contract order, exactly as many items as deployments asked about, each
+    /// named as the prompt names one of them.
     #[test]
-    fn batch_schema_keeps_the_contract_order_and_bounds_the_items() {
+    fn batch_schema_keeps_the_contract_order_and_names_the_items() {
         let f = StructuredOutput::JsonSchema
-            .batch_response_format(7)
+            .batch_response_format(&seats(7))
             .expect("a schema");
         let text = serde_json::to_string(&f).expect("serializes");
         let mut order = vec!["namespace", "name"];
@@ -381,17 +406,30 @@ mod tests {
         assert_eq!(schema["additionalProperties"], false);
         let items = &schema["properties"]["recommendations"];
         assert_eq!(
-            (items["type"].clone(), items["maxItems"].clone()),
-            (json!("array"), json!(7))
+            (
+                items["type"].clone(),
+                items["minItems"].clone(),
+                items["maxItems"].clone()
+            ),
+            (json!("array"), json!(7), json!(7))
         );
         let item = &items["items"];
         assert_eq!(item["required"].as_array().map(Vec::len), Some(11));
         assert_eq!(item["required"][0], "namespace");
+        assert_eq!(
+            item["properties"]["namespace"]["enum"],
+            json!(["ns-0", "ns-1"])
+        );
+        let names = item["properties"]["name"]["enum"]
+            .as_array()
+            .expect("names");
+        assert_eq!(names.len(), 7);
+        assert!(names.contains(&json!("deploy-6")), "{names:?}");
         assert_eq!(item["properties"]["factors_considered"]["maxItems"], 5);
         assert_eq!(item["additionalProperties"], false);
         // json_object stays json_object.
         assert_eq!(
-            serde_json::to_value(StructuredOutput::JsonObject.batch_response_format(7))
+            serde_json::to_value(StructuredOutput::JsonObject.batch_response_format(&seats(7)))
                 .expect("serializes"),
             json!({"type": "json_object"})
         );
