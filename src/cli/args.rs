@@ -24,6 +24,10 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Commands>,
+
+    /// Open the TUI on the fleet screen: every kubeconfig context, one row each (`:fleet`).
+    #[arg(long)]
+    pub all_contexts: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +67,12 @@ pub enum Commands {
     ///
     /// E.g. `ai4k8s completions bash > ~/.local/share/bash-completion/completions/ai4k8s`.
     Completions { shell: Shell },
+    /// Probe every kubeconfig context and print one row each: reachability (or why not),
+    /// deployments, at max, pending recommendations (rules only), savings, LLM state.
+    Fleet {
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]
