@@ -195,6 +195,21 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_fleet_faces_parse() {
+        let c = Cli::try_parse_from(["ai4k8s", "--all-contexts", "--kubeconfig", "k"])
+            .expect("tui on the fleet screen");
+        assert!(c.all_contexts && c.command.is_none());
+        let c = Cli::try_parse_from(["ai4k8s", "fleet", "-o", "json"]).expect("fleet");
+        assert!(!c.all_contexts);
+        assert!(matches!(
+            c.command,
+            Some(Commands::Fleet {
+                output: Output::Json
+            })
+        ));
+    }
+
     impl Cli {
         fn command_is_valid() {
             use clap::CommandFactory;

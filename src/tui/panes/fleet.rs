@@ -89,7 +89,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, screen: &FleetScreen) {
     frame.render_widget(Paragraph::new(footer(app, theme)), footer_area);
 }
 
-fn row<'a>(r: &'a ContextRow, s: Option<&Summary>, current: bool, theme: &Theme) -> Row<'a> {
+fn row(r: &ContextRow, s: Option<&Summary>, current: bool, theme: &Theme) -> Row<'static> {
     let name = if current {
         format!("● {}", r.context)
     } else {
@@ -173,7 +173,7 @@ fn detail(r: &ContextRow, current: bool, live: &Summary, theme: &Theme) -> Vec<L
 }
 
 /// The answer to the last key, else the keys of the fleet screen.
-fn footer<'a>(app: &'a App, theme: &Theme) -> Line<'a> {
+fn footer(app: &App, theme: &Theme) -> Line<'static> {
     if let Some((msg, sev)) = &app.message {
         let style = match sev {
             Severity::Info => theme.good(),
