@@ -495,3 +495,28 @@ fn the_fleet_pane_at_80x24_and_160x48() {
     }
     insta::assert_snapshot!("fleet_80x24", small);
 }
+
+/// `--all-contexts` starts on the fleet screen; Esc goes to the open context's deployments.
+#[test]
+fn all_contexts_opens_on_the_fleet_screen() {
+    let f = fleet(&[], |_| Vec::new());
+    let cmd = format!(
+        "env -u GROQ_API_KEY -u AI4K8S_CONFIG {} --all-contexts --kubeconfig {} --config {} --data-dir {}; sleep 60",
+        common::BIN,
+        f.kubeconfig.display(),
+        f.config.display(),
+        f.dir.path().join("app-data").display()
+    );
+    let t = Tmux::start("all-contexts", &cmd, 80, 24);
+    let s = t.wait_for("the fleet at start", Duration::from_secs(60), |s| {
+        row_of(s, "beta").is_some_and(|r| r[1] == "ok")
+            && row_of(s, "refused").is_some_and(|r| r[1] == "refused")
+    });
+    assert!(s.contains("Fleet · 4 contexts"), "{s}");
+    assert_eq!(row_of(&s, "beta").unwrap()[2], "6", "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("alpha's deployments", Duration::from_secs(60), |s| {
+        s.contains("Deployments [all] 14/14")
+    });
+    t.keys(&["q"]);
+}
