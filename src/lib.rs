@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod engine;
+pub mod fleet;
 pub mod forecast;
 pub mod k8s;
 pub mod metrics;

@@ -30,6 +30,7 @@ const FLOORS: &[(&str, u32)] = &[
     ("backtest", 7),
     ("pipeline", 8),
     ("engine", 9),
+    ("fleet", 9),
     ("tui", 10),
     ("autopilot", 10),
     ("cli", 11),

@@ -24,6 +24,10 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Commands>,
+
+    /// Open the TUI on the fleet screen: every kubeconfig context, one row each (`:fleet`).
+    #[arg(long)]
+    pub all_contexts: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +67,12 @@ pub enum Commands {
     ///
     /// E.g. `ai4k8s completions bash > ~/.local/share/bash-completion/completions/ai4k8s`.
     Completions { shell: Shell },
+    /// Probe every kubeconfig context and print one row each: reachability (or why not),
+    /// deployments, at max, pending recommendations (rules only), savings, LLM state.
+    Fleet {
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +193,21 @@ mod tests {
                 .contains("unknown status \"418\": one of 403, 404, 409, 500, drop"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_fleet_faces_parse() {
+        let c = Cli::try_parse_from(["ai4k8s", "--all-contexts", "--kubeconfig", "k"])
+            .expect("tui on the fleet screen");
+        assert!(c.all_contexts && c.command.is_none());
+        let c = Cli::try_parse_from(["ai4k8s", "fleet", "-o", "json"]).expect("fleet");
+        assert!(!c.all_contexts);
+        assert!(matches!(
+            c.command,
+            Some(Commands::Fleet {
+                output: Output::Json
+            })
+        ));
     }
 
     impl Cli {

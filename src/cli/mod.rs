@@ -6,13 +6,14 @@
 //! - the wiring: `setup` (config, data dir, log file), `connect` (the demo or a kube context),
 //!   `wiring` (advisor, history backend, engine clock);
 //! - the faces: `tui` (no subcommand), `recommend`, `forecast`, `autopilot`, `backtest`,
-//!   `sim_serve`, `completions`; `text` renders recommendations as text.
+//!   `sim_serve`, `completions`, `fleet`; `text` renders recommendations as text.
 
 pub mod args;
 pub mod autopilot;
 pub mod backtest;
 pub mod completions;
 pub mod connect;
+pub mod fleet;
 pub mod forecast;
 pub mod global;
 pub mod output;
@@ -30,7 +31,11 @@ pub use output::Failure;
 
 /// Runs the face the command line names. Errors other than bad input are logged in full.
 pub fn run(cli: Cli) -> Result<(), Failure> {
-    let Cli { global, command } = cli;
+    let Cli {
+        global,
+        command,
+        all_contexts,
+    } = cli;
     // Needs no config and writes no log: it works before anything is set up.
     if let Some(Commands::Completions { shell }) = command {
         return completions::print(shell, Cli::command());
@@ -46,7 +51,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         .enable_all()
         .build()?;
     runtime
-        .block_on(dispatch(command, &setup))
+        .block_on(dispatch(command, &setup, all_contexts))
         .inspect_err(|f| {
             if let Failure::Error(e) = f {
                 tracing::error!("{e:#}");
@@ -54,9 +59,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         })
 }
 
-async fn dispatch(command: Option<Commands>, setup: &setup::Setup) -> Result<(), Failure> {
+async fn dispatch(
+    command: Option<Commands>,
+    setup: &setup::Setup,
+    all_contexts: bool,
+) -> Result<(), Failure> {
     match command {
-        None => tui::run(setup).await,
+        None => tui::run(setup, all_contexts).await,
         Some(Commands::Recommend {
             deployment,
             all: _,
@@ -72,5 +81,6 @@ async fn dispatch(command: Option<Commands>, setup: &setup::Setup) -> Result<(),
         Some(Commands::Sim { command }) => sim_serve::run(setup, command).await,
         // `run` answers it before the setup; the same answer here.
         Some(Commands::Completions { shell }) => completions::print(shell, Cli::command()),
+        Some(Commands::Fleet { output }) => fleet::run(setup, output).await,
     }
 }

@@ -10,25 +10,31 @@ use futures::future::BoxFuture;
 use super::connect::connect;
 use super::output::Failure;
 use super::setup::Setup;
-use super::wiring::{build_advisor, engine_options, flush_history, history_backend};
+use super::wiring::{build_advisor, engine_options, fleet_probe, flush_history, history_backend};
 use crate::actions::{Actions, Journal};
 use crate::cluster::Cluster;
 use crate::cluster::kube::{self, KubeCluster, KubeOptions};
 use crate::engine;
+use crate::fleet::Probe;
+use crate::fleet::kube_probe::KubeProbe;
 use crate::metrics::HistoryBackend;
 use crate::tui::app::{App, SessionInfo};
 use crate::tui::session::{Connector, Session};
 
-/// Runs the TUI until the user quits; every history is flushed at exit.
-pub async fn run(setup: &Setup) -> Result<(), Failure> {
+/// Runs the TUI until the user quits; every history is flushed at exit. `all_contexts`
+/// (`--all-contexts`) opens on the fleet screen.
+pub async fn run(setup: &Setup, all_contexts: bool) -> Result<(), Failure> {
     let cfg = &setup.cfg;
     // A bad [keys] binding is bad input, told before anything connects.
     let keymap = crate::tui::keys_config::keymap(&cfg.keys)
         .map_err(|e| Failure::bad_input(format!("config: {e}")))?;
     let cluster = connect(setup, true).await?;
+    let probe =
+        (!setup.flags.demo).then(|| Arc::new(fleet_probe(setup, crate::fleet::PROBE_TIMEOUT)));
     let sessions = TuiSessions {
         setup: setup.clone(),
         histories: Arc::default(),
+        probe,
     };
     let session = sessions
         .start(cluster)
@@ -36,6 +42,10 @@ pub async fn run(setup: &Setup) -> Result<(), Failure> {
     let mut app = App::new(session.info.clone());
     app.chart_history_hours = cfg.ui.chart_history_hours;
     app.keymap = keymap;
+    if all_contexts {
+        app.contexts = sessions.contexts();
+        app.open_fleet();
+    }
     let connector: Option<Arc<dyn Connector>> =
         (!setup.flags.demo).then(|| Arc::new(sessions.clone()) as Arc<dyn Connector>);
     let result = crate::tui::run_terminal(
@@ -54,6 +64,8 @@ pub async fn run(setup: &Setup) -> Result<(), Failure> {
 struct TuiSessions {
     setup: Setup,
     histories: Arc<Mutex<Vec<HistoryBackend>>>,
+    /// Probes the contexts the fleet screen lists (None on the demo: one cluster).
+    probe: Option<Arc<KubeProbe>>,
 }
 
 impl TuiSessions {
@@ -123,5 +135,9 @@ impl Connector for TuiSessions {
             tracing::info!("switched to context {context}");
             this.start(Arc::new(cluster))
         })
+    }
+
+    fn prober(&self) -> Option<Arc<dyn Probe>> {
+        self.probe.clone().map(|p| p as Arc<dyn Probe>)
     }
 }

@@ -10,6 +10,7 @@ use crate::advisor::llm::{LlmAdvisor, LlmSetupError, no_llm_reason};
 use crate::advisor::scheduled::Schedule;
 use crate::cluster::Cluster;
 use crate::engine::EngineOptions;
+use crate::fleet::kube_probe::KubeProbe;
 use crate::metrics::prometheus::{PrometheusOptions, PrometheusSource};
 use crate::metrics::{HistoryBackend, store};
 
@@ -112,5 +113,22 @@ pub fn engine_options(setup: &Setup, history: HistoryBackend) -> EngineOptions {
         recommend_every: setup.cfg.advisor.refresh_seconds as i64,
         history,
         ..EngineOptions::default()
+    }
+}
+
+/// The fleet's probe of a kube context (`:fleet`, `ai4k8s fleet`): the flags' kubeconfig and
+/// namespace, each deployment decided by the policy alone (rules and schedules, never an LLM
+/// call), and the configured LLM's status line for its state.
+pub fn fleet_probe(setup: &Setup, timeout: Duration) -> KubeProbe {
+    let cfg = &setup.cfg;
+    let schedule = Schedule::compile(&cfg.schedules).unwrap_or_default();
+    let rules = Advisor::rules_only(cfg.advisor.clone(), "fleet summary").with_schedule(schedule);
+    let llm = build_advisor(setup);
+    KubeProbe {
+        kubeconfig: setup.flags.kubeconfig.clone(),
+        namespace: setup.flags.namespace.clone(),
+        timeout,
+        rules,
+        llm_status: Arc::new(move || llm.llm_status()),
     }
 }

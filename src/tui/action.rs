@@ -203,3 +203,26 @@ named!(PromptAction {
     Cancel => "cancel",
     DeleteChar => "delete_char",
 });
+
+/// The fleet screen (`:fleet`): one row per kube context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FleetAction {
+    /// Enter: switch to the selected context (`:ctx`'s path).
+    Open,
+    /// Back to the deployments of the open context.
+    Back,
+    Down,
+    Up,
+    /// Probe every context again now.
+    Refresh,
+    Help,
+}
+
+named!(FleetAction {
+    Open => "open",
+    Back => "back",
+    Down => "down",
+    Up => "up",
+    Refresh => "refresh",
+    Help => "help",
+});

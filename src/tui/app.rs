@@ -140,6 +140,8 @@ pub struct App {
     pub sort: Sort,
     /// Pending change, at max or no metrics (`:filter`); None shows every row.
     pub quick_filter: Option<QuickFilter>,
+    /// The fleet screen (`:fleet`): every kube context on one screen, over the panes.
+    pub fleet: Option<super::fleet_screen::FleetScreen>,
 }
 
 impl App {
@@ -172,6 +174,7 @@ impl App {
             switch_context: None,
             sort: Sort::default(),
             quick_filter: None,
+            fleet: None,
         }
     }
 

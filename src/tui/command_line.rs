@@ -1,5 +1,5 @@
-//! The command line (`:`): `:ns [NAME]`, `:ctx [NAME]`, `:filter pending|atmax|nometrics|off`,
-//! `:q`.
+//! The command line (`:`): `:ns [NAME]`, `:ctx [NAME]`, `:fleet`, `:filter
+//! pending|atmax|nometrics|off`, `:q`.
 
 use super::app::{App, Severity};
 use super::popups::{Picker, Popup};
@@ -83,11 +83,12 @@ impl App {
                 }
             }
             (Some("filter" | "f"), arg) => self.quick_filter_command(arg),
+            (Some("fleet"), None) => self.open_fleet(),
             (None, _) => {}
             _ => {
                 self.message = Some((
                     format!(
-                        "unknown command {cmd:?} (try :ns NAME, :ctx NAME, :filter pending|atmax|nometrics|off, :q)"
+                        "unknown command {cmd:?} (try :ns NAME, :ctx NAME, :fleet, :filter pending|atmax|nometrics|off, :q)"
                     ),
                     Severity::Error,
                 ));

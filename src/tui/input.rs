@@ -18,6 +18,13 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         return None;
     }
     let Some(popup) = app.popup.as_mut() else {
+        if app.fleet.is_some() {
+            // The fleet screen has the keyboard until Esc or Enter.
+            if let Some(action) = app.keymap.fleet.action_for(&key) {
+                app.fleet_key(action);
+            }
+            return None;
+        }
         let action = app.keymap.normal.action_for(&key)?;
         return app.apply(action);
     };

@@ -6,7 +6,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{
-    Action, ConfirmAction, EditorAction, Named, OverlayAction, PickerAction, PromptAction,
+    Action, ConfirmAction, EditorAction, FleetAction, Named, OverlayAction, PickerAction,
+    PromptAction,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,10 +143,11 @@ pub enum Context {
     Journal,
     Backtest,
     Detail,
+    Fleet,
 }
 
 impl Context {
-    pub const ALL: [Context; 10] = [
+    pub const ALL: [Context; 11] = [
         Context::Normal,
         Context::Filter,
         Context::Command,
@@ -156,6 +158,7 @@ impl Context {
         Context::Journal,
         Context::Backtest,
         Context::Detail,
+        Context::Fleet,
     ];
 
     /// The section name in the config file: `[keys.NAME]`.
@@ -171,6 +174,7 @@ impl Context {
             Context::Journal => "journal",
             Context::Backtest => "backtest",
             Context::Detail => "detail",
+            Context::Fleet => "fleet",
         }
     }
 
@@ -194,6 +198,7 @@ pub struct Keymap {
     pub journal: Table<OverlayAction>,
     pub backtest: Table<OverlayAction>,
     pub detail: Table<OverlayAction>,
+    pub fleet: Table<FleetAction>,
 }
 
 impl Keymap {
@@ -217,6 +222,7 @@ impl Keymap {
             Context::Journal => self.journal.hints(),
             Context::Backtest => self.backtest.hints(),
             Context::Detail => self.detail.hints(),
+            Context::Fleet => self.fleet.hints(),
         }
     }
 }
@@ -263,7 +269,7 @@ impl Default for Keymap {
                 bind(
                     &[key(':')],
                     Action::StartCommand,
-                    ":ns :ctx :filter :q",
+                    ":ns :ctx :fleet :filter :q",
                     Some("cmd"),
                 ),
                 bind(
@@ -430,6 +436,29 @@ impl Default for Keymap {
                 "close",
                 Some("close"),
             )]),
+            fleet: Table::new(vec![
+                bind(
+                    &[code(Enter)],
+                    FleetAction::Open,
+                    "open the context",
+                    Some("open"),
+                ),
+                bind(
+                    &[code(Esc), key('q')],
+                    FleetAction::Back,
+                    "back to the deployments",
+                    Some("back"),
+                ),
+                bind(&[key('j'), code(Down)], FleetAction::Down, "down", None),
+                bind(&[key('k'), code(Up)], FleetAction::Up, "up", None),
+                bind(
+                    &[key('r'), ctrl('r')],
+                    FleetAction::Refresh,
+                    "probe every context again",
+                    Some("refresh"),
+                ),
+                bind(&[key('?')], FleetAction::Help, "help", Some("help")),
+            ]),
         }
     }
 }
@@ -568,6 +597,7 @@ mod tests {
         assert_no_key_twice(&k.journal);
         assert_no_key_twice(&k.backtest);
         assert_no_key_twice(&k.detail);
+        assert_no_key_twice(&k.fleet);
     }
 
     #[test]
@@ -584,6 +614,7 @@ mod tests {
         all(&k.confirm);
         all(&k.editor);
         all(&k.help);
+        all(&k.fleet);
     }
 
     #[test]

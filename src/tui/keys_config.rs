@@ -65,6 +65,7 @@ pub fn keymap(config: &BTreeMap<String, BTreeMap<String, KeyNames>>) -> Result<K
             Context::Journal => rebind(&mut keys.journal, context, bindings)?,
             Context::Backtest => rebind(&mut keys.backtest, context, bindings)?,
             Context::Detail => rebind(&mut keys.detail, context, bindings)?,
+            Context::Fleet => rebind(&mut keys.fleet, context, bindings)?,
         }
     }
     Ok(keys)
@@ -369,7 +370,9 @@ mod tests {
     /// The example config names every context and action, and its commented bindings work.
     #[test]
     fn the_example_config_documents_the_keys() {
-        use crate::tui::action::{EditorAction, OverlayAction, PickerAction, PromptAction};
+        use crate::tui::action::{
+            EditorAction, FleetAction, OverlayAction, PickerAction, PromptAction,
+        };
         let text = include_str!("../../config.example.toml");
         let documented: Vec<&str> = text
             .lines()
@@ -388,6 +391,7 @@ mod tests {
             .chain(names::<PickerAction>())
             .chain(names::<ConfirmAction>())
             .chain(names::<EditorAction>())
+            .chain(names::<FleetAction>())
         {
             assert!(
                 documented.contains(&name),

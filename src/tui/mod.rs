@@ -4,12 +4,15 @@
 //!
 //! The rooms: `app` (the state), `rows` (the table's sort and quick filters), `input` (where a
 //! key goes), `normal` and `command_line` (what keys do in normal mode and on the `:` line),
+//! `fleet_screen` and `fleet_keys` (the fleet screen's state and keys),
 //! `popups/` (one file per dialog), `panes/` (one file per pane), `ui` (a frame: panes, then the popup), `keymap` and `keys_config` (the key
 //! tables and their `[keys]` rebinding), `theme` and `layout`.
 
 pub mod action;
 pub mod app;
 pub mod command_line;
+pub mod fleet_keys;
+pub mod fleet_screen;
 pub mod input;
 pub mod keymap;
 pub mod keys_config;
@@ -83,6 +86,10 @@ where
     }
     // A `:ctx` connection in progress; the old session runs until it is up.
     let mut switching: Option<JoinHandle<Result<Session, String>>> = None;
+    // The fleet screen's probes: one round at a time, its answers on `fleet_rx`.
+    let prober = connector.as_ref().and_then(|c| c.prober());
+    let (fleet_tx, mut fleet_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut fleet_round: Option<crate::fleet::Round> = None;
     // A zero period panics in tokio; the config refuses it, library callers get 1 ms.
     let mut ticker = tokio::time::interval(tick.max(Duration::from_millis(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -90,6 +97,23 @@ where
     let mut dirty = true;
     let mut engine_alive = true;
     loop {
+        match app.fleet.as_mut() {
+            // Closing the screen stops its probes.
+            None => fleet_round = None,
+            Some(screen) => {
+                if let Some(p) = &prober
+                    && let Some((round, contexts)) = screen.due_round(std::time::Instant::now())
+                {
+                    fleet_round = Some(crate::fleet::Round::start(
+                        p.clone(),
+                        round,
+                        contexts,
+                        fleet_screen::PROBE_TIMEOUT,
+                        fleet_tx.clone(),
+                    ));
+                }
+            }
+        }
         if dirty {
             let size = terminal.size()?;
             ui::prepare(
@@ -161,7 +185,15 @@ where
                 }
                 dirty = true;
             },
+            Some(answer) = fleet_rx.recv() => {
+                if let Some(screen) = app.fleet.as_mut() {
+                    dirty |= screen.on_probed(answer, std::time::Instant::now());
+                }
+            },
             _ = ticker.tick() => {
+                if fleet_round.as_ref().is_some_and(crate::fleet::Round::is_done) {
+                    fleet_round = None;
+                }
                 let age = last_data.elapsed().as_secs();
                 if age != app.data_age_secs {
                     app.on_tick(age);

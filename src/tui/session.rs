@@ -21,4 +21,9 @@ pub trait Connector: Send + Sync {
     fn contexts(&self) -> Vec<String>;
     /// Connect to `context` and start an engine over it; the error is shown to the user.
     fn connect(&self, context: String) -> BoxFuture<'static, Result<Session, String>>;
+    /// How the fleet screen learns about each context without opening it (`:fleet`); None:
+    /// only the open context's row is shown.
+    fn prober(&self) -> Option<std::sync::Arc<dyn crate::fleet::Probe>> {
+        None
+    }
 }

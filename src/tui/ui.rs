@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 
 use super::app::App;
 use super::layout::layout;
-use super::panes::{card, chart, deployments, sparklines, status};
+use super::panes::{card, chart, deployments, fleet, sparklines, status};
 use super::popups::{Help, Picker};
 
 /// Fit state that depends on the screen (the table's scroll offset) before drawing.
@@ -24,6 +24,13 @@ pub fn prepare(app: &mut App, area: Rect) {
 
 /// Draw one frame.
 pub fn render(frame: &mut Frame, app: &App) {
+    if let Some(screen) = &app.fleet {
+        fleet::render(frame, frame.area(), app, screen);
+        if let Some(popup) = &app.popup {
+            popup.render(frame, frame.area(), &app.theme, &app.keymap);
+        }
+        return;
+    }
     let areas = layout(frame.area());
     deployments::render(frame, areas.table, app);
     sparklines::render(frame, areas.sparklines, app);

@@ -35,6 +35,16 @@ impl Tmux {
         assert!(ok.success());
     }
 
+    /// Resize the window (the app gets a resize event, as from a terminal emulator).
+    pub fn resize(&self, w: u16, h: u16) {
+        let ok = Command::new("tmux")
+            .args(["-L", &self.socket, "resize-window", "-t", &self.session])
+            .args(["-x", &w.to_string(), "-y", &h.to_string()])
+            .status()
+            .expect("tmux resize-window");
+        assert!(ok.success());
+    }
+
     pub fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args([

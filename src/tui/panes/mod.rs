@@ -3,5 +3,6 @@
 pub mod card;
 pub mod chart;
 pub mod deployments;
+pub mod fleet;
 pub mod sparklines;
 pub mod status;

@@ -1,5 +1,6 @@
-//! The help overlay, generated from the normal-mode keymap so it always tells the truth. Two
-//! columns when one does not fit the terminal's height (80x24 shows every key).
+//! The help overlay, generated from the normal-mode keymap and the fleet screen's so it always
+//! tells the truth. Two columns when one does not fit the terminal's height (80x24 shows every
+//! key).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,11 +19,18 @@ pub struct Help {
 
 impl Help {
     pub fn new(keys: &Keymap, read_only: bool) -> Self {
-        let rows = keys
+        let mut rows: Vec<(String, &'static str)> = keys
             .normal
             .visible(read_only)
             .map(|b| (keymap::labels(&b.keys).join(" "), b.help))
             .collect();
+        rows.push((":fleet".into(), "every context on one screen:"));
+        rows.extend(
+            keys.fleet
+                .bindings()
+                .iter()
+                .map(|b| (format!(" {}", keymap::labels(&b.keys).join(" ")), b.help)),
+        );
         Self { rows }
     }
 
