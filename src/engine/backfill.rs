@@ -67,7 +67,7 @@ pub(super) fn merge_backfill(
 /// `stale`, and `forecast_again` starts the real one when it lands.
 #[allow(clippy::too_many_arguments, reason = "the engine loop's state, lent")]
 pub(super) fn forecast_backfilled(
-    merged: Vec<DeploymentKey>,
+    mut merged: Vec<DeploymentKey>,
     stale: &mut HashSet<DeploymentKey>,
     work: &mut JoinSet<Done>,
     in_flight: &mut HashSet<(DeploymentKey, bool)>,
@@ -77,6 +77,9 @@ pub(super) fn forecast_backfilled(
     advisor: &Advisor,
     opts: &EngineOptions,
 ) {
+    // In the table's first order (namespace, name): with forecasts queued, the rows a user
+    // sees first are forecast first.
+    merged.sort();
     for key in merged {
         if in_flight.contains(&(key.clone(), false)) {
             stale.insert(key);
