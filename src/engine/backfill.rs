@@ -1,13 +1,16 @@
 //! History handed to the faces at start, and Prometheus' history merged in after the first
-//! snapshot.
+//! snapshot, forecast as soon as it lands.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::messages::{EngineOptions, Update};
-use super::state::Known;
-use crate::model::{DeploymentKey, Sample};
+use super::schedule::schedule;
+use super::state::{Done, Known};
+use crate::advisor::Advisor;
+use crate::model::{AdvisorInputs, ClusterSnapshot, DeploymentKey, Sample};
 
 /// What the faces get of the engine's histories: the newest `backfill_minutes` of each
 /// deployment (of `only` when given).
@@ -23,13 +26,14 @@ pub(super) fn backfill_tails(
         .collect()
 }
 
-/// Merge Prometheus' history (after the first snapshot) and forecast again from it.
+/// Merge Prometheus' history (after the first snapshot); the deployments it reached, whose
+/// forecasts are due again (`forecast_at` cleared).
 pub(super) fn merge_backfill(
     result: Result<crate::metrics::prometheus::Backfill, String>,
     known: &mut HashMap<DeploymentKey, Known>,
     opts: &EngineOptions,
     updates: &mpsc::UnboundedSender<Update>,
-) {
+) -> Vec<DeploymentKey> {
     let backfill = match result {
         Ok(b) => b,
         Err(e) => {
@@ -38,7 +42,7 @@ pub(super) fn merge_backfill(
                 "history",
                 Some(format!("no prometheus backfill: {e}")),
             ));
-            return;
+            return Vec::new();
         }
     };
     tracing::info!("{}", backfill.summary());
@@ -55,4 +59,55 @@ pub(super) fn merge_backfill(
     if !merged.is_empty() {
         let _ = updates.send(Update::Backfill(backfill_tails(known, Some(&merged), opts)));
     }
+    merged
+}
+
+/// Forecast the backfilled deployments now rather than at the next poll (up to 15 s away).
+/// A forecast already in flight was made from the history before the backfill: it is marked
+/// `stale`, and `forecast_again` starts the real one when it lands.
+#[allow(clippy::too_many_arguments, reason = "the engine loop's state, lent")]
+pub(super) fn forecast_backfilled(
+    mut merged: Vec<DeploymentKey>,
+    stale: &mut HashSet<DeploymentKey>,
+    work: &mut JoinSet<Done>,
+    in_flight: &mut HashSet<(DeploymentKey, bool)>,
+    due: &mut Vec<AdvisorInputs>,
+    snap: &ClusterSnapshot,
+    known: &mut HashMap<DeploymentKey, Known>,
+    advisor: &Advisor,
+    opts: &EngineOptions,
+) {
+    // In the table's first order (namespace, name): with forecasts queued, the rows a user
+    // sees first are forecast first.
+    merged.sort();
+    for key in merged {
+        if in_flight.contains(&(key.clone(), false)) {
+            stale.insert(key);
+        } else if let Some(k) = known.get_mut(&key) {
+            schedule(work, in_flight, due, snap, &key, k, advisor, opts, false);
+        }
+    }
+}
+
+/// When a forecast made before the backfill lands: forget when it was made, so that the one
+/// from the backfilled history starts now. True when it did (the landing forecast is then
+/// not worth a recommendation).
+#[allow(clippy::too_many_arguments, reason = "the engine loop's state, lent")]
+pub(super) fn forecast_again(
+    key: &DeploymentKey,
+    stale: &mut HashSet<DeploymentKey>,
+    work: &mut JoinSet<Done>,
+    in_flight: &mut HashSet<(DeploymentKey, bool)>,
+    due: &mut Vec<AdvisorInputs>,
+    snap: &ClusterSnapshot,
+    k: &mut Known,
+    advisor: &Advisor,
+    opts: &EngineOptions,
+) -> bool {
+    if !stale.remove(key) {
+        return false;
+    }
+    k.forecast_at = None;
+    schedule(work, in_flight, due, snap, key, k, advisor, opts, false);
+    true
 }

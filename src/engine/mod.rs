@@ -26,7 +26,7 @@ use crate::model::{AdvisorInputs, ClusterSnapshot, DeploymentKey};
 
 pub use messages::{ActionReport, Command, EngineOptions, Update};
 
-use backfill::{backfill_tails, merge_backfill};
+use backfill::{backfill_tails, forecast_again, forecast_backfilled, merge_backfill};
 use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action, start_backtest};
 use recommend::{gather_deadline, start_recommendations};
 use schedule::{schedule, set_rooms};
@@ -63,6 +63,8 @@ async fn run(
     // those a landing forecast or the user asks for after a short gather.
     let mut due: Vec<AdvisorInputs> = Vec::new();
     let mut flush_at: Option<tokio::time::Instant> = None;
+    // Forecasts in flight when the backfill landed, made from the history before it.
+    let mut stale_forecasts: HashSet<DeploymentKey> = HashSet::new();
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
     if let Some(actions) = &opts.actions {
         if let Some(text) = journal::interrupted_writes(actions.journal()) {
@@ -193,7 +195,9 @@ async fn run(
                             // A new forecast deserves a new recommendation.
                             k.recommended_at = None;
                             let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
-                            if let Some(snap) = &snapshot {
+                            if let Some(snap) = &snapshot
+                                && !forecast_again(&key, &mut stale_forecasts, &mut work, &mut in_flight, &mut due, snap, k, &advisor, &opts)
+                            {
                                 schedule(&mut work, &mut in_flight, &mut due, snap, &key, k, &advisor, &opts, true);
                                 flush_at.get_or_insert_with(gather_deadline);
                             }
@@ -249,7 +253,10 @@ async fn run(
                         continue;
                     }
                     Ok(Done::Backfill(result)) => {
-                        merge_backfill(result, &mut known, &opts, &updates);
+                        let merged = merge_backfill(result, &mut known, &opts, &updates);
+                        if let Some(snap) = &snapshot {
+                            forecast_backfilled(merged, &mut stale_forecasts, &mut work, &mut in_flight, &mut due, snap, &mut known, &advisor, &opts);
+                        }
                         continue;
                     }
                     Err(e) => {

@@ -44,7 +44,8 @@ impl Default for PrometheusOptions {
         Self {
             step_seconds: MINUTE,
             lookback_seconds: 14 * 24 * 3600,
-            max_points: 10_000,
+            // Two queries of 10,080 minutes cover 14 days (10,000 took three).
+            max_points: PROMETHEUS_MAX_POINTS,
             timeout: Duration::from_secs(30),
             concurrency: 4,
         }
@@ -134,25 +135,30 @@ enum Kind {
 type PodSeries = HashMap<String, HashMap<UnixSeconds, f64>>;
 
 #[derive(Deserialize)]
-struct Answer {
+struct Answer<'a> {
     status: String,
-    data: Option<Matrix>,
+    #[serde(borrow)]
+    data: Option<Matrix<'a>>,
     #[serde(rename = "errorType")]
     error_type: Option<String>,
     error: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Matrix {
+struct Matrix<'a> {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Vec<RangeSeries>,
+    #[serde(borrow)]
+    result: Vec<RangeSeries<'a>>,
 }
 
+/// Values borrowed from the body where they can be (two weeks of minutes are a million points
+/// a query; a String each was most of the reading).
 #[derive(Debug, Deserialize)]
-struct RangeSeries {
+struct RangeSeries<'a> {
     metric: HashMap<String, String>,
-    values: Vec<(f64, String)>,
+    #[serde(borrow)]
+    values: Vec<(f64, std::borrow::Cow<'a, str>)>,
 }
 
 impl PrometheusSource {
@@ -213,64 +219,52 @@ impl PrometheusSource {
         let start = start.div_euclid(step) * step;
         let end = end.div_euclid(step) * step;
         let chunks = chunks(start, end, step, self.opts.max_points);
-        let mut jobs = Vec::new();
-        for (i, d) in deployments.iter().enumerate() {
-            for kind in [
-                Kind::CpuUsage,
-                Kind::MemUsage,
-                Kind::CpuRequests,
-                Kind::MemRequests,
-            ] {
-                let query = promql(kind, &d.key);
-                for &(from, to) in &chunks {
-                    jobs.push((i, kind, query.clone(), from, to));
-                }
-            }
-        }
-        // The first failure ends the backfill: the remaining queries are dropped, not sent.
-        let results: Vec<(usize, Kind, Vec<RangeSeries>)> = futures::stream::iter(jobs)
-            .map(|(i, kind, query, from, to)| async move {
-                self.query_range(&query, from, to)
-                    .await
-                    .map(|series| (i, kind, series))
-            })
-            .buffer_unordered(self.opts.concurrency)
+        // A deployment at a time per slot: at most `concurrency` queries in flight, and only
+        // their deployments' pod series in memory (a fleet's would be gigabytes). The first
+        // failure ends the backfill: the remaining queries are dropped, not sent.
+        // Futures made up front: a closure in the stream trips the compiler's lifetime check of
+        // the engine's spawned task.
+        let jobs: Vec<_> = deployments
+            .iter()
+            .map(|d| self.deployment(d, &chunks))
+            .collect();
+        let results: Vec<Result<Vec<Sample>, String>> = futures::stream::iter(jobs)
+            .buffered(self.opts.concurrency)
             .try_collect()
             .await?;
-        let by_deployment = fold(results, start, end);
         let mut out = Backfill {
             source: self.transport.describe(),
             lookback_seconds: end - start,
             ..Backfill::default()
         };
-        let empty = PodSeries::new();
-        for (i, d) in deployments.iter().enumerate() {
-            let get = |kind| by_deployment.get(&(i, kind)).unwrap_or(&empty);
-            let cpu = utilization(
-                get(Kind::CpuUsage),
-                get(Kind::CpuRequests),
-                f64::from(d.cpu_request_millis) / 1000.0,
-            );
-            let mem = utilization(
-                get(Kind::MemUsage),
-                get(Kind::MemRequests),
-                f64::from(d.mem_request_mib) * 1024.0 * 1024.0,
-            );
-            if cpu.is_empty() && mem.is_empty() {
-                let why = if get(Kind::CpuUsage).is_empty() && get(Kind::MemUsage).is_empty() {
-                    format!(
-                        "no container series for pods {}-*-* in {}",
-                        d.key.name, d.key.namespace
-                    )
-                } else {
-                    "no CPU or memory requests known".to_string()
-                };
-                out.skipped.push((d.key.clone(), why));
-                continue;
+        for (d, result) in deployments.iter().zip(results) {
+            match result {
+                Ok(samples) => out.series.push((d.key.clone(), samples)),
+                Err(why) => out.skipped.push((d.key.clone(), why)),
             }
-            out.series.push((d.key.clone(), samples(&cpu, &mem)));
         }
         Ok(out)
+    }
+
+    /// One deployment's minutes over `chunks`, or why there are none.
+    async fn deployment(
+        &self,
+        d: &DeploymentState,
+        chunks: &[(UnixSeconds, UnixSeconds)],
+    ) -> Result<Result<Vec<Sample>, String>, PromError> {
+        let mut results = Vec::new();
+        for kind in [
+            Kind::CpuUsage,
+            Kind::MemUsage,
+            Kind::CpuRequests,
+            Kind::MemRequests,
+        ] {
+            let query = promql(kind, &d.key);
+            for &(from, to) in chunks {
+                results.push((kind, self.query_range(&query, from, to).await?));
+            }
+        }
+        Ok(deployment_samples(d, &fold(results)))
     }
 
     /// One range query; its result must be a matrix.
@@ -279,7 +273,7 @@ impl PrometheusSource {
         query: &str,
         start: UnixSeconds,
         end: UnixSeconds,
-    ) -> Result<Vec<RangeSeries>, PromError> {
+    ) -> Result<Vec<PodPoints>, PromError> {
         let path = format!(
             "api/v1/query_range?{}",
             url::form_urlencoded::Serializer::new(String::new())
@@ -290,10 +284,20 @@ impl PrometheusSource {
                 .finish()
         );
         let resp = self.transport.get(&path).await?;
-        read_answer(resp.status, &resp.body).map_err(|e| match e {
+        let status = resp.status;
+        // Megabytes of JSON: read on the blocking pool, not on a thread the TUI's tasks share.
+        let read = tokio::task::spawn_blocking(move || {
+            read_answer(status, &resp.body).map(|series| pod_points(series, start, end))
+        })
+        .await
+        .map_err(|e| PromError::BadAnswer {
+            url: self.transport.describe(),
+            reason: format!("reading the answer failed: {e}"),
+        })?;
+        read.map_err(|e| match e {
             BadAnswer::Http(message) => PromError::Http {
                 url: self.transport.describe(),
-                status: resp.status,
+                status,
                 message,
             },
             BadAnswer::Body(reason) => PromError::BadAnswer {
@@ -369,7 +373,7 @@ enum BadAnswer {
 }
 
 /// A range query's answer (HTTP status and body, as received) as its series.
-fn read_answer(status: u16, body: &[u8]) -> Result<Vec<RangeSeries>, BadAnswer> {
+fn read_answer(status: u16, body: &[u8]) -> Result<Vec<RangeSeries<'_>>, BadAnswer> {
     let answer = serde_json::from_slice::<Answer>(body);
     if !(200..300).contains(&status) {
         return Err(BadAnswer::Http(match answer {
@@ -400,34 +404,79 @@ fn read_answer(status: u16, body: &[u8]) -> Result<Vec<RangeSeries>, BadAnswer> 
     Ok(data.result)
 }
 
-/// The answers' points by (deployment, kind) and pod. Points that are not finite numbers, or
-/// lie outside the range asked for (a timestamp of 1e300 would saturate to i64::MAX and
-/// overflow the history's arithmetic), are dropped.
-fn fold(
-    results: Vec<(usize, Kind, Vec<RangeSeries>)>,
+/// One pod's points from one answer.
+type PodPoints = (String, Vec<(UnixSeconds, f64)>);
+
+/// An answer's series as each pod's points. Series without a pod are skipped; points that are
+/// not finite numbers, or lie outside the range asked for (a timestamp of 1e300 would saturate
+/// to i64::MAX and overflow the history's arithmetic), are dropped.
+fn pod_points(
+    series: Vec<RangeSeries<'_>>,
     start: UnixSeconds,
     end: UnixSeconds,
-) -> HashMap<(usize, Kind), PodSeries> {
-    let mut by_deployment: HashMap<(usize, Kind), PodSeries> = HashMap::new();
-    for (i, kind, series) in results {
-        let pods = by_deployment.entry((i, kind)).or_default();
-        for s in series {
-            let Some(pod) = s.metric.get("pod") else {
-                continue;
-            };
-            let points = pods.entry(pod.clone()).or_default();
-            for (t, v) in s.values {
-                if let Ok(v) = v.parse::<f64>()
-                    && v.is_finite()
-                    && t.is_finite()
-                    && (start as f64..=end as f64).contains(&t.round())
-                {
-                    points.insert(t.round() as UnixSeconds, v);
-                }
-            }
+) -> Vec<PodPoints> {
+    series
+        .into_iter()
+        .filter_map(|mut s| {
+            let pod = s.metric.remove("pod")?;
+            let points = s
+                .values
+                .into_iter()
+                .filter_map(|(t, v)| {
+                    let v = v.parse::<f64>().ok()?;
+                    (v.is_finite()
+                        && t.is_finite()
+                        && (start as f64..=end as f64).contains(&t.round()))
+                    .then_some((t.round() as UnixSeconds, v))
+                })
+                .collect();
+            Some((pod, points))
+        })
+        .collect()
+}
+
+/// One deployment's answers' points by kind and pod.
+fn fold(results: Vec<(Kind, Vec<PodPoints>)>) -> HashMap<Kind, PodSeries> {
+    let mut by_kind: HashMap<Kind, PodSeries> = HashMap::new();
+    for (kind, series) in results {
+        let pods = by_kind.entry(kind).or_default();
+        for (pod, points) in series {
+            pods.entry(pod).or_default().extend(points);
         }
     }
-    by_deployment
+    by_kind
+}
+
+/// A deployment's minutes from its series by kind, or why there are none.
+fn deployment_samples(
+    d: &DeploymentState,
+    by_kind: &HashMap<Kind, PodSeries>,
+) -> Result<Vec<Sample>, String> {
+    let empty = PodSeries::new();
+    let get = |kind| by_kind.get(&kind).unwrap_or(&empty);
+    let cpu = utilization(
+        get(Kind::CpuUsage),
+        get(Kind::CpuRequests),
+        f64::from(d.cpu_request_millis) / 1000.0,
+    );
+    let mem = utilization(
+        get(Kind::MemUsage),
+        get(Kind::MemRequests),
+        f64::from(d.mem_request_mib) * 1024.0 * 1024.0,
+    );
+    if cpu.is_empty() && mem.is_empty() {
+        return Err(
+            if get(Kind::CpuUsage).is_empty() && get(Kind::MemUsage).is_empty() {
+                format!(
+                    "no container series for pods {}-*-* in {}",
+                    d.key.name, d.key.namespace
+                )
+            } else {
+                "no CPU or memory requests known".to_string()
+            },
+        );
+    }
+    Ok(samples(&cpu, &mem))
 }
 
 /// [start, end] cut into pieces of at most `max_points` steps each.
@@ -623,15 +672,15 @@ mod tests {
 
     /// The backfill's arithmetic on one answer used for every kind, as `backfill_range` does.
     fn samples_from(body: &[u8], status: u16) -> Result<Vec<Sample>, BadAnswer> {
-        let read = || read_answer(status, body);
+        let read = || read_answer(status, body).map(|s| pod_points(s, START, END));
         let results = vec![
-            (0, Kind::CpuUsage, read()?),
-            (0, Kind::CpuRequests, read()?),
-            (0, Kind::MemUsage, read()?),
+            (Kind::CpuUsage, read()?),
+            (Kind::CpuRequests, read()?),
+            (Kind::MemUsage, read()?),
         ];
-        let by = fold(results, START, END);
+        let by = fold(results);
         let empty = PodSeries::new();
-        let get = |k| by.get(&(0, k)).unwrap_or(&empty);
+        let get = |k| by.get(&k).unwrap_or(&empty);
         let cpu = utilization(get(Kind::CpuUsage), get(Kind::CpuRequests), 0.25);
         let mem = utilization(get(Kind::MemUsage), get(Kind::MemRequests), 0.0);
         Ok(samples(&cpu, &mem))

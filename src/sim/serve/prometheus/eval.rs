@@ -27,12 +27,37 @@ impl Series {
             )
         })
     }
+}
 
-    /// Samples within [from, to].
-    fn window(&self, from: i64, to: i64) -> &[(i64, f64)] {
-        let a = self.samples.partition_point(|s| s.0 < from);
-        let b = self.samples.partition_point(|s| s.0 <= to);
-        &self.samples[a..b.max(a)]
+/// The windows [t − width, t] of one series for increasing t. Steps are evaluated in order, so
+/// two cursors move forward: O(samples + steps), where a binary search per step cost most of a
+/// two-week range query.
+struct Windows<'a> {
+    samples: &'a [(i64, f64)],
+    width: i64,
+    a: usize,
+    b: usize,
+}
+
+impl<'a> Windows<'a> {
+    fn new(samples: &'a [(i64, f64)], width: i64) -> Self {
+        Self {
+            samples,
+            width,
+            a: 0,
+            b: 0,
+        }
+    }
+
+    /// The samples within [t − width, t]; `t` never decreases from one call to the next.
+    fn at(&mut self, t: i64) -> &'a [(i64, f64)] {
+        while self.b < self.samples.len() && self.samples[self.b].0 <= t {
+            self.b += 1;
+        }
+        while self.a < self.b && self.samples[self.a].0 < t - self.width {
+            self.a += 1;
+        }
+        &self.samples[self.a..self.b]
     }
 }
 
@@ -103,9 +128,10 @@ pub fn eval(p: &Plan<'_>, steps: Steps) -> Value {
                 .iter()
                 .filter_map(|s| {
                     let (first, last) = (s.samples.first()?.0, s.samples.last()?.0);
+                    let mut window = Windows::new(&s.samples, LOOKBACK_MS);
                     let points: Points = steps
                         .within(first, last + LOOKBACK_MS)
-                        .filter_map(|t| s.window(t - LOOKBACK_MS, t).last().map(|(_, v)| (t, *v)))
+                        .filter_map(|t| window.at(t).last().map(|(_, v)| (t, *v)))
                         .collect();
                     (!points.is_empty()).then(|| (s.labels.clone(), points))
                 })
@@ -122,11 +148,12 @@ pub fn eval(p: &Plan<'_>, steps: Steps) -> Value {
                     .iter()
                     .filter_map(|s| {
                         let (first, last) = (s.samples.first()?.0, s.samples.last()?.0);
+                        let mut window = Windows::new(&s.samples, *range);
                         let points: Points = steps
                             .within(first, last + range)
                             .filter_map(|t| {
                                 let v = extrapolated_rate(
-                                    s.window(t - range, t),
+                                    window.at(t),
                                     t - range,
                                     t,
                                     *range,
@@ -326,8 +353,40 @@ mod tests {
         assert_eq!(v[0].1.last().map(|p| p.0), Some(23 * 60_000));
         // A counter that starts inside the window is not extrapolated past its zero.
         let late = series(&[("__name__", "c")], &[(240_000, 0.0), (300_000, 30.0)]);
-        let v = extrapolated_rate(late.window(0, 300_000), 0, 300_000, 300_000, false);
+        let v = extrapolated_rate(
+            Windows::new(&late.samples, 300_000).at(300_000),
+            0,
+            300_000,
+            300_000,
+            false,
+        );
         assert_eq!(v, Some(30.0));
+    }
+
+    #[test]
+    fn moving_windows_hold_what_a_filter_of_the_range_holds() {
+        let samples: Vec<(i64, f64)> = [0, 60, 61, 120, 400, 401, 402, 900]
+            .iter()
+            .map(|&t| (t * 1000, t as f64))
+            .collect();
+        for (width, step) in [
+            (300_000, 1_000),
+            (300_000, 60_000),
+            (0, 500),
+            (60_000, 7_000),
+        ] {
+            let mut w = Windows::new(&samples, width);
+            let mut t = -width;
+            while t <= 1_000_000 {
+                let want: Vec<(i64, f64)> = samples
+                    .iter()
+                    .copied()
+                    .filter(|s| (t - width..=t).contains(&s.0))
+                    .collect();
+                assert_eq!(w.at(t), want.as_slice(), "t {t}, width {width}");
+                t += step;
+            }
+        }
     }
 
     #[test]

@@ -181,11 +181,14 @@ impl HistorySource {
         base * (1.0 + spec.demand.noise * noise).max(0.0)
     }
 
-    /// Replicas and each pod's base CPU (cores) per minute, from the first minute to `to_m`.
-    /// Cached: the backfill asks four kinds of series of a deployment, in chunks, at one now.
-    fn timeline(&self, key: &DeploymentKey, spec: &DeploymentSpec, to_m: i64) -> Arc<Timeline> {
+    /// Replicas and each pod's base CPU (cores) per minute, from the first minute to the last
+    /// (a query reads the prefix it needs: the timeline runs forward from the first minute, so
+    /// every range of one now shares it). Cached: the backfill asks four kinds of series of a
+    /// deployment, in chunks, at one now.
+    fn timeline(&self, key: &DeploymentKey, spec: &DeploymentSpec) -> Arc<Timeline> {
         type Cache = HashMap<(u64, i64, DeploymentKey, i64), Arc<Timeline>>;
         static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+        let to_m = self.last_minute;
         let id = (self.seed, self.offset, key.clone(), to_m);
         let cache = CACHE.get_or_init(Mutex::default);
         if let Some(t) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
@@ -250,7 +253,7 @@ impl HistorySource {
         to_m: i64,
         out: &mut Vec<Series>,
     ) {
-        let timeline = self.timeline(key, spec, to_m);
+        let timeline = self.timeline(key, spec);
         let (replicas, cores) = (&timeline.replicas, &timeline.cores);
         let idx = |m: i64| (m - self.first_minute) as usize;
         let max = replicas.iter().copied().max().unwrap_or(0);
