@@ -140,6 +140,8 @@ pub struct App {
     pub sort: Sort,
     /// Pending change, at max or no metrics (`:filter`); None shows every row.
     pub quick_filter: Option<QuickFilter>,
+    /// When the last frames were drawn (the event loop writes it; harnesses read it).
+    pub frames: super::frames::FrameLog,
 }
 
 impl App {
@@ -172,6 +174,7 @@ impl App {
             switch_context: None,
             sort: Sort::default(),
             quick_filter: None,
+            frames: super::frames::FrameLog::default(),
         }
     }
 
