@@ -24,6 +24,10 @@ pub struct LlmFailure {
     pub reason: String,
 }
 
+/// Where a fleet's answers go as they land (`LlmBackend::advise_each`): the asks' indices with
+/// their answers, one request's worth at a time.
+pub type Landed<'a> = &'a (dyn Fn(Vec<(usize, Result<LlmAdvice, LlmFailure>)>) + Send + Sync);
+
 /// An LLM behind its cache, limiter and budget.
 #[async_trait]
 pub trait LlmBackend: Send + Sync {
@@ -44,6 +48,13 @@ pub trait LlmBackend: Send + Sync {
             out.push(self.advise_fresh(inputs).await);
         }
         out
+    }
+    /// [`advise_many`](Self::advise_many), each answer handed to `landed` as soon as it is
+    /// known (a request's answers together), so a fleet's first cards need not wait for its
+    /// last request. Every ask is answered exactly once. By default all at the end.
+    async fn advise_each(&self, asks: &[AdvisorInputs], landed: Landed<'_>) {
+        let answers = self.advise_many(asks).await;
+        landed(answers.into_iter().enumerate().collect());
     }
     /// When the deployment's last review was made (cluster time), whatever its inputs; no
     /// request. Orders the asks by staleness when the budget is short.

@@ -24,29 +24,73 @@ fn stand_in(
     last.filter(|r| inputs.observed_at - r.reviewed_at <= STAND_IN_SECONDS)
 }
 
+/// Where a fleet's cards go as they are made (`Advisor::recommend_each`): each with its index
+/// in the fleet, one request's worth at a time.
+pub type Cards<'a> = &'a (dyn Fn(Vec<(usize, Recommendation)>) + Send + Sync);
+
 impl Advisor {
     /// One validated recommendation per deployment of `fleet`, in its order.
     pub async fn recommend_many(&self, fleet: &[AdvisorInputs]) -> Vec<Recommendation> {
+        let cards: std::sync::Mutex<Vec<Option<Recommendation>>> =
+            std::sync::Mutex::new(vec![None; fleet.len()]);
+        self.recommend_each(fleet, &|made| {
+            if let Ok(mut cards) = cards.lock() {
+                for (i, rec) in made {
+                    if let Some(slot) = cards.get_mut(i) {
+                        *slot = Some(rec);
+                    }
+                }
+            }
+        })
+        .await;
+        cards
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(std::iter::repeat(None))
+            .zip(fleet)
+            .map(|(rec, inputs)| rec.unwrap_or_else(|| self.overlay(self.policy(inputs, None))))
+            .collect()
+    }
+
+    /// [`recommend_many`](Self::recommend_many), each card handed to `cards` as soon as it is
+    /// made: those the LLM need not be asked for at once, the others as their request
+    /// answers. No card is sent before its own: a deployment the LLM is asked about gets no
+    /// provisional policy card first. Every deployment gets exactly one card.
+    pub async fn recommend_each(&self, fleet: &[AdvisorInputs], cards: Cards<'_>) {
         #[cfg(test)]
         fleet.iter().for_each(super::test_panic::maybe);
         let Some(llm) = &self.llm else {
-            return fleet
-                .iter()
-                .map(|i| self.overlay(self.policy(i, Some(self.no_llm_reason.clone()))))
-                .collect();
+            cards(
+                fleet
+                    .iter()
+                    .enumerate()
+                    .map(|(i, inputs)| {
+                        let rec = self.policy(inputs, Some(self.no_llm_reason.clone()));
+                        (i, self.overlay(rec))
+                    })
+                    .collect(),
+            );
+            return;
         };
         let below = llm.consult_below_confidence();
-        let mut recs: Vec<Option<Recommendation>> = vec![None; fleet.len()];
+        let mut standing = Vec::new();
         let mut asks = Vec::new();
         for (i, inputs) in fleet.iter().enumerate() {
             let proposal = policy::decide(inputs, &self.cfg);
             match consult::consult(&proposal, below, || llm.stored_review(inputs)) {
                 consult::Consult::Stand(review, why) => {
-                    recs[i] =
-                        Some(self.reviewed(inputs, &proposal, review, ReviewStatus::NotAsked, why));
+                    let rec = self.reviewed(inputs, &proposal, review, ReviewStatus::NotAsked, why);
+                    standing.push((i, self.overlay(rec)));
                 }
                 consult::Consult::Ask(why) => asks.push((i, proposal, why)),
             }
+        }
+        if !standing.is_empty() {
+            cards(standing);
+        }
+        if asks.is_empty() {
+            return;
         }
         let stakes: Vec<(priority::Stake, Option<UnixSeconds>)> = asks
             .iter()
@@ -57,38 +101,53 @@ impl Advisor {
             .collect();
         let order = priority::order(&stakes);
         let ordered: Vec<AdvisorInputs> = order.iter().map(|&k| fleet[asks[k].0].clone()).collect();
-        let answers = llm.advise_many(&ordered).await;
-        for (k, answer) in order.into_iter().zip(answers) {
-            let (i, proposal, why) = &asks[k];
-            let inputs = &fleet[*i];
-            recs[*i] = Some(match answer {
-                Ok(advice) => {
-                    let status = if advice.cached {
-                        ReviewStatus::Reused
-                    } else {
-                        ReviewStatus::Asked
-                    };
-                    self.reviewed(inputs, proposal, advice, status, why.text())
+        llm.advise_each(&ordered, &|answers| {
+            let made = answers
+                .into_iter()
+                .filter_map(|(j, answer)| {
+                    let (i, proposal, why) = asks.get(*order.get(j)?)?;
+                    let rec = self.answered(&fleet[*i], proposal, why, answer, llm.as_ref());
+                    Some((*i, self.overlay(rec)))
+                })
+                .collect();
+            cards(made);
+        })
+        .await;
+    }
+
+    /// The card for an ask, from the LLM's answer or, failing that, the last review that may
+    /// stand in for it, else the policy's own with the reason.
+    fn answered(
+        &self,
+        inputs: &AdvisorInputs,
+        proposal: &policy::Outcome,
+        why: &consult::Why,
+        answer: Result<super::LlmAdvice, super::LlmFailure>,
+        llm: &dyn super::LlmBackend,
+    ) -> Recommendation {
+        match answer {
+            Ok(advice) => {
+                let status = if advice.cached {
+                    ReviewStatus::Reused
+                } else {
+                    ReviewStatus::Asked
+                };
+                self.reviewed(inputs, proposal, advice, status, why.text())
+            }
+            Err(failure) => match stand_in(llm.latest_review(inputs), inputs, why) {
+                // The review was wanted because the inputs moved, not for a change: the
+                // last one stands, with its age and why it was not renewed.
+                Some(review) => {
+                    let why = format!(
+                        "{}, but {}: the last review stands",
+                        why.text(),
+                        failure.reason
+                    );
+                    self.reviewed(inputs, proposal, review, ReviewStatus::NotAsked, why)
                 }
-                Err(failure) => match stand_in(llm.latest_review(inputs), inputs, why) {
-                    // The review was wanted because the inputs moved, not for a change: the
-                    // last one stands, with its age and why it was not renewed.
-                    Some(review) => {
-                        let why = format!(
-                            "{}, but {}: the last review stands",
-                            why.text(),
-                            failure.reason
-                        );
-                        self.reviewed(inputs, proposal, review, ReviewStatus::NotAsked, why)
-                    }
-                    None => self.policy(inputs, Some(failure.reason)),
-                },
-            });
+                None => self.policy(inputs, Some(failure.reason)),
+            },
         }
-        recs.into_iter()
-            .zip(fleet)
-            .map(|(rec, inputs)| self.overlay(rec.unwrap_or_else(|| self.policy(inputs, None))))
-            .collect()
     }
 }
 

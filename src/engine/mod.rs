@@ -28,7 +28,7 @@ pub use messages::{ActionReport, Command, EngineOptions, Update};
 
 use backfill::{backfill_tails, forecast_again, forecast_backfilled, merge_backfill};
 use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action, start_backtest};
-use recommend::{gather_deadline, start_recommendations};
+use recommend::{gather_deadline, land, start_recommendations};
 use schedule::{schedule, set_rooms};
 use state::{Done, Known, new_known};
 
@@ -65,6 +65,8 @@ async fn run(
     let mut flush_at: Option<tokio::time::Instant> = None;
     // Forecasts in flight when the backfill landed, made from the history before it.
     let mut stale_forecasts: HashSet<DeploymentKey> = HashSet::new();
+    // Cards as each LLM request answers (the loop holds a sender, so this never closes).
+    let (landed_tx, mut landed) = mpsc::unbounded_channel();
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
     if let Some(actions) = &opts.actions {
         if let Some(text) = journal::interrupted_writes(actions.journal()) {
@@ -119,7 +121,11 @@ async fn run(
             _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)),
                 if flush_at.is_some() => {
                 flush_at = None;
-                start_recommendations(&mut work, &advisor, std::mem::take(&mut due));
+                start_recommendations(&mut work, &advisor, std::mem::take(&mut due), &landed_tx);
+                continue;
+            }
+            Some(cards) = landed.recv() => {
+                land(cards, &mut in_flight, &updates, &advisor);
                 continue;
             }
             cmd = commands.recv() => match cmd {
@@ -221,18 +227,7 @@ async fn run(
                         continue;
                     }
                     Ok(Done::Recommendations(recs, failed)) => {
-                        for r in recs {
-                            in_flight.remove(&(r.key(), true));
-                            let _ = updates.send(Update::Recommendation(Arc::new(r)));
-                        }
-                        for (key, why) in failed {
-                            // Free the slot, or this deployment would never be recommended
-                            // again; `recommended_at` stays, so the retry comes next cycle.
-                            in_flight.remove(&(key.clone(), true));
-                            tracing::error!("recommendation for {key} failed: {why}");
-                            let _ = updates.send(Update::RecommendationFailed(key, why));
-                        }
-                        let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
+                        land((recs, failed), &mut in_flight, &updates, &advisor);
                         continue;
                     }
                     Ok(Done::Action(report, again)) => {
@@ -334,7 +329,7 @@ async fn run(
                     }
                 }
                 flush_at = None;
-                start_recommendations(&mut work, &advisor, std::mem::take(&mut due));
+                start_recommendations(&mut work, &advisor, std::mem::take(&mut due), &landed_tx);
                 snapshot = Some(snap);
             }
             Err(e) => {

@@ -24,7 +24,8 @@ pub(super) struct Known {
 
 pub(super) enum Done {
     Forecast(DeploymentKey, UnixSeconds, Box<Forecasts>),
-    /// A batch's recommendations, and the deployments whose recommendation panicked.
+    /// How a recommendation task ended: the cards made one by one after a panic, and the
+    /// deployments whose recommendation panicked (the others landed as they answered).
     Recommendations(Vec<Recommendation>, Vec<(DeploymentKey, String)>),
     Action(ActionReport, Option<Box<Plan>>),
     Journal(Vec<journal::Entry>),

@@ -142,6 +142,8 @@ pub struct App {
     pub quick_filter: Option<QuickFilter>,
     /// The fleet screen (`:fleet`): every kube context on one screen, over the panes.
     pub fleet: Option<super::fleet_screen::FleetScreen>,
+    /// When the last frames were drawn (the event loop writes it; harnesses read it).
+    pub frames: super::frames::FrameLog,
 }
 
 impl App {
@@ -175,6 +177,7 @@ impl App {
             sort: Sort::default(),
             quick_filter: None,
             fleet: None,
+            frames: super::frames::FrameLog::default(),
         }
     }
 

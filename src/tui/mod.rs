@@ -13,6 +13,7 @@ pub mod app;
 pub mod command_line;
 pub mod fleet_keys;
 pub mod fleet_screen;
+pub mod frames;
 pub mod input;
 pub mod keymap;
 pub mod keys_config;
@@ -95,6 +96,8 @@ where
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_data = Instant::now();
     let mut dirty = true;
+    // When what the next frame shows first arrived (`app.frames` keeps it with the draw).
+    let mut due = std::time::Instant::now();
     let mut engine_alive = true;
     loop {
         match app.fleet.as_mut() {
@@ -115,6 +118,7 @@ where
             }
         }
         if dirty {
+            let start = std::time::Instant::now();
             let size = terminal.size()?;
             ui::prepare(
                 &mut app,
@@ -122,6 +126,11 @@ where
             );
             terminal.draw(|f| ui::render(f, &app))?;
             dirty = false;
+            app.frames.record(frames::FrameTime {
+                due,
+                start,
+                end: std::time::Instant::now(),
+            });
         }
         tokio::select! {
             ev = events.next() => match ev {
@@ -200,6 +209,9 @@ where
                     dirty = true;
                 }
             }
+        }
+        if dirty {
+            due = std::time::Instant::now();
         }
         if app.should_quit {
             return Ok(app);

@@ -107,6 +107,9 @@ pub struct FleetFake {
     pub omit: Vec<String>,
     /// Deployments whose item comes back without action or target.
     pub malformed: Vec<String>,
+    /// How long the n-th answered request takes (the last entry for every later one; none:
+    /// at once), like a model's latency: the server keeps serving others meanwhile.
+    pub delays: Vec<std::time::Duration>,
 }
 
 /// What the fake saw and served.
@@ -126,6 +129,10 @@ pub struct FleetLedger {
     /// The most tokens answered in any one minute.
     pub max_minute_tokens: u64,
     pub max_day_requests: u64,
+    /// The deployments (`namespace/name`) of each answered request, in order.
+    pub names: Vec<Vec<String>>,
+    /// When each answered request's reply goes out (its arrival plus its delay).
+    pub replied_at: Vec<std::time::Instant>,
 }
 
 impl FleetFake {
@@ -137,6 +144,7 @@ impl FleetFake {
             tokens_per_minute,
             omit: vec![],
             malformed: vec![],
+            delays: vec![],
         }
     }
 
@@ -278,12 +286,28 @@ impl wiremock::Respond for FleetFake {
         st.tokens += prompt_tokens + completion_tokens;
         st.sections.push(sections.len());
         st.request_tokens.push(prompt_tokens + completion_tokens);
+        let delay = self
+            .delays
+            .get(st.names.len())
+            .or(self.delays.last())
+            .copied()
+            .unwrap_or_default();
+        st.names.push(
+            sections
+                .iter()
+                .map(|s| {
+                    let ns = field(s, "- Namespace:").unwrap_or("?");
+                    format!("{ns}/{}", field(s, "- Name:").unwrap_or("?"))
+                })
+                .collect(),
+        );
+        st.replied_at.push(std::time::Instant::now() + delay);
         let mut reply = groq_reply(&content);
         reply["usage"] = json!({
             "queue_time": 0.01, "prompt_tokens": prompt_tokens, "prompt_time": 0.01,
             "completion_tokens": completion_tokens, "completion_time": 0.1,
             "total_tokens": prompt_tokens + completion_tokens, "total_time": 0.11
         });
-        headers(ResponseTemplate::new(200).set_body_json(reply), &st)
+        headers(ResponseTemplate::new(200).set_body_json(reply), &st).set_delay(delay)
     }
 }

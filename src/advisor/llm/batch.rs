@@ -11,7 +11,7 @@ use super::batch_parse::{self, Named};
 use super::batch_prompt::{self, FRAME_CHARS};
 use super::client::{RateLimits, Reply, Shape};
 use super::{Inner, LlmAdvisor, Next, ParsedReply, Plan, Seat, fail, parse};
-use crate::advisor::backend::{LlmAdvice, LlmFailure};
+use crate::advisor::backend::{Landed, LlmAdvice, LlmFailure};
 use crate::advisor::priority::Stake;
 use crate::model::AdvisorInputs;
 
@@ -50,16 +50,50 @@ impl LlmAdvisor {
         next
     }
 
-    /// Fresh advice for each of `asks`, in order, several per request.
-    pub(super) async fn ask_many(&self, asks: &[AdvisorInputs]) -> Vec<Answer> {
-        if asks.len() <= 1 {
-            let mut out = Vec::with_capacity(asks.len());
-            for inputs in asks {
-                out.push(self.ask(inputs, true).await);
+    /// Fresh advice for each of `asks`, several per request, each request's answers handed to
+    /// `landed` as soon as its reply is read (the answers that need no request at once), so
+    /// the first deployments' cards do not wait for the last round. Every ask is answered
+    /// exactly once.
+    pub(super) async fn ask_each(&self, asks: &[AdvisorInputs], landed: Landed<'_>) {
+        let answered = std::sync::Mutex::new(vec![false; asks.len()]);
+        let report = |answers: Vec<(usize, Answer)>| {
+            if answers.is_empty() {
+                return;
             }
-            return out;
+            if let Ok(mut seen) = answered.lock() {
+                for (i, _) in &answers {
+                    if let Some(s) = seen.get_mut(*i) {
+                        *s = true;
+                    }
+                }
+            }
+            landed(answers);
+        };
+        self.ask_rounds(asks, &report).await;
+        // A bookkeeping slip must not leave a deployment without a card.
+        let missed: Vec<(usize, Answer)> = answered
+            .lock()
+            .map(|seen| {
+                seen.iter()
+                    .enumerate()
+                    .filter(|(_, s)| !**s)
+                    .map(|(i, _)| (i, Err(fail("no answer was planned".into()))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !missed.is_empty() {
+            landed(missed);
         }
-        let mut out: Vec<Option<Answer>> = vec![None; asks.len()];
+    }
+
+    /// The requests for `asks`, in rounds, each answer reported to `report` as it lands.
+    async fn ask_rounds(&self, asks: &[AdvisorInputs], report: Landed<'_>) {
+        if asks.len() <= 1 {
+            for (i, inputs) in asks.iter().enumerate() {
+                report(vec![(i, self.ask(inputs, true).await)]);
+            }
+            return;
+        }
         // In rounds of as many requests as may be in flight, each planned with what the
         // replies before it taught (sizes, the server's limits): the first round of a fleet
         // never commits the whole minute before the server said what a minute allows.
@@ -78,32 +112,31 @@ impl LlmAdvisor {
                         "LLM state unavailable, so the daily budget cannot be checked: no \
                          request ({e})"
                     );
-                    for i in todo {
-                        out[i] = Some(Err(fail(reason.clone())));
-                    }
-                    break;
+                    report(
+                        todo.into_iter()
+                            .map(|i| (i, Err(fail(reason.clone()))))
+                            .collect(),
+                    );
+                    return;
                 }
             };
-            for (i, answer) in answered {
-                out[i] = Some(answer);
-            }
+            report(answered);
             tracing::debug!(
                 requests = batches.len(),
                 left = rest.len(),
                 "LLM asks batched"
             );
-            // At most `max_in_flight` at once: each batch waits for its slot.
-            let sent =
-                futures::future::join_all(batches.into_iter().map(|b| self.send(asks, b))).await;
-            for (i, answer) in sent.into_iter().flatten() {
-                out[i] = Some(answer);
-            }
+            // At most `max_in_flight` at once: each batch waits for its slot, and its answers
+            // are reported as soon as its reply is read.
+            futures::future::join_all(
+                batches
+                    .into_iter()
+                    .map(|b| async { report(self.send(asks, b).await) }),
+            )
+            .await;
             self.persist();
             todo = rest;
         }
-        out.into_iter()
-            .map(|a| a.unwrap_or_else(|| Err(fail("no answer was planned".into()))))
-            .collect()
     }
 
     /// Seat the asks of `todo` that need the LLM in batches, in order, at most one round's

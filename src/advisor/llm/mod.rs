@@ -728,7 +728,26 @@ impl LlmBackend for LlmAdvisor {
     }
 
     async fn advise_many(&self, asks: &[AdvisorInputs]) -> Vec<Result<LlmAdvice, LlmFailure>> {
-        self.ask_many(asks).await
+        let out = Mutex::new(vec![None; asks.len()]);
+        self.ask_each(asks, &|answers| {
+            if let Ok(mut out) = out.lock() {
+                for (i, a) in answers {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = Some(a);
+                    }
+                }
+            }
+        })
+        .await;
+        out.into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(fail("no answer was planned".into()))))
+            .collect()
+    }
+
+    async fn advise_each(&self, asks: &[AdvisorInputs], landed: super::backend::Landed<'_>) {
+        self.ask_each(asks, landed).await;
     }
 
     fn reviewed_at(&self, inputs: &AdvisorInputs) -> Option<UnixSeconds> {
