@@ -90,6 +90,10 @@ where
     let mut dirty = true;
     let mut engine_alive = true;
     loop {
+        // The selected deployment's history comes from the engine; the others' stay there.
+        if let Some(cmd) = app.history_request() {
+            let _ = commands.send(cmd);
+        }
         if dirty {
             let size = terminal.size()?;
             ui::prepare(
