@@ -460,8 +460,9 @@ mod tests {
         assert!(v.iter().all(|x| x.is_finite()));
         let original = |i: usize| wave(last - minutes + 1 + i as i64).cpu_pct;
         // The newest day is as observed (to 0.05 pp).
-        for i in v.len() - FULL_MINUTES + 5..v.len() {
-            assert!((v[i] - original(i)).abs() <= 0.05, "minute {i}");
+        let from = v.len() - FULL_MINUTES + 5;
+        for (i, got) in v.iter().enumerate().skip(from) {
+            assert!((got - original(i)).abs() <= 0.05, "minute {i}");
         }
         // Older buckets keep their mean and their peak at its minute, so 5-minute peaks (the
         // demand forecast's) and 30-minute means (the seasonal model's) come back.
