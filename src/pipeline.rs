@@ -261,7 +261,7 @@ pub fn calibration_of(
     state: &DeploymentState,
     cfg: &crate::config::AdvisorConfig,
 ) -> Result<Calibration, String> {
-    let samples: Vec<Sample> = history.iter().copied().collect();
+    let samples: Vec<Sample> = history.iter().collect();
     crate::backtest::calibrate::calibrate(&samples, state, cfg)
 }
 

@@ -112,7 +112,7 @@ async fn the_autopilot_and_the_backtest_spend_the_same_replica_hours_on_the_same
 
     // The backtest of the same segment: the deployment's own minute history (what its pods
     // served), the warm-up unscored, the day scored.
-    let samples: Vec<Sample> = history.iter().copied().collect();
+    let samples: Vec<Sample> = history.iter().collect();
     let trace = backtest::history_trace(&samples, &key.to_string()).expect("history trace");
     let opts = Options {
         model: ModelOptions {

@@ -130,14 +130,15 @@ fn thinning_folds_old_minutes_into_five_minute_mean_and_max_then_drops_them() {
     }
     let now = T0 + 16 * DAY;
     let stats = st.thin(now).expect("thin");
-    // Two days of minutes are older than 14 days: 2 * 1440 minutes → 2 * 288 points.
-    assert_eq!(stats.minutes_folded, 2 * 1440);
-    assert_eq!(stats.points_made, 2 * 288);
+    // Minutes are kept for a day (what the engine keeps minute by minute): 15 days of minutes
+    // are older, 15 * 1440 minutes → 15 * 288 points.
+    assert_eq!(stats.minutes_folded, 15 * 1440);
+    assert_eq!(stats.points_made, 15 * 288);
     let minutes = st.minutes("prod", &key).expect("minutes");
-    assert_eq!(minutes.len(), 14 * 1440);
-    assert_eq!(minutes[0].timestamp, now - 14 * DAY + 60);
+    assert_eq!(minutes.len(), 1440);
+    assert_eq!(minutes[0].timestamp, now - DAY + 60);
     let points = st.thinned("prod", &key).expect("points");
-    assert_eq!(points.len(), 2 * 288);
+    assert_eq!(points.len(), 15 * 288);
     for p in &points {
         assert_eq!(p.timestamp % 300, 0);
         assert_eq!(p.minutes, 5);
@@ -159,7 +160,7 @@ fn thinning_folds_old_minutes_into_five_minute_mean_and_max_then_drops_them() {
     }
     // Thinning again changes nothing.
     assert_eq!(st.thin(now).expect("thin").minutes_folded, 0);
-    assert_eq!(st.thinned("prod", &key).expect("points").len(), 2 * 288);
+    assert_eq!(st.thinned("prod", &key).expect("points").len(), 15 * 288);
     // 59 days on, only the newest point days survive; 61 days on, nothing, not even the name.
     st.thin(T0 + 60 * DAY + 300).expect("thin");
     let left = st.thinned("prod", &key).expect("points");
@@ -191,10 +192,10 @@ fn fourteen_deployments_over_sixty_days_stay_within_a_bounded_footprint() {
     let elapsed = started.elapsed();
     let per_key_minutes = st.minutes("prod", &keys[0]).expect("minutes").len();
     let per_key_points = st.thinned("prod", &keys[0]).expect("points").len();
-    assert_eq!(per_key_minutes, 14 * 1440);
-    // 46 days of 5-minute points behind the 14 days of minutes (60 days in all).
+    assert_eq!(per_key_minutes, 1440);
+    // 59 days of 5-minute points behind the day of minutes (60 days in all).
     assert!(
-        (46 * 288 - 288..=46 * 288).contains(&per_key_points),
+        (59 * 288 - 288..=59 * 288).contains(&per_key_points),
         "{per_key_points}"
     );
     let at_60_days = sizes[0];
@@ -420,4 +421,52 @@ fn a_file_that_is_not_a_store_is_an_error_not_a_panic() {
     drop(conn);
     let e = Store::open_in(newer.path()).expect_err("newer schema");
     assert!(e.to_string().contains("newer ai4k8s"), "{e}");
+}
+
+#[test]
+fn a_thousand_deployments_fourteen_days_load_folded_within_bounds() {
+    use ai4k8s::metrics::HISTORY_MINUTES;
+    use ai4k8s::metrics::history::Metric;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<DeploymentKey> = (0..1000)
+        .map(|i| DeploymentKey::new(format!("ns-{:02}", i % 40), format!("app-{i:04}")))
+        .collect();
+    let mut st = Store::open_in(dir.path()).expect("open");
+    let started = Instant::now();
+    for day in 0..14 {
+        st.write("prod", &day_batch(&keys, day)).expect("write");
+        st.thin(T0 + (day + 1) * DAY).expect("thin");
+    }
+    st.checkpoint().expect("checkpoint");
+    let written = started.elapsed();
+    let bytes = st.footprint_bytes();
+    let started = Instant::now();
+    let loaded = st
+        .load_histories("prod", 14 * DAY, HISTORY_MINUTES)
+        .expect("load");
+    let load = started.elapsed();
+    let held: usize = loaded.iter().map(|(_, h)| h.heap_bytes()).sum();
+    eprintln!(
+        "store: 1000 deployments x 14 days = {:.1} MiB on disk, written in {written:?}; \
+         loaded and folded in {load:?} into {:.1} MiB of history",
+        bytes as f64 / 1048576.0,
+        held as f64 / 1048576.0,
+    );
+    assert_eq!(loaded.len(), 1000);
+    // A day of minutes and 13 of 5-minute points: 14 days back, minute by minute.
+    let (key, h) = &loaded[0];
+    let d = keys.iter().position(|k| k == key).expect("a written key");
+    assert_eq!(h.len(), 14 * 1440);
+    let (start, cpu) = h.regular(Metric::Cpu, HISTORY_MINUTES);
+    assert_eq!(start, T0 + 60);
+    assert!(cpu.iter().all(|v| v.is_finite()));
+    // The newest day as written; the oldest half-hour (30-minute buckets past 4 days; T0 is
+    // midnight, so minutes 0..29 end in the first one) keeps its peak.
+    let newest = 14 * 1440 - 1;
+    assert!((cpu[newest] - cpu_at(d, newest as i64)).abs() <= 0.06);
+    let peak = (0..29).map(|i| cpu_at(d, i)).fold(f64::MIN, f64::max);
+    let got = cpu[..29].iter().copied().fold(f64::MIN, f64::max);
+    assert!((got - peak).abs() <= 0.06, "{got} vs {peak}");
+    assert!(bytes < 200 * 1024 * 1024, "{bytes} bytes on disk");
+    assert!(held < 40 * 1024 * 1024, "{held} bytes in memory");
 }

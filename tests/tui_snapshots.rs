@@ -213,7 +213,7 @@ fn backtest_overlay_shows_the_replay_of_the_selected_deployment() {
     app.on_update(Update::Backtest(other, Err("stale".into())));
     assert!(!screen(&mut app, 80, 24).contains("stale"));
 
-    let samples: Vec<_> = view.history.iter().copied().collect();
+    let samples: Vec<_> = view.history.iter().collect();
     let report = replay_history(&samples, &HistoryReplayOptions::for_deployment(&view.state))
         .expect("a demo deployment has enough history");
     app.on_update(Update::Backtest(key.clone(), Ok(Arc::new(report.clone()))));

@@ -22,7 +22,9 @@ pub async fn connect(setup: &Setup, live: bool) -> Result<Arc<dyn Cluster>, Fail
         let sim = match flags.demo_deployments {
             Some(n) => fleet(setup, n)?,
             None => SimCluster::new(SimWorld::demo(setup.seed(), setup.cfg.demo.history_hours)),
-        };
+        }
+        // 14 days at launch: the weeks before the warm-up, computed in the background.
+        .with_backdated_history();
         if live {
             sim.spawn_clock(speed);
         }

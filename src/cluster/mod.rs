@@ -245,6 +245,13 @@ pub trait Cluster: Send + Sync {
             "this cluster cannot describe {key}"
         )))
     }
+
+    /// History the cluster computes per deployment on request, handed to the engine in the
+    /// background after `history()` (the simulator's weeks before its warm-up); None: nothing
+    /// more than `history()`.
+    fn history_feed(&self) -> Option<std::sync::Arc<dyn crate::metrics::feed::HistoryFeed>> {
+        None
+    }
 }
 
 /// An Event about a change made to a deployment: a CamelCase reason ("AutopilotScaled"), the

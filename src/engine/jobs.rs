@@ -90,7 +90,7 @@ pub(super) fn start_backtest(
         work.spawn(async move { Done::Backtest(key, Err("no history for it yet".into())) });
         return;
     };
-    let samples: Vec<Sample> = k.history.iter().copied().collect();
+    let samples: Vec<Sample> = k.history.iter().collect();
     let opts = backtest::HistoryReplayOptions {
         advisor: advisor.config().clone(),
         ..backtest::HistoryReplayOptions::for_deployment(state)

@@ -47,6 +47,10 @@ pub enum Update {
         DeploymentKey,
         Result<Arc<crate::model::DeploymentDetail>, String>,
     ),
+    /// Answer to `Command::History`, and again whenever more of that deployment's history
+    /// arrives (Prometheus, the simulator's weeks before its warm-up): its newest minutes, as
+    /// many as the TUI charts.
+    History(DeploymentKey, Vec<Sample>),
 }
 
 /// The result of a write for the status line.
@@ -75,6 +79,9 @@ pub enum Command {
     Backtest(DeploymentKey),
     /// Read one deployment's pods, HPA conditions and events (Enter).
     Describe(DeploymentKey),
+    /// Send this deployment's recent history (the one the TUI draws), now and whenever it
+    /// grows by more than a poll; replaces the deployment asked for before.
+    History(DeploymentKey),
 }
 
 #[derive(Clone, Debug)]
@@ -88,7 +95,8 @@ pub struct EngineOptions {
     /// Cluster seconds between calibrations of one deployment on its own history (a failed
     /// one, e.g. too little history yet, is retried after an hour).
     pub calibrate_every: i64,
-    /// Minute samples of history sent to the faces in the backfill.
+    /// Minute samples of history sent to the faces in the backfill (none by default: the TUI
+    /// asks for the one deployment it draws with `Command::History`).
     pub backfill_minutes: usize,
     /// Where writes go; None: the engine only reads.
     pub actions: Option<Arc<Actions>>,
@@ -103,7 +111,7 @@ impl Default for EngineOptions {
             forecast_every: 300,
             recommend_every: 60,
             calibrate_every: 86_400,
-            backfill_minutes: 36 * 60,
+            backfill_minutes: 0,
             actions: None,
             history: HistoryBackend::default(),
         }

@@ -4,6 +4,7 @@
 
 mod backfill;
 mod jobs;
+mod late_history;
 mod messages;
 mod recommend;
 mod schedule;
@@ -28,6 +29,7 @@ pub use messages::{ActionReport, Command, EngineOptions, Update};
 
 use backfill::{backfill_tails, forecast_again, forecast_backfilled, merge_backfill};
 use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action, start_backtest};
+use late_history::Watched;
 use recommend::{gather_deadline, land, start_recommendations};
 use schedule::{schedule, set_rooms};
 use state::{Done, Known, new_known};
@@ -78,11 +80,15 @@ async fn run(
         }
     }
 
-    // The store first, then the cluster's own history; `History::extend` merges by time.
-    let mut start = opts.history.stored().await.unwrap_or_else(|e| {
+    // The store first (folded as it is read), then the cluster's own history;
+    // `History::extend` merges by time and the first source wins ties.
+    for (key, history) in opts.history.stored_histories().await.unwrap_or_else(|e| {
         tracing::warn!("{e}");
         Vec::new()
-    });
+    }) {
+        known.insert(key, new_known(history));
+    }
+    let mut start = Vec::new();
     // A store that cannot be opened or read: said on screen, with its path; the history then
     // lives in memory only. Checked again after every poll (writes may fail later).
     let mut store_notice = opts.history.store_notice();
@@ -103,6 +109,9 @@ async fn run(
             .extend(samples);
     }
     let _ = updates.send(Update::Backfill(backfill_tails(&known, None, &opts)));
+    // More history the cluster computes per deployment, taken in the background.
+    let mut late = cluster.history_feed().and_then(late_history::start);
+    let mut watched: Option<Watched> = None;
     let mut prometheus_asked = false;
     if let Some(e) = &opts.history.prometheus_error {
         let _ = updates.send(Update::Notice(
@@ -128,8 +137,21 @@ async fn run(
                 land(cards, &mut in_flight, &updates, &advisor);
                 continue;
             }
+            batch = late_history::next(&mut late), if late.is_some() => {
+                if late_history::merge(batch, &mut known, watched.as_ref().map(|w| &w.key))
+                    && let Some(w) = watched.as_mut()
+                {
+                    w.send(&known, &updates);
+                }
+                continue;
+            }
             cmd = commands.recv() => match cmd {
                 None => return,
+                Some(Command::History(key)) => {
+                    let w = watched.insert(Watched::new(key));
+                    w.send(&known, &updates);
+                    continue;
+                }
                 Some(Command::Refresh) => {
                     force = true;
                 }
@@ -252,6 +274,9 @@ async fn run(
                         if let Some(snap) = &snapshot {
                             forecast_backfilled(merged, &mut stale_forecasts, &mut work, &mut in_flight, &mut due, snap, &mut known, &advisor, &opts);
                         }
+                        if let Some(w) = watched.as_mut() {
+                            w.send(&known, &updates);
+                        }
                         continue;
                     }
                     Err(e) => {
@@ -299,6 +324,9 @@ async fn run(
                     work.spawn(async move { Done::Backfill(history.prometheus(&snap).await) });
                 }
                 let _ = updates.send(Update::Snapshot(snap.clone()));
+                if let Some(w) = watched.as_mut() {
+                    w.after_poll(&known, &updates);
+                }
                 // Which data is missing or stale, said once per change.
                 let status = cluster.status().summary();
                 if status != cluster_notice {

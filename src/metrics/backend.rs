@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::HISTORY_MINUTES;
 use super::persist::HistoryStore;
 use super::prometheus::{Backfill, PrometheusSource};
+use super::{HISTORY_MINUTES, History};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 /// Nothing by default (tests, the demo).
@@ -63,6 +63,18 @@ impl HistoryBackend {
         match &self.store {
             Some(s) => s
                 .load_recent(HISTORY_MINUTES as i64 * super::MINUTE)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Each stored deployment's last `HISTORY_MINUTES`, already folded (what the engine starts
+    /// from); empty without a store.
+    pub async fn stored_histories(&self) -> Result<Vec<(DeploymentKey, History)>, String> {
+        match &self.store {
+            Some(s) => s
+                .load_histories(HISTORY_MINUTES as i64 * super::MINUTE, HISTORY_MINUTES)
                 .await
                 .map_err(|e| e.to_string()),
             None => Ok(Vec::new()),

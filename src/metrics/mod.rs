@@ -7,12 +7,14 @@
 //! the engine.
 
 pub mod backend;
+pub mod feed;
 pub mod history;
 pub mod persist;
 pub mod prom_error;
 pub mod prom_transport;
 pub mod prometheus;
 pub mod store;
+mod tiers;
 
 pub use backend::HistoryBackend;
 pub use history::{History, MINUTE};

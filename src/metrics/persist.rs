@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
 
+use super::History;
 use super::store::{Retention, Store, StoreError};
 use crate::model::{DeploymentKey, Sample, UnixSeconds};
 
@@ -20,6 +21,11 @@ enum Msg {
     Load {
         window: i64,
         reply: oneshot::Sender<Result<Series, StoreError>>,
+    },
+    LoadHistories {
+        window: i64,
+        capacity: usize,
+        reply: oneshot::Sender<Result<Vec<(DeploymentKey, History)>, StoreError>>,
     },
     /// Answered once every earlier message is done, with the first write error since the last
     /// flush.
@@ -105,6 +111,24 @@ impl HistoryStore {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Each deployment's stored history within `window` seconds of its newest sample, folded
+    /// into a `History` of `capacity` minutes on the store's thread as it is read.
+    pub async fn load_histories(
+        &self,
+        window: i64,
+        capacity: usize,
+    ) -> Result<Vec<(DeploymentKey, History)>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::LoadHistories {
+                window,
+                capacity,
+                reply,
+            })
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
     /// Wait until everything queued so far is written.
     pub async fn flush(&self) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
@@ -154,6 +178,17 @@ fn writer(
                 let loaded = store.load_recent(&context, window);
                 if let Err(e) = &loaded {
                     // Set before the reply, so whoever asked sees it at once.
+                    set_problem(Some(e.to_string()));
+                }
+                let _ = reply.send(loaded);
+            }
+            Msg::LoadHistories {
+                window,
+                capacity,
+                reply,
+            } => {
+                let loaded = store.load_histories(&context, window, capacity);
+                if let Err(e) = &loaded {
                     set_problem(Some(e.to_string()));
                 }
                 let _ = reply.send(loaded);

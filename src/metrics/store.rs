@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::History;
 use crate::model::{DeploymentKey, Sample, UnixSeconds};
 
 /// The store's file name in the data dir.
@@ -36,9 +37,12 @@ pub struct Retention {
 }
 
 impl Default for Retention {
+    /// Minutes for the day the engine keeps minute by minute (`history::FULL_MINUTES`); older
+    /// history is what the engine keeps of it too, 5-minute mean and peak (1,000 deployments'
+    /// 14 days: about 5 M rows instead of 20 M).
     fn default() -> Self {
         Self {
-            minutes_for: 14 * DAY,
+            minutes_for: DAY,
             thinned_for: 60 * DAY,
         }
     }
@@ -110,6 +114,38 @@ fn from_centi(v: Option<i64>) -> f64 {
 
 fn count(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+/// The five minute samples a 5-minute point (stamped at its end) stands for: its mean, with its
+/// peak in the middle minute (where in the 5 minutes it was is not stored). Replicas and ready
+/// are the point's largest.
+fn expand_point(
+    end: UnixSeconds,
+    cpu_mean: f64,
+    cpu_max: f64,
+    mem_mean: f64,
+    replicas: u32,
+    ready: u32,
+    out: &mut Vec<Sample>,
+) {
+    let rest = if cpu_mean.is_finite() && cpu_max.is_finite() {
+        ((5.0 * cpu_mean - cpu_max) / 4.0).clamp(0.0, cpu_max)
+    } else {
+        cpu_mean
+    };
+    for i in 0..5 {
+        out.push(Sample {
+            timestamp: end - (4 - i) * 60,
+            cpu_pct: if i == 2 && cpu_max.is_finite() {
+                cpu_max
+            } else {
+                rest
+            },
+            mem_pct: mem_mean,
+            replicas,
+            ready,
+        });
+    }
 }
 
 /// The end of the 5-minute bucket a minute sample (stamped at its minute's end) falls in.
@@ -399,6 +435,80 @@ impl Store {
             })
         })?
         .collect()
+    }
+
+    /// Each deployment's history of `context` within `window` seconds of its newest sample,
+    /// its 5-minute points and then its minutes folded into a `History` of `capacity` minutes
+    /// as they are read, one deployment at a time: a fleet's weeks never sit in memory as
+    /// 32-byte samples all at once.
+    pub fn load_histories(
+        &self,
+        context: &str,
+        window: i64,
+        capacity: usize,
+    ) -> Result<Vec<(DeploymentKey, History)>, StoreError> {
+        (|| -> rusqlite::Result<Vec<(DeploymentKey, History)>> {
+            let mut series = self.conn.prepare_cached(
+                "SELECT id, namespace, name FROM series WHERE context = ?1 ORDER BY namespace, name",
+            )?;
+            let ids = series
+                .query_map([context], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        DeploymentKey::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for (id, key) in ids {
+                let newest: Option<i64> = self.conn.query_row(
+                    "SELECT MAX(t) FROM (SELECT MAX(ts) AS t FROM minute WHERE series = ?1
+                     UNION ALL SELECT MAX(ts) FROM five_minute WHERE series = ?1)",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                let Some(newest) = newest else { continue };
+                let mut h = History::with_capacity(capacity);
+                let mut points = self.conn.prepare_cached(
+                    "SELECT ts, cpu_mean, cpu_max, mem_mean, replicas, ready FROM five_minute
+                     WHERE series = ?1 AND ts > ?2 ORDER BY ts",
+                )?;
+                let mut rows = points.query(params![id, newest - window])?;
+                let mut expanded = Vec::with_capacity(5);
+                while let Some(r) = rows.next()? {
+                    expanded.clear();
+                    expand_point(
+                        r.get(0)?,
+                        from_centi(r.get(1)?),
+                        from_centi(r.get(2)?),
+                        from_centi(r.get(3)?),
+                        count(r.get(4)?),
+                        count(r.get(5)?),
+                        &mut expanded,
+                    );
+                    h.extend(expanded.iter().copied());
+                }
+                let mut minutes = self.conn.prepare_cached(
+                    "SELECT ts, cpu, mem, replicas, ready FROM minute
+                     WHERE series = ?1 AND ts > ?2 ORDER BY ts",
+                )?;
+                let mut rows = minutes.query(params![id, newest - window])?;
+                while let Some(r) = rows.next()? {
+                    h.push(Sample {
+                        timestamp: r.get(0)?,
+                        cpu_pct: from_centi(r.get(1)?),
+                        mem_pct: from_centi(r.get(2)?),
+                        replicas: count(r.get(3)?),
+                        ready: count(r.get(4)?),
+                    });
+                }
+                if !h.is_empty() {
+                    out.push((key, h));
+                }
+            }
+            Ok(out)
+        })()
+        .map_err(|e| self.err(e))
     }
 
     fn series_id(&self, context: &str, key: &DeploymentKey) -> rusqlite::Result<Option<i64>> {

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::world::{self, SimWorld};
 use crate::cluster::{Change, Cluster, ClusterError, Operation};
+use crate::metrics::feed::HistoryFeed;
 use crate::model::{ClusterSnapshot, DeploymentDetail, DeploymentKey, Sample};
 
 /// Warm-up steps taken per hold of the world's lock: readers wait at most that long.
@@ -19,6 +20,8 @@ pub struct SimCluster {
     world: Arc<Mutex<SimWorld>>,
     /// True once the world's warm-up history is recorded (at once unless `warming_up`).
     warm: watch::Receiver<bool>,
+    /// Hand the engine the weeks before the epoch (`with_backdated_history`).
+    backdated: bool,
 }
 
 impl SimCluster {
@@ -27,7 +30,15 @@ impl SimCluster {
         Self {
             world: Arc::new(Mutex::new(world)),
             warm,
+            backdated: false,
         }
+    }
+
+    /// Also offer the `backdate::DAYS` before the epoch as a `HistoryFeed` (the demo's 14
+    /// days at launch: computed in the background after the warm-up's history).
+    pub fn with_backdated_history(mut self) -> Self {
+        self.backdated = true;
+        self
     }
 
     /// A world warmed up for `hours` on a thread of its own, recording its history, so a
@@ -38,6 +49,7 @@ impl SimCluster {
         let this = Self {
             world: Arc::new(Mutex::new(world)),
             warm,
+            backdated: false,
         };
         let world = this.world.clone();
         std::thread::spawn(move || {
@@ -132,6 +144,11 @@ impl Cluster for SimCluster {
         self.world()
             .describe(key)
             .ok_or_else(|| ClusterError::NotFound(format!("deployment {key}")))
+    }
+
+    fn history_feed(&self) -> Option<Arc<dyn HistoryFeed>> {
+        self.backdated
+            .then(|| Arc::new(self.world().backdate()) as Arc<dyn HistoryFeed>)
     }
 }
 

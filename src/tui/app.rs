@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::actions::Limits;
-use crate::engine::Update;
+use crate::engine::{Command, Update};
 use crate::metrics::History;
 use crate::model::{
     ClusterSnapshot, DeploymentKey, DeploymentState, Recommendation, ScalingAction, UnixSeconds,
@@ -144,6 +144,11 @@ pub struct App {
     pub fleet: Option<super::fleet_screen::FleetScreen>,
     /// When the last frames were drawn (the event loop writes it; harnesses read it).
     pub frames: super::frames::FrameLog,
+    /// The one deployment whose history is kept once the event loop asks for it on demand
+    /// (`history_request`): a fleet's histories stay in the engine. Before that (tests and the
+    /// preview fill the app without a loop) every deployment keeps what updates bring.
+    pub history_of: Option<DeploymentKey>,
+    pub history_on_demand: bool,
 }
 
 impl App {
@@ -178,7 +183,31 @@ impl App {
             quick_filter: None,
             fleet: None,
             frames: super::frames::FrameLog::default(),
+            history_of: None,
+            history_on_demand: false,
         }
+    }
+
+    /// Whether updates about `key`'s history are kept.
+    fn keeps_history(&self, key: &DeploymentKey) -> bool {
+        !self.history_on_demand || self.history_of.as_ref() == Some(key)
+    }
+
+    /// From now on keep only the selected deployment's history: when the selection moved to
+    /// another deployment, drop the old one's and ask the engine for the new one's.
+    pub fn history_request(&mut self) -> Option<Command> {
+        let want = self.selected_key().cloned();
+        if self.history_on_demand && want == self.history_of {
+            return None;
+        }
+        self.history_on_demand = true;
+        for (k, v) in self.deployments.iter_mut() {
+            if Some(k) != want.as_ref() && !v.history.is_empty() {
+                v.history = History::with_capacity(UI_HISTORY_MINUTES);
+            }
+        }
+        self.history_of = want.clone();
+        want.map(Command::History)
     }
 
     pub fn selected_key(&self) -> Option<&DeploymentKey> {
@@ -194,6 +223,9 @@ impl App {
         match update {
             Update::Backfill(series) => {
                 for (key, samples) in series {
+                    if !self.keeps_history(&key) {
+                        continue;
+                    }
                     if let Some(v) = self.deployments.get_mut(&key) {
                         v.history.extend(samples);
                     } else {
@@ -207,9 +239,19 @@ impl App {
             Update::Snapshot(snap) => self.on_snapshot(&snap),
             Update::Samples(samples) => {
                 for (key, s) in samples {
-                    if let Some(v) = self.deployments.get_mut(&key) {
+                    if self.keeps_history(&key)
+                        && let Some(v) = self.deployments.get_mut(&key)
+                    {
                         v.history.push(s);
                     }
+                }
+            }
+            Update::History(key, samples) => {
+                if self.keeps_history(&key)
+                    && let Some(v) = self.deployments.get_mut(&key)
+                {
+                    v.history = History::with_capacity(UI_HISTORY_MINUTES);
+                    v.history.extend(samples);
                 }
             }
             Update::Forecasts(key, f) => {

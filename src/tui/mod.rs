@@ -117,6 +117,10 @@ where
                 }
             }
         }
+        // The selected deployment's history comes from the engine; the others' stay there.
+        if let Some(cmd) = app.history_request() {
+            let _ = commands.send(cmd);
+        }
         if dirty {
             let start = std::time::Instant::now();
             let size = terminal.size()?;

@@ -7,6 +7,7 @@
 //! This file holds the state and its construction; `step` moves it, `views` is what readers
 //! see, `writes` is what clients change.
 
+mod backdate;
 pub mod keda;
 mod step;
 #[cfg(test)]
@@ -27,6 +28,7 @@ use crate::cluster::{ClusterError, annotations};
 use crate::model::{DeploymentKey, Sample, UnixSeconds};
 use crate::traces::{Trace, embedded};
 
+pub use backdate::Backdate;
 pub use views::{DeploymentView, HpaView, PodView};
 
 /// The HPA sync period and metrics-server's scrape interval.

@@ -96,11 +96,23 @@ fn rescale_reason(r: &Reconcile, current: u32, config: &HpaConfig) -> String {
 
 /// Demand in cores for deployment `i` at `now`, with seeded per-minute noise.
 fn demand_cores(seed: u64, i: usize, d: &SimDeployment, now: UnixSeconds) -> f64 {
-    let base = scenario::base_demand(&d.spec.demand, &d.trace, d.trace_p99, now - EPOCH);
+    demand_at(seed, i, &d.spec.demand, &d.trace, d.trace_p99, now)
+}
+
+/// `demand_cores` from the deployment's demand spec alone (the history before the epoch too).
+pub(super) fn demand_at(
+    seed: u64,
+    i: usize,
+    spec: &scenario::DemandSpec,
+    trace: &crate::traces::Trace,
+    p99: f64,
+    now: UnixSeconds,
+) -> f64 {
+    let base = scenario::base_demand(spec, trace, p99, now - EPOCH);
     let minute = (now - EPOCH).div_euclid(60) as u64;
     // Noise depends only on (seed, deployment, minute): replays and restarts agree.
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((i as u64 + 1) << 40) ^ minute);
-    let n = d.spec.demand.noise;
+    let n = spec.noise;
     base * (1.0 + rng.random_range(-n..=n)).max(0.0)
 }
 
