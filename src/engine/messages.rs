@@ -75,6 +75,9 @@ pub enum Command {
     Backtest(DeploymentKey),
     /// Read one deployment's pods, HPA conditions and events (Enter).
     Describe(DeploymentKey),
+    /// What the user sees: the selected deployment first, then the other rows on screen.
+    /// Their forecasts and calibrations go first on the worker pool.
+    Focus(Vec<DeploymentKey>),
 }
 
 #[derive(Clone, Debug)]

@@ -89,6 +89,7 @@ where
     let mut last_data = Instant::now();
     let mut dirty = true;
     let mut engine_alive = true;
+    let mut focus = session::FocusReport::default();
     loop {
         if dirty {
             let size = terminal.size()?;
@@ -98,6 +99,10 @@ where
             );
             terminal.draw(|f| ui::render(f, &app))?;
             dirty = false;
+        }
+        // After the draw: the table's window is the one on screen.
+        if let Some(keys) = focus.due(app.focus_keys(), std::time::Instant::now()) {
+            let _ = commands.send(crate::engine::Command::Focus(keys));
         }
         tokio::select! {
             ev = events.next() => match ev {
@@ -152,6 +157,7 @@ where
                         commands = new.commands;
                         updates = new.updates;
                         engine_alive = true;
+                        focus.reset();
                         last_data = Instant::now();
                         app.switch_session(new.info);
                     }
