@@ -226,7 +226,10 @@ async fn run(app: App, keys: Vec<io::Result<Event>>) -> (App, Vec<engine::Comman
     .expect("the loop ends with its keys");
     let mut sent = Vec::new();
     while let Ok(c) = commands_rx.try_recv() {
-        sent.push(c);
+        // What is on screen (for the engine's priorities) is not an action.
+        if !matches!(c, engine::Command::Focus(_)) {
+            sent.push(c);
+        }
     }
     (app, sent)
 }

@@ -33,6 +33,17 @@ pub const MAX_HISTORY_SECONDS: i64 = 4 * 86_400;
 /// HPA's 15 s syncs), the HPA baseline alike.
 const TICK_SECONDS: i64 = 60;
 
+thread_local! {
+    /// Set on a worker pool's threads: their calibrations start no threads of their own.
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// From now on, calibrations on this thread replay their candidates one after another instead
+/// of a thread per core: for the threads of a pool that is already sized to the cores.
+pub fn replay_candidates_inline_on_this_thread() {
+    INLINE.set(true);
+}
+
 /// A deployment's history and setting, as calibration needs them.
 pub struct Input<'a> {
     /// Regular demand series (units of one pod's request, every value known), from `start` at
@@ -192,26 +203,37 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
     };
     let grid = candidates(inp.advisor, model.target_pct);
     // Candidates are independent replays: spread them over the cores (scoped threads, joined
-    // before anything is chosen, so the result does not depend on their order).
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = grid.len().div_ceil(workers.max(1)).max(1);
-    let scored: Vec<(PolicyParams, PolicyMetrics)> = std::thread::scope(|s| {
-        let handles: Vec<_> = grid
-            .chunks(chunk)
-            .map(|part| {
-                let (replay, shared) = (&replay, &shared_train);
-                s.spawn(move || {
-                    part.iter()
-                        .map(|&c| (c, replay(shared, c)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+    // before anything is chosen, so the result does not depend on their order), unless this
+    // thread is a worker of a pool sized to the cores, which is already the parallelism.
+    let workers = if INLINE.get() {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let scored: Vec<(PolicyParams, PolicyMetrics)> = if workers <= 1 {
+        grid.iter()
+            .map(|&c| (c, replay(&shared_train, c)))
             .collect()
-    });
+    } else {
+        let chunk = grid.len().div_ceil(workers).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = grid
+                .chunks(chunk)
+                .map(|part| {
+                    let (replay, shared) = (&replay, &shared_train);
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|&c| (c, replay(shared, c)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
+    };
     let feasible = |m: &PolicyMetrics| {
         m.under_provisioned_minutes <= allowed && m.flips_within_300s <= hpa.flips_within_300s
     };
@@ -340,6 +362,26 @@ mod tests {
             a.hpa_replica_hours > 0.0 && a.policy_replica_hours > 0.0,
             "{a:?}"
         );
+    }
+
+    #[test]
+    fn on_a_pool_worker_the_candidates_replay_inline_to_the_same_choice() {
+        let cfg = AdvisorConfig::default();
+        let v = daily(3, None);
+        let spread = calibrate_demand(&input(&v, &cfg, 3 * 86_400)).expect("calibrates");
+        let (inline, flag_here) = std::thread::scope(|s| {
+            s.spawn(|| {
+                replay_candidates_inline_on_this_thread();
+                let c = calibrate_demand(&input(&v, &cfg, 3 * 86_400)).expect("calibrates");
+                (c, INLINE.get())
+            })
+            .join()
+            .expect("joined")
+        });
+        assert!(flag_here);
+        assert_eq!(inline, spread);
+        // The switch is the worker's own: this thread still spreads its candidates.
+        assert!(!INLINE.get());
     }
 
     #[test]

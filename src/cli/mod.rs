@@ -29,6 +29,9 @@ use clap::CommandFactory;
 pub use args::{Cli, Commands};
 pub use output::Failure;
 
+/// Tokio's blocking threads at most (file reads, the journal, DNS look-ups).
+const MAX_BLOCKING_THREADS: usize = 4;
+
 /// Runs the face the command line names. Errors other than bad input are logged in full.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let Cli {
@@ -47,7 +50,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             setup.data_dir.display()
         ))
     })?;
+    // CPU work runs on the engine's worker pool (one thread per core); the blocking pool only
+    // serves short file and DNS calls, so a handful of threads bounds it (tokio's default of
+    // 512 let a fleet's forecasts start a thread each).
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()?;
     runtime

@@ -4,12 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 use super::messages::{EngineOptions, Update};
+use super::queue::WorkQueue;
 use super::schedule::schedule;
-use super::state::{Done, Known};
-use crate::advisor::Advisor;
+use super::state::Known;
 use crate::model::{AdvisorInputs, ClusterSnapshot, DeploymentKey, Sample};
 
 /// What the faces get of the engine's histories: the newest `backfill_minutes` of each
@@ -69,12 +68,11 @@ pub(super) fn merge_backfill(
 pub(super) fn forecast_backfilled(
     mut merged: Vec<DeploymentKey>,
     stale: &mut HashSet<DeploymentKey>,
-    work: &mut JoinSet<Done>,
+    queue: &mut WorkQueue,
     in_flight: &mut HashSet<(DeploymentKey, bool)>,
     due: &mut Vec<AdvisorInputs>,
     snap: &ClusterSnapshot,
     known: &mut HashMap<DeploymentKey, Known>,
-    advisor: &Advisor,
     opts: &EngineOptions,
 ) {
     // In the table's first order (namespace, name): with forecasts queued, the rows a user
@@ -84,7 +82,7 @@ pub(super) fn forecast_backfilled(
         if in_flight.contains(&(key.clone(), false)) {
             stale.insert(key);
         } else if let Some(k) = known.get_mut(&key) {
-            schedule(work, in_flight, due, snap, &key, k, advisor, opts, false);
+            schedule(queue, in_flight, due, snap, &key, k, opts, false);
         }
     }
 }
@@ -96,18 +94,17 @@ pub(super) fn forecast_backfilled(
 pub(super) fn forecast_again(
     key: &DeploymentKey,
     stale: &mut HashSet<DeploymentKey>,
-    work: &mut JoinSet<Done>,
+    queue: &mut WorkQueue,
     in_flight: &mut HashSet<(DeploymentKey, bool)>,
     due: &mut Vec<AdvisorInputs>,
     snap: &ClusterSnapshot,
     k: &mut Known,
-    advisor: &Advisor,
     opts: &EngineOptions,
 ) -> bool {
     if !stale.remove(key) {
         return false;
     }
     k.forecast_at = None;
-    schedule(work, in_flight, due, snap, key, k, advisor, opts, false);
+    schedule(queue, in_flight, due, snap, key, k, opts, false);
     true
 }

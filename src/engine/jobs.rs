@@ -1,15 +1,11 @@
-//! Jobs the user asks for, run off the engine's loop: writes (and undo) and backtests.
-
-use std::collections::HashMap;
+//! Writes (and undo) the user asks for, run off the engine's loop. (Backtests are CPU work:
+//! they run on the worker pool, `dispatch.rs`.)
 
 use tokio::task::JoinSet;
 
 use super::messages::{ActionReport, EngineOptions};
-use super::state::{Done, Known};
+use super::state::Done;
 use crate::actions::{ActionError, Intent, Plan, plan};
-use crate::advisor::Advisor;
-use crate::backtest;
-use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
 
 /// Journal entries the journal pane shows.
 pub(super) const JOURNAL_VIEW_ENTRIES: usize = 200;
@@ -74,35 +70,5 @@ pub(super) fn start_action(work: &mut JoinSet<Done>, opts: &EngineOptions, job: 
                 None,
             ),
         }
-    });
-}
-
-/// Replay the deployment's history on the blocking pool: a replay is seconds of CPU.
-pub(super) fn start_backtest(
-    work: &mut JoinSet<Done>,
-    known: &HashMap<DeploymentKey, Known>,
-    snapshot: Option<&ClusterSnapshot>,
-    key: DeploymentKey,
-    advisor: &Advisor,
-) {
-    let state = snapshot.and_then(|s| s.deployments.iter().find(|d| d.key == key));
-    let (Some(k), Some(state)) = (known.get(&key), state) else {
-        work.spawn(async move { Done::Backtest(key, Err("no history for it yet".into())) });
-        return;
-    };
-    let samples: Vec<Sample> = k.history.iter().collect();
-    let opts = backtest::HistoryReplayOptions {
-        advisor: advisor.config().clone(),
-        ..backtest::HistoryReplayOptions::for_deployment(state)
-    };
-    work.spawn(async move {
-        let result = tokio::task::spawn_blocking(move || {
-            backtest::replay_history(&samples, &opts)
-                .map(Box::new)
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|e| Err(format!("the replay failed: {e}")));
-        Done::Backtest(key, result)
     });
 }

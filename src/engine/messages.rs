@@ -82,6 +82,9 @@ pub enum Command {
     /// Send this deployment's recent history (the one the TUI draws), now and whenever it
     /// grows by more than a poll; replaces the deployment asked for before.
     History(DeploymentKey),
+    /// What the user sees: the selected deployment first, then the other rows on screen.
+    /// Their forecasts and calibrations go first on the worker pool.
+    Focus(Vec<DeploymentKey>),
 }
 
 #[derive(Clone, Debug)]

@@ -3,9 +3,12 @@
 //! never waits on the cluster, a forecast or the LLM.
 
 mod backfill;
+mod dispatch;
 mod jobs;
 mod late_history;
 mod messages;
+mod pool;
+mod queue;
 mod recommend;
 mod schedule;
 mod state;
@@ -28,8 +31,10 @@ use crate::model::{AdvisorInputs, ClusterSnapshot, DeploymentKey};
 pub use messages::{ActionReport, Command, EngineOptions, Update};
 
 use backfill::{backfill_tails, forecast_again, forecast_backfilled, merge_backfill};
-use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action, start_backtest};
+use dispatch::Dispatch;
+use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action};
 use late_history::Watched;
+use queue::JobKind;
 use recommend::{gather_deadline, land, start_recommendations};
 use schedule::{schedule, set_rooms};
 use state::{Done, Known, new_known};
@@ -61,6 +66,8 @@ async fn run(
     let mut cluster_notice: Option<String> = None;
     let mut work: JoinSet<Done> = JoinSet::new();
     let mut in_flight: HashSet<(DeploymentKey, bool)> = HashSet::new();
+    // Forecasts, calibrations and backtests: queued by priority, run on the worker pool.
+    let mut pooled = Dispatch::new();
     // Recommendations due, asked together (the LLM batches them): those of a poll at once,
     // those a landing forecast or the user asks for after a short gather.
     let mut due: Vec<AdvisorInputs> = Vec::new();
@@ -125,6 +132,14 @@ async fn run(
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut force = false;
     loop {
+        // Whatever the last turn queued starts before the loop waits again.
+        pooled.start(
+            &mut work,
+            &known,
+            &mut in_flight,
+            snapshot.as_deref(),
+            &advisor,
+        );
         tokio::select! {
             _ = poll.tick() => {}
             _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)),
@@ -189,7 +204,7 @@ async fn run(
                     continue;
                 }
                 Some(Command::Backtest(key)) => {
-                    start_backtest(&mut work, &known, snapshot.as_deref(), key, &advisor);
+                    pooled.queue.push(key, JobKind::Backtest, 0);
                     continue;
                 }
                 Some(Command::Describe(key)) => {
@@ -207,13 +222,24 @@ async fn run(
                 Some(Command::Reconsider(key)) => {
                     if let (Some(snap), Some(k)) = (&snapshot, known.get_mut(&key)) {
                         k.recommended_at = None;
-                        schedule(&mut work, &mut in_flight, &mut due, snap, &key, k, &advisor, &opts, true);
+                        schedule(&mut pooled.queue, &mut in_flight, &mut due, snap, &key, k, &opts, true);
                         flush_at.get_or_insert_with(gather_deadline);
                     }
                     continue;
                 }
+                Some(Command::Focus(keys)) => {
+                    pooled.queue.set_focus(&keys);
+                    continue;
+                }
             },
             Some(done) = work.join_next(), if !work.is_empty() => {
+                let done = match done {
+                    Ok(Done::Pooled(kind, done)) => {
+                        pooled.finished(kind);
+                        Ok(*done)
+                    }
+                    other => other,
+                };
                 match done {
                     Ok(Done::Forecast(key, at, f)) => {
                         in_flight.remove(&(key.clone(), false));
@@ -224,9 +250,9 @@ async fn run(
                             k.recommended_at = None;
                             let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
                             if let Some(snap) = &snapshot
-                                && !forecast_again(&key, &mut stale_forecasts, &mut work, &mut in_flight, &mut due, snap, k, &advisor, &opts)
+                                && !forecast_again(&key, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, k, &opts)
                             {
-                                schedule(&mut work, &mut in_flight, &mut due, snap, &key, k, &advisor, &opts, true);
+                                schedule(&mut pooled.queue, &mut in_flight, &mut due, snap, &key, k, &opts, true);
                                 flush_at.get_or_insert_with(gather_deadline);
                             }
                         }
@@ -272,13 +298,14 @@ async fn run(
                     Ok(Done::Backfill(result)) => {
                         let merged = merge_backfill(result, &mut known, &opts, &updates);
                         if let Some(snap) = &snapshot {
-                            forecast_backfilled(merged, &mut stale_forecasts, &mut work, &mut in_flight, &mut due, snap, &mut known, &advisor, &opts);
+                            forecast_backfilled(merged, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, &mut known, &opts);
                         }
                         if let Some(w) = watched.as_mut() {
                             w.send(&known, &updates);
                         }
                         continue;
                     }
+                    Ok(Done::Pooled(..)) => continue,
                     Err(e) => {
                         tracing::error!("engine task failed: {e}");
                         continue;
@@ -344,13 +371,12 @@ async fn run(
                 for d in &snap.deployments {
                     if let Some(k) = known.get_mut(&d.key) {
                         schedule(
-                            &mut work,
+                            &mut pooled.queue,
                             &mut in_flight,
                             &mut due,
                             &snap,
                             &d.key,
                             k,
-                            &advisor,
                             &opts,
                             false,
                         );

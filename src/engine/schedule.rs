@@ -3,17 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tokio::task::JoinSet;
-
 use super::messages::EngineOptions;
-use super::state::{Done, Known};
+use super::queue::{JobKind, WorkQueue};
+use super::state::Known;
 use crate::advisor::Advisor;
-use crate::forecast::ForecastOptions;
 use crate::model::{AdvisorInputs, ClusterSnapshot, DeploymentKey, UnixSeconds};
-use crate::pipeline::{self, Forecasts};
-
-/// Calibrations run one at a time, process-wide (each replays its candidates on every core).
-static CALIBRATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+use crate::pipeline;
 
 /// Each deployment's room in the cluster for this poll, from the fleet's decisions on the
 /// latest forecasts (`pipeline::fleet_rooms`): the same rule `recommend` applies.
@@ -52,17 +47,17 @@ pub(super) fn set_rooms(
     }
 }
 
-/// Start whatever work is due for one deployment: a forecast when the last one is old, a
+/// Queue whatever work is due for one deployment: a forecast when the last one is old, a
+/// calibration when due (both run on the worker pool, in the queue's order), and a
 /// recommendation when the last one is old (or `now` is asked for).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn schedule(
-    work: &mut JoinSet<Done>,
+    queue: &mut WorkQueue,
     in_flight: &mut HashSet<(DeploymentKey, bool)>,
     due_recommendations: &mut Vec<AdvisorInputs>,
     snap: &ClusterSnapshot,
     key: &DeploymentKey,
     k: &mut Known,
-    advisor: &Advisor,
     opts: &EngineOptions,
     now: bool,
 ) {
@@ -72,42 +67,21 @@ pub(super) fn schedule(
     // with a fast clock a new forecast may already be due, and recommending only when none is
     // would starve the cards.
     if !now && due(k.forecast_at, opts.forecast_every) && in_flight.insert((key.clone(), false)) {
-        let history = k.history.clone();
-        let key = key.clone();
+        // The stalest forecast goes first; never forecast before all.
+        queue.push(
+            key.clone(),
+            JobKind::Forecast,
+            k.forecast_at.unwrap_or(UnixSeconds::MIN),
+        );
         k.forecast_at = Some(t);
-        work.spawn(async move {
-            let f = tokio::task::spawn_blocking(move || {
-                pipeline::forecast_history(&history, ForecastOptions::default())
-            })
-            .await
-            .unwrap_or_else(|e| Forecasts {
-                error: Some(format!("forecast task failed: {e}")),
-                ..Forecasts::default()
-            });
-            Done::Forecast(key, t, Box::new(f))
-        });
         return;
     }
-    if k.calibrate_at.is_some_and(|at| t >= at)
-        && let Some(state) = snap.deployments.iter().find(|d| &d.key == key)
-    {
-        // A day's calibration is a second of CPU: on the blocking pool, never in the loop.
+    if let Some(at) = k.calibrate_at.filter(|at| t >= *at) {
+        // A day's calibration is a second of CPU: on the pool, never in the loop. It waits
+        // behind the forecasts staler than its deployment's.
         k.calibrate_at = None;
-        let history = k.history.clone();
-        let state = state.clone();
-        let cfg = advisor.config().clone();
-        let key = key.clone();
-        work.spawn(async move {
-            // One calibration at a time (it already uses every core): a fleet's first day of
-            // calibrations queues instead of filling the blocking pool.
-            let _turn = CALIBRATING.acquire().await;
-            let result = tokio::task::spawn_blocking(move || {
-                pipeline::calibration_of(&history, &state, &cfg).map(Box::new)
-            })
-            .await
-            .unwrap_or_else(|e| Err(format!("calibration task failed: {e}")));
-            Done::Calibration(key, t, result)
-        });
+        let stale_since = at.max(k.forecast_at.unwrap_or(UnixSeconds::MIN));
+        queue.push(key.clone(), JobKind::Calibration, stale_since);
     }
     if in_flight.contains(&(key.clone(), false)) {
         // The recommendation follows the forecast in flight.

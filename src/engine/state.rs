@@ -32,6 +32,8 @@ pub(super) enum Done {
     Backfill(Result<crate::metrics::prometheus::Backfill, String>),
     Backtest(DeploymentKey, Result<Box<backtest::Report>, String>),
     Calibration(DeploymentKey, UnixSeconds, Result<Box<Calibration>, String>),
+    /// One of the above, run on the worker pool: its worker is free again.
+    Pooled(super::queue::JobKind, Box<Done>),
 }
 
 pub(super) fn new_known(history: History) -> Known {

@@ -214,6 +214,20 @@ impl App {
         self.visible.get(self.selected)
     }
 
+    /// What the user sees, for the engine's priorities: the selected row, then the other rows
+    /// of the table's window (as last drawn).
+    pub fn focus_keys(&self) -> impl Iterator<Item = &DeploymentKey> + Clone {
+        let window = self
+            .visible
+            .iter()
+            .enumerate()
+            .skip(self.table_offset)
+            .take(self.table_height)
+            .filter(|(i, _)| *i != self.selected)
+            .map(|(_, k)| k);
+        self.selected_key().into_iter().chain(window)
+    }
+
     pub fn selected_view(&self) -> Option<&DeploymentView> {
         self.selected_key().and_then(|k| self.deployments.get(k))
     }
@@ -410,7 +424,7 @@ impl App {
     /// The rows to show: namespace, name filter and quick filter applied, in the sort's order.
     fn visible_keys(&self) -> Vec<DeploymentKey> {
         let needle = self.filter.to_lowercase();
-        let mut rows: Vec<RowFacts<'_>> = self
+        let rows: Vec<RowFacts<'_>> = self
             .deployments
             .iter()
             .filter(|(k, _)| self.namespace.as_ref().is_none_or(|ns| &k.namespace == ns))
@@ -419,10 +433,14 @@ impl App {
             .filter(|r| self.quick_filter.is_none_or(|f| f.keeps(*r)))
             .collect();
         // The map is already in name order: sorting is only needed for another order.
-        if self.sort != Sort::default() {
-            rows.sort_by(|a, b| self.sort.compare(*a, *b));
+        if self.sort == Sort::default() {
+            return rows.into_iter().map(|r| r.state.key.clone()).collect();
         }
-        rows.into_iter().map(|r| r.state.key.clone()).collect()
+        self.sort
+            .order(&rows)
+            .into_iter()
+            .map(|i| rows[i].state.key.clone())
+            .collect()
     }
 
     /// What the sort and the quick filters read of a row.

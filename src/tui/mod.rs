@@ -99,6 +99,7 @@ where
     // When what the next frame shows first arrived (`app.frames` keeps it with the draw).
     let mut due = std::time::Instant::now();
     let mut engine_alive = true;
+    let mut focus = session::FocusReport::default();
     loop {
         match app.fleet.as_mut() {
             // Closing the screen stops its probes.
@@ -135,6 +136,10 @@ where
                 start,
                 end: std::time::Instant::now(),
             });
+        }
+        // After the draw: the table's window is the one on screen.
+        if let Some(keys) = focus.due(app.focus_keys(), std::time::Instant::now()) {
+            let _ = commands.send(crate::engine::Command::Focus(keys));
         }
         tokio::select! {
             ev = events.next() => match ev {
@@ -189,6 +194,7 @@ where
                         commands = new.commands;
                         updates = new.updates;
                         engine_alive = true;
+                        focus.reset();
                         last_data = Instant::now();
                         app.switch_session(new.info);
                     }
