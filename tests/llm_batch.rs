@@ -328,11 +328,11 @@ async fn a_batch_that_times_out_halves_the_next() {
         .iter()
         .map(|b| user_prompt(b).matches("<<<CLUSTER DATA").count())
         .collect();
-    assert_eq!(
-        sections,
-        vec![6, 3],
-        "halved after the timeout, then paused"
-    );
+    // Halved after the timeout (and sized to the speed it showed: at least 1/6 s a
+    // deployment, so half the timeout holds at most 3), then paused.
+    assert_eq!(sections.len(), 2, "{sections:?}");
+    assert_eq!(sections[0], 6, "{sections:?}");
+    assert!((1..=3).contains(&sections[1]), "{sections:?}");
     assert!(
         recs.iter()
             .all(|r| r.source == RecommendationSource::Policy)
@@ -341,15 +341,18 @@ async fn a_batch_that_times_out_halves_the_next() {
         .iter()
         .filter_map(|r| r.fallback_reason.as_deref())
         .collect();
+    // Every deployment of the two batches that went out says it timed out; the rest, that
+    // the endpoint paused.
+    let sent: usize = sections.iter().sum();
     assert_eq!(
         reasons
             .iter()
             .filter(|r| r.starts_with("timeout after 1 s (batch of"))
             .count(),
-        9
+        sent
     );
     assert!(
-        reasons[9..]
+        reasons[sent..]
             .iter()
             .all(|r| r.starts_with("LLM failing: 2 timeouts in a row")),
         "{reasons:?}"
