@@ -227,7 +227,7 @@ async fn run(app: App, keys: Vec<io::Result<Event>>) -> (App, Vec<engine::Comman
     let mut sent = Vec::new();
     while let Ok(c) = commands_rx.try_recv() {
         // What is on screen (for the engine's priorities) is not an action.
-        if !matches!(c, engine::Command::Focus(_)) {
+        if !matches!(c, engine::Command::Focus(_) | engine::Command::History(_)) {
             sent.push(c);
         }
     }
