@@ -398,17 +398,7 @@ impl Store {
         context: &str,
         window: i64,
     ) -> rusqlite::Result<Vec<(DeploymentKey, Vec<Sample>)>> {
-        let mut series = self.conn.prepare_cached(
-            "SELECT id, namespace, name FROM series WHERE context = ?1 ORDER BY namespace, name",
-        )?;
-        let ids = series
-            .query_map([context], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    DeploymentKey::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let ids = self.series_of(context)?;
         let mut out = Vec::with_capacity(ids.len());
         for (id, key) in ids {
             let samples = self.minutes_of(id, window)?;
@@ -417,6 +407,21 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The series ids of `context`'s deployments, in namespace and name order.
+    fn series_of(&self, context: &str) -> rusqlite::Result<Vec<(i64, DeploymentKey)>> {
+        let mut series = self.conn.prepare_cached(
+            "SELECT id, namespace, name FROM series WHERE context = ?1 ORDER BY namespace, name",
+        )?;
+        series
+            .query_map([context], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    DeploymentKey::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                ))
+            })?
+            .collect()
     }
 
     fn minutes_of(&self, id: i64, window: i64) -> rusqlite::Result<Vec<Sample>> {
@@ -448,17 +453,7 @@ impl Store {
         capacity: usize,
     ) -> Result<Vec<(DeploymentKey, History)>, StoreError> {
         (|| -> rusqlite::Result<Vec<(DeploymentKey, History)>> {
-            let mut series = self.conn.prepare_cached(
-                "SELECT id, namespace, name FROM series WHERE context = ?1 ORDER BY namespace, name",
-            )?;
-            let ids = series
-                .query_map([context], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        DeploymentKey::new(r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                    ))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let ids = self.series_of(context)?;
             let mut out = Vec::with_capacity(ids.len());
             for (id, key) in ids {
                 let newest: Option<i64> = self.conn.query_row(
