@@ -149,6 +149,8 @@ pub struct App {
     /// preview fill the app without a loop) every deployment keeps what updates bring.
     pub history_of: Option<DeploymentKey>,
     pub history_on_demand: bool,
+    /// When every deployment first had a forecast (logged once).
+    pub first_forecasts: super::first_forecasts::FirstForecasts,
 }
 
 impl App {
@@ -185,6 +187,7 @@ impl App {
             frames: super::frames::FrameLog::default(),
             history_of: None,
             history_on_demand: false,
+            first_forecasts: Default::default(),
         }
     }
 
@@ -272,6 +275,8 @@ impl App {
                 if let Some(v) = self.deployments.get_mut(&key) {
                     v.forecasts = Some(f);
                 }
+                self.first_forecasts
+                    .on_forecast(&key, self.deployments.keys());
             }
             Update::Recommendation(r) => {
                 if let Some(v) = self.deployments.get_mut(&r.key()) {

@@ -11,6 +11,7 @@
 pub mod action;
 pub mod app;
 pub mod command_line;
+pub mod first_forecasts;
 pub mod fleet_keys;
 pub mod fleet_screen;
 pub mod frames;
