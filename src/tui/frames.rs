@@ -43,6 +43,25 @@ impl FrameLog {
     pub fn frames(&self) -> impl Iterator<Item = &FrameTime> {
         self.frames.iter()
     }
+
+    /// The kept frames' draw times for the log: "412 frames, draw p50 0.61 ms, p99 1.9 ms,
+    /// max 4.2 ms".
+    pub fn summary(&self) -> String {
+        let mut draws: Vec<Duration> = self.frames.iter().map(FrameTime::draw_time).collect();
+        if draws.is_empty() {
+            return "no frames".to_string();
+        }
+        draws.sort_unstable();
+        let at = |q: f64| draws[((draws.len() - 1) as f64 * q).round() as usize];
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "{} frames, draw p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            draws.len(),
+            ms(at(0.5)),
+            ms(at(0.99)),
+            ms(at(1.0))
+        )
+    }
 }
 
 #[cfg(test)]
@@ -66,5 +85,23 @@ mod tests {
         let first = log.frames().next().expect("a frame");
         assert_eq!(first.start, t + Duration::from_millis(3), "oldest dropped");
         assert_eq!(first.draw_time(), Duration::from_micros(500));
+    }
+
+    #[test]
+    fn the_summary_gives_the_median_and_the_tail_of_the_draw_times() {
+        let mut log = FrameLog::default();
+        assert_eq!(log.summary(), "no frames");
+        let t = Instant::now();
+        for micros in (1..=100).rev() {
+            log.record(FrameTime {
+                due: t,
+                start: t,
+                end: t + Duration::from_micros(micros * 10),
+            });
+        }
+        assert_eq!(
+            log.summary(),
+            "100 frames, draw p50 0.51 ms, p99 0.99 ms, max 1.00 ms"
+        );
     }
 }
