@@ -275,8 +275,15 @@ impl App {
                 if let Some(v) = self.deployments.get_mut(&key) {
                     v.forecasts = Some(f);
                 }
-                self.first_forecasts
-                    .on_forecast(&key, self.deployments.keys());
+                // The frames drawn while the start-up's forecasts ran (a fleet's busiest
+                // minutes), logged beside the line that says they are all in.
+                if self
+                    .first_forecasts
+                    .on_forecast(&key, self.deployments.keys())
+                    .is_some()
+                {
+                    tracing::info!("frames while forecasting: {}", self.frames.summary());
+                }
             }
             Update::Recommendation(r) => {
                 if let Some(v) = self.deployments.get_mut(&r.key()) {
