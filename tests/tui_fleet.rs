@@ -12,7 +12,7 @@ mod common;
 
 use std::sync::Arc;
 
-use ai4k8s::model::{Calibration, DeploymentKey, PolicyParams};
+use ai4k8s::model::{Calibration, DeploymentKey, PolicyParams, Recommendation};
 use ai4k8s::tui::app::App;
 use ai4k8s::tui::popups::Popup;
 use ai4k8s::tui::rows::{self, QuickFilter, SortColumn};
@@ -159,11 +159,17 @@ fn savings_come_from_calibration_and_hide_on_a_narrow_terminal() {
     // 48 h held out: 10 more replica-h: −5 a day.
     calibrate(&mut app, &second, 110.0, 100.0, 48.0);
     assert_eq!(
-        rows::savings_per_day(app.deployments[&first].recommendation.as_deref()),
+        app.deployments[&first]
+            .recommendation
+            .as_deref()
+            .and_then(Recommendation::savings_per_day),
         Some(12.0)
     );
     assert_eq!(
-        rows::savings_per_day(app.deployments[&second].recommendation.as_deref()),
+        app.deployments[&second]
+            .recommendation
+            .as_deref()
+            .and_then(Recommendation::savings_per_day),
         Some(-5.0)
     );
 
@@ -205,7 +211,7 @@ fn quick_filters_show_n_of_m_and_clear() {
     let at_max: Vec<DeploymentKey> = app
         .deployments
         .values()
-        .filter(|v| rows::at_max(&v.state))
+        .filter(|v| v.state.at_max())
         .map(|v| v.state.key.clone())
         .collect();
     assert!(!at_max.is_empty() && at_max.len() < total, "{at_max:?}");

@@ -474,7 +474,7 @@ fn the_fleet_pane_at_80x24_and_160x48() {
         .filter(|v| {
             v.recommendation
                 .as_deref()
-                .is_some_and(ai4k8s::fleet::summary::is_pending)
+                .is_some_and(|r| r.change.moves().is_some())
         })
         .count();
     assert_eq!(demo[1..5], ["ok", "14", "1", &pending.to_string()], "{big}");

@@ -4,7 +4,7 @@
 //! shares it. The open context's row counts the cards the engine made instead.
 
 use crate::advisor::Advisor;
-use crate::model::{ClusterSnapshot, DeploymentState, PolicyChange, Recommendation};
+use crate::model::{ClusterSnapshot, DeploymentState, Recommendation};
 use crate::pipeline::{self, Forecasts};
 
 use super::row::{LlmState, Summary};
@@ -38,9 +38,9 @@ pub fn count<'a>(
     let mut savings: Option<f64> = None;
     for (state, rec, dismissed) in rows {
         deployments += 1;
-        maxed += usize::from(at_max(state));
-        pending += usize::from(!dismissed && rec.is_some_and(is_pending));
-        if let Some(s) = rec.and_then(savings_per_day) {
+        maxed += usize::from(state.at_max());
+        pending += usize::from(!dismissed && rec.is_some_and(|r| r.change.moves().is_some()));
+        if let Some(s) = rec.and_then(Recommendation::savings_per_day) {
             *savings.get_or_insert(0.0) += s;
         }
     }
@@ -51,32 +51,6 @@ pub fn count<'a>(
         savings_replica_hours_per_day: savings,
         llm,
     }
-}
-
-/// At its maximum: its HPA wants at least its max, or its ready or desired replicas reach the
-/// bounds' max.
-pub fn at_max(s: &DeploymentState) -> bool {
-    let hpa = s.hpa.as_ref().is_some_and(|h| h.at_max());
-    hpa || (s.max_replicas > 0 && s.desired_replicas.max(s.ready_replicas) >= s.max_replicas)
-}
-
-/// The decision would change something (a floor, a release, a target, replicas).
-pub fn is_pending(r: &Recommendation) -> bool {
-    match &r.change {
-        PolicyChange::Floor { from, to, .. }
-        | PolicyChange::Release { from, to, .. }
-        | PolicyChange::Target { from, to, .. }
-        | PolicyChange::Replicas { from, to } => from != to,
-        PolicyChange::Maintain | PolicyChange::AtMax => false,
-    }
-}
-
-/// Replica-hours a day the policy saves against the HPA on held-out history, from the
-/// deployment's calibration; None until it has one.
-pub fn savings_per_day(r: &Recommendation) -> Option<f64> {
-    let c = r.inputs.policy.calibration.as_ref()?;
-    (c.held_out_hours > 0.0)
-        .then(|| (c.hpa_replica_hours - c.policy_replica_hours) * 24.0 / c.held_out_hours)
 }
 
 #[cfg(test)]
@@ -119,7 +93,7 @@ mod tests {
         let mut want = 0;
         for d in &snap.deployments {
             let i = pipeline::inputs(d, &Forecasts::default(), None, None, snap.time);
-            want += usize::from(is_pending(&rules.recommend(&i).await));
+            want += usize::from(rules.recommend(&i).await.change.moves().is_some());
         }
         assert_eq!(s.pending, want);
         // A deployment at 190 % of its CPU request on 2 replicas is scaled up; one without
@@ -134,10 +108,10 @@ mod tests {
     #[test]
     fn ready_or_desired_at_the_max_is_at_max() {
         let d = DeploymentState::fixture("a", "b").with_bounds(1, 4);
-        assert!(!at_max(&d.clone().with_replicas(3)));
-        assert!(at_max(&d.clone().with_replicas(4)));
+        assert!(!d.clone().with_replicas(3).at_max());
+        assert!(d.clone().with_replicas(4).at_max());
         let mut scaling_down = d.with_replicas(3);
         scaling_down.ready_replicas = 4;
-        assert!(at_max(&scaling_down));
+        assert!(scaling_down.at_max());
     }
 }

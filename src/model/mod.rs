@@ -147,6 +147,16 @@ pub struct DeploymentState {
     pub ownership: Ownership,
 }
 
+impl DeploymentState {
+    /// At its maximum: its HPA wants at least its max, or its ready or desired replicas reach
+    /// the bounds' max. The table's "at max" filter and `:fleet`'s count both ask this.
+    pub fn at_max(&self) -> bool {
+        let hpa = self.hpa.as_ref().is_some_and(HpaState::at_max);
+        hpa || (self.max_replicas > 0
+            && self.desired_replicas.max(self.ready_replicas) >= self.max_replicas)
+    }
+}
+
 /// What the app cannot know about a deployment that a write would need.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "block", content = "detail")]
@@ -588,6 +598,12 @@ impl LlmReview {
 impl Recommendation {
     pub fn key(&self) -> DeploymentKey {
         DeploymentKey::new(&self.namespace, &self.name)
+    }
+
+    /// Replica-hours a day saved against the HPA, from the deployment's calibration on
+    /// held-out history; None until it has one.
+    pub fn savings_per_day(&self) -> Option<f64> {
+        self.inputs.policy.calibration.as_ref()?.savings_per_day()
     }
 }
 

@@ -152,6 +152,18 @@ impl PolicyChange {
         }
     }
 
+    /// From and to when applying it would change something (a floor, a release, a target,
+    /// replicas); None for maintain, at max, or a change to the same value.
+    pub fn moves(&self) -> Option<(u32, u32)> {
+        match self {
+            PolicyChange::Floor { from, to, .. }
+            | PolicyChange::Release { from, to, .. }
+            | PolicyChange::Target { from, to, .. }
+            | PolicyChange::Replicas { from, to } => (from != to).then_some((*from, *to)),
+            PolicyChange::Maintain | PolicyChange::AtMax => None,
+        }
+    }
+
     /// Whether applying it can take capacity away (these wait out the autopilot's cooldown).
     pub fn reduces_capacity(&self) -> bool {
         match self {
@@ -190,6 +202,14 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// Replica-hours a day the policy saves against the HPA on the held-out part (negative: it
+    /// spends more); None when nothing was held out.
+    pub fn savings_per_day(&self) -> Option<f64> {
+        (self.held_out_hours > 0.0).then(|| {
+            (self.hpa_replica_hours - self.policy_replica_hours) * 24.0 / self.held_out_hours
+        })
+    }
+
     /// "calibrated on 3.0 d: held-out 24 h −12 % replica-h, under 0.0 vs 4.5 min (HPA)".
     pub fn summary(&self) -> String {
         let pct = if self.hpa_replica_hours > 0.0 {

@@ -6,7 +6,7 @@
 
 use std::cmp::Ordering;
 
-use crate::model::{DeploymentState, PolicyChange, Recommendation};
+use crate::model::{DeploymentState, Recommendation};
 
 /// What sorting and filtering read of one row: its state and its recommendation unless
 /// dismissed.
@@ -144,7 +144,7 @@ impl Sort {
             SortColumn::Memory => row.state.mem_pct,
             SortColumn::Replicas => Some(f64::from(row.state.desired_replicas)),
             // Savings are known from the calibration even while a card is dismissed.
-            SortColumn::Savings => savings_per_day(row.recommendation),
+            SortColumn::Savings => row.recommendation.and_then(Recommendation::savings_per_day),
             SortColumn::Pending => pending_size(row.shown),
         }
     }
@@ -204,40 +204,17 @@ impl QuickFilter {
     pub fn keeps(self, row: RowFacts<'_>) -> bool {
         match self {
             QuickFilter::Pending => pending_size(row.shown).is_some(),
-            QuickFilter::AtMax => at_max(row.state),
+            QuickFilter::AtMax => row.state.at_max(),
             QuickFilter::NoMetrics => row.state.cpu_pct.is_none() || row.state.mem_pct.is_none(),
         }
     }
 }
 
-/// At its maximum: the HPA wants at least its max, or the replicas reach the bounds' max.
-pub fn at_max(s: &DeploymentState) -> bool {
-    match &s.hpa {
-        Some(h) => h.at_max(),
-        None => s.max_replicas > 0 && s.desired_replicas >= s.max_replicas,
-    }
-}
-
-/// Replica-hours a day the policy saves against the HPA, from the deployment's calibration on
-/// held-out history (negative: it spends more); None until a calibration is known.
-pub fn savings_per_day(recommendation: Option<&Recommendation>) -> Option<f64> {
-    let c = recommendation?.inputs.policy.calibration.as_ref()?;
-    (c.held_out_hours > 0.0)
-        .then(|| (c.hpa_replica_hours - c.policy_replica_hours) * 24.0 / c.held_out_hours)
-}
-
 /// How far the shown recommendation would move the deployment (replicas, floor or target),
 /// None when it changes nothing (or there is none shown).
 pub fn pending_size(shown: Option<&Recommendation>) -> Option<f64> {
-    let r = shown?;
-    let (from, to) = match &r.change {
-        PolicyChange::Floor { from, to, .. }
-        | PolicyChange::Release { from, to, .. }
-        | PolicyChange::Target { from, to, .. }
-        | PolicyChange::Replicas { from, to } => (*from, *to),
-        PolicyChange::Maintain | PolicyChange::AtMax => return None,
-    };
-    (from != to).then(|| f64::from(from.abs_diff(to)))
+    let (from, to) = shown?.change.moves()?;
+    Some(f64::from(from.abs_diff(to)))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Cell, Row, Table};
 
 use crate::model::{DeploymentState, Recommendation, ScalingAction, Trend};
 use crate::tui::app::{App, DeploymentView, Pane};
-use crate::tui::rows::{self, SortColumn};
+use crate::tui::rows::SortColumn;
 use crate::tui::theme::Theme;
 
 /// Narrower tables leave the savings column out (an 80-column terminal keeps the name).
@@ -195,7 +195,9 @@ fn row(v: &DeploymentView, wide: bool, savings: bool, app: &App) -> Row<'static>
     });
     if savings {
         cells.push(savings_cell(
-            rows::savings_per_day(v.recommendation.as_deref()),
+            v.recommendation
+                .as_deref()
+                .and_then(Recommendation::savings_per_day),
             theme,
         ));
     }
