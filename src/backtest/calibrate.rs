@@ -65,6 +65,11 @@ pub struct Input<'a> {
     pub now: UnixSeconds,
 }
 
+/// The shortest hold a candidate may have: longer than the HPA's own downscale stabilization
+/// window (300 s by default) by one decision, so a raised floor is never lowered at the edge of
+/// that window (a reversal the HPA itself would not make).
+pub const MIN_HOLD_SECONDS: i64 = 360;
+
 /// The parameter sets compared: the floor's utilization, the HPA target (the HPA's own and
 /// hotter ones within the user's range), the hold and the band. Nothing here is fitted to a
 /// trace; the grid spans what a deployment's history can prefer.
@@ -82,7 +87,7 @@ pub fn candidates(cfg: &AdvisorConfig, hpa_target_pct: u32) -> Vec<PolicyParams>
     let mut out = Vec::new();
     for &t in &targets {
         for util in [0.7, 0.8, 0.9] {
-            for hold in [300, 900] {
+            for hold in [MIN_HOLD_SECONDS, 900] {
                 for band in [0.0, 0.5] {
                     out.push(PolicyParams {
                         target_utilization: util,
@@ -382,6 +387,17 @@ mod tests {
         assert_eq!(inline, spread);
         // The switch is the worker's own: this thread still spreads its candidates.
         assert!(!INLINE.get());
+    }
+
+    #[test]
+    fn no_candidate_lowers_a_raised_floor_within_the_hpas_stabilization_window() {
+        let cfg = AdvisorConfig::default();
+        let c = candidates(&cfg, 70);
+        assert!(
+            c.iter().all(|c| c.hold_seconds > 300),
+            "a hold of 300 s reverses a raise at exactly 300 s: {c:?}"
+        );
+        assert!(c.iter().any(|c| c.hold_seconds == MIN_HOLD_SECONDS));
     }
 
     #[test]
