@@ -24,7 +24,9 @@ use ai4k8s::pipeline;
 use ai4k8s::sim::scenario::{DemandSpec, DeploymentSpec, HpaSpecSim};
 use ai4k8s::sim::{SimCluster, SimWorld};
 
-const WARMUP_HOURS: u32 = 72;
+/// Four days: calibration scores its training only where the forecasts are confident (two
+/// days of history), so with three both faces would keep the defaults.
+const WARMUP_HOURS: u32 = 96;
 
 fn spec() -> DeploymentSpec {
     DeploymentSpec {
@@ -75,11 +77,12 @@ async fn the_autopilot_and_the_backtest_spend_the_same_replica_hours_on_the_same
     history.extend(warm);
 
     // The engine's cadence: forecasts every 5 min, decisions every minute, calibration once a
-    // day (here: at the start of the day, from the warm-up).
+    // day (here: at the start of the day, from the warm-up; the backtest's walk-forward
+    // calibration runs at the same instant).
     let snap = sim.world().snapshot();
     let state = snap.deployments[0].clone();
     let calibration =
-        pipeline::calibration_of(&history, &state, advisor.config()).expect("three days calibrate");
+        pipeline::calibration_of(&history, &state, advisor.config()).expect("four days calibrate");
     let mut forecasts = pipeline::Forecasts::default();
     let mut pod_seconds = 0.0;
     let mut changes = 0;
@@ -130,8 +133,14 @@ async fn the_autopilot_and_the_backtest_spend_the_same_replica_hours_on_the_same
     let from = (WARMUP_HOURS as i64 * 3600 / d.tick_seconds) as usize;
     let shared = backtest::policy::Shared::new(&d, &opts.model, &opts.policy, from);
     let bt_advisor = Advisor::rules_only(opts.policy.advisor.clone(), "backtest");
-    let (ours, _, _) = backtest::policy::run_ai4k8s(&shared, &bt_advisor);
+    let (ours, _, bt_calibration) = backtest::policy::run_ai4k8s(&shared, &bt_advisor);
     let ours = &ours;
+    // The same history gives the same parameters: the faces decide with the same policy.
+    assert_eq!(
+        bt_calibration.map(|c| c.params),
+        Some(calibration.params),
+        "the backtest calibrated otherwise than the app"
+    );
     let hpa = &backtest::policy::run(PolicyKind::Hpa, &shared);
     assert!(
         (d.len() - from) as i64 * d.tick_seconds >= 23 * 3600,

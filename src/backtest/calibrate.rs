@@ -65,6 +65,11 @@ pub struct Input<'a> {
     pub now: UnixSeconds,
 }
 
+/// The shortest hold a candidate may have: longer than the HPA's own downscale stabilization
+/// window (300 s by default) by one decision, so a raised floor is never lowered at the edge of
+/// that window (a reversal the HPA itself would not make).
+pub const MIN_HOLD_SECONDS: i64 = 360;
+
 /// The parameter sets compared: the floor's utilization, the HPA target (the HPA's own and
 /// hotter ones within the user's range), the hold and the band. Nothing here is fitted to a
 /// trace; the grid spans what a deployment's history can prefer.
@@ -82,7 +87,7 @@ pub fn candidates(cfg: &AdvisorConfig, hpa_target_pct: u32) -> Vec<PolicyParams>
     let mut out = Vec::new();
     for &t in &targets {
         for util in [0.7, 0.8, 0.9] {
-            for hold in [300, 900] {
+            for hold in [MIN_HOLD_SECONDS, 900] {
                 for band in [0.0, 0.5] {
                     out.push(PolicyParams {
                         target_utilization: util,
@@ -186,7 +191,21 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
         autopilot: inp.autopilot,
         ..PolicyOptions::default()
     };
+    // The autopilot's gate holds back every decision made on a low-confidence forecast (under
+    // the forecaster's two days), so before the first confident one all candidates replay as
+    // the bare HPA: scoring that part would choose among identical replays (grid order, or one
+    // stray event). The training is scored from there; without any, nothing can be chosen.
     let warm = ((WARMUP_SECONDS / TICK_SECONDS) as usize).min(train.len() / 2);
+    let warm = match first_confident(forecasts, start) {
+        Some(from) if from < train.len() => warm.max(from),
+        _ => {
+            return Err(format!(
+                "no confident forecast before the held-out {:.0} h (the forecaster needs two \
+                 days of history): the defaults apply",
+                held as f64 / 3600.0
+            ));
+        }
+    };
     let shared_train = Shared::new(&train, &model, &opts, warm);
     let advisor = crate::advisor::Advisor::rules_only(inp.advisor.clone(), "calibration");
     let replay = |shared: &Shared<'_>, params: PolicyParams| {
@@ -272,6 +291,16 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
     })
 }
 
+/// The first training tick (at `TICK_SECONDS` from `start`) that sees a forecast the
+/// autopilot's gate does not hold back for low confidence.
+fn first_confident(
+    forecasts: &[(UnixSeconds, Arc<Forecast>)],
+    start: UnixSeconds,
+) -> Option<usize> {
+    let (t, _) = forecasts.iter().find(|(_, f)| !f.low_confidence)?;
+    Some(((*t - start).max(0) as u64).div_ceil(TICK_SECONDS as u64) as usize)
+}
+
 /// The forecasts the app would have made hourly over `values`, each from the data before it.
 fn hourly_forecasts(
     start: UnixSeconds,
@@ -346,15 +375,38 @@ mod tests {
     }
 
     #[test]
+    fn three_days_keep_the_defaults_the_gate_would_hold_back_every_training_decision() {
+        // Three days: 48 h of training whose forecasts (made from under two days) are all
+        // low-confidence, so the gate applies nothing and every candidate replays as the HPA.
+        // A "choice" there was grid order: the app and the backtest, given histories 45 s
+        // apart, chose 0.9 and 0.7.
+        let cfg = AdvisorConfig::default();
+        let v = daily(3, None);
+        let e = calibrate_demand(&input(&v, &cfg, 3 * 86_400)).expect_err("nothing to choose on");
+        assert!(e.contains("no confident forecast"), "{e}");
+        // The backtest hands over forecasts made on a longer past: confident from the start,
+        // the same three days calibrate.
+        let longer = daily(5, None);
+        let made = hourly_forecasts(0, 60, &longer);
+        let inp = Input {
+            start: 2 * 86_400,
+            demand: &longer[2 * 1440..],
+            forecasts: Some(&made),
+            ..input(&v, &cfg, 5 * 86_400)
+        };
+        assert!(calibrate_demand(&inp).is_ok());
+    }
+
+    #[test]
     fn calibration_never_sees_the_data_after_now() {
         let cfg = AdvisorConfig::default();
-        let now = 3 * 86_400;
-        let clean = daily(4, None);
-        let poisoned = daily(4, Some(now));
+        let now = 4 * 86_400;
+        let clean = daily(5, None);
+        let poisoned = daily(5, Some(now));
         let a = calibrate_demand(&input(&clean, &cfg, now)).expect("calibrates");
         let b = calibrate_demand(&input(&poisoned, &cfg, now)).expect("calibrates");
         assert_eq!(a, b, "the poisoned future changed the calibration");
-        assert_eq!(a.history_hours, 72.0);
+        assert_eq!(a.history_hours, 96.0);
         assert_eq!(a.held_out_hours, 24.0);
         assert_eq!(a.candidates, candidates(&cfg, 70).len());
         // And it is a choice made on the deployment's data: held-out figures are real replays.
@@ -367,12 +419,12 @@ mod tests {
     #[test]
     fn on_a_pool_worker_the_candidates_replay_inline_to_the_same_choice() {
         let cfg = AdvisorConfig::default();
-        let v = daily(3, None);
-        let spread = calibrate_demand(&input(&v, &cfg, 3 * 86_400)).expect("calibrates");
+        let v = daily(4, None);
+        let spread = calibrate_demand(&input(&v, &cfg, 4 * 86_400)).expect("calibrates");
         let (inline, flag_here) = std::thread::scope(|s| {
             s.spawn(|| {
                 replay_candidates_inline_on_this_thread();
-                let c = calibrate_demand(&input(&v, &cfg, 3 * 86_400)).expect("calibrates");
+                let c = calibrate_demand(&input(&v, &cfg, 4 * 86_400)).expect("calibrates");
                 (c, INLINE.get())
             })
             .join()
@@ -382,6 +434,17 @@ mod tests {
         assert_eq!(inline, spread);
         // The switch is the worker's own: this thread still spreads its candidates.
         assert!(!INLINE.get());
+    }
+
+    #[test]
+    fn no_candidate_lowers_a_raised_floor_within_the_hpas_stabilization_window() {
+        let cfg = AdvisorConfig::default();
+        let c = candidates(&cfg, 70);
+        assert!(
+            c.iter().all(|c| c.hold_seconds > 300),
+            "a hold of 300 s reverses a raise at exactly 300 s: {c:?}"
+        );
+        assert!(c.iter().any(|c| c.hold_seconds == MIN_HOLD_SECONDS));
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! moves the HPA's CPU target within the user's range to what calibration found this
 //! deployment can run at. Without an HPA it sizes spec.replicas itself.
 //!
-//! Raising is immediate (a late pod is an under-provisioned minute); lowering waits for a hold
-//! time and a clear margin, and only goes to what a longer look-ahead and the recent peak still
-//! need, so a dip between two peaks is not a scale-down followed by a scale-up. The hold times
-//! are read from the `ai4k8s.io/floor` mark the last change left on the deployment, so the
-//! decision is a function of what the cluster shows: any process decides the same.
+//! Raising is immediate (a late pod is an under-provisioned minute) unless the HPA's own
+//! tolerance would ignore it (the forecast peak within 10 % of what the pods running carry at
+//! the sizing utilization: no scale event for a change the HPA would not make); lowering waits
+//! for a hold time and a clear margin, and only goes to what a longer look-ahead and the recent
+//! peak still need, so a dip between two peaks is not a scale-down followed by a scale-up. The
+//! hold times are read from the `ai4k8s.io/floor` mark the last change left on the deployment,
+//! so the decision is a function of what the cluster shows: any process decides the same.
 
 pub mod capacity;
 pub mod demand;
@@ -132,6 +134,18 @@ impl View<'_> {
             .map(|(d, _)| replicas_for(d, 1.0, util))
             .unwrap_or(0)
             .clamp(self.min, self.max)
+    }
+
+    /// Whether raising to `up` above the `reach` replicas already running (or held) is a change
+    /// the HPA's own tolerance would ignore: the forecast peak on `reach` pods is within
+    /// `TOLERANCE` of the sizing utilization. Such a raise would be a scale event for nothing.
+    fn within_tolerance(&self, up: u32, reach: u32) -> bool {
+        let p = self.p;
+        up > reach
+            && self.need(
+                p.lookahead_seconds,
+                p.target_utilization * (1.0 + TOLERANCE),
+            ) <= reach
     }
 
     fn since(&self, t: Option<UnixSeconds>, d: i64) -> bool {
@@ -368,7 +382,10 @@ fn with_hpa(
         );
     }
     let up = v.need(p.lookahead_seconds, p.target_utilization);
-    if up > floor && v.since(v.last_lower(), p.reverse_guard_seconds) {
+    if up > floor
+        && !v.within_tolerance(up, floor.max(replicas))
+        && v.since(v.last_lower(), p.reverse_guard_seconds)
+    {
         let (demand, at) = v.peak(p.lookahead_seconds).unwrap_or((0.0, v.now));
         return (
             PolicyChange::Floor {

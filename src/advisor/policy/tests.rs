@@ -549,3 +549,36 @@ fn a_cluster_that_holds_every_deployment_at_its_most_cannot_overflow() {
         .collect();
     assert!(!capacity::can_overflow(&full, &at_floor, 0));
 }
+
+#[test]
+fn a_raise_the_hpas_own_tolerance_would_ignore_does_not_move_the_floor() {
+    // 10 pods at the floor; the forecast peak 10.5 would run them at 105 % of the sizing
+    // utilization (100 %): within the HPA's 10 % tolerance, so no event for it.
+    let i = inputs(10, 10, 9.0, Some(forecast(NOW, 300, &[10.5; 8])));
+    assert_eq!(decide(&i, &cfg()).change, PolicyChange::Maintain);
+    // Outside it (12 on 10 pods: 120 %), the floor goes all the way to the need.
+    let i = inputs(10, 10, 9.0, Some(forecast(NOW, 300, &[12.0; 8])));
+    assert!(
+        matches!(
+            decide(&i, &cfg()).change,
+            PolicyChange::Floor {
+                from: 10,
+                to: 12,
+                ..
+            }
+        ),
+        "{:?}",
+        decide(&i, &cfg()).change
+    );
+    // The tolerance is counted from the pods running, not the floor: the HPA already holds 11
+    // above a floor of 8, and 11.5 on 11 is within it.
+    let i = inputs(11, 8, 10.0, Some(forecast(NOW, 300, &[11.5; 8])));
+    assert!(
+        !matches!(
+            decide(&i, &cfg()).change,
+            PolicyChange::Floor { to: 12, .. }
+        ),
+        "{:?}",
+        decide(&i, &cfg()).change
+    );
+}
