@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 pub use super::prom_error::PromError;
+pub use super::prom_stream::{BackfillOrder, Delivery, Item, Tally};
 use super::prom_transport::{HttpTransport, PromTransport};
 use crate::config::PrometheusConfig;
 use crate::metrics::MINUTE;
@@ -75,37 +75,26 @@ pub struct Backfill {
 }
 
 impl Backfill {
+    /// What it brought, counted as the stream counts it.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            source: self.source.clone(),
+            lookback_seconds: self.lookback_seconds,
+            total: self.series.len() + self.skipped.len(),
+            deployments: self.series.len(),
+            minutes: self.series.iter().map(|(_, s)| s.len()).sum(),
+            skipped: self.skipped.clone(),
+        }
+    }
+
     /// One line for the status bar and the log.
     pub fn summary(&self) -> String {
-        let points: usize = self.series.iter().map(|(_, s)| s.len()).sum();
-        let mut line = format!(
-            "prometheus backfill: {} deployments, {points} minutes",
-            self.series.len()
-        );
-        if let Some((k, why)) = self.skipped.first() {
-            line.push_str(&format!("; none for {k} ({why})"));
-            if self.skipped.len() > 1 {
-                line.push_str(&format!(" and {} more", self.skipped.len() - 1));
-            }
-        }
-        line
+        self.tally().summary()
     }
 
     /// The status bar's words: "history: prometheus-k8s via API proxy, 14 d".
     pub fn headline(&self) -> String {
-        let days = self.lookback_seconds as f64 / 86_400.0;
-        let span = if days >= 1.0 && days.fract() == 0.0 {
-            format!("{days:.0} d")
-        } else {
-            format!("{:.0} h", self.lookback_seconds as f64 / 3600.0)
-        };
-        let mut line = format!("history: {}, {span}", self.source);
-        if self.series.is_empty()
-            && let Some((k, why)) = self.skipped.first()
-        {
-            line = format!("no history from {} for {k} ({why})", self.source);
-        }
-        line
+        self.tally().headline()
     }
 }
 
@@ -199,55 +188,23 @@ impl PrometheusSource {
 
     /// Backfill every deployment of the snapshot, up to the last minute closed before it.
     pub async fn backfill(&self, snapshot: &ClusterSnapshot) -> Result<Backfill, PromError> {
-        // The minute in progress is the engine's own; stop at the one before it.
-        let end = (snapshot.time - 1).div_euclid(MINUTE) * MINUTE;
+        let (start, end) = self.window(snapshot);
         let mut out = self
-            .backfill_range(&snapshot.deployments, end - self.opts.lookback_seconds, end)
+            .backfill_range(&snapshot.deployments, start, end)
             .await?;
         out.lookback_seconds = self.opts.lookback_seconds;
         Ok(out)
     }
 
-    /// Backfill `deployments` over [start, end] (aligned to the step).
-    pub async fn backfill_range(
-        &self,
-        deployments: &[DeploymentState],
-        start: UnixSeconds,
-        end: UnixSeconds,
-    ) -> Result<Backfill, PromError> {
-        let step = self.opts.step_seconds;
-        let start = start.div_euclid(step) * step;
-        let end = end.div_euclid(step) * step;
-        let chunks = chunks(start, end, step, self.opts.max_points);
-        // A deployment at a time per slot: at most `concurrency` queries in flight, and only
-        // their deployments' pod series in memory (a fleet's would be gigabytes). The first
-        // failure ends the backfill: the remaining queries are dropped, not sent.
-        // Futures made up front: a closure in the stream trips the compiler's lifetime check of
-        // the engine's spawned task.
-        let jobs: Vec<_> = deployments
-            .iter()
-            .map(|d| self.deployment(d, &chunks))
-            .collect();
-        let results: Vec<Result<Vec<Sample>, String>> = futures::stream::iter(jobs)
-            .buffered(self.opts.concurrency)
-            .try_collect()
-            .await?;
-        let mut out = Backfill {
-            source: self.transport.describe(),
-            lookback_seconds: end - start,
-            ..Backfill::default()
-        };
-        for (d, result) in deployments.iter().zip(results) {
-            match result {
-                Ok(samples) => out.series.push((d.key.clone(), samples)),
-                Err(why) => out.skipped.push((d.key.clone(), why)),
-            }
-        }
-        Ok(out)
+    /// The span a backfill at `snapshot` asks for: `lookback_seconds` up to the last minute
+    /// closed before it (the minute in progress is the engine's own).
+    pub fn window(&self, snapshot: &ClusterSnapshot) -> (UnixSeconds, UnixSeconds) {
+        let end = (snapshot.time - 1).div_euclid(MINUTE) * MINUTE;
+        (end - self.opts.lookback_seconds, end)
     }
 
     /// One deployment's minutes over `chunks`, or why there are none.
-    async fn deployment(
+    pub(super) async fn deployment(
         &self,
         d: &DeploymentState,
         chunks: &[(UnixSeconds, UnixSeconds)],
@@ -480,7 +437,7 @@ fn deployment_samples(
 }
 
 /// [start, end] cut into pieces of at most `max_points` steps each.
-fn chunks(start: i64, end: i64, step: i64, max_points: i64) -> Vec<(i64, i64)> {
+pub(super) fn chunks(start: i64, end: i64, step: i64, max_points: i64) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     let mut from = start;
     while from <= end {
