@@ -30,7 +30,7 @@ use crate::model::{AdvisorInputs, ClusterSnapshot, DeploymentKey};
 
 pub use messages::{ActionReport, Command, EngineOptions, Update};
 
-use backfill::{backfill_tails, forecast_again, forecast_backfilled, merge_backfill};
+use backfill::{Streaming, backfill_tails, forecast_again, forecast_backfilled};
 use dispatch::Dispatch;
 use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action};
 use late_history::Watched;
@@ -120,6 +120,9 @@ async fn run(
     let mut late = cluster.history_feed().and_then(late_history::start);
     let mut watched: Option<Watched> = None;
     let mut prometheus_asked = false;
+    let mut streaming: Option<Streaming> = None;
+    // What the user sees (the last `Command::Focus`): backfilled first.
+    let mut focus: Vec<DeploymentKey> = Vec::new();
     if let Some(e) = &opts.history.prometheus_error {
         let _ = updates.send(Update::Notice(
             "history",
@@ -157,6 +160,22 @@ async fn run(
                     && let Some(w) = watched.as_mut()
                 {
                     w.send(&known, &updates);
+                }
+                continue;
+            }
+            event = backfill::next(&mut streaming), if streaming.is_some() => {
+                if let Some(s) = streaming.as_mut() {
+                    let merged = s.on_event(event, &mut known, &opts, &updates);
+                    let seen = watched.as_ref().is_some_and(|w| merged.contains(&w.key));
+                    if let Some(snap) = &snapshot {
+                        forecast_backfilled(merged, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, &mut known, &opts);
+                    }
+                    if seen && let Some(w) = watched.as_mut() {
+                        w.send(&known, &updates);
+                    }
+                    if s.finished() {
+                        streaming = None;
+                    }
                 }
                 continue;
             }
@@ -229,6 +248,10 @@ async fn run(
                 }
                 Some(Command::Focus(keys)) => {
                     pooled.queue.set_focus(&keys);
+                    if let Some(s) = &streaming {
+                        s.prioritize(&keys);
+                    }
+                    focus = keys;
                     continue;
                 }
             },
@@ -295,16 +318,6 @@ async fn run(
                         let _ = updates.send(Update::Backtest(key, result.map(Arc::from)));
                         continue;
                     }
-                    Ok(Done::Backfill(result)) => {
-                        let merged = merge_backfill(result, &mut known, &opts, &updates);
-                        if let Some(snap) = &snapshot {
-                            forecast_backfilled(merged, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, &mut known, &opts);
-                        }
-                        if let Some(w) = watched.as_mut() {
-                            w.send(&known, &updates);
-                        }
-                        continue;
-                    }
                     Ok(Done::Pooled(..)) => continue,
                     Err(e) => {
                         tracing::error!("engine task failed: {e}");
@@ -346,9 +359,7 @@ async fn run(
                 }
                 if !prometheus_asked && opts.history.prometheus.is_some() {
                     prometheus_asked = true;
-                    let history = opts.history.clone();
-                    let snap = snap.clone();
-                    work.spawn(async move { Done::Backfill(history.prometheus(&snap).await) });
+                    streaming = Streaming::start(&opts.history, &snap, &focus);
                 }
                 let _ = updates.send(Update::Snapshot(snap.clone()));
                 if let Some(w) = watched.as_mut() {

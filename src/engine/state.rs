@@ -29,7 +29,6 @@ pub(super) enum Done {
     Recommendations(Vec<Recommendation>, Vec<(DeploymentKey, String)>),
     Action(ActionReport, Option<Box<Plan>>),
     Journal(Vec<journal::Entry>),
-    Backfill(Result<crate::metrics::prometheus::Backfill, String>),
     Backtest(DeploymentKey, Result<Box<backtest::Report>, String>),
     Calibration(DeploymentKey, UnixSeconds, Result<Box<Calibration>, String>),
     /// One of the above, run on the worker pool: its worker is free again.

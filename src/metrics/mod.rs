@@ -11,6 +11,8 @@ pub mod feed;
 pub mod history;
 pub mod persist;
 pub mod prom_error;
+mod prom_point;
+pub mod prom_stream;
 pub mod prom_transport;
 pub mod prometheus;
 pub mod store;

@@ -12,10 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 pub use super::prom_error::PromError;
+use super::prom_point::Point;
+pub use super::prom_stream::{BackfillOrder, Delivery, Item, Tally};
 use super::prom_transport::{HttpTransport, PromTransport};
 use crate::config::PrometheusConfig;
 use crate::metrics::MINUTE;
@@ -75,37 +76,26 @@ pub struct Backfill {
 }
 
 impl Backfill {
+    /// What it brought, counted as the stream counts it.
+    pub fn tally(&self) -> Tally {
+        Tally {
+            source: self.source.clone(),
+            lookback_seconds: self.lookback_seconds,
+            total: self.series.len() + self.skipped.len(),
+            deployments: self.series.len(),
+            minutes: self.series.iter().map(|(_, s)| s.len()).sum(),
+            skipped: self.skipped.clone(),
+        }
+    }
+
     /// One line for the status bar and the log.
     pub fn summary(&self) -> String {
-        let points: usize = self.series.iter().map(|(_, s)| s.len()).sum();
-        let mut line = format!(
-            "prometheus backfill: {} deployments, {points} minutes",
-            self.series.len()
-        );
-        if let Some((k, why)) = self.skipped.first() {
-            line.push_str(&format!("; none for {k} ({why})"));
-            if self.skipped.len() > 1 {
-                line.push_str(&format!(" and {} more", self.skipped.len() - 1));
-            }
-        }
-        line
+        self.tally().summary()
     }
 
     /// The status bar's words: "history: prometheus-k8s via API proxy, 14 d".
     pub fn headline(&self) -> String {
-        let days = self.lookback_seconds as f64 / 86_400.0;
-        let span = if days >= 1.0 && days.fract() == 0.0 {
-            format!("{days:.0} d")
-        } else {
-            format!("{:.0} h", self.lookback_seconds as f64 / 3600.0)
-        };
-        let mut line = format!("history: {}, {span}", self.source);
-        if self.series.is_empty()
-            && let Some((k, why)) = self.skipped.first()
-        {
-            line = format!("no history from {} for {k} ({why})", self.source);
-        }
-        line
+        self.tally().headline()
     }
 }
 
@@ -157,8 +147,9 @@ struct Matrix<'a> {
 #[derive(Debug, Deserialize)]
 struct RangeSeries<'a> {
     metric: HashMap<String, String>,
-    #[serde(borrow)]
-    values: Vec<(f64, std::borrow::Cow<'a, str>)>,
+    values: Vec<Point>,
+    #[serde(skip)]
+    _body: std::marker::PhantomData<&'a str>,
 }
 
 impl PrometheusSource {
@@ -199,60 +190,29 @@ impl PrometheusSource {
 
     /// Backfill every deployment of the snapshot, up to the last minute closed before it.
     pub async fn backfill(&self, snapshot: &ClusterSnapshot) -> Result<Backfill, PromError> {
-        // The minute in progress is the engine's own; stop at the one before it.
-        let end = (snapshot.time - 1).div_euclid(MINUTE) * MINUTE;
+        let (start, end) = self.window(snapshot);
         let mut out = self
-            .backfill_range(&snapshot.deployments, end - self.opts.lookback_seconds, end)
+            .backfill_range(&snapshot.deployments, start, end)
             .await?;
         out.lookback_seconds = self.opts.lookback_seconds;
         Ok(out)
     }
 
-    /// Backfill `deployments` over [start, end] (aligned to the step).
-    pub async fn backfill_range(
-        &self,
-        deployments: &[DeploymentState],
-        start: UnixSeconds,
-        end: UnixSeconds,
-    ) -> Result<Backfill, PromError> {
-        let step = self.opts.step_seconds;
-        let start = start.div_euclid(step) * step;
-        let end = end.div_euclid(step) * step;
-        let chunks = chunks(start, end, step, self.opts.max_points);
-        // A deployment at a time per slot: at most `concurrency` queries in flight, and only
-        // their deployments' pod series in memory (a fleet's would be gigabytes). The first
-        // failure ends the backfill: the remaining queries are dropped, not sent.
-        // Futures made up front: a closure in the stream trips the compiler's lifetime check of
-        // the engine's spawned task.
-        let jobs: Vec<_> = deployments
-            .iter()
-            .map(|d| self.deployment(d, &chunks))
-            .collect();
-        let results: Vec<Result<Vec<Sample>, String>> = futures::stream::iter(jobs)
-            .buffered(self.opts.concurrency)
-            .try_collect()
-            .await?;
-        let mut out = Backfill {
-            source: self.transport.describe(),
-            lookback_seconds: end - start,
-            ..Backfill::default()
-        };
-        for (d, result) in deployments.iter().zip(results) {
-            match result {
-                Ok(samples) => out.series.push((d.key.clone(), samples)),
-                Err(why) => out.skipped.push((d.key.clone(), why)),
-            }
-        }
-        Ok(out)
+    /// The span a backfill at `snapshot` asks for: `lookback_seconds` up to the last minute
+    /// closed before it (the minute in progress is the engine's own).
+    pub fn window(&self, snapshot: &ClusterSnapshot) -> (UnixSeconds, UnixSeconds) {
+        let end = (snapshot.time - 1).div_euclid(MINUTE) * MINUTE;
+        (end - self.opts.lookback_seconds, end)
     }
 
     /// One deployment's minutes over `chunks`, or why there are none.
-    async fn deployment(
+    pub(super) async fn deployment(
         &self,
         d: &DeploymentState,
         chunks: &[(UnixSeconds, UnixSeconds)],
     ) -> Result<Result<Vec<Sample>, String>, PromError> {
-        let mut results = Vec::new();
+        // Each answer folded as it lands: one answer's points at a time, not all eight.
+        let mut by_kind = HashMap::new();
         for kind in [
             Kind::CpuUsage,
             Kind::MemUsage,
@@ -261,10 +221,14 @@ impl PrometheusSource {
         ] {
             let query = promql(kind, &d.key);
             for &(from, to) in chunks {
-                results.push((kind, self.query_range(&query, from, to).await?));
+                fold(
+                    &mut by_kind,
+                    kind,
+                    self.query_range(&query, from, to).await?,
+                );
             }
         }
-        Ok(deployment_samples(d, &fold(results)))
+        Ok(deployment_samples(d, &by_kind))
     }
 
     /// One range query; its result must be a matrix.
@@ -422,8 +386,8 @@ fn pod_points(
             let points = s
                 .values
                 .into_iter()
-                .filter_map(|(t, v)| {
-                    let v = v.parse::<f64>().ok()?;
+                // In place: the points' vector becomes the pod's (both 16 bytes a point).
+                .filter_map(|Point(t, v)| {
                     (v.is_finite()
                         && t.is_finite()
                         && (start as f64..=end as f64).contains(&t.round()))
@@ -435,16 +399,12 @@ fn pod_points(
         .collect()
 }
 
-/// One deployment's answers' points by kind and pod.
-fn fold(results: Vec<(Kind, Vec<PodPoints>)>) -> HashMap<Kind, PodSeries> {
-    let mut by_kind: HashMap<Kind, PodSeries> = HashMap::new();
-    for (kind, series) in results {
-        let pods = by_kind.entry(kind).or_default();
-        for (pod, points) in series {
-            pods.entry(pod).or_default().extend(points);
-        }
+/// One answer's points folded into a deployment's, by kind and pod.
+fn fold(by_kind: &mut HashMap<Kind, PodSeries>, kind: Kind, series: Vec<PodPoints>) {
+    let pods = by_kind.entry(kind).or_default();
+    for (pod, points) in series {
+        pods.entry(pod).or_default().extend(points);
     }
-    by_kind
 }
 
 /// A deployment's minutes from its series by kind, or why there are none.
@@ -480,7 +440,7 @@ fn deployment_samples(
 }
 
 /// [start, end] cut into pieces of at most `max_points` steps each.
-fn chunks(start: i64, end: i64, step: i64, max_points: i64) -> Vec<(i64, i64)> {
+pub(super) fn chunks(start: i64, end: i64, step: i64, max_points: i64) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     let mut from = start;
     while from <= end {
@@ -673,12 +633,10 @@ mod tests {
     /// The backfill's arithmetic on one answer used for every kind, as `backfill_range` does.
     fn samples_from(body: &[u8], status: u16) -> Result<Vec<Sample>, BadAnswer> {
         let read = || read_answer(status, body).map(|s| pod_points(s, START, END));
-        let results = vec![
-            (Kind::CpuUsage, read()?),
-            (Kind::CpuRequests, read()?),
-            (Kind::MemUsage, read()?),
-        ];
-        let by = fold(results);
+        let mut by = HashMap::new();
+        fold(&mut by, Kind::CpuUsage, read()?);
+        fold(&mut by, Kind::CpuRequests, read()?);
+        fold(&mut by, Kind::MemUsage, read()?);
         let empty = PodSeries::new();
         let get = |k| by.get(&k).unwrap_or(&empty);
         let cpu = utilization(get(Kind::CpuUsage), get(Kind::CpuRequests), 0.25);
