@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::heap::return_freed_memory;
 use super::messages::{EngineOptions, Update};
 use super::queue::WorkQueue;
 use super::schedule::schedule;
@@ -163,6 +164,15 @@ impl Streaming {
         self.finished = true;
         self.tally.source = self.source.describe();
         tracing::info!("{}", self.tally.summary());
+        // The answers are folded and freed: hand their memory back instead of keeping the
+        // burst's size for the rest of the session.
+        if let Some((before, after)) = return_freed_memory() {
+            tracing::info!(
+                "after the backfill: RSS {} → {} MiB",
+                before >> 20,
+                after >> 20
+            );
+        }
         if headline {
             self.tell(known, opts, updates, self.tally.headline());
         } else {

@@ -4,6 +4,7 @@
 
 mod backfill;
 mod dispatch;
+mod heap;
 mod jobs;
 mod late_history;
 mod messages;
