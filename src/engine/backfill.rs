@@ -162,7 +162,6 @@ impl Streaming {
         headline: bool,
     ) {
         self.finished = true;
-        self.tally.source = self.source.describe();
         tracing::info!("{}", self.tally.summary());
         // The answers are folded and freed: hand their memory back instead of keeping the
         // burst's size for the rest of the session.

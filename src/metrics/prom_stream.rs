@@ -43,11 +43,6 @@ impl BackfillOrder {
         }
     }
 
-    /// Deployments not yet started.
-    pub fn remaining(&self) -> usize {
-        self.lock().len()
-    }
-
     fn pop(&self) -> Option<DeploymentState> {
         self.lock().pop_front()
     }
@@ -229,7 +224,7 @@ mod tests {
             .map(|d| d.key.name)
             .collect();
         assert_eq!(rest, ["d", "c", "b"]);
-        assert_eq!(order.remaining(), 0);
+        assert!(order.pop().is_none());
     }
 
     #[test]
