@@ -210,6 +210,9 @@ pub struct UiConfig {
     pub tick_ms: u64,
     /// Hours of history drawn in the forecast chart.
     pub chart_history_hours: u32,
+    /// On a cluster with Prometheus, how long the table's first frame may wait for the
+    /// selected deployment's backfilled forecast, milliseconds (0: draw at once).
+    pub first_view_wait_ms: u64,
 }
 
 impl Default for UiConfig {
@@ -217,6 +220,7 @@ impl Default for UiConfig {
         Self {
             tick_ms: 250,
             chart_history_hours: 12,
+            first_view_wait_ms: 3000,
         }
     }
 }
@@ -549,6 +553,12 @@ impl Config {
         // tokio's interval panics on a zero period; below 10 ms the TUI only burns CPU.
         if !(10..=10_000).contains(&self.ui.tick_ms) {
             return bad("tick_ms", "ui.tick_ms must be within 10..=10000".into());
+        }
+        if self.ui.first_view_wait_ms > 600_000 {
+            return bad(
+                "first_view_wait_ms",
+                "ui.first_view_wait_ms must be within 0..=600000".into(),
+            );
         }
         let ui_hours = (UI_HISTORY_MINUTES / 60) as u32;
         if !(1..=ui_hours).contains(&self.ui.chart_history_hours) {

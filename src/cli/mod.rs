@@ -53,8 +53,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     // CPU work runs on the engine's worker pool (one thread per core); the blocking pool only
     // serves short file and DNS calls, so a handful of threads bounds it (tokio's default of
     // 512 let a fleet's forecasts start a thread each).
+    // The TUI's frames are drawn on this thread (`block_on`); the runtime's threads run the
+    // engine and yield to it. Headless commands have no frames to favour.
+    let tui = command.is_none();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .on_thread_start(move || {
+            if tui {
+                crate::engine::priority::lower_this_threads_priority(
+                    crate::engine::priority::RUNTIME_NICER_BY,
+                )
+            }
+        })
         .enable_all()
         .build()?;
     runtime

@@ -41,6 +41,7 @@ pub async fn run(setup: &Setup, all_contexts: bool) -> Result<(), Failure> {
         .map_err(|e| Failure::Error(color_eyre::eyre::eyre!(e)))?;
     let mut app = App::new(session.info.clone());
     app.chart_history_hours = cfg.ui.chart_history_hours;
+    app.first_view_wait = Duration::from_millis(cfg.ui.first_view_wait_ms);
     app.keymap = keymap;
     if all_contexts {
         app.contexts = sessions.contexts();

@@ -27,6 +27,8 @@ pub(super) fn start(feed: Arc<dyn HistoryFeed>) -> Option<mpsc::Receiver<Batch>>
     let spawned = std::thread::Builder::new()
         .name("history-feed".into())
         .spawn(move || {
+            // Weeks of a fleet's history are background work, as the pool's forecasts are.
+            super::priority::lower_this_threads_priority(super::priority::WORKER_NICER_BY);
             for chunk in feed.keys().chunks(PER_BATCH) {
                 let batch: Batch = chunk.iter().map(|k| (k.clone(), feed.samples(k))).collect();
                 if tx.blocking_send(batch).is_err() {

@@ -51,6 +51,9 @@ pub enum Update {
     /// arrives (Prometheus, the simulator's weeks before its warm-up): its newest minutes, as
     /// many as the TUI charts.
     History(DeploymentKey, Vec<Sample>),
+    /// Hold the table's first frame while this happens ("reading 14 d of history via …"), or
+    /// (None) draw it: the selected deployment has its backfilled forecast and card.
+    FirstView(Option<String>),
 }
 
 /// The result of a write for the status line.

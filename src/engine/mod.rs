@@ -4,11 +4,13 @@
 
 mod backfill;
 mod dispatch;
+mod first_view;
 mod heap;
 mod jobs;
 mod late_history;
 mod messages;
 mod pool;
+pub mod priority;
 mod queue;
 mod recommend;
 mod schedule;
@@ -33,6 +35,7 @@ pub use messages::{ActionReport, Command, EngineOptions, Update};
 
 use backfill::{Streaming, backfill_tails, forecast_again, forecast_backfilled};
 use dispatch::Dispatch;
+use first_view::FirstView;
 use jobs::{ActionJob, JOURNAL_VIEW_ENTRIES, start_action};
 use late_history::Watched;
 use queue::JobKind;
@@ -124,6 +127,17 @@ async fn run(
     let mut streaming: Option<Streaming> = None;
     // What the user sees (the last `Command::Focus`): backfilled first.
     let mut focus: Vec<DeploymentKey> = Vec::new();
+    // The table's first frame waits for the selected deployment's backfilled forecast.
+    let mut first_view = FirstView::new(
+        opts.history.prometheus.as_ref().map(|p| {
+            format!(
+                "reading {} d of history via {}",
+                p.options().lookback_seconds / 86_400,
+                p.describe()
+            )
+        }),
+        &updates,
+    );
     if let Some(e) = &opts.history.prometheus_error {
         let _ = updates.send(Update::Notice(
             "history",
@@ -153,7 +167,9 @@ async fn run(
                 continue;
             }
             Some(cards) = landed.recv() => {
+                let keys: Vec<DeploymentKey> = cards.0.iter().map(|r| r.key()).collect();
                 land(cards, &mut in_flight, &updates, &advisor);
+                first_view.recommended(keys.iter(), &updates);
                 continue;
             }
             batch = late_history::next(&mut late), if late.is_some() => {
@@ -167,6 +183,9 @@ async fn run(
             event = backfill::next(&mut streaming), if streaming.is_some() => {
                 if let Some(s) = streaming.as_mut() {
                     let merged = s.on_event(event, &mut known, &opts, &updates);
+                    if !first_view.is_open() {
+                        first_view.merged(&merged, selected(&focus, snapshot.as_deref()));
+                    }
                     let seen = watched.as_ref().is_some_and(|w| merged.contains(&w.key));
                     if let Some(snap) = &snapshot {
                         forecast_backfilled(merged, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, &mut known, &opts);
@@ -176,6 +195,7 @@ async fn run(
                     }
                     if s.finished() {
                         streaming = None;
+                        first_view.open(&updates);
                     }
                 }
                 continue;
@@ -273,8 +293,12 @@ async fn run(
                             // A new forecast deserves a new recommendation.
                             k.recommended_at = None;
                             let _ = updates.send(Update::Forecasts(key.clone(), k.forecasts.clone()));
+                            let again = snapshot.as_ref().is_some_and(|snap| {
+                                forecast_again(&key, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, k, &opts)
+                            });
+                            first_view.forecast(&key, again);
                             if let Some(snap) = &snapshot
-                                && !forecast_again(&key, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, k, &opts)
+                                && !again
                             {
                                 schedule(&mut pooled.queue, &mut in_flight, &mut due, snap, &key, k, &opts, true);
                                 flush_at.get_or_insert_with(gather_deadline);
@@ -299,7 +323,9 @@ async fn run(
                         continue;
                     }
                     Ok(Done::Recommendations(recs, failed)) => {
+                        let keys: Vec<DeploymentKey> = recs.iter().map(|r| r.key()).collect();
                         land((recs, failed), &mut in_flight, &updates, &advisor);
+                        first_view.recommended(keys.iter(), &updates);
                         continue;
                     }
                     Ok(Done::Action(report, again)) => {
@@ -361,6 +387,9 @@ async fn run(
                 if !prometheus_asked && opts.history.prometheus.is_some() {
                     prometheus_asked = true;
                     streaming = Streaming::start(&opts.history, &snap, &focus);
+                    if streaming.is_none() {
+                        first_view.open(&updates);
+                    }
                 }
                 let _ = updates.send(Update::Snapshot(snap.clone()));
                 if let Some(w) = watched.as_mut() {
@@ -404,4 +433,15 @@ async fn run(
             }
         }
     }
+}
+
+/// The deployment on screen: the first the TUI said it shows, or before it said anything, the
+/// table's first row (namespace, name), which is also the backfill's first.
+fn selected<'a>(
+    focus: &'a [DeploymentKey],
+    snapshot: Option<&'a ClusterSnapshot>,
+) -> Option<&'a DeploymentKey> {
+    focus
+        .first()
+        .or_else(|| snapshot?.deployments.iter().map(|d| &d.key).min())
 }

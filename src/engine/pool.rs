@@ -71,44 +71,8 @@ impl Pool {
     }
 }
 
-/// How much nicer than the thread that started it a worker runs: background work yields the
-/// cores to the UI and the engine's tokio threads, so a frame is not late while a fleet's
-/// forecasts run (with both cores forecasting, the UI thread shared them as an equal). Relative,
-/// so a process the user started with `nice` keeps its place.
-const WORKER_NICER_BY: i32 = 10;
-
-/// The calling thread's nice value (Linux keeps it per thread: PRIO_PROCESS with `who` = 0 is
-/// the calling thread). -1 is also an error's value; read as a nice value it only shifts the
-/// worker's by one.
-#[cfg(target_os = "linux")]
-fn this_threads_nice() -> i32 {
-    // SAFETY: getpriority takes plain integers and touches no memory of ours.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::getpriority(libc::PRIO_PROCESS, 0)
-    }
-}
-
-/// Lower this thread's scheduling priority by [`WORKER_NICER_BY`]. Best effort: a refusal only
-/// logs.
-fn lower_this_threads_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        let nice = (this_threads_nice() + WORKER_NICER_BY).min(19);
-        // SAFETY: setpriority takes plain integers and touches no memory of ours.
-        #[allow(unsafe_code)]
-        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
-        if rc != 0 {
-            tracing::debug!(
-                "worker thread keeps its priority: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-}
-
 fn work(jobs: &Mutex<Receiver<Job>>) {
-    lower_this_threads_priority();
+    crate::engine::priority::lower_this_threads_priority(crate::engine::priority::WORKER_NICER_BY);
     // Calibrations on a worker replay their candidates one after another: the pool is the
     // parallelism, a thread per core per calibration would multiply the threads.
     crate::backtest::calibrate::replay_candidates_inline_on_this_thread();
@@ -167,12 +131,19 @@ mod tests {
     #[tokio::test]
     async fn workers_run_nicer_than_the_thread_that_started_them() {
         // Workers are started from a thread of known niceness and inherit it first.
-        let started_at = std::thread::spawn(|| (this_threads_nice(), Pool::new(1)))
-            .join()
-            .expect("joined");
+        let started_at =
+            std::thread::spawn(|| (crate::engine::priority::this_threads_nice(), Pool::new(1)))
+                .join()
+                .expect("joined");
         let (nice, pool) = started_at;
-        let worker = pool.run(this_threads_nice).await.expect("answered");
-        assert_eq!(worker, Ok((nice + WORKER_NICER_BY).min(19)));
+        let worker = pool
+            .run(crate::engine::priority::this_threads_nice)
+            .await
+            .expect("answered");
+        assert_eq!(
+            worker,
+            Ok((nice + crate::engine::priority::WORKER_NICER_BY).min(19))
+        );
         if nice < 19 {
             assert_ne!(worker, Ok(nice), "a worker runs at the starter's priority");
         }

@@ -21,6 +21,10 @@ use super::theme::Theme;
 
 use crate::config::UI_HISTORY_MINUTES;
 
+/// How long the table's first frame waits at most for the selected deployment's backfilled
+/// forecast (`[ui] first_view_wait_ms`).
+pub const DEFAULT_FIRST_VIEW_WAIT: std::time::Duration = std::time::Duration::from_millis(3000);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
     Table,
@@ -151,6 +155,11 @@ pub struct App {
     pub history_on_demand: bool,
     /// When every deployment first had a forecast (logged once).
     pub first_forecasts: super::first_forecasts::FirstForecasts,
+    /// The table's first frame, held while the engine reads the selected deployment's
+    /// history (what it does, since when); None draws the table. `first_view_wait` bounds
+    /// the hold and any key ends it.
+    pub first_view: Option<(String, std::time::Instant)>,
+    pub first_view_wait: std::time::Duration,
 }
 
 impl App {
@@ -188,6 +197,28 @@ impl App {
             history_of: None,
             history_on_demand: false,
             first_forecasts: Default::default(),
+            first_view: None,
+            first_view_wait: DEFAULT_FIRST_VIEW_WAIT,
+        }
+    }
+
+    /// Draw the table from now on, if it was held; whether it was.
+    pub fn open_first_view(&mut self) -> bool {
+        self.first_view.take().is_some()
+    }
+
+    /// Before a frame: a hold past its bound ends.
+    pub fn expire_first_view(&mut self, now: std::time::Instant) {
+        if self
+            .first_view
+            .as_ref()
+            .is_some_and(|(_, since)| now.saturating_duration_since(*since) >= self.first_view_wait)
+        {
+            tracing::info!(
+                "first view: drawn after waiting its {:?}",
+                self.first_view_wait
+            );
+            self.first_view = None;
         }
     }
 
@@ -345,6 +376,19 @@ impl App {
             Update::Dismissed(list) => {
                 for (key, action, target) in list {
                     self.dismissed.insert(key, (action, target));
+                }
+            }
+            Update::FirstView(Some(why)) => {
+                if !self.first_view_wait.is_zero() {
+                    self.first_view = Some((why, std::time::Instant::now()));
+                }
+            }
+            Update::FirstView(None) => {
+                if let Some((_, since)) = self.first_view.take() {
+                    tracing::info!(
+                        "first view: drawn after {:.2} s",
+                        since.elapsed().as_secs_f64()
+                    );
                 }
             }
         }
@@ -560,6 +604,7 @@ impl App {
         self.theme = keep.theme;
         self.chart_metric = keep.chart_metric;
         self.chart_history_hours = keep.chart_history_hours;
+        self.first_view_wait = keep.first_view_wait;
         self.sort = keep.sort;
         self.message = Some((format!("switched to context {context}"), Severity::Info));
     }

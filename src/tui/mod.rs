@@ -145,6 +145,8 @@ where
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
+                    // A key while the first frame waits: the table now, and the key acts on it.
+                    app.open_first_view();
                     if let Some(cmd) = handle_key(&mut app, key) {
                         let _ = commands.send(cmd);
                     }
@@ -219,6 +221,8 @@ where
                     app.on_tick(age);
                     dirty = true;
                 }
+                // The held first frame ends at its bound (checked as the frame is prepared).
+                dirty |= app.first_view.is_some();
             }
         }
         if dirty {

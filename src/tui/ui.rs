@@ -6,11 +6,12 @@ use ratatui::layout::Rect;
 
 use super::app::App;
 use super::layout::layout;
-use super::panes::{card, chart, deployments, fleet, sparklines, status};
+use super::panes::{card, chart, deployments, first_view, fleet, sparklines, status};
 use super::popups::{Help, Picker};
 
 /// Fit state that depends on the screen (the table's scroll offset) before drawing.
 pub fn prepare(app: &mut App, area: Rect) {
+    app.expire_first_view(std::time::Instant::now());
     let rows = deployments::body_rows(layout(area).table);
     app.table_height = rows;
     if app.selected < app.table_offset {
@@ -32,6 +33,16 @@ pub fn render(frame: &mut Frame, app: &App) {
         return;
     }
     let areas = layout(frame.area());
+    if let Some((why, _)) = &app.first_view {
+        let [body, status_line] = ratatui::layout::Layout::vertical([
+            ratatui::layout::Constraint::Fill(1),
+            ratatui::layout::Constraint::Length(areas.status.height),
+        ])
+        .areas(frame.area());
+        first_view::render(frame, body, app, why);
+        status::render(frame, status_line, app);
+        return;
+    }
     deployments::render(frame, areas.table, app);
     sparklines::render(frame, areas.sparklines, app);
     chart::render(frame, areas.chart, app);

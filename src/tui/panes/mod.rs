@@ -3,6 +3,7 @@
 pub mod card;
 pub mod chart;
 pub mod deployments;
+pub mod first_view;
 pub mod fleet;
 pub mod sparklines;
 pub mod status;
