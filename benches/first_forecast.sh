@@ -19,8 +19,8 @@ first=""; table=""; hist=""; fc=""; with=""
 while true; do
   s=$(tmux -L $S capture-pane -p -t t)
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
-  [ -z "$first" ] && echo "$s" | grep -qE "Deployments \[all\]|of history via" && first=$ms
-  if [ -z "$table" ] && echo "$s" | grep -q "Deployments \[all\]"; then
+  [ -z "$first" ] && echo "$s" | grep -qE "Deployments \[all\] [1-9]|of history via" && first=$ms
+  if [ -z "$table" ] && echo "$s" | grep -q "Deployments \[all\] [1-9]"; then
     table=$ms; echo "$s" | grep -q "+ 6h forecast" && with=yes || with=no
   fi
   [ -z "$hist" ] && echo "$s" | grep -q "history: prometheus-k8s via API proxy" && hist=$ms

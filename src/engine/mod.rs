@@ -80,6 +80,18 @@ async fn run(
     let mut stale_forecasts: HashSet<DeploymentKey> = HashSet::new();
     // Cards as each LLM request answers (the loop holds a sender, so this never closes).
     let (landed_tx, mut landed) = mpsc::unbounded_channel();
+    // First of all (the TUI draws at once): the table's first frame waits for the selected
+    // deployment's backfilled forecast.
+    let mut first_view = FirstView::new(
+        opts.history.prometheus.as_ref().map(|p| {
+            format!(
+                "reading {} d of history via {}",
+                p.options().lookback_seconds / 86_400,
+                p.describe()
+            )
+        }),
+        &updates,
+    );
     let _ = updates.send(Update::LlmStatus(advisor.llm_status()));
     if let Some(actions) = &opts.actions {
         if let Some(text) = journal::interrupted_writes(actions.journal()) {
@@ -127,17 +139,6 @@ async fn run(
     let mut streaming: Option<Streaming> = None;
     // What the user sees (the last `Command::Focus`): backfilled first.
     let mut focus: Vec<DeploymentKey> = Vec::new();
-    // The table's first frame waits for the selected deployment's backfilled forecast.
-    let mut first_view = FirstView::new(
-        opts.history.prometheus.as_ref().map(|p| {
-            format!(
-                "reading {} d of history via {}",
-                p.options().lookback_seconds / 86_400,
-                p.describe()
-            )
-        }),
-        &updates,
-    );
     if let Some(e) = &opts.history.prometheus_error {
         let _ = updates.send(Update::Notice(
             "history",

@@ -81,6 +81,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
     let x_min = -(app.chart_history_hours as f64);
     let x_max = 6.0;
+
     let y_top = history
         .iter()
         .chain(&upper)
@@ -93,6 +94,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         .unwrap_or_default();
     let now_line = [(0.0, 0.0), (0.0, y_top)];
 
+    let x_labels = vec![
+        Span::raw(format!("{x_min:.0}h")),
+        Span::raw("now"),
+        Span::raw("+6h"),
+    ];
+    let y_labels = vec![
+        Span::raw("0"),
+        Span::raw(format!("{:.0}", y_top / 2.0)),
+        Span::raw(format!("{y_top:.0}")),
+    ];
+    // More points than the graph has braille dots across only cost segments.
+    let dots = braille_columns(area, &y_labels, &x_labels);
+    let thin = |p: Points| thin_to_dots(p, x_min, x_max, dots);
+    let (history, mean, lower, upper) = (thin(history), thin(mean), thin(lower), thin(upper));
     let mut datasets = vec![
         Dataset::default()
             .marker(Marker::Braille)
@@ -133,16 +148,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 .data(&target_line),
         );
     }
-    let x_labels = vec![
-        Span::raw(format!("{x_min:.0}h")),
-        Span::raw("now"),
-        Span::raw("+6h"),
-    ];
-    let y_labels = vec![
-        Span::raw("0"),
-        Span::raw(format!("{:.0}", y_top / 2.0)),
-        Span::raw(format!("{y_top:.0}")),
-    ];
     let chart = Chart::new(datasets)
         .block(block)
         .x_axis(
@@ -186,6 +191,61 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
 
 type Points = Vec<(f64, f64)>;
 
+/// Braille dot columns of the chart's graph: the pane's inside, less the labels left of the y
+/// axis and the axis itself, two dots a cell (as ratatui's `Chart` lays it out).
+fn braille_columns(area: Rect, y_labels: &[Span], x_labels: &[Span]) -> usize {
+    let inner = area.width.saturating_sub(2);
+    let y_w = y_labels.iter().map(Span::width).max().unwrap_or(0) as u16;
+    // The first x label is left-aligned under the axis: all but its last character is left of it.
+    let x_w = x_labels
+        .first()
+        .map_or(0, |l| l.width() as u16)
+        .saturating_sub(1);
+    let left = y_w.max(x_w).min(inner / 3);
+    usize::from(inner.saturating_sub(left + 1)) * 2
+}
+
+/// The points a line over `[x_min, x_max]` drawn `dots` wide needs: per dot column, its first
+/// point, its lowest and highest (in time order) and its last, so every peak and trough and
+/// the line's ends stay exactly where they were while the hundreds of segments that fall
+/// within one column become at most three.
+fn thin_to_dots(points: Points, x_min: f64, x_max: f64, dots: usize) -> Points {
+    let span = x_max - x_min;
+    if dots == 0 || points.len() <= dots * 4 || span <= 0.0 {
+        return points;
+    }
+    // The canvas maps x to a dot as round((x - x_min) / span * (dots - 1)).
+    let scale = (dots - 1) as f64 / span;
+    let column = |x: f64| ((x - x_min) * scale).round().clamp(0.0, dots as f64) as usize;
+    let mut out = Vec::with_capacity(dots * 4);
+    let mut i = 0;
+    while i < points.len() {
+        let c = column(points[i].0);
+        let mut j = i;
+        let (mut lo, mut hi) = (i, i);
+        while j < points.len() && column(points[j].0) == c {
+            if points[j].1 < points[lo].1 {
+                lo = j;
+            }
+            if points[j].1 > points[hi].1 {
+                hi = j;
+            }
+            j += 1;
+        }
+        let mut keep = [i, lo.min(hi), lo.max(hi), j - 1];
+        keep.sort_unstable();
+        let mut last = usize::MAX;
+        for k in keep {
+            if k != last {
+                out.push(points[k]);
+                last = k;
+            }
+        }
+        i = j;
+    }
+    out
+}
+
 fn forecast_lines(f: Option<&Forecast>, last_t: i64) -> (Points, Points, Points) {
     let Some(f) = f else {
         return (Vec::new(), Vec::new(), Vec::new());
@@ -195,4 +255,46 @@ fn forecast_lines(f: Option<&Forecast>, last_t: i64) -> (Points, Points, Points)
     let lower = f.points.iter().map(|p| (h(p.timestamp), p.lower)).collect();
     let upper = f.points.iter().map(|p| (h(p.timestamp), p.upper)).collect();
     (mean, lower, upper)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_every_columns_extremes_and_the_ends() {
+        // 12 h of minutes, a spike and a dip, on a chart 60 dots across 18 h.
+        let points: Points = (0..720)
+            .map(|i| {
+                let y = match i {
+                    333 => 97.0,
+                    500 => 3.0,
+                    _ => 40.0 + (i % 7) as f64,
+                };
+                (-12.0 + i as f64 / 60.0, y)
+            })
+            .collect();
+        let thin = thin_to_dots(points.clone(), -12.0, 6.0, 60);
+        assert!(thin.len() <= 40 * 4, "{}", thin.len());
+        assert!(thin.len() < points.len() / 4);
+        assert_eq!(thin.first(), points.first());
+        assert_eq!(thin.last(), points.last());
+        assert!(thin.contains(&points[333]) && thin.contains(&points[500]));
+        // In time order, and each column keeps its own range.
+        assert!(thin.windows(2).all(|w| w[0].0 < w[1].0));
+        for c in 0..40 {
+            let in_col = |p: &&(f64, f64)| ((p.0 + 12.0) / 18.0 * 59.0).round() as usize == c;
+            let max = |v: Vec<&(f64, f64)>| v.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+            let min = |v: Vec<&(f64, f64)>| v.iter().map(|p| p.1).fold(f64::MAX, f64::min);
+            let (all, kept): (Vec<_>, Vec<_>) = (
+                points.iter().filter(in_col).collect(),
+                thin.iter().filter(in_col).collect(),
+            );
+            assert_eq!(max(all.clone()), max(kept.clone()), "column {c}");
+            assert_eq!(min(all), min(kept), "column {c}");
+        }
+        // Few points are left alone.
+        let few: Points = vec![(-1.0, 1.0), (0.0, 2.0)];
+        assert_eq!(thin_to_dots(few.clone(), -12.0, 6.0, 60), few);
+    }
 }
