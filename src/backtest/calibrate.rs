@@ -4,10 +4,11 @@
 //! history and the winner is judged on the later part it was not chosen on. Nothing after `now`
 //! is ever read.
 //!
-//! The choice: among the candidates that under-provision at most half as many minutes as the
-//! HPA did on the same history (or at most 5 where the HPA's are at most 10) and flip no more
-//! often, the one with the fewest replica-hours; if none qualifies, the one that
-//! under-provisions least.
+//! The choice (`choose`): among the candidates that under-provision at most half as many minutes
+//! as the HPA did on the same history (or at most 5 where the HPA's are at most 10) and spend no
+//! more replica-hours than it, the one with the fewest direction flips within 300 s, then the
+//! fewest replica-hours; if none is that cheap, the cheapest within the bound; if none is within
+//! it, the one that under-provisions least.
 
 use std::sync::Arc;
 
@@ -70,9 +71,23 @@ pub struct Input<'a> {
 /// that window (a reversal the HPA itself would not make).
 pub const MIN_HOLD_SECONDS: i64 = 360;
 
+/// How much of its recent past a candidate's floor must cover before it is lowered
+/// (`recent_seconds`: never below what the highest demand of that window needs at the HPA's
+/// target). Every direction flip within 300 s the shared traces showed was a lowering the HPA
+/// undid within minutes: sized on the last five minutes of a noisy series, the next five climb
+/// past the HPA's threshold. A longer window makes fewer such lowerings and costs replica-hours
+/// on a falling series; which window a deployment affords is its history's to say (the choice
+/// weighs flips, `choose`).
+pub const RECENT_WINDOWS: [i64; 3] = [300, 600, 1200];
+
+/// The most parameter sets one calibration replays.
+pub const MAX_CANDIDATES: usize = 48;
+
 /// The parameter sets compared: the floor's utilization, the HPA target (the HPA's own and
-/// hotter ones within the user's range), the hold and the band. Nothing here is fitted to a
-/// trace; the grid spans what a deployment's history can prefer.
+/// hotter ones within the user's range), the hold and the recent window a lowering must clear
+/// (`RECENT_WINDOWS`). Nothing here is fitted to a trace; the grid spans what a deployment's
+/// history can prefer, at most `MAX_CANDIDATES` sets (a fleet's calibration cost is bounded by
+/// it).
 pub fn candidates(cfg: &AdvisorConfig, hpa_target_pct: u32) -> Vec<PolicyParams> {
     let (lo, hi) = (cfg.min_hpa_target_pct, cfg.max_hpa_target_pct);
     let mut targets: Vec<u32> = [hpa_target_pct, 75, 80, 85, 90]
@@ -84,15 +99,20 @@ pub fn candidates(cfg: &AdvisorConfig, hpa_target_pct: u32) -> Vec<PolicyParams>
     }
     targets.sort_unstable();
     targets.dedup();
+    // Five targets when the user's range allows them all: the grid stays within 48 by keeping
+    // the HPA's own and the three hottest.
+    if targets.len() > 4 {
+        targets.drain(1..targets.len() - 3);
+    }
     let mut out = Vec::new();
     for &t in &targets {
-        for util in [0.7, 0.8, 0.9] {
+        for util in [0.8, 0.9] {
             for hold in [MIN_HOLD_SECONDS, 900] {
-                for band in [0.0, 0.5] {
+                for recent in RECENT_WINDOWS {
                     out.push(PolicyParams {
                         target_utilization: util,
-                        band,
                         hold_seconds: hold,
+                        recent_seconds: recent,
                         recent_utilization: t as f64 / 100.0,
                         hpa_target_pct: (t != hpa_target_pct).then_some(t),
                         ..PolicyParams::default()
@@ -253,26 +273,7 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
                 .collect()
         })
     };
-    let feasible = |m: &PolicyMetrics| {
-        m.under_provisioned_minutes <= allowed && m.flips_within_300s <= hpa.flips_within_300s
-    };
-    let best = scored
-        .iter()
-        .filter(|(_, m)| feasible(m))
-        .min_by(|a, b| {
-            (a.1.replica_hours, a.1.scale_events)
-                .partial_cmp(&(b.1.replica_hours, b.1.scale_events))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .or_else(|| {
-            scored.iter().min_by(|a, b| {
-                (a.1.under_provisioned_minutes, a.1.replica_hours)
-                    .partial_cmp(&(b.1.under_provisioned_minutes, b.1.replica_hours))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-        })
-        .map(|(p, _)| *p)
-        .unwrap_or_default();
+    let best = choose(&scored, &hpa, allowed);
 
     // Judged on the held-out part, replayed from the same start so forecasts have history.
     let shared_all = Shared::new(&all, &model, &opts, train.len());
@@ -289,6 +290,43 @@ pub fn calibrate_demand(inp: &Input<'_>) -> Result<Calibration, String> {
         made_at: inp.now,
         candidates: grid.len(),
     })
+}
+
+/// The choice among the replayed candidates, against the HPA's replay of the same history
+/// (`allowed`: the under-provisioned minutes the goal allows). Among the candidates within that
+/// bound that cost no more replica-hours than the HPA, the one that flips direction within
+/// 300 s least often, then the cheapest; if none costs no more than the HPA, the cheapest
+/// within the bound; if none is within it, the one that under-provisions least.
+fn choose(
+    scored: &[(PolicyParams, PolicyMetrics)],
+    hpa: &PolicyMetrics,
+    allowed: f64,
+) -> PolicyParams {
+    let within = |m: &PolicyMetrics| m.under_provisioned_minutes <= allowed;
+    let key = |m: &PolicyMetrics| (m.replica_hours, m.scale_events);
+    let cheaper = |a: &&(PolicyParams, PolicyMetrics), b: &&(PolicyParams, PolicyMetrics)| {
+        key(&a.1)
+            .partial_cmp(&key(&b.1))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    scored
+        .iter()
+        .filter(|(_, m)| within(m) && m.replica_hours <= hpa.replica_hours)
+        .min_by(|a, b| {
+            a.1.flips_within_300s
+                .cmp(&b.1.flips_within_300s)
+                .then_with(|| cheaper(a, b))
+        })
+        .or_else(|| scored.iter().filter(|(_, m)| within(m)).min_by(cheaper))
+        .or_else(|| {
+            scored.iter().min_by(|a, b| {
+                (a.1.under_provisioned_minutes, a.1.replica_hours)
+                    .partial_cmp(&(b.1.under_provisioned_minutes, b.1.replica_hours))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+        })
+        .map(|(p, _)| *p)
+        .unwrap_or_default()
 }
 
 /// The first training tick (at `TICK_SECONDS` from `start`) that sees a forecast the
@@ -445,6 +483,82 @@ mod tests {
             "a hold of 300 s reverses a raise at exactly 300 s: {c:?}"
         );
         assert!(c.iter().any(|c| c.hold_seconds == MIN_HOLD_SECONDS));
+    }
+
+    fn metrics(replica_hours: f64, under: f64, flips: u64) -> PolicyMetrics {
+        PolicyMetrics {
+            replica_hours,
+            under_provisioned_minutes: under,
+            flips_within_300s: flips,
+            ..PolicyMetrics::default()
+        }
+    }
+
+    fn with_recent(recent_seconds: i64) -> PolicyParams {
+        PolicyParams {
+            recent_seconds,
+            ..PolicyParams::default()
+        }
+    }
+
+    #[test]
+    fn the_choice_takes_fewer_flips_over_fewer_replica_hours_within_the_hpas_cost() {
+        let hpa = metrics(100.0, 20.0, 50);
+        let (fast, slow, slower) = (with_recent(300), with_recent(600), with_recent(1200));
+        // All within the under-provisioning bound (10): the one flipping least wins, though
+        // the cheapest flips more.
+        let scored = [
+            (fast, metrics(90.0, 4.0, 9)),
+            (slow, metrics(95.0, 3.0, 2)),
+            (slower, metrics(99.0, 2.0, 2)),
+        ];
+        assert_eq!(
+            choose(&scored, &hpa, 10.0),
+            slow,
+            "fewest flips, then cheapest"
+        );
+        // Flips are not bought beyond the HPA's replica-hours.
+        let scored = [
+            (fast, metrics(90.0, 4.0, 9)),
+            (slower, metrics(101.0, 2.0, 0)),
+        ];
+        assert_eq!(choose(&scored, &hpa, 10.0), fast);
+        // Nor beyond the under-provisioning bound.
+        let scored = [
+            (fast, metrics(90.0, 4.0, 9)),
+            (slower, metrics(92.0, 11.0, 0)),
+        ];
+        assert_eq!(choose(&scored, &hpa, 10.0), fast);
+        // None as cheap as the HPA: the cheapest within the bound; none within it: the one that
+        // under-provisions least.
+        let scored = [
+            (fast, metrics(110.0, 4.0, 1)),
+            (slower, metrics(105.0, 6.0, 9)),
+        ];
+        assert_eq!(choose(&scored, &hpa, 10.0), slower);
+        assert_eq!(choose(&scored, &hpa, 3.0), fast);
+    }
+
+    #[test]
+    fn the_grid_offers_every_recent_window_and_stays_within_its_bound() {
+        // The widest target range: five targets would make 60 sets.
+        let cfg = AdvisorConfig {
+            min_hpa_target_pct: 50,
+            max_hpa_target_pct: 90,
+            ..AdvisorConfig::default()
+        };
+        let c = candidates(&cfg, 70);
+        assert!(c.len() <= MAX_CANDIDATES, "{}", c.len());
+        // The HPA's own target and the hottest stay.
+        assert!(c.iter().any(|c| c.hpa_target_pct.is_none()));
+        assert!(c.iter().any(|c| c.hpa_target_pct == Some(90)));
+        for w in RECENT_WINDOWS {
+            assert!(c.iter().any(|c| c.recent_seconds == w), "{w}");
+        }
+        assert_eq!(
+            candidates(&AdvisorConfig::default(), 70).len(),
+            MAX_CANDIDATES
+        );
     }
 
     #[test]
