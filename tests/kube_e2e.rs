@@ -392,16 +392,20 @@ fn tmux(socket: &str, args: &[&str]) -> String {
 
 /// The app on the kube-rs path in a terminal: every deployment listed under the server's
 /// context, the card follows the selection, the filter works, `b` explains why a cluster
-/// without stored history has nothing to replay, and `q` exits 0.
+/// without stored history has nothing to replay, and `q` exits 0. Prometheus is turned off:
+/// the sim's would backfill two weeks (`prometheus_proxy_tmux.rs` covers that path).
 #[test]
 fn the_tui_runs_end_to_end_on_the_kube_path() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = sim_serve(dir.path(), None, "1");
     let socket = format!("ai4k8s-kube-tui-{}", std::process::id());
+    let config = dir.path().join("app.toml");
+    std::fs::write(&config, "[prometheus]\nenabled = false\n").expect("config");
     let cmd = format!(
-        "env -u GROQ_API_KEY -u AI4K8S_CONFIG {BIN} --kubeconfig {} --data-dir {}; \
+        "env -u GROQ_API_KEY -u AI4K8S_CONFIG {BIN} --kubeconfig {} --config {} --data-dir {}; \
          echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 30",
         server.kubeconfig.display(),
+        config.display(),
         dir.path().join("data").display()
     );
     tmux(
