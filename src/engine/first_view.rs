@@ -67,15 +67,13 @@ impl FirstView {
         }
     }
 
-    /// Recommendations of `keys` landed.
-    pub(super) fn recommended<'a>(
+    /// The recommendation of `key` landed (and was told to the faces).
+    pub(super) fn recommended(
         &mut self,
-        mut keys: impl Iterator<Item = &'a DeploymentKey>,
+        key: &DeploymentKey,
         updates: &mpsc::UnboundedSender<Update>,
     ) {
-        if let Stage::Recommendation(k) = &self.stage
-            && keys.any(|r| r == k)
-        {
+        if matches!(&self.stage, Stage::Recommendation(k) if k == key) {
             self.open(updates);
         }
     }
@@ -113,19 +111,19 @@ mod tests {
         // backfill, do not count.
         v.merged(std::slice::from_ref(&other), Some(&sel));
         v.forecast(&sel, false);
-        v.recommended([&sel].into_iter(), &tx);
+        v.recommended(&sel, &tx);
         assert!(!v.is_open());
         v.merged(&[other.clone(), sel.clone()], Some(&sel));
         // A forecast still made from the old history is followed by another.
         v.forecast(&sel, true);
-        v.recommended([&sel].into_iter(), &tx);
+        v.recommended(&sel, &tx);
         assert!(!v.is_open());
         v.forecast(&other, false);
         v.forecast(&sel, false);
-        v.recommended([&other].into_iter(), &tx);
+        v.recommended(&other, &tx);
         assert!(!v.is_open(), "another deployment's card");
         assert!(told(&mut rx).is_empty());
-        v.recommended([&other, &sel].into_iter(), &tx);
+        v.recommended(&sel, &tx);
         assert!(v.is_open());
         assert_eq!(told(&mut rx), vec![None]);
         // Told once.

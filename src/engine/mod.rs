@@ -168,9 +168,7 @@ async fn run(
                 continue;
             }
             Some(cards) = landed.recv() => {
-                let keys: Vec<DeploymentKey> = cards.0.iter().map(|r| r.key()).collect();
-                land(cards, &mut in_flight, &updates, &advisor);
-                first_view.recommended(keys.iter(), &updates);
+                land(cards, &mut in_flight, &updates, &advisor, &mut first_view);
                 continue;
             }
             batch = late_history::next(&mut late), if late.is_some() => {
@@ -324,9 +322,7 @@ async fn run(
                         continue;
                     }
                     Ok(Done::Recommendations(recs, failed)) => {
-                        let keys: Vec<DeploymentKey> = recs.iter().map(|r| r.key()).collect();
-                        land((recs, failed), &mut in_flight, &updates, &advisor);
-                        first_view.recommended(keys.iter(), &updates);
+                        land((recs, failed), &mut in_flight, &updates, &advisor, &mut first_view);
                         continue;
                     }
                     Ok(Done::Action(report, again)) => {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::first_view::FirstView;
 use super::messages::Update;
 use super::state::Done;
 use crate::advisor::Advisor;
@@ -91,10 +92,13 @@ pub(super) fn land(
     in_flight: &mut HashSet<(DeploymentKey, bool)>,
     updates: &mpsc::UnboundedSender<Update>,
     advisor: &Advisor,
+    first_view: &mut FirstView,
 ) {
     for r in recs {
-        in_flight.remove(&(r.key(), true));
+        let key = r.key();
+        in_flight.remove(&(key.clone(), true));
         let _ = updates.send(Update::Recommendation(Arc::new(r)));
+        first_view.recommended(&key, updates);
     }
     for (key, why) in failed {
         // Free the slot, or this deployment would never be recommended again;

@@ -21,10 +21,6 @@ use super::theme::Theme;
 
 use crate::config::UI_HISTORY_MINUTES;
 
-/// How long the table's first frame waits at most for the selected deployment's backfilled
-/// forecast (`[ui] first_view_wait_ms`).
-pub const DEFAULT_FIRST_VIEW_WAIT: std::time::Duration = std::time::Duration::from_millis(3000);
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
     Table,
@@ -198,13 +194,15 @@ impl App {
             history_on_demand: false,
             first_forecasts: Default::default(),
             first_view: None,
-            first_view_wait: DEFAULT_FIRST_VIEW_WAIT,
+            first_view_wait: std::time::Duration::from_millis(
+                crate::config::UiConfig::default().first_view_wait_ms,
+            ),
         }
     }
 
-    /// Draw the table from now on, if it was held; whether it was.
-    pub fn open_first_view(&mut self) -> bool {
-        self.first_view.take().is_some()
+    /// Draw the table from now on, if it was held.
+    pub fn open_first_view(&mut self) {
+        self.first_view = None;
     }
 
     /// Before a frame: a hold past its bound ends.
