@@ -13,6 +13,7 @@ use ai4k8s::cli::{self, Cli};
     reason = "the one place a failure is told: after the face has given the terminal back"
 )]
 fn main() -> ExitCode {
+    ai4k8s::engine::heap::tune_allocator();
     // A panic report that names where; the TUI restores the terminal first (ratatui's hook).
     if let Err(e) = color_eyre::install() {
         eprintln!("ai4k8s: {e}");

@@ -56,6 +56,9 @@ impl Setup {
     }
 }
 
+/// Log lines queued for the writer thread before new ones are dropped.
+const LOG_QUEUE_LINES: usize = 4096;
+
 /// Logs go to `DATA_DIR/logs/ai4k8s.log`, never to the terminal the TUI draws on.
 pub fn init_logging(
     data_dir: &Path,
@@ -69,7 +72,12 @@ pub fn init_logging(
         &dir.join("ai4k8s.log"),
         std::fs::OpenOptions::new().append(true).create(true),
     )?;
-    let (writer, guard) = tracing_appender::non_blocking(file);
+    // The default queue of 128,000 lines is 4 MB allocated and touched up front; the app logs a
+    // few lines a second at most, and a full queue drops lines rather than block.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(true)
+        .finish(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("AI4K8S_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

@@ -9,17 +9,19 @@
 use tokio::sync::mpsc;
 
 use super::messages::Update;
-use crate::model::DeploymentKey;
+use crate::model::{DeploymentKey, ForecastSummary, Recommendation};
 
 /// Where the first view stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Stage {
     /// The selected deployment's history has not been merged yet.
     Backfill,
     /// Merged; the forecast made from it has not landed.
     Forecast(DeploymentKey),
-    /// The forecast landed; the recommendation made from it has not.
-    Recommendation(DeploymentKey),
+    /// The forecast landed (its CPU summary, as a card made from it carries it); the
+    /// recommendation made from it has not. One already on its way when the forecast landed
+    /// was made without it and does not count.
+    Recommendation(DeploymentKey, Option<ForecastSummary>),
     /// Told: nothing waits any more.
     Open,
 }
@@ -56,24 +58,33 @@ impl FirstView {
         }
     }
 
-    /// A forecast of `key` landed; `stale` when it was made from the history before the
-    /// backfill (another one is on its way).
-    pub(super) fn forecast(&mut self, key: &DeploymentKey, stale: bool) {
+    /// A forecast of `key` landed (`cpu`: its CPU forecast's summary); `stale` when it was
+    /// made from the history before the backfill (another one is on its way).
+    pub(super) fn forecast(
+        &mut self,
+        key: &DeploymentKey,
+        stale: bool,
+        cpu: Option<ForecastSummary>,
+    ) {
         if let Stage::Forecast(k) = &self.stage
             && k == key
             && !stale
         {
-            self.stage = Stage::Recommendation(key.clone());
+            self.stage = Stage::Recommendation(key.clone(), cpu);
         }
     }
 
-    /// The recommendation of `key` landed (and was told to the faces).
+    /// A recommendation landed (and was told to the faces).
     pub(super) fn recommended(
         &mut self,
-        key: &DeploymentKey,
+        r: &Recommendation,
         updates: &mpsc::UnboundedSender<Update>,
     ) {
-        if matches!(&self.stage, Stage::Recommendation(k) if k == key) {
+        if let Stage::Recommendation(k, cpu) = &self.stage
+            && k.namespace == r.namespace
+            && k.name == r.name
+            && same_forecast(cpu.as_ref(), r.inputs.cpu_forecast.as_ref())
+        {
             self.open(updates);
         }
     }
@@ -84,6 +95,24 @@ impl FirstView {
             self.stage = Stage::Open;
             let _ = updates.send(Update::FirstView(None));
         }
+    }
+}
+
+/// Whether a card's forecast is the one that landed (bit for bit: the same computation).
+fn same_forecast(landed: Option<&ForecastSummary>, card: Option<&ForecastSummary>) -> bool {
+    match (landed, card) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.model == b.model
+                && a.peak_at == b.peak_at
+                && a.current.to_bits() == b.current.to_bits()
+                && a.predictions.len() == b.predictions.len()
+                && a.predictions
+                    .iter()
+                    .zip(&b.predictions)
+                    .all(|(x, y)| x.to_bits() == y.to_bits())
+        }
+        _ => false,
     }
 }
 
@@ -101,29 +130,57 @@ mod tests {
         out
     }
 
-    #[test]
-    fn it_opens_after_the_selected_deployments_backfill_forecast_and_recommendation() {
+    fn summary(model: &str, peak_at: i64) -> ForecastSummary {
+        ForecastSummary {
+            current: 40.0,
+            peak: 80.0,
+            peak_at,
+            trend: crate::model::Trend::Stable,
+            predictions: vec![40.0, 60.0, 80.0],
+            model: model.into(),
+            low_confidence: false,
+        }
+    }
+
+    /// A card for `key` made from `cpu`, by the rules as the engine makes one.
+    async fn card(key: &DeploymentKey, cpu: Option<ForecastSummary>) -> Recommendation {
+        let state = crate::model::DeploymentState::fixture(&key.namespace, &key.name);
+        let mut inputs = crate::model::AdvisorInputs::from_state(&state, None, None, 1_000);
+        inputs.cpu_forecast = cpu;
+        crate::advisor::Advisor::rules_only(crate::config::AdvisorConfig::default(), "test")
+            .recommend(&inputs)
+            .await
+    }
+
+    #[tokio::test]
+    async fn it_opens_after_the_selected_deployments_backfill_forecast_and_recommendation() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (sel, other) = (DeploymentKey::new("a", "x"), DeploymentKey::new("b", "y"));
+        let (old, good) = (summary("ets-damped", 100), summary("mstl+ets", 200));
         let mut v = FirstView::new(Some("reading history".into()), &tx);
         assert_eq!(told(&mut rx), vec![Some("reading history".to_string())]);
         // Another deployment's history, and a forecast of the selected one from before the
         // backfill, do not count.
         v.merged(std::slice::from_ref(&other), Some(&sel));
-        v.forecast(&sel, false);
-        v.recommended(&sel, &tx);
+        v.forecast(&sel, false, Some(old.clone()));
+        v.recommended(&card(&sel, Some(old.clone())).await, &tx);
         assert!(!v.is_open());
         v.merged(&[other.clone(), sel.clone()], Some(&sel));
         // A forecast still made from the old history is followed by another.
-        v.forecast(&sel, true);
-        v.recommended(&sel, &tx);
+        v.forecast(&sel, true, Some(old.clone()));
+        v.recommended(&card(&sel, Some(old.clone())).await, &tx);
         assert!(!v.is_open());
-        v.forecast(&other, false);
-        v.forecast(&sel, false);
-        v.recommended(&other, &tx);
+        v.forecast(&other, false, Some(good.clone()));
+        v.forecast(&sel, false, Some(good.clone()));
+        v.recommended(&card(&other, Some(good.clone())).await, &tx);
         assert!(!v.is_open(), "another deployment's card");
+        // Cards already on their way when the forecast landed: made without it, or from the
+        // forecast before the backfill.
+        v.recommended(&card(&sel, None).await, &tx);
+        v.recommended(&card(&sel, Some(old)).await, &tx);
+        assert!(!v.is_open(), "a card made before the forecast");
         assert!(told(&mut rx).is_empty());
-        v.recommended(&sel, &tx);
+        v.recommended(&card(&sel, Some(good)).await, &tx);
         assert!(v.is_open());
         assert_eq!(told(&mut rx), vec![None]);
         // Told once.

@@ -5,7 +5,7 @@
 mod backfill;
 mod dispatch;
 mod first_view;
-mod heap;
+pub mod heap;
 mod jobs;
 mod late_history;
 mod messages;
@@ -295,7 +295,8 @@ async fn run(
                             let again = snapshot.as_ref().is_some_and(|snap| {
                                 forecast_again(&key, &mut stale_forecasts, &mut pooled.queue, &mut in_flight, &mut due, snap, k, &opts)
                             });
-                            first_view.forecast(&key, again);
+                            let cpu = k.forecasts.cpu.as_ref().map(crate::model::ForecastSummary::from_forecast);
+                            first_view.forecast(&key, again, cpu);
                             if let Some(snap) = &snapshot
                                 && !again
                             {

@@ -95,10 +95,10 @@ pub(super) fn land(
     first_view: &mut FirstView,
 ) {
     for r in recs {
-        let key = r.key();
-        in_flight.remove(&(key.clone(), true));
-        let _ = updates.send(Update::Recommendation(Arc::new(r)));
-        first_view.recommended(&key, updates);
+        in_flight.remove(&(r.key(), true));
+        let r = Arc::new(r);
+        let _ = updates.send(Update::Recommendation(r.clone()));
+        first_view.recommended(&r, updates);
     }
     for (key, why) in failed {
         // Free the slot, or this deployment would never be recommended again;

@@ -11,6 +11,7 @@ pub mod feed;
 pub mod history;
 pub mod persist;
 pub mod prom_error;
+mod prom_fold;
 mod prom_point;
 pub mod prom_stream;
 pub mod prom_transport;

@@ -8,13 +8,14 @@
 //! `web-admin`'s pods. Without kube-state-metrics, the deployment's per-pod requests from the
 //! snapshot stand in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 pub use super::prom_error::PromError;
+use super::prom_fold::{Fold, PodPoints, Resource};
 use super::prom_point::Point;
 pub use super::prom_stream::{BackfillOrder, Item, Tally};
 use super::prom_transport::{HttpTransport, PromTransport};
@@ -113,16 +114,12 @@ impl std::fmt::Debug for PrometheusSource {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// One of the four series a deployment's history is made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    CpuUsage,
-    MemUsage,
-    CpuRequests,
-    MemRequests,
+    Usage(Resource),
+    Requests(Resource),
 }
-
-/// Per pod, value by timestamp.
-type PodSeries = HashMap<String, HashMap<UnixSeconds, f64>>;
 
 #[derive(Deserialize)]
 struct Answer {
@@ -207,24 +204,44 @@ impl PrometheusSource {
         d: &DeploymentState,
         chunks: &[(UnixSeconds, UnixSeconds)],
     ) -> Result<Result<Vec<Sample>, String>, PromError> {
-        // Each answer folded as it lands: one answer's points at a time, not all eight.
-        let mut by_kind = HashMap::new();
-        for kind in [
-            Kind::CpuUsage,
-            Kind::MemUsage,
-            Kind::CpuRequests,
-            Kind::MemRequests,
+        let (Some(&(start, _)), Some(&(_, end))) = (chunks.first(), chunks.last()) else {
+            return Ok(Err("nothing to ask for".into()));
+        };
+        // Each answer folded as it lands; a resource's requests are held until its usage has.
+        let mut fold = Fold::new(start, end, self.opts.step_seconds);
+        for (resource, fallback) in [
+            (Resource::Cpu, f64::from(d.cpu_request_millis) / 1000.0),
+            (
+                Resource::Memory,
+                f64::from(d.mem_request_mib) * 1024.0 * 1024.0,
+            ),
         ] {
-            let query = promql(kind, &d.key);
+            let query = promql(Kind::Requests(resource), &d.key);
             for &(from, to) in chunks {
-                fold(
-                    &mut by_kind,
-                    kind,
+                fold.requests(resource, self.query_range(&query, from, to).await?);
+            }
+            let query = promql(Kind::Usage(resource), &d.key);
+            for &(from, to) in chunks {
+                fold.usage(
+                    resource,
                     self.query_range(&query, from, to).await?,
+                    fallback,
                 );
             }
+            fold.drop_requests(resource);
         }
-        Ok(deployment_samples(d, &by_kind))
+        let samples = fold.samples();
+        if samples.is_empty() {
+            return Ok(Err(if fold.saw_usage() {
+                "no CPU or memory requests known".to_string()
+            } else {
+                format!(
+                    "no container series for pods {}-*-* in {}",
+                    d.key.name, d.key.namespace
+                )
+            }));
+        }
+        Ok(Ok(samples))
     }
 
     /// One range query; its result must be a matrix.
@@ -364,9 +381,6 @@ fn read_answer(status: u16, body: &[u8]) -> Result<Vec<RangeSeries>, BadAnswer> 
     Ok(data.result)
 }
 
-/// One pod's points from one answer.
-type PodPoints = (String, Vec<(UnixSeconds, f64)>);
-
 /// An answer's series as each pod's points. Series without a pod are skipped; points that are
 /// not finite numbers, or lie outside the range asked for (a timestamp of 1e300 would saturate
 /// to i64::MAX and overflow the history's arithmetic), are dropped.
@@ -391,46 +405,6 @@ fn pod_points(series: Vec<RangeSeries>, start: UnixSeconds, end: UnixSeconds) ->
         .collect()
 }
 
-/// One answer's points folded into a deployment's, by kind and pod.
-fn fold(by_kind: &mut HashMap<Kind, PodSeries>, kind: Kind, series: Vec<PodPoints>) {
-    let pods = by_kind.entry(kind).or_default();
-    for (pod, points) in series {
-        pods.entry(pod).or_default().extend(points);
-    }
-}
-
-/// A deployment's minutes from its series by kind, or why there are none.
-fn deployment_samples(
-    d: &DeploymentState,
-    by_kind: &HashMap<Kind, PodSeries>,
-) -> Result<Vec<Sample>, String> {
-    let empty = PodSeries::new();
-    let get = |kind| by_kind.get(&kind).unwrap_or(&empty);
-    let cpu = utilization(
-        get(Kind::CpuUsage),
-        get(Kind::CpuRequests),
-        f64::from(d.cpu_request_millis) / 1000.0,
-    );
-    let mem = utilization(
-        get(Kind::MemUsage),
-        get(Kind::MemRequests),
-        f64::from(d.mem_request_mib) * 1024.0 * 1024.0,
-    );
-    if cpu.is_empty() && mem.is_empty() {
-        return Err(
-            if get(Kind::CpuUsage).is_empty() && get(Kind::MemUsage).is_empty() {
-                format!(
-                    "no container series for pods {}-*-* in {}",
-                    d.key.name, d.key.namespace
-                )
-            } else {
-                "no CPU or memory requests known".to_string()
-            },
-        );
-    }
-    Ok(samples(&cpu, &mem))
-}
-
 /// [start, end] cut into pieces of at most `max_points` steps each.
 pub(super) fn chunks(start: i64, end: i64, step: i64, max_points: i64) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
@@ -449,16 +423,16 @@ fn promql(kind: Kind, key: &DeploymentKey) -> String {
     let pods = promql_string(&format!("{}-[a-z0-9]+-[a-z0-9]+", regex_escape(&key.name)));
     let containers = r#"container!="",container!="POD""#;
     match kind {
-        Kind::CpuUsage => format!(
+        Kind::Usage(Resource::Cpu) => format!(
             "sum by (pod) (rate(container_cpu_usage_seconds_total{{namespace={ns},pod=~{pods},{containers}}}[5m]))"
         ),
-        Kind::MemUsage => format!(
+        Kind::Usage(Resource::Memory) => format!(
             "sum by (pod) (container_memory_working_set_bytes{{namespace={ns},pod=~{pods},{containers}}})"
         ),
-        Kind::CpuRequests => format!(
+        Kind::Requests(Resource::Cpu) => format!(
             r#"sum by (pod) (kube_pod_container_resource_requests{{namespace={ns},pod=~{pods},resource="cpu"}})"#
         ),
-        Kind::MemRequests => format!(
+        Kind::Requests(Resource::Memory) => format!(
             r#"sum by (pod) (kube_pod_container_resource_requests{{namespace={ns},pod=~{pods},resource="memory"}})"#
         ),
     }
@@ -490,60 +464,6 @@ fn regex_escape(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Per timestamp: the pods' summed usage over the same pods' summed requests, in %, and how
-/// many pods counted. A pod without a known request is left out of both sums, as the HPA does.
-fn utilization(
-    usage: &PodSeries,
-    requests: &PodSeries,
-    fallback_per_pod: f64,
-) -> BTreeMap<UnixSeconds, (f64, u32)> {
-    let mut sums: BTreeMap<UnixSeconds, (f64, f64, u32)> = BTreeMap::new();
-    for (pod, points) in usage {
-        let pod_requests = requests.get(pod);
-        for (&t, &u) in points {
-            let request = pod_requests
-                .and_then(|r| r.get(&t))
-                .copied()
-                .filter(|r| r.is_finite() && *r > 0.0)
-                .or((fallback_per_pod > 0.0).then_some(fallback_per_pod));
-            if let Some(r) = request {
-                let e = sums.entry(t).or_default();
-                e.0 += u;
-                e.1 += r;
-                e.2 += 1;
-            }
-        }
-    }
-    sums.into_iter()
-        .map(|(t, (u, r, n))| (t, (u / r * 100.0, n)))
-        .collect()
-}
-
-/// Minute samples from the CPU and memory utilization series.
-fn samples(
-    cpu: &BTreeMap<UnixSeconds, (f64, u32)>,
-    mem: &BTreeMap<UnixSeconds, (f64, u32)>,
-) -> Vec<Sample> {
-    let mut times: Vec<UnixSeconds> = cpu.keys().chain(mem.keys()).copied().collect();
-    times.sort_unstable();
-    times.dedup();
-    times
-        .into_iter()
-        .map(|t| {
-            let c = cpu.get(&t);
-            let m = mem.get(&t);
-            let pods = c.map_or(0, |c| c.1).max(m.map_or(0, |m| m.1));
-            Sample {
-                timestamp: t,
-                cpu_pct: c.map_or(f64::NAN, |c| c.0),
-                mem_pct: m.map_or(f64::NAN, |m| m.0),
-                replicas: pods,
-                ready: pods,
-            }
-        })
-        .collect()
 }
 
 /// `s` with every run of whitespace (newlines too) as one space: errors end up in the status bar.
@@ -583,34 +503,22 @@ mod tests {
 
     #[test]
     fn queries_escape_names_and_filter_pause_containers() {
-        let q = promql(Kind::CpuUsage, &DeploymentKey::new("shop", "my.app"));
+        let q = promql(
+            Kind::Usage(Resource::Cpu),
+            &DeploymentKey::new("shop", "my.app"),
+        );
         assert_eq!(
             q,
             r#"sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="shop",pod=~"my\\.app-[a-z0-9]+-[a-z0-9]+",container!="",container!="POD"}[5m]))"#
         );
         assert!(
-            promql(Kind::MemRequests, &DeploymentKey::new("a", "b"))
-                .contains(r#"resource="memory""#)
+            promql(
+                Kind::Requests(Resource::Memory),
+                &DeploymentKey::new("a", "b")
+            )
+            .contains(r#"resource="memory""#)
         );
         assert_eq!(promql_string(r#"a"b\c"#), r#""a\"b\\c""#);
-    }
-
-    #[test]
-    fn utilization_is_summed_usage_over_summed_requests_of_the_same_pods() {
-        let series = |v: &[(&str, f64)]| -> PodSeries {
-            v.iter()
-                .map(|(p, x)| (p.to_string(), HashMap::from([(60, *x)])))
-                .collect()
-        };
-        let usage = series(&[("a", 0.1), ("b", 0.3)]);
-        // b has no request series: the fallback stands in for it.
-        let requests = series(&[("a", 0.1), ("zombie", 5.0)]);
-        let u = utilization(&usage, &requests, 0.3);
-        assert_eq!(u.get(&60).map(|x| x.1), Some(2));
-        assert!((u[&60].0 - 100.0).abs() < 1e-9);
-        // Without a fallback, b is left out entirely.
-        let u = utilization(&usage, &requests, 0.0);
-        assert_eq!(u[&60], (100.0, 1));
     }
 
     const ANSWER: &str = r#"{"status":"success","data":{"resultType":"matrix","result":[
@@ -622,18 +530,14 @@ mod tests {
     const START: UnixSeconds = 1_704_067_200;
     const END: UnixSeconds = 1_704_067_380;
 
-    /// The backfill's arithmetic on one answer used for every kind, as `backfill_range` does.
+    /// The backfill's arithmetic on one answer used for every kind, as `deployment` does.
     fn samples_from(body: &[u8], status: u16) -> Result<Vec<Sample>, BadAnswer> {
         let read = || read_answer(status, body).map(|s| pod_points(s, START, END));
-        let mut by = HashMap::new();
-        fold(&mut by, Kind::CpuUsage, read()?);
-        fold(&mut by, Kind::CpuRequests, read()?);
-        fold(&mut by, Kind::MemUsage, read()?);
-        let empty = PodSeries::new();
-        let get = |k| by.get(&k).unwrap_or(&empty);
-        let cpu = utilization(get(Kind::CpuUsage), get(Kind::CpuRequests), 0.25);
-        let mem = utilization(get(Kind::MemUsage), get(Kind::MemRequests), 0.0);
-        Ok(samples(&cpu, &mem))
+        let mut fold = Fold::new(START, END, 60);
+        fold.requests(Resource::Cpu, read()?);
+        fold.usage(Resource::Cpu, read()?, 0.25);
+        fold.usage(Resource::Memory, read()?, 0.0);
+        Ok(fold.samples())
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `normal` (normal mode), `command_line` and the popups. Nothing here draws, sleeps or
 //! touches the network; rendering is a pure function of this state (see `ui`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::actions::Limits;
@@ -132,6 +132,9 @@ pub struct App {
     pub dismissed: HashMap<DeploymentKey, (ScalingAction, u32)>,
     /// Lasting data problems by source (missing metrics, RBAC, no backfill).
     pub notices: BTreeMap<&'static str, String>,
+    /// Deployments whose last recommendation failed (kept with each update, so the
+    /// "advisor" notice never scans the fleet).
+    failing: BTreeSet<DeploymentKey>,
     /// Kube contexts `:ctx` can switch to (empty on the demo cluster).
     pub contexts: Vec<String>,
     /// A context switch asked for and not yet taken up by the event loop.
@@ -184,6 +187,7 @@ impl App {
             chart_history_hours: 12,
             dismissed: HashMap::new(),
             notices: BTreeMap::new(),
+            failing: BTreeSet::new(),
             contexts: Vec::new(),
             switch_context: None,
             sort: Sort::default(),
@@ -315,15 +319,19 @@ impl App {
                 }
             }
             Update::Recommendation(r) => {
-                if let Some(v) = self.deployments.get_mut(&r.key()) {
+                let key = r.key();
+                if let Some(v) = self.deployments.get_mut(&key) {
                     v.recommendation_error = None;
                     v.recommendation = Some(r);
                 }
-                self.advisor_notice();
+                if self.failing.remove(&key) {
+                    self.advisor_notice();
+                }
             }
             Update::RecommendationFailed(key, why) => {
                 if let Some(v) = self.deployments.get_mut(&key) {
                     v.recommendation_error = Some(why);
+                    self.failing.insert(key);
                 }
                 self.advisor_notice();
             }
@@ -394,16 +402,16 @@ impl App {
 
     /// The status bar's "advisor" notice: which deployments' recommendations are failing.
     fn advisor_notice(&mut self) {
-        let mut failing = self
-            .deployments
-            .iter()
-            .filter_map(|(k, v)| v.recommendation_error.as_ref().map(|e| (k, e)));
-        match failing.next() {
+        let first = self.failing.iter().next().and_then(|k| {
+            let why = self.deployments.get(k)?.recommendation_error.as_ref()?;
+            Some((k, why))
+        });
+        match first {
             None => {
                 self.notices.remove("advisor");
             }
             Some((key, why)) => {
-                let others = failing.count();
+                let others = self.failing.len() - 1;
                 let more = if others > 0 {
                     format!(" (and {others} more)")
                 } else {
@@ -453,7 +461,9 @@ impl App {
             }
         }
         self.deployments.retain(|k, _| seen.contains(k));
-        if self.notices.contains_key("advisor") {
+        let failing = self.failing.len();
+        self.failing.retain(|k| seen.contains(k));
+        if self.failing.len() != failing {
             // A failing deployment that was deleted takes its notice with it.
             self.advisor_notice();
         }
@@ -656,5 +666,67 @@ fn placeholder_state(key: DeploymentKey) -> DeploymentState {
         floor_mark: None,
         write_block: None,
         ownership: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(names: &[&str]) -> Arc<ClusterSnapshot> {
+        Arc::new(ClusterSnapshot {
+            context: "test".into(),
+            time: 1_000,
+            deployments: names
+                .iter()
+                .map(|n| placeholder_state(DeploymentKey::new("ns", *n)))
+                .collect(),
+            capacity: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn the_advisor_notice_follows_failures_recoveries_and_deletions() {
+        let mut app = App::new(SessionInfo::default());
+        app.on_update(Update::Snapshot(snapshot(&["a", "b", "c"])));
+        let key = |n: &str| DeploymentKey::new("ns", n);
+        app.on_update(Update::RecommendationFailed(key("b"), "429".into()));
+        app.on_update(Update::RecommendationFailed(key("c"), "timeout".into()));
+        assert_eq!(
+            app.notices["advisor"],
+            "no recommendation for ns/b (and 1 more): 429; retrying"
+        );
+        // b recovers: a recommendation lands for it; c is left.
+        let inputs = crate::model::AdvisorInputs::from_state(
+            &app.deployments[&key("b")].state,
+            None,
+            None,
+            1_000,
+        );
+        let rec =
+            crate::advisor::Advisor::rules_only(crate::config::AdvisorConfig::default(), "test")
+                .recommend(&inputs)
+                .await;
+        app.on_update(Update::Recommendation(Arc::new(rec)));
+        assert_eq!(
+            app.notices["advisor"],
+            "no recommendation for ns/c: timeout; retrying"
+        );
+        app.on_update(Update::RecommendationFailed(key("b"), "429".into()));
+        assert!(app.notices["advisor"].contains("(and 1 more)"));
+        // c is deleted from the cluster: only b is left.
+        app.on_update(Update::Snapshot(snapshot(&["a", "b"])));
+        assert_eq!(
+            app.notices["advisor"],
+            "no recommendation for ns/b: 429; retrying"
+        );
+        // A failure for a deployment the app does not know changes nothing.
+        app.on_update(Update::RecommendationFailed(key("zz"), "x".into()));
+        assert_eq!(
+            app.notices["advisor"],
+            "no recommendation for ns/b: 429; retrying"
+        );
+        app.on_update(Update::Snapshot(snapshot(&["a"])));
+        assert!(!app.notices.contains_key("advisor"), "{:?}", app.notices);
     }
 }
