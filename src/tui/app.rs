@@ -3,7 +3,7 @@
 //! `normal` (normal mode), `command_line` and the popups. Nothing here draws, sleeps or
 //! touches the network; rendering is a pure function of this state (see `ui`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::actions::Limits;
@@ -59,8 +59,6 @@ pub struct DeploymentView {
     pub history: History,
     pub forecasts: Option<Arc<Forecasts>>,
     pub recommendation: Option<Arc<Recommendation>>,
-    /// Why the last attempt at a recommendation failed; cleared by the next one that works.
-    pub recommendation_error: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,9 +130,10 @@ pub struct App {
     pub dismissed: HashMap<DeploymentKey, (ScalingAction, u32)>,
     /// Lasting data problems by source (missing metrics, RBAC, no backfill).
     pub notices: BTreeMap<&'static str, String>,
-    /// Deployments whose last recommendation failed (kept with each update, so the
-    /// "advisor" notice never scans the fleet).
-    failing: BTreeSet<DeploymentKey>,
+    /// Why a deployment's last attempt at a recommendation failed; cleared by the next one
+    /// that works or when the deployment goes (kept apart from the rows, so the "advisor"
+    /// notice never scans the fleet).
+    pub recommendation_errors: BTreeMap<DeploymentKey, String>,
     /// Kube contexts `:ctx` can switch to (empty on the demo cluster).
     pub contexts: Vec<String>,
     /// A context switch asked for and not yet taken up by the event loop.
@@ -187,7 +186,7 @@ impl App {
             chart_history_hours: 12,
             dismissed: HashMap::new(),
             notices: BTreeMap::new(),
-            failing: BTreeSet::new(),
+            recommendation_errors: BTreeMap::new(),
             contexts: Vec::new(),
             switch_context: None,
             sort: Sort::default(),
@@ -321,19 +320,17 @@ impl App {
             Update::Recommendation(r) => {
                 let key = r.key();
                 if let Some(v) = self.deployments.get_mut(&key) {
-                    v.recommendation_error = None;
                     v.recommendation = Some(r);
                 }
-                if self.failing.remove(&key) {
+                if self.recommendation_errors.remove(&key).is_some() {
                     self.advisor_notice();
                 }
             }
             Update::RecommendationFailed(key, why) => {
-                if let Some(v) = self.deployments.get_mut(&key) {
-                    v.recommendation_error = Some(why);
-                    self.failing.insert(key);
+                if self.deployments.contains_key(&key) {
+                    self.recommendation_errors.insert(key, why);
+                    self.advisor_notice();
                 }
-                self.advisor_notice();
             }
             Update::LlmStatus(s) => self.llm_status = s,
             Update::ClusterError(e) => self.cluster_error = Some(e),
@@ -402,16 +399,12 @@ impl App {
 
     /// The status bar's "advisor" notice: which deployments' recommendations are failing.
     fn advisor_notice(&mut self) {
-        let first = self.failing.iter().next().and_then(|k| {
-            let why = self.deployments.get(k)?.recommendation_error.as_ref()?;
-            Some((k, why))
-        });
-        match first {
+        match self.recommendation_errors.iter().next() {
             None => {
                 self.notices.remove("advisor");
             }
             Some((key, why)) => {
-                let others = self.failing.len() - 1;
+                let others = self.recommendation_errors.len() - 1;
                 let more = if others > 0 {
                     format!(" (and {others} more)")
                 } else {
@@ -434,7 +427,6 @@ impl App {
                 history,
                 forecasts: None,
                 recommendation: None,
-                recommendation_error: None,
             },
         );
     }
@@ -454,16 +446,15 @@ impl App {
                             history: History::with_capacity(UI_HISTORY_MINUTES),
                             forecasts: None,
                             recommendation: None,
-                            recommendation_error: None,
                         },
                     );
                 }
             }
         }
         self.deployments.retain(|k, _| seen.contains(k));
-        let failing = self.failing.len();
-        self.failing.retain(|k| seen.contains(k));
-        if self.failing.len() != failing {
+        let failing = self.recommendation_errors.len();
+        self.recommendation_errors.retain(|k, _| seen.contains(k));
+        if self.recommendation_errors.len() != failing {
             // A failing deployment that was deleted takes its notice with it.
             self.advisor_notice();
         }

@@ -45,7 +45,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
-    let failed = v.recommendation_error.as_deref().map(|why| {
+    let failed = app.recommendation_errors.get(&v.state.key).map(|why| {
         Line::from(Span::styled(
             format!("Recommendation failed: {why}. Retrying next cycle."),
             theme.error(),
