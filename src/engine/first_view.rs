@@ -89,7 +89,17 @@ impl FirstView {
         }
     }
 
-    /// The backfill ended (done or failed): nothing more will come to wait for.
+    /// The backfill ended (done or failed). If the selected deployment's history never
+    /// merged, nothing more will come to wait for; if it did, its forecast and card are
+    /// queued and still worth the wait (the TUI bounds it), even when the rest of the fleet's
+    /// history finished first.
+    pub(super) fn backfill_ended(&mut self, updates: &mpsc::UnboundedSender<Update>) {
+        if self.stage == Stage::Backfill {
+            self.open(updates);
+        }
+    }
+
+    /// Nothing more will come to wait for.
     pub(super) fn open(&mut self, updates: &mpsc::UnboundedSender<Update>) {
         if self.stage != Stage::Open {
             self.stage = Stage::Open;
@@ -197,11 +207,24 @@ mod tests {
     }
 
     #[test]
-    fn the_backfills_end_opens_it_whatever_stage_it_reached() {
+    fn the_backfills_end_opens_it_unless_the_selected_ones_forecast_is_on_its_way() {
         let (tx, mut rx) = mpsc::unbounded_channel();
+        let sel = DeploymentKey::new("a", "x");
+        // Merged, then the whole backfill ends before the selected forecast lands (the fleet's
+        // history can all arrive while one two-week fit runs): keep waiting for it.
         let mut v = FirstView::new(Some("reading".into()), &tx);
         let _ = told(&mut rx);
-        v.open(&tx);
+        v.merged(std::slice::from_ref(&sel), Some(&sel));
+        v.backfill_ended(&tx);
+        assert!(!v.is_open());
+        v.forecast(&sel, false, Some(summary("mstl+ets", 200)));
+        v.backfill_ended(&tx);
+        assert!(!v.is_open());
+        assert!(told(&mut rx).is_empty());
+        // The selected deployment's history never merged (its query failed): nothing to wait for.
+        let mut v = FirstView::new(Some("reading".into()), &tx);
+        let _ = told(&mut rx);
+        v.backfill_ended(&tx);
         assert!(v.is_open());
         assert_eq!(told(&mut rx), vec![None]);
     }

@@ -194,7 +194,7 @@ async fn run(
                     }
                     if s.finished() {
                         streaming = None;
-                        first_view.open(&updates);
+                        first_view.backfill_ended(&updates);
                     }
                 }
                 continue;
