@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
+
+use super::slim_pod::SlimPod as Pod;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::k8s::quantity;
@@ -54,7 +56,7 @@ fn requested(p: &Pod) -> Resources {
         pods: 1,
         ..Resources::default()
     };
-    for c in p.spec.iter().flat_map(|s| &s.containers) {
+    for c in p.containers() {
         let res = c.resources.as_ref();
         let pick = |k: &str| {
             res.and_then(|r| r.requests.as_ref().and_then(|m| m.get(k)))
@@ -72,8 +74,7 @@ fn requested(p: &Pod) -> Resources {
 }
 
 fn finished(p: &Pod) -> bool {
-    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-    matches!(phase, Some("Succeeded" | "Failed"))
+    matches!(p.phase(), Some("Succeeded" | "Failed"))
 }
 
 /// Whether something adds nodes when pods do not fit.

@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 use kube::api::ListParams;
 use kube::runtime::reflector::Store;
 
 use super::metrics::UsageMap;
+use super::slim_pod::SlimPod;
 use super::sources::wall_now;
 use super::{errors, hpa};
 use crate::cluster::ClusterError;
@@ -35,7 +36,7 @@ fn unix(t: &Time) -> UnixSeconds {
 pub struct Reader<'a> {
     pub client: &'a kube::Client,
     pub deployments: &'a Store<Deployment>,
-    pub pods: &'a Store<Pod>,
+    pub pods: &'a Store<SlimPod>,
     pub hpas: &'a Store<HorizontalPodAutoscaler>,
     pub usage: Arc<UsageMap>,
     pub timeout: Duration,
@@ -131,18 +132,12 @@ pub async fn describe(
     })
 }
 
-fn pod_detail(p: &Pod, namespace: &str, usage: &UsageMap) -> PodDetail {
+fn pod_detail(p: &SlimPod, namespace: &str, usage: &UsageMap) -> PodDetail {
     let name = p.metadata.name.clone().unwrap_or_default();
-    let status = p.status.as_ref();
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
     let u = usage.get(&(namespace.to_string(), name.clone()));
     PodDetail {
-        phase: status
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_else(|| "Unknown".into()),
-        ready,
+        phase: p.phase().unwrap_or("Unknown").to_string(),
+        ready: p.ready(),
         created: p.metadata.creation_timestamp.as_ref().map(unix),
         cpu_millis: u.map(|u| u.cpu_millis),
         mem_mib: u.map(|u| u.mem_bytes / 1_048_576.0),

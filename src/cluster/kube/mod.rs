@@ -11,6 +11,7 @@ pub mod kubeconfig;
 pub mod metrics;
 pub mod ownership;
 pub mod prometheus_discovery;
+pub mod slim_pod;
 pub mod snapshot;
 pub mod sources;
 pub mod trim;
@@ -29,11 +30,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::runtime::reflector::Store;
 use kube::{Api, Client};
 
 use self::metrics::{MetricsState, PodMetrics};
+use self::slim_pod::SlimPod;
 use self::sources::{Health, Liveness, Shared, lock, wall_now};
 use super::{Change, Cluster, ClusterError, ClusterStatus, Operation, SourceState, SourceStatus};
 use crate::model::{ClusterSnapshot, DeploymentKey, Sample};
@@ -79,7 +81,7 @@ pub struct KubeCluster {
     opts: KubeOptions,
     deployments: Store<Deployment>,
     hpas: Store<HorizontalPodAutoscaler>,
-    pods: Store<Pod>,
+    pods: Store<SlimPod>,
     /// None when one namespace is watched: other namespaces' pods are unseen, so what the
     /// nodes have spare cannot be known.
     nodes: Option<(Store<Node>, Arc<Mutex<Health>>)>,
@@ -147,7 +149,7 @@ impl KubeCluster {
         );
         let (pods, pods_health, t3) = sources::spawn(
             "pods",
-            api::<Pod>(&client, ns),
+            api::<SlimPod>(&client, ns),
             trim::pod,
             every,
             shared.clone(),

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::Pod;
 
 use super::hpa;
 use super::metrics::UsageMap;
+use super::slim_pod::SlimPod as Pod;
 use super::utilization::{self, PodRequests, Utilization};
 use crate::cluster::{annotations, deployment_bounds};
 use crate::k8s::selector::Selector;
@@ -37,15 +37,7 @@ pub struct Inputs<'a> {
 pub type Reasons = BTreeMap<DeploymentKey, String>;
 
 fn running(p: &Pod) -> bool {
-    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-    p.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
-}
-
-fn ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    p.metadata.deletion_timestamp.is_none() && !matches!(p.phase(), Some("Succeeded" | "Failed"))
 }
 
 /// Pods indexed by (namespace, label key, label value), and by namespace.
@@ -122,15 +114,11 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
         let (ready_n, total, util) = match &index {
             Some(index) => {
                 let pods = index.matching(ns, &selector);
-                let ready_n = pods.iter().filter(|p| ready(p)).count() as u32;
+                let ready_n = pods.iter().filter(|p| p.ready()).count() as u32;
                 let reqs: Vec<(PodRequests, Option<&_>)> = pods
                     .iter()
                     .map(|p| {
-                        let r = p
-                            .spec
-                            .as_ref()
-                            .map(utilization::requests)
-                            .unwrap_or_default();
+                        let r = utilization::pod_requests(p);
                         let u = inp.usage.and_then(|m| {
                             m.get(&(ns.clone(), p.metadata.name.clone().unwrap_or_default()))
                         });

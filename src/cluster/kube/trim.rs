@@ -4,11 +4,10 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{
-    Container, Node, NodeSpec, NodeStatus, Pod, PodSpec, PodStatus, PodTemplateSpec,
-};
+use k8s_openapi::api::core::v1::{Container, Node, NodeSpec, NodeStatus, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::slim_pod::SlimPod;
 use crate::model::ownership::ARGOCD_TRACKING_ANNOTATION;
 
 /// Annotations the snapshot reads; the rest are dropped.
@@ -59,25 +58,9 @@ fn pod_spec(spec: &mut PodSpec) {
     };
 }
 
-pub fn pod(p: &mut Pod) {
+/// A pod's spec and status are slim already (`SlimPod` reads only what is used).
+pub fn pod(p: &mut SlimPod) {
     meta(&mut p.metadata, false);
-    if let Some(spec) = p.spec.as_mut() {
-        // The node it is bound to: its requests count against that node's allocatable.
-        let node = spec.node_name.take();
-        pod_spec(spec);
-        spec.node_name = node;
-    }
-    if let Some(status) = p.status.as_mut() {
-        let ready = status
-            .conditions
-            .take()
-            .map(|c| c.into_iter().filter(|c| c.type_ == "Ready").collect());
-        *status = PodStatus {
-            phase: status.phase.take(),
-            conditions: ready,
-            ..PodStatus::default()
-        };
-    }
 }
 
 pub fn deployment(d: &mut Deployment) {
@@ -118,8 +101,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     #[test]
-    fn trimming_keeps_what_the_snapshot_reads() {
-        let mut p: Pod = serde_json::from_value(serde_json::json!({
+    fn a_pods_metadata_keeps_what_the_snapshot_reads() {
+        let mut p: SlimPod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "web-1", "namespace": "shop", "labels": {"app": "web"},
                          "annotations": {"big": "x"}, "resourceVersion": "7",
                          "managedFields": [{"manager": "kubectl"}]},
@@ -137,25 +120,14 @@ mod tests {
             p.metadata.labels,
             Some(BTreeMap::from([("app".to_string(), "web".to_string())]))
         );
-        let spec = p
-            .spec
-            .as_ref()
-            .map(|s| (s.containers.len(), s.volumes.is_none()));
-        assert_eq!(spec, Some((1, true)));
+        assert_eq!(p.containers().len(), 1);
         assert_eq!(
             p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
             Some("node-a")
         );
-        let c = &p
-            .spec
-            .as_ref()
-            .map(|s| s.containers[0].clone())
-            .unwrap_or_default();
-        assert!(c.image.is_none() && c.env.is_none() && c.resources.is_some());
-        let status = p.status.unwrap_or_default();
-        assert_eq!(status.phase.as_deref(), Some("Running"));
-        assert_eq!(status.conditions.map(|c| c.len()), Some(1));
-        assert!(status.pod_ip.is_none());
+        assert!(p.containers()[0].resources.is_some());
+        assert_eq!(p.phase(), Some("Running"));
+        assert!(p.ready());
     }
 
     #[test]

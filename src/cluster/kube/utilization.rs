@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
+
+use super::slim_pod::SlimPod;
 
 use crate::k8s::quantity;
 
@@ -26,8 +28,8 @@ pub struct PodRequests {
     pub missing: Option<String>,
 }
 
-fn container_request(c: &Container, resource: &str) -> Option<f64> {
-    let r = c.resources.as_ref()?;
+fn container_request(resources: Option<&ResourceRequirements>, resource: &str) -> Option<f64> {
+    let r = resources?;
     // The API server defaults a missing request to the limit; templates are not defaulted.
     let q = r
         .requests
@@ -40,32 +42,52 @@ fn container_request(c: &Container, resource: &str) -> Option<f64> {
     }
 }
 
+/// A pod template's requests.
 pub fn requests(spec: &PodSpec) -> PodRequests {
+    summed(
+        spec.containers
+            .iter()
+            .map(|c| (c.name.as_str(), c.resources.as_ref())),
+    )
+}
+
+/// A watched pod's requests.
+pub fn pod_requests(p: &SlimPod) -> PodRequests {
+    summed(
+        p.containers()
+            .iter()
+            .map(|c| (c.name.as_str(), c.resources.as_ref())),
+    )
+}
+
+fn summed<'a>(
+    containers: impl ExactSizeIterator<Item = (&'a str, Option<&'a ResourceRequirements>)>,
+) -> PodRequests {
+    if containers.len() == 0 {
+        return PodRequests::default();
+    }
     let mut out = PodRequests {
         cpu_millis: Some(0.0),
         mem_bytes: Some(0.0),
         missing: None,
     };
-    for c in &spec.containers {
-        match container_request(c, "cpu") {
+    for (name, resources) in containers {
+        match container_request(resources, "cpu") {
             Some(v) => out.cpu_millis = out.cpu_millis.map(|s| s + v),
             None => {
                 out.cpu_millis = None;
                 out.missing
-                    .get_or_insert_with(|| format!("container {} has no cpu request", c.name));
+                    .get_or_insert_with(|| format!("container {name} has no cpu request"));
             }
         }
-        match container_request(c, "memory") {
+        match container_request(resources, "memory") {
             Some(v) => out.mem_bytes = out.mem_bytes.map(|s| s + v),
             None => {
                 out.mem_bytes = None;
                 out.missing
-                    .get_or_insert_with(|| format!("container {} has no memory request", c.name));
+                    .get_or_insert_with(|| format!("container {name} has no memory request"));
             }
         }
-    }
-    if spec.containers.is_empty() {
-        out = PodRequests::default();
     }
     out
 }
