@@ -77,7 +77,7 @@ mod tests {
 
     use super::*;
     use crate::model::{
-        Decision, DeploymentState, Forecast, ForecastPoint, ForecastSummary, Peak, PolicyChange,
+        Decision, DeploymentState, Forecast, ForecastPoints, ForecastSummary, Peak, PolicyChange,
         ScalingAction, Trend,
     };
 
@@ -113,12 +113,7 @@ mod tests {
         Arc::new(Forecast {
             model: "m".into(),
             step_seconds: 60,
-            points: vec![ForecastPoint {
-                timestamp: 60,
-                value,
-                lower,
-                upper,
-            }],
+            points: ForecastPoints::new(60, 60, [(value, lower, upper)]),
             peak: Peak {
                 timestamp: 60,
                 value,

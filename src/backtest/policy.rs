@@ -641,11 +641,7 @@ pub async fn run_llm(
 /// The forecast with every value multiplied by `k`; hourly means and peak recomputed.
 fn scaled(f: &Forecast, k: f64) -> Forecast {
     let mut g = f.clone();
-    for p in &mut g.points {
-        p.value *= k;
-        p.lower *= k;
-        p.upper *= k;
-    }
+    g.points = f.points.map_values(|v| v * k);
     g.peak.value *= k;
     g.current *= k;
     g.trend_pct_per_hour *= k;

@@ -180,8 +180,8 @@ fn render_text(file: &str, trace: &traces::Trace, horizon: u32, f: &Forecast) ->
 
     // One row per hour: mean forecast and mean band.
     let per_hour = (3600 / trace.step_seconds.max(1) as usize).max(1);
-    let hours: Vec<_> = f
-        .points
+    let points: Vec<_> = f.points.iter().collect();
+    let hours: Vec<_> = points
         .chunks(per_hour)
         .filter(|c| c.len() == per_hour)
         .collect();

@@ -26,7 +26,7 @@ mod select;
 mod stats;
 mod trend;
 
-use crate::model::{Forecast, ForecastPoint, Peak};
+use crate::model::{Forecast, ForecastPoint, ForecastPoints, Peak};
 
 pub use input::{DEFAULT_HORIZON_SECONDS, ForecastError, ForecastOptions, MIN_POINTS, SeriesInput};
 pub use prep::MAX_HISTORY_DAYS;
@@ -218,7 +218,7 @@ fn lay_out(
         model: fitted.model,
         step_seconds: input.step_seconds,
         hourly: hourly_means(&points, per_hour),
-        points,
+        points: ForecastPoints::from_points(input.step_seconds, &points),
         peak,
         trend: classify_trend(trend_pct_per_hour),
         trend_pct_per_hour,

@@ -61,7 +61,10 @@ fn mstl_recovers_a_daily_pattern_plus_trend_better_than_naive() {
         .map(|i| 100.0 + daily(i, DAY5) + 0.01 * i as f64)
         .collect();
     assert!(mae(&predicted, &clean) < 3.0, "{}", mae(&predicted, &clean));
-    assert_eq!(f.points[0].timestamp, 1_700_000_000 + 8 * 86_400);
+    assert_eq!(
+        f.points.get(0).expect("point").timestamp,
+        1_700_000_000 + 8 * 86_400
+    );
 }
 
 #[test]
@@ -98,13 +101,13 @@ fn under_two_days_falls_back_to_damped_ets_marked_low_confidence() {
     assert!(f.low_confidence);
     assert_eq!(f.model, "ets-damped");
     assert_eq!(f.points.len(), 360);
-    let first = f.points[0].value;
+    let first = f.points.get(0).expect("point").value;
     assert!(
         (first - 54.4).abs() < 2.0,
         "starts near the current level: {first}"
     );
     // Rising, but damped: well below the undamped 54.4 + 3.6.
-    let last = f.points[359].value;
+    let last = f.points.get(359).expect("point").value;
     assert!(last >= first - 0.5 && last < 58.5, "{first} → {last}");
     assert!(
         f.points
@@ -112,7 +115,8 @@ fn under_two_days_falls_back_to_damped_ets_marked_low_confidence() {
             .all(|p| p.lower <= p.value && p.value <= p.upper)
     );
     assert!(
-        f.points[359].upper - f.points[359].lower >= f.points[0].upper - f.points[0].lower,
+        f.points.get(359).expect("point").upper - f.points.get(359).expect("point").lower
+            >= f.points.get(0).expect("point").upper - f.points.get(0).expect("point").lower,
         "band widens"
     );
 }
@@ -201,7 +205,10 @@ fn sub_minute_input_is_forecast_at_its_own_step() {
     let f = run(&v, 15);
     assert_eq!(f.step_seconds, 15);
     assert_eq!(f.points.len(), 6 * 3600 / 15);
-    assert_eq!(f.points[1].timestamp - f.points[0].timestamp, 15);
+    assert_eq!(
+        f.points.get(1).expect("point").timestamp - f.points.get(0).expect("point").timestamp,
+        15
+    );
     assert!(
         f.model.contains("mstl") || f.model.contains("naive"),
         "{}",
@@ -234,7 +241,7 @@ fn nan_empty_and_constant_series_never_panic() {
         assert!(
             f.points.iter().all(|p| (p.value - 42.0).abs() < 1e-6),
             "{len}: {}",
-            f.points[0].value
+            f.points.get(0).expect("point").value
         );
         assert_eq!(f.trend, Trend::Stable);
         assert!(f.anomalies.is_empty());

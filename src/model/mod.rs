@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 pub mod capacity;
 pub mod detail;
 mod fixtures;
+pub mod forecast_points;
 pub mod ownership;
 pub mod policy;
 
 pub use capacity::{ClusterCapacity, Resources};
 pub use detail::{DeploymentDetail, EventDetail, HpaCondition, HpaDetail, PodDetail};
+pub use forecast_points::ForecastPoints;
 pub use ownership::Ownership;
 pub use policy::{Calibration, FloorMark, PolicyChange, PolicyContext, PolicyParams, Room, hhmm};
 
@@ -276,7 +278,7 @@ pub struct Forecast {
     /// Which model produced it, e.g. "seasonal-naive", "mstl+ets", "linear-trend".
     pub model: String,
     pub step_seconds: u32,
-    pub points: Vec<ForecastPoint>,
+    pub points: ForecastPoints,
     pub peak: Peak,
     pub trend: Trend,
     /// Slope of the trend, % per hour.

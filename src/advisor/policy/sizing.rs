@@ -31,7 +31,7 @@ pub fn window(
     f: &Forecast,
     from: UnixSeconds,
     to: UnixSeconds,
-) -> impl Iterator<Item = &ForecastPoint> {
+) -> impl Iterator<Item = ForecastPoint> + '_ {
     let step = f.step_seconds.max(1) as i64;
     f.points
         .iter()
@@ -47,7 +47,7 @@ pub fn peak_at(
     band: f64,
 ) -> Option<(f64, UnixSeconds)> {
     window(f, from, to)
-        .map(|p| (sized(p, band), p.timestamp))
+        .map(|p| (sized(&p, band), p.timestamp))
         .reduce(|a, b| if b.0 > a.0 { b } else { a })
 }
 
@@ -76,7 +76,7 @@ pub(crate) fn test_forecast(start: i64, step: u32, values: &[f64]) -> Forecast {
             timestamp: peak.map_or(start, |p| p.timestamp),
             value: peak.map_or(0.0, |p| p.value),
         },
-        points,
+        points: crate::model::ForecastPoints::from_points(step, &points),
         trend: Trend::Stable,
         trend_pct_per_hour: 0.0,
         current: values.first().copied().unwrap_or(0.0),
