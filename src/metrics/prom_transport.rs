@@ -88,13 +88,13 @@ impl PromTransport for HttpTransport {
                 url: self.shown.clone(),
                 reason: error_chain(&e),
             };
-            let resp = self.client.get(url).send().await.map_err(unreachable)?;
+            let mut resp = self.client.get(url).send().await.map_err(unreachable)?;
             let status = resp.status().as_u16();
-            let body = resp.bytes().await.map_err(unreachable)?;
-            Ok(PromResponse {
-                status,
-                body: body.to_vec(),
-            })
+            let mut body = Vec::with_capacity(preallocated(resp.content_length()));
+            while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
+                body.extend_from_slice(&chunk);
+            }
+            Ok(PromResponse { status, body })
         })
     }
 
@@ -104,6 +104,30 @@ impl PromTransport for HttpTransport {
 }
 
 /// reqwest's Display hides the cause (connection refused, timeout): show the chain.
+/// An answer's buffer is allocated once from its length when the server says it (capped: a
+/// length is only a claim), and each chunk is dropped once copied, so an answer of megabytes
+/// is held once, not as its chunks, a joined copy of them and a `Vec` of that.
+pub(crate) fn preallocated(length: Option<u64>) -> usize {
+    const CAP: u64 = 32 << 20;
+    length.unwrap_or(0).min(CAP) as usize
+}
+
+/// A body read frame by frame into one buffer (see `preallocated`).
+pub(crate) async fn read_body<B>(mut body: B) -> Result<Vec<u8>, B::Error>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+{
+    use http_body_util::BodyExt;
+    let hint = body.size_hint();
+    let mut out = Vec::with_capacity(preallocated(hint.exact().or(Some(hint.lower()))));
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
@@ -113,4 +137,44 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_body_of_many_frames_is_read_whole_into_one_buffer() {
+        let frames: Vec<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>> = (0..50)
+            .map(|i| {
+                Ok(hyper::body::Frame::data(bytes::Bytes::from(format!(
+                    "{i},"
+                ))))
+            })
+            .collect();
+        let body = http_body_util::StreamBody::new(futures::stream::iter(frames));
+        let read = read_body(body).await.expect("reads");
+        let want: String = (0..50).map(|i| format!("{i},")).collect();
+        assert_eq!(read, want.as_bytes());
+        // A failing frame is the error, not a short answer.
+        let broken: Vec<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>> = vec![
+            Ok(hyper::body::Frame::data(bytes::Bytes::from_static(
+                b"{\"status\"",
+            ))),
+            Err(std::io::Error::other("connection reset")),
+        ];
+        let err = read_body(http_body_util::StreamBody::new(futures::stream::iter(
+            broken,
+        )))
+        .await
+        .expect_err("the reset");
+        assert!(err.to_string().contains("reset"));
+    }
+
+    #[test]
+    fn a_claimed_length_is_preallocated_up_to_a_cap() {
+        assert_eq!(preallocated(Some(1_000)), 1_000);
+        assert_eq!(preallocated(None), 0);
+        assert_eq!(preallocated(Some(u64::MAX)), 32 << 20);
+    }
 }

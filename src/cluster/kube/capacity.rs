@@ -56,19 +56,14 @@ fn requested(p: &Pod) -> Resources {
         pods: 1,
         ..Resources::default()
     };
+    // An unparsable or absent request counts as zero, as in `amounts`.
+    let whole = |v: Option<f64>| {
+        v.filter(|v| v.is_finite() && *v > 0.0)
+            .map_or(0, |v| v as u64)
+    };
     for c in p.containers() {
-        let res = c.resources.as_ref();
-        let pick = |k: &str| {
-            res.and_then(|r| r.requests.as_ref().and_then(|m| m.get(k)))
-                .or_else(|| res.and_then(|r| r.limits.as_ref().and_then(|m| m.get(k))))
-        };
-        let one = amounts(Some(&BTreeMap::from_iter(
-            ["cpu", "memory"]
-                .into_iter()
-                .filter_map(|k| pick(k).map(|q| (k.to_string(), q.clone()))),
-        )));
-        r.cpu_millis = r.cpu_millis.saturating_add(one.cpu_millis);
-        r.mem_mib = r.mem_mib.saturating_add(one.mem_mib);
+        r.cpu_millis = r.cpu_millis.saturating_add(whole(c.cpu_millis));
+        r.mem_mib = r.mem_mib.saturating_add(whole(c.mem_bytes) >> 20);
     }
     r
 }

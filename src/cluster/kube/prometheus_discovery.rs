@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::ListParams;
 use kube::{Api, Client};
@@ -177,16 +176,10 @@ impl PromTransport for ProxyTransport {
                     .await
                     .map_err(|e| unreachable(e.to_string()))?;
                 let status = resp.status().as_u16();
-                let body = resp
-                    .into_body()
-                    .collect()
+                let body = crate::metrics::prom_transport::read_body(resp.into_body())
                     .await
-                    .map_err(|e| unreachable(e.to_string()))?
-                    .to_bytes();
-                Ok(PromResponse {
-                    status,
-                    body: body.to_vec(),
-                })
+                    .map_err(|e| unreachable(e.to_string()))?;
+                Ok(PromResponse { status, body })
             };
             tokio::time::timeout(self.timeout, call)
                 .await

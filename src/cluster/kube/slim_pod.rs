@@ -1,5 +1,5 @@
 //! The pod as the pod watch keeps it: metadata, the node it is bound to, its containers' names
-//! and resources, its phase and whether it is Ready. Deserialized straight from the API
+//! and CPU and memory requests (parsed), its phase and whether it is Ready. Deserialized straight from the API
 //! server's JSON (serde skips the rest without building it), so a watched pod costs about a
 //! tenth of a `k8s_openapi` `Pod`, whose inline probes, lifecycle hooks and security contexts
 //! take kilobytes even when empty. The field paths are the `Pod`'s (`spec.containers`,
@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
+
+use super::utilization;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct SlimPod {
@@ -31,12 +33,34 @@ pub struct SlimPodSpec {
     pub containers: Vec<SlimContainer>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+/// A container's name and its requests as the API server defaults them (its limit where the
+/// request is unset): None when neither is set or the quantity does not parse. Parsed once
+/// here: a resource list is two maps of strings, a kilobyte a container.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(from = "ContainerJson")]
 pub struct SlimContainer {
-    #[serde(default)]
     pub name: String,
+    pub cpu_millis: Option<f64>,
+    pub mem_bytes: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct ContainerJson {
     #[serde(default)]
-    pub resources: Option<ResourceRequirements>,
+    name: String,
+    #[serde(default)]
+    resources: Option<ResourceRequirements>,
+}
+
+impl From<ContainerJson> for SlimContainer {
+    fn from(c: ContainerJson) -> Self {
+        let r = c.resources.as_ref();
+        Self {
+            cpu_millis: utilization::container_request(r, "cpu"),
+            mem_bytes: utilization::container_request(r, "memory"),
+            name: c.name,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -139,15 +163,19 @@ mod tests {
             p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
             Some("node-a")
         );
-        let names: Vec<&str> = p.containers().iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["app", "sidecar"]);
-        let cpu = p.containers()[0]
-            .resources
-            .as_ref()
-            .and_then(|r| r.requests.as_ref())
-            .and_then(|r| r.get("cpu"))
-            .map(|q| q.0.clone());
-        assert_eq!(cpu.as_deref(), Some("250m"));
+        let requests: Vec<(&str, Option<f64>, Option<f64>)> = p
+            .containers()
+            .iter()
+            .map(|c| (c.name.as_str(), c.cpu_millis, c.mem_bytes))
+            .collect();
+        // The sidecar's CPU request is its limit; it has no memory request.
+        assert_eq!(
+            requests,
+            [
+                ("app", Some(250.0), Some(64.0 * 1_048_576.0)),
+                ("sidecar", Some(100.0), None)
+            ]
+        );
     }
 
     #[test]

@@ -125,7 +125,7 @@ mod tests {
             p.spec.as_ref().and_then(|s| s.node_name.as_deref()),
             Some("node-a")
         );
-        assert!(p.containers()[0].resources.is_some());
+        assert_eq!(p.containers()[0].cpu_millis, Some(250.0));
         assert_eq!(p.phase(), Some("Running"));
         assert!(p.ready());
     }

@@ -28,7 +28,10 @@ pub struct PodRequests {
     pub missing: Option<String>,
 }
 
-fn container_request(resources: Option<&ResourceRequirements>, resource: &str) -> Option<f64> {
+/// A container's request of `resource` ("cpu": millicores, else bytes) as the API server
+/// defaults it, its limit where the request is unset; None when neither is set or the
+/// quantity does not parse.
+pub fn container_request(resources: Option<&ResourceRequirements>, resource: &str) -> Option<f64> {
     let r = resources?;
     // The API server defaults a missing request to the limit; templates are not defaulted.
     let q = r
@@ -44,11 +47,14 @@ fn container_request(resources: Option<&ResourceRequirements>, resource: &str) -
 
 /// A pod template's requests.
 pub fn requests(spec: &PodSpec) -> PodRequests {
-    summed(
-        spec.containers
-            .iter()
-            .map(|c| (c.name.as_str(), c.resources.as_ref())),
-    )
+    summed(spec.containers.iter().map(|c| {
+        let r = c.resources.as_ref();
+        (
+            c.name.as_str(),
+            container_request(r, "cpu"),
+            container_request(r, "memory"),
+        )
+    }))
 }
 
 /// A watched pod's requests.
@@ -56,12 +62,12 @@ pub fn pod_requests(p: &SlimPod) -> PodRequests {
     summed(
         p.containers()
             .iter()
-            .map(|c| (c.name.as_str(), c.resources.as_ref())),
+            .map(|c| (c.name.as_str(), c.cpu_millis, c.mem_bytes)),
     )
 }
 
 fn summed<'a>(
-    containers: impl ExactSizeIterator<Item = (&'a str, Option<&'a ResourceRequirements>)>,
+    containers: impl ExactSizeIterator<Item = (&'a str, Option<f64>, Option<f64>)>,
 ) -> PodRequests {
     if containers.len() == 0 {
         return PodRequests::default();
@@ -71,8 +77,8 @@ fn summed<'a>(
         mem_bytes: Some(0.0),
         missing: None,
     };
-    for (name, resources) in containers {
-        match container_request(resources, "cpu") {
+    for (name, cpu, memory) in containers {
+        match cpu {
             Some(v) => out.cpu_millis = out.cpu_millis.map(|s| s + v),
             None => {
                 out.cpu_millis = None;
@@ -80,7 +86,7 @@ fn summed<'a>(
                     .get_or_insert_with(|| format!("container {name} has no cpu request"));
             }
         }
-        match container_request(resources, "memory") {
+        match memory {
             Some(v) => out.mem_bytes = out.mem_bytes.map(|s| s + v),
             None => {
                 out.mem_bytes = None;
