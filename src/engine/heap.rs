@@ -42,42 +42,6 @@ pub(super) fn return_freed_memory() -> Option<(u64, u64)> {
     Some((before?, rss_bytes()?))
 }
 
-/// Returns freed memory at most once per `every`; the engine ticks it after each poll. In a
-/// long session forecasts, calibrations and answers are made and freed all the time, and the
-/// holes they leave between live blocks stay resident until trimmed: at 1,000 deployments,
-/// 130 MiB in steady state, 113 MiB after a trim (docs/benchmarks.md).
-pub(super) struct PeriodicTrim {
-    every: std::time::Duration,
-    last: std::time::Instant,
-}
-
-impl PeriodicTrim {
-    pub(super) fn new(every: std::time::Duration) -> Self {
-        Self {
-            every,
-            last: std::time::Instant::now(),
-        }
-    }
-
-    /// Trim if `every` has passed since the last time; whether it did.
-    pub(super) fn tick(&mut self) -> bool {
-        if self.last.elapsed() < self.every {
-            return false;
-        }
-        let started = std::time::Instant::now();
-        if let Some((before, after)) = return_freed_memory() {
-            tracing::debug!(
-                "heap trimmed in {:.1} ms: RSS {} → {} MiB",
-                started.elapsed().as_secs_f64() * 1e3,
-                before >> 20,
-                after >> 20
-            );
-        }
-        self.last = std::time::Instant::now();
-        true
-    }
-}
-
 /// Resident set size from /proc/self/statm (pages of 4 KiB, as on x86_64 and most arm64
 /// kernels; only logged and tested).
 fn rss_bytes() -> Option<u64> {
@@ -106,14 +70,5 @@ mod tests {
             "RSS before {before}, after {after}, with the blocks {live}"
         );
         assert_eq!(keep.len(), 10);
-    }
-
-    #[test]
-    fn the_periodic_trim_runs_once_per_period() {
-        let mut t = PeriodicTrim::new(std::time::Duration::from_millis(50));
-        assert!(!t.tick(), "not before the first period");
-        std::thread::sleep(std::time::Duration::from_millis(60));
-        assert!(t.tick());
-        assert!(!t.tick(), "and then not again at once");
     }
 }

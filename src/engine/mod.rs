@@ -43,9 +43,6 @@ use recommend::{gather_deadline, land, start_recommendations};
 use schedule::{schedule, set_rooms};
 use state::{Done, Known, new_known};
 
-/// How often the engine hands freed heap back to the system (`heap::PeriodicTrim`).
-const TRIM_EVERY: Duration = Duration::from_secs(60);
-
 /// Start the engine; updates arrive on the returned receiver until the command sender drops.
 pub fn spawn(
     cluster: Arc<dyn Cluster>,
@@ -139,7 +136,6 @@ async fn run(
     let mut late = cluster.history_feed().and_then(late_history::start);
     let mut watched: Option<Watched> = None;
     let mut prometheus_asked = false;
-    let mut trim = heap::PeriodicTrim::new(TRIM_EVERY);
     let mut streaming: Option<Streaming> = None;
     // What the user sees (the last `Command::Focus`): backfilled first.
     let mut focus: Vec<DeploymentKey> = Vec::new();
@@ -401,7 +397,6 @@ async fn run(
                 if let Some(w) = watched.as_mut() {
                     w.after_poll(&known, &updates);
                 }
-                trim.tick();
                 // Which data is missing or stale, said once per change.
                 let status = cluster.status().summary();
                 if status != cluster_notice {
