@@ -103,7 +103,6 @@ impl PromTransport for HttpTransport {
     }
 }
 
-/// reqwest's Display hides the cause (connection refused, timeout): show the chain.
 /// An answer's buffer is allocated once from its length when the server says it (capped: a
 /// length is only a claim), and each chunk is dropped once copied, so an answer of megabytes
 /// is held once, not as its chunks, a joined copy of them and a `Vec` of that.
@@ -128,6 +127,7 @@ where
     Ok(out)
 }
 
+/// reqwest's Display hides the cause (connection refused, timeout): show the chain.
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut source = e.source();

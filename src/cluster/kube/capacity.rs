@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Node;
-
-use super::slim_pod::SlimPod as Pod;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use super::slim_pod::SlimPod as Pod;
 use crate::k8s::quantity;
 use crate::model::{ClusterCapacity, Resources};
 
