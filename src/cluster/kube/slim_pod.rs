@@ -84,6 +84,15 @@ impl SlimPod {
     pub fn containers(&self) -> &[SlimContainer] {
         self.spec.as_ref().map_or(&[], |s| &s.containers)
     }
+
+    /// Its requests summed over its containers, as the HPA counts them.
+    pub fn requests(&self) -> utilization::PodRequests {
+        utilization::summed(
+            self.containers()
+                .iter()
+                .map(|c| (c.name.as_str(), c.cpu_millis, c.mem_bytes)),
+        )
+    }
 }
 
 /// `status.conditions` read down to whether Ready is "True" (null or absent: not ready).
@@ -175,6 +184,13 @@ mod tests {
                 ("app", Some(250.0), Some(64.0 * 1_048_576.0)),
                 ("sidecar", Some(100.0), None)
             ]
+        );
+        // Summed as the HPA counts them: memory unknown while a container has no request.
+        let r = p.requests();
+        assert_eq!((r.cpu_millis, r.mem_bytes), (Some(350.0), None));
+        assert_eq!(
+            r.missing.as_deref(),
+            Some("container sidecar has no memory request")
         );
     }
 

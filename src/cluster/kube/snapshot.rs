@@ -118,7 +118,7 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
                 let reqs: Vec<(PodRequests, Option<&_>)> = pods
                     .iter()
                     .map(|p| {
-                        let r = utilization::pod_requests(p);
+                        let r = p.requests();
                         let u = inp.usage.and_then(|m| {
                             m.get(&(ns.clone(), p.metadata.name.clone().unwrap_or_default()))
                         });

@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
 
-use super::slim_pod::SlimPod;
-
 use crate::k8s::quantity;
 
 /// What metrics-server reports for one pod, summed over its containers.
@@ -57,16 +55,8 @@ pub fn requests(spec: &PodSpec) -> PodRequests {
     }))
 }
 
-/// A watched pod's requests.
-pub fn pod_requests(p: &SlimPod) -> PodRequests {
-    summed(
-        p.containers()
-            .iter()
-            .map(|c| (c.name.as_str(), c.cpu_millis, c.mem_bytes)),
-    )
-}
-
-fn summed<'a>(
+/// Requests summed over (name, CPU, memory) of each container.
+pub fn summed<'a>(
     containers: impl ExactSizeIterator<Item = (&'a str, Option<f64>, Option<f64>)>,
 ) -> PodRequests {
     if containers.len() == 0 {
