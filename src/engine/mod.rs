@@ -375,7 +375,6 @@ async fn run(
                 let present: HashSet<&DeploymentKey> =
                     snap.deployments.iter().map(|d| &d.key).collect();
                 known.retain(|key, _| present.contains(key));
-                drop(present);
                 if !closed.is_empty() {
                     opts.history.record(&closed);
                     let _ = updates.send(Update::Samples(closed));

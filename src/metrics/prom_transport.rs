@@ -88,12 +88,11 @@ impl PromTransport for HttpTransport {
                 url: self.shown.clone(),
                 reason: error_chain(&e),
             };
-            let mut resp = self.client.get(url).send().await.map_err(unreachable)?;
+            let resp = self.client.get(url).send().await.map_err(unreachable)?;
             let status = resp.status().as_u16();
-            let mut body = Vec::with_capacity(preallocated(resp.content_length()));
-            while let Some(chunk) = resp.chunk().await.map_err(unreachable)? {
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(http::Response::from(resp).into_body())
+                .await
+                .map_err(unreachable)?;
             Ok(PromResponse { status, body })
         })
     }
@@ -106,7 +105,7 @@ impl PromTransport for HttpTransport {
 /// An answer's buffer is allocated once from its length when the server says it (capped: a
 /// length is only a claim), and each chunk is dropped once copied, so an answer of megabytes
 /// is held once, not as its chunks, a joined copy of them and a `Vec` of that.
-pub(crate) fn preallocated(length: Option<u64>) -> usize {
+fn preallocated(length: Option<u64>) -> usize {
     const CAP: u64 = 32 << 20;
     length.unwrap_or(0).min(CAP) as usize
 }

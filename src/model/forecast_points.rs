@@ -55,10 +55,6 @@ impl ForecastPoints {
         self.values.get(i).map(|v| self.point(i, v))
     }
 
-    pub fn first(&self) -> Option<ForecastPoint> {
-        self.get(0)
-    }
-
     pub fn last(&self) -> Option<ForecastPoint> {
         self.len().checked_sub(1).and_then(|i| self.get(i))
     }
@@ -142,7 +138,7 @@ mod tests {
         assert!(p.get(2).is_none() && ForecastPoints::default().last().is_none());
         // f32: seven digits of a percentage survive.
         let q = ForecastPoints::new(0, 60, [(73.123_456_789, 0.0, 0.0)]);
-        assert!((q.first().map_or(0.0, |x| x.value) - 73.123_456_789).abs() < 1e-5);
+        assert!((q.get(0).map_or(0.0, |x| x.value) - 73.123_456_789).abs() < 1e-5);
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The pod as the pod watch keeps it: metadata, the node it is bound to, its containers' names
-//! and CPU and memory requests (parsed), its phase and whether it is Ready. Deserialized straight from the API
-//! server's JSON (serde skips the rest without building it), so a watched pod costs about a
-//! tenth of a `k8s_openapi` `Pod`, whose inline probes, lifecycle hooks and security contexts
-//! take kilobytes even when empty. The field paths are the `Pod`'s (`spec.containers`,
-//! `status.phase`), so code reads it the same way.
+//! and CPU and memory requests (parsed), its phase and whether it is Ready. Deserialized
+//! straight from the API server's JSON (serde skips the rest without building it), so a
+//! watched pod costs about a tenth of a `k8s_openapi` `Pod`, whose inline probes, lifecycle
+//! hooks and security contexts take kilobytes even when empty. The field paths are the
+//! `Pod`'s (`spec.containers`, `status.phase`), so code reads it the same way.
 
 use std::borrow::Cow;
 
-use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::Resource as _;
+use k8s_openapi::api::core::v1::{Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
 
@@ -111,24 +112,25 @@ fn ready_condition<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         .any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// Watched and listed as the `Pod` it is read from (its kind, group, version and path).
 impl kube::Resource for SlimPod {
     type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
+    type Scope = <Pod as k8s_openapi::Resource>::Scope;
 
     fn kind(_: &()) -> Cow<'_, str> {
-        "Pod".into()
+        Pod::KIND.into()
     }
     fn group(_: &()) -> Cow<'_, str> {
-        "".into()
+        Pod::GROUP.into()
     }
     fn version(_: &()) -> Cow<'_, str> {
-        "v1".into()
+        Pod::VERSION.into()
     }
     fn api_version(_: &()) -> Cow<'_, str> {
-        "v1".into()
+        Pod::API_VERSION.into()
     }
     fn plural(_: &()) -> Cow<'_, str> {
-        "pods".into()
+        Pod::URL_PATH_SEGMENT.into()
     }
     fn meta(&self) -> &ObjectMeta {
         &self.metadata
@@ -141,7 +143,6 @@ impl kube::Resource for SlimPod {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::Pod;
 
     fn full_pod() -> serde_json::Value {
         serde_json::json!({
