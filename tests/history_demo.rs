@@ -114,7 +114,7 @@ fn the_backdated_weeks_join_the_warm_up_into_fourteen_compact_days() {
     }
     let n = scenario::demo().len();
     eprintln!("{n} deployments x 14 days: {total_bytes} bytes of history");
-    assert!(total_bytes < n * 40_000, "{total_bytes} bytes");
+    assert!(total_bytes < n * 20_000, "{total_bytes} bytes");
 }
 
 #[test]

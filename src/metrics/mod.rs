@@ -7,6 +7,8 @@
 //! the engine.
 
 pub mod backend;
+mod bucket;
+mod chunk;
 pub mod feed;
 pub mod history;
 pub mod persist;

@@ -1,156 +1,17 @@
-//! The compact layout behind `History`: runs of fixed-width buckets, time implied by position.
-//!
-//! A `Bucket` is 12 bytes for any width: CPU mean and peak, memory mean, replicas and ready
-//! (rounded means), how many minute samples it was made from and which minute held the peak.
-//! Percentages are tenths of a percent in a `u16` (0.1 pp is far below metric noise; up to
-//! 6553.4 %), `u16::MAX` when unknown. A bucket `expand`s back into one sample per minute of its
-//! width that keeps its mean and its peak at the peak's minute, so the 5-minute peaks the
-//! demand forecast takes and the means the seasonal model fits come back as they went in.
+//! The compact layout behind `History`: runs of fixed-width buckets (`bucket.rs`), time implied
+//! by position. A tier keeps its newest buckets as they are and seals the rest into compressed
+//! chunks (`chunk.rs`) of a few dozen buckets, so 14 days of a deployment take about 15 KB
+//! instead of 34: at a thousand deployments, the largest part of the engine's memory.
 
 use std::collections::VecDeque;
 
-use crate::model::{Sample, UnixSeconds};
+use super::bucket::Bucket;
+use super::chunk::Chunk;
+use crate::model::Sample;
 
-/// `u16` for "unknown".
-const UNKNOWN: u16 = u16::MAX;
-/// The largest count a `u16` field keeps (replicas above it saturate).
-const MAX_COUNT: u16 = u16::MAX - 1;
-
-fn pct_to_u16(v: f64) -> u16 {
-    if v.is_finite() {
-        (v.max(0.0) * 10.0).round().min(f64::from(MAX_COUNT)) as u16
-    } else {
-        UNKNOWN
-    }
-}
-
-fn pct_of_u16(v: u16) -> f64 {
-    if v == UNKNOWN {
-        f64::NAN
-    } else {
-        f64::from(v) / 10.0
-    }
-}
-
-fn count_to_u16(v: f64) -> u16 {
-    v.max(0.0).round().min(f64::from(MAX_COUNT)) as u16
-}
-
-/// One bucket of `width` minutes (the width is its tier's); `minutes == 0`: nothing observed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Bucket {
-    cpu_mean: u16,
-    cpu_max: u16,
-    mem_mean: u16,
-    replicas: u16,
-    ready: u16,
-    /// Minute samples folded in (at most 255 per bucket: widths stay far below).
-    minutes: u8,
-    /// Offset of the peak's minute within the bucket.
-    peak_at: u8,
-}
-
-impl Bucket {
-    pub(crate) const EMPTY: Bucket = Bucket {
-        cpu_mean: UNKNOWN,
-        cpu_max: UNKNOWN,
-        mem_mean: UNKNOWN,
-        replicas: 0,
-        ready: 0,
-        minutes: 0,
-        peak_at: 0,
-    };
-
-    pub(crate) fn of_sample(s: &Sample) -> Bucket {
-        let cpu = pct_to_u16(s.cpu_pct);
-        Bucket {
-            cpu_mean: cpu,
-            cpu_max: cpu,
-            mem_mean: pct_to_u16(s.mem_pct),
-            replicas: count_to_u16(f64::from(s.replicas)),
-            ready: count_to_u16(f64::from(s.ready)),
-            minutes: 1,
-            peak_at: 0,
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.minutes == 0
-    }
-
-    /// Fold consecutive buckets of `part_width` minutes into one; `first_offset` is the first
-    /// part's position within the new bucket (a group cut short at the front starts later).
-    pub(crate) fn fold(parts: &[Bucket], part_width: i64, first_offset: i64) -> Bucket {
-        let mut out = Bucket::EMPTY;
-        let (mut cpu, mut cpu_n, mut mem, mut mem_n) = (0.0, 0.0, 0.0, 0.0);
-        let (mut replicas, mut ready, mut n) = (0.0, 0.0, 0.0);
-        let mut peak: Option<(u16, i64)> = None;
-        for (i, p) in parts.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-            let w = f64::from(p.minutes);
-            n += w;
-            replicas += f64::from(p.replicas) * w;
-            ready += f64::from(p.ready) * w;
-            if p.cpu_mean != UNKNOWN {
-                cpu += pct_of_u16(p.cpu_mean) * w;
-                cpu_n += w;
-            }
-            if p.mem_mean != UNKNOWN {
-                mem += pct_of_u16(p.mem_mean) * w;
-                mem_n += w;
-            }
-            if p.cpu_max != UNKNOWN && peak.is_none_or(|(m, _)| p.cpu_max > m) {
-                let at = (first_offset + i as i64) * part_width + i64::from(p.peak_at);
-                peak = Some((p.cpu_max, at));
-            }
-        }
-        if n == 0.0 {
-            return out;
-        }
-        out.minutes = n.min(f64::from(u8::MAX)) as u8;
-        out.replicas = count_to_u16(replicas / n);
-        out.ready = count_to_u16(ready / n);
-        if cpu_n > 0.0 {
-            out.cpu_mean = pct_to_u16(cpu / cpu_n);
-        }
-        if mem_n > 0.0 {
-            out.mem_mean = pct_to_u16(mem / mem_n);
-        }
-        if let Some((max, at)) = peak {
-            out.cpu_max = max;
-            out.peak_at = at.clamp(0, i64::from(u8::MAX)) as u8;
-        }
-        out
-    }
-
-    /// The bucket's samples, stamped at each minute's end (`first_minute` is its first,
-    /// `width` long): as many as went in, on its last minutes (history that starts within a
-    /// bucket starts there), the peak at its minute and the others at the level that keeps
-    /// the mean. A single minute comes back as it was stored.
-    pub(crate) fn expand(&self, first_minute: i64, width: i64, out: &mut impl FnMut(Sample)) {
-        if self.is_empty() {
-            return;
-        }
-        let k = i64::from(self.minutes).min(width);
-        let mean = pct_of_u16(self.cpu_mean);
-        let max = pct_of_u16(self.cpu_max);
-        let rest = if k > 1 && mean.is_finite() && max.is_finite() {
-            ((k as f64 * mean - max) / (k - 1) as f64).clamp(0.0, max)
-        } else {
-            mean
-        };
-        let from = width - k;
-        let peak_at = i64::from(self.peak_at).clamp(from, width - 1);
-        for j in from..width {
-            out(Sample {
-                timestamp: (first_minute + j) * super::MINUTE,
-                cpu_pct: if j == peak_at { max } else { rest },
-                mem_pct: pct_of_u16(self.mem_mean),
-                replicas: u32::from(self.replicas),
-                ready: u32::from(self.ready),
-            });
-        }
-    }
-}
+/// Buckets sealed together: a power of two, so the unsealed run's vector is full, not spare,
+/// when it seals. A tier of few buckets (the tests' short series) seals shorter runs.
+const CHUNK: usize = 64;
 
 /// A run of buckets of one width, the oldest first: bucket `first + i` covers minutes
 /// `[(first + i) × width, (first + i + 1) × width)` (minute = timestamp / 60).
@@ -160,26 +21,47 @@ pub(crate) struct Tier {
     /// Buckets kept at most (a whole group of the next tier may sit above it briefly).
     pub(crate) capacity: usize,
     pub(crate) first: i64,
-    pub(crate) buckets: VecDeque<Bucket>,
+    /// The oldest buckets, sealed, each chunk `chunk` long except perhaps the first.
+    sealed: VecDeque<Chunk>,
+    sealed_len: usize,
+    /// The newest buckets, fewer than `chunk`.
+    open: Vec<Bucket>,
+    chunk: usize,
 }
 
 impl Tier {
     pub(crate) fn new(width: i64, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Self {
             width,
-            capacity: capacity.max(1),
+            capacity,
             first: 0,
-            buckets: VecDeque::new(),
+            sealed: VecDeque::new(),
+            sealed_len: 0,
+            open: Vec::new(),
+            chunk: CHUNK.min((capacity / 4).max(2)),
         }
+    }
+
+    fn len(&self) -> usize {
+        self.sealed_len + self.open.len()
     }
 
     /// Index of the newest bucket (None when empty).
     pub(crate) fn last_index(&self) -> Option<i64> {
-        (!self.buckets.is_empty()).then(|| self.first + self.buckets.len() as i64 - 1)
+        let len = self.len();
+        (len > 0).then(|| self.first + len as i64 - 1)
     }
 
     pub(crate) fn clear(&mut self) {
-        self.buckets = VecDeque::new();
+        self.sealed = VecDeque::new();
+        self.sealed_len = 0;
+        self.open = Vec::new();
+    }
+
+    /// Whether no bucket saw anything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sealed.iter().all(|c| c.filled() == 0) && self.open.iter().all(Bucket::is_empty)
     }
 
     /// Put `b` at `index`, after the newest (empty buckets fill a gap). An index at or before
@@ -197,39 +79,93 @@ impl Tier {
         self.push_back(b);
     }
 
-    /// Grow in steps that never pass what the tier can hold, so a full history carries no
-    /// spare half of a doubled buffer.
     fn push_back(&mut self, b: Bucket) {
-        let len = self.buckets.len();
-        if len == self.buckets.capacity() {
-            let most = self.capacity + 2;
-            let want = (len * 2).max(16).min(most).max(len + 1);
-            self.buckets.reserve_exact(want - len);
+        self.open.push(b);
+        if self.open.len() >= self.chunk {
+            self.sealed.push_back(Chunk::seal(&self.open, self.width));
+            self.sealed_len += self.open.len();
+            self.open = Vec::new();
         }
-        self.buckets.push_back(b);
+    }
+
+    /// Remove the oldest `n` buckets (fewer if the tier holds fewer), returned oldest first. A
+    /// chunk taken in part is sealed again without what was taken.
+    fn take_front(&mut self, n: usize) -> Vec<Bucket> {
+        let mut out = Vec::with_capacity(n.min(self.len()));
+        while out.len() < n {
+            let need = n - out.len();
+            if let Some(c) = self.sealed.pop_front() {
+                self.sealed_len -= c.len();
+                let mut all = Vec::with_capacity(c.len());
+                c.decode(&mut |b| all.push(b));
+                if all.len() > need {
+                    let rest = all.split_off(need);
+                    self.sealed_len += rest.len();
+                    self.sealed.push_front(Chunk::seal(&rest, self.width));
+                }
+                out.extend(all);
+            } else if self.open.is_empty() {
+                break;
+            } else {
+                let k = need.min(self.open.len());
+                out.extend(self.open.drain(..k));
+            }
+        }
+        self.first += out.len() as i64;
+        out
     }
 
     /// While over capacity: take the oldest group of `group` buckets (aligned to the next
     /// tier's width) and return it folded, with its index in the next tier.
     pub(crate) fn spill(&mut self, group: i64) -> Option<(i64, Bucket)> {
-        if self.buckets.len() <= self.capacity {
+        if self.len() <= self.capacity {
             return None;
         }
         let parent = self.first.div_euclid(group);
         let offset = self.first - parent * group;
-        let take = ((group - offset) as usize).min(self.buckets.len());
-        let parts: Vec<Bucket> = self.buckets.drain(..take).collect();
-        self.first += take as i64;
+        let parts = self.take_front((group - offset) as usize);
         Some((parent, Bucket::fold(&parts, self.width, offset)))
     }
 
     /// Drop the buckets that end before minute `from` (the last tier, at the window's start).
     pub(crate) fn trim_before(&mut self, from: i64) {
         let keep_from = from.div_euclid(self.width);
-        let extra = ((keep_from - self.first).max(0) as usize).min(self.buckets.len());
+        let mut extra = ((keep_from - self.first).max(0) as usize).min(self.len());
+        // Whole chunks go without decoding.
+        while let Some(c) = self.sealed.front()
+            && c.len() <= extra
+        {
+            let n = c.len();
+            self.sealed.pop_front();
+            self.sealed_len -= n;
+            self.first += n as i64;
+            extra -= n;
+        }
         if extra > 0 {
-            self.buckets.drain(..extra);
-            self.first += extra as i64;
+            self.take_front(extra);
+        }
+    }
+
+    /// Each bucket from position `skip` on (0: the oldest), with its index, oldest first.
+    fn each_from(&self, skip: usize, out: &mut impl FnMut(i64, &Bucket)) {
+        let mut pos = 0usize;
+        for c in &self.sealed {
+            if pos + c.len() <= skip {
+                pos += c.len();
+                continue;
+            }
+            c.decode(&mut |b| {
+                if pos >= skip {
+                    out(self.first + pos as i64, &b);
+                }
+                pos += 1;
+            });
+        }
+        for b in &self.open {
+            if pos >= skip {
+                out(self.first + pos as i64, b);
+            }
+            pos += 1;
         }
     }
 
@@ -237,93 +173,152 @@ impl Tier {
     pub(crate) fn visit(&self, from: i64, out: &mut impl FnMut(Sample)) {
         let skip = (from.div_euclid(self.width) - self.first).max(0) as usize;
         let from_t = from.saturating_mul(super::MINUTE);
-        for (i, b) in self.buckets.iter().enumerate().skip(skip) {
-            let first_minute = (self.first + i as i64) * self.width;
-            b.expand(first_minute, self.width, &mut |s: Sample| {
+        self.each_from(skip, &mut |i, b| {
+            b.expand(i * self.width, self.width, &mut |s: Sample| {
                 if s.timestamp >= from_t {
                     out(s);
                 }
             });
+        });
+    }
+
+    /// Samples bucket `index` expands to from minute `from` on.
+    fn samples_of(&self, index: i64, b: &Bucket, from: i64) -> usize {
+        if b.is_empty() {
+            return 0;
         }
+        let end = (index + 1) * self.width;
+        let start = end - i64::from(b.minutes).min(self.width);
+        (end - start.max(from)).max(0) as usize
     }
 
     /// Samples this tier expands to from minute `from` on.
     pub(crate) fn samples(&self, from: i64) -> usize {
-        self.buckets
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(i, b)| {
-                let end = (self.first + i as i64 + 1) * self.width;
-                let start = end - i64::from(b.minutes).min(self.width);
-                (end - start.max(from)).max(0) as usize
-            })
-            .sum()
+        let mut total = 0;
+        let mut index = self.first;
+        for c in &self.sealed {
+            let (first_minute, end_minute) =
+                (index * self.width, (index + c.len() as i64) * self.width);
+            if first_minute >= from {
+                total += c.minutes();
+            } else if end_minute > from {
+                let mut i = index;
+                c.decode(&mut |b| {
+                    total += self.samples_of(i, &b, from);
+                    i += 1;
+                });
+            }
+            index += c.len() as i64;
+        }
+        for b in &self.open {
+            total += self.samples_of(index, b, from);
+            index += 1;
+        }
+        total
+    }
+
+    /// Walking back from the newest bucket, counting `width` minutes for each that saw
+    /// anything on top of `have`: the first minute of the bucket where the count reaches `n`,
+    /// or None (with `have` the tier's whole count added) when it does not.
+    pub(crate) fn reach_back(&self, n: usize, have: &mut usize) -> Option<i64> {
+        let w = self.width as usize;
+        let mut index = self.first + self.len() as i64;
+        for b in self.open.iter().rev() {
+            index -= 1;
+            if !b.is_empty() {
+                *have += w;
+                if *have >= n {
+                    return Some(index * self.width);
+                }
+            }
+        }
+        for c in self.sealed.iter().rev() {
+            index -= c.len() as i64;
+            if *have + c.filled() * w < n {
+                *have += c.filled() * w;
+                continue;
+            }
+            let mut buckets = Vec::with_capacity(c.len());
+            c.decode(&mut |b| buckets.push(b));
+            for (i, b) in buckets.iter().enumerate().rev() {
+                if !b.is_empty() {
+                    *have += w;
+                    if *have >= n {
+                        return Some((index + i as i64) * self.width);
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.buckets.capacity() * std::mem::size_of::<Bucket>()
+        self.open.capacity() * std::mem::size_of::<Bucket>()
+            + self.sealed.capacity() * std::mem::size_of::<Chunk>()
+            + self.sealed.iter().map(Chunk::heap_bytes).sum::<usize>()
     }
-}
-
-/// The minute a sample stamped at `t` belongs to.
-pub(crate) fn minute_of(t: UnixSeconds) -> i64 {
-    t.div_euclid(super::MINUTE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_bucket_is_twelve_bytes() {
-        assert_eq!(std::mem::size_of::<Bucket>(), 12);
-    }
-
-    #[test]
-    fn a_single_minute_comes_back_as_stored() {
-        let s = Sample {
-            timestamp: 600,
-            cpu_pct: 42.34,
-            mem_pct: f64::NAN,
-            replicas: 3,
+    fn minute(cpu: f64) -> Bucket {
+        Bucket::of_sample(&Sample {
+            timestamp: 0,
+            cpu_pct: cpu,
+            mem_pct: 20.0,
+            replicas: 2,
             ready: 2,
-        };
-        let mut got = Vec::new();
-        Bucket::of_sample(&s).expand(10, 1, &mut |s| got.push(s));
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].timestamp, 600);
-        assert!((got[0].cpu_pct - 42.3).abs() < 1e-9);
-        assert!(got[0].mem_pct.is_nan());
-        assert_eq!((got[0].replicas, got[0].ready), (3, 2));
+        })
+    }
+
+    fn all(t: &Tier) -> Vec<(i64, Bucket)> {
+        let mut out = Vec::new();
+        t.each_from(0, &mut |i, b| out.push((i, *b)));
+        out
     }
 
     #[test]
-    fn folding_keeps_mean_peak_and_its_minute() {
-        let minute = |cpu: f64| {
-            Bucket::of_sample(&Sample {
-                timestamp: 0,
-                cpu_pct: cpu,
-                mem_pct: 10.0,
-                replicas: 2,
-                ready: 2,
-            })
-        };
-        let parts = [
-            minute(10.0),
-            minute(50.0),
-            minute(10.0),
-            minute(20.0),
-            minute(10.0),
-        ];
-        let b = Bucket::fold(&parts, 1, 0);
-        let mut got = Vec::new();
-        b.expand(100, 5, &mut |s| got.push(s));
-        let cpu: Vec<f64> = got.iter().map(|s| s.cpu_pct).collect();
-        assert_eq!(cpu[1], 50.0);
-        let mean = cpu.iter().sum::<f64>() / 5.0;
-        assert!((mean - 20.0).abs() < 0.05, "{cpu:?}");
-        assert_eq!(got[0].timestamp, 6000);
+    fn sealed_and_open_buckets_read_as_one_run_and_spill_in_order() {
+        // 40 buckets held, sealed 10 at a time: 4 chunks and an open run once over.
+        let mut t = Tier::new(1, 40);
+        for m in 100..145 {
+            t.append(m, minute(m as f64));
+        }
+        assert!(t.sealed.len() >= 4, "{} chunks", t.sealed.len());
+        let got = all(&t);
+        assert_eq!(got.len(), 45);
+        assert!(got.iter().all(|(i, b)| *b == minute(*i as f64)));
+        // Over capacity by 5: one group of 5 (aligned to multiples of 5) comes out, folded.
+        let (parent, folded) = t.spill(5).expect("over capacity");
+        assert_eq!(parent, 20);
+        assert_eq!(
+            folded,
+            Bucket::fold(&got[..5].iter().map(|x| x.1).collect::<Vec<_>>(), 1, 0)
+        );
+        assert_eq!(t.first, 105);
+        assert_eq!(all(&t).first().map(|x| x.0), Some(105));
+        assert!(t.spill(5).is_none());
+        // A partly taken chunk keeps the rest in order; trimming drops whole chunks too.
+        t.trim_before(127);
+        let rest = all(&t);
+        assert_eq!(rest.first().map(|x| x.0), Some(127));
+        assert_eq!(rest.len(), 18);
+        assert!(rest.iter().all(|(i, b)| *b == minute(*i as f64)));
+        assert_eq!(t.samples(130), 15);
+        let mut have = 0;
+        assert_eq!(t.reach_back(12, &mut have), Some(133));
+    }
+
+    #[test]
+    fn a_sealed_day_is_a_fraction_of_its_buckets() {
+        let mut t = Tier::new(1, 1440);
+        for m in 0..1440 {
+            t.append(m, minute(30.0 + (m % 13) as f64 * 0.7));
+        }
+        let raw = 1440 * std::mem::size_of::<Bucket>();
+        assert!(t.heap_bytes() * 3 < raw, "{} of {raw}", t.heap_bytes());
     }
 }
