@@ -41,27 +41,11 @@ impl Chunk {
             }
             let flag_at = bytes.len();
             bytes.push(0);
-            let mut flags = 0;
-            if b.cpu_mean != prev.cpu_mean {
-                flags |= CPU;
-                put(&mut bytes, i32::from(b.cpu_mean) - i32::from(prev.cpu_mean));
-            }
-            if b.cpu_max != b.cpu_mean {
-                flags |= PEAK;
-                put(&mut bytes, i32::from(b.cpu_max) - i32::from(b.cpu_mean));
-            }
-            if b.mem_mean != prev.mem_mean {
-                flags |= MEM;
-                put(&mut bytes, i32::from(b.mem_mean) - i32::from(prev.mem_mean));
-            }
-            if b.replicas != prev.replicas {
-                flags |= REPLICAS;
-                put(&mut bytes, i32::from(b.replicas) - i32::from(prev.replicas));
-            }
-            if b.ready != prev.ready {
-                flags |= READY;
-                put(&mut bytes, i32::from(b.ready) - i32::from(prev.ready));
-            }
+            let mut flags = changed(&mut bytes, CPU, b.cpu_mean, prev.cpu_mean)
+                | changed(&mut bytes, PEAK, b.cpu_max, b.cpu_mean)
+                | changed(&mut bytes, MEM, b.mem_mean, prev.mem_mean)
+                | changed(&mut bytes, REPLICAS, b.replicas, prev.replicas)
+                | changed(&mut bytes, READY, b.ready, prev.ready);
             if b.minutes != prev.minutes {
                 flags |= MINUTES;
                 bytes.push(b.minutes);
@@ -133,6 +117,15 @@ impl Chunk {
     pub(super) fn heap_bytes(&self) -> usize {
         self.bytes.len()
     }
+}
+
+/// `flag` when `new` differs from `base`, with the difference appended; 0 otherwise.
+fn changed(bytes: &mut Vec<u8>, flag: u8, new: u16, base: u16) -> u8 {
+    if new == base {
+        return 0;
+    }
+    put(bytes, i32::from(new) - i32::from(base));
+    flag
 }
 
 /// Append `delta` as a zigzag LEB128 varint (1 byte below ±64, 3 at most for a u16's range).
