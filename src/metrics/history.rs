@@ -54,8 +54,7 @@ const COARSE_WIDTH: i64 = 30;
 /// a few dozen at a time, into chunks of their changes (`chunk.rs`; 14 days of a demo trace:
 /// about 15 KB, where 32-byte samples would take 645 KB). Older buckets come back through
 /// `iter`, `tail` and `regular` as one sample per minute with the bucket's mean and its peak at
-/// the peak's minute, so callers
-/// see a regular minute series whatever its age.
+/// the peak's minute, so callers see a regular minute series whatever its age.
 #[derive(Clone, Debug)]
 pub struct History {
     /// Newest first; each tier's width divides the next one's.
