@@ -113,6 +113,13 @@ impl Chunk {
         }
     }
 
+    /// Its buckets, oldest first, in a vector.
+    pub(super) fn buckets(&self) -> Vec<Bucket> {
+        let mut out = Vec::with_capacity(self.len());
+        self.decode(&mut |b| out.push(b));
+        out
+    }
+
     /// Heap bytes held (the encoded buckets; the struct itself sits in its tier's queue).
     pub(super) fn heap_bytes(&self) -> usize {
         self.bytes.len()
@@ -183,12 +190,6 @@ mod tests {
         })
     }
 
-    fn decoded(c: &Chunk) -> Vec<Bucket> {
-        let mut out = Vec::new();
-        c.decode(&mut |b| out.push(b));
-        out
-    }
-
     #[test]
     fn a_day_of_noisy_minutes_takes_about_three_bytes_each() {
         // CPU wandering by up to ±3 pp a minute, memory by ±0.4 pp, replicas stepping rarely.
@@ -200,7 +201,7 @@ mod tests {
             })
             .collect();
         let c = Chunk::seal(&buckets, 1);
-        assert_eq!(decoded(&c), buckets);
+        assert_eq!(c.buckets(), buckets);
         assert!(c.heap_bytes() <= 1440 * 4, "{} bytes", c.heap_bytes());
         assert_eq!((c.len(), c.filled(), c.minutes()), (1440, 1440, 1440));
     }
@@ -215,7 +216,7 @@ mod tests {
             minute(0.0, 0.0, 1),
         ];
         let c = Chunk::seal(&buckets, 5);
-        assert_eq!(decoded(&c), buckets);
+        assert_eq!(c.buckets(), buckets);
         assert_eq!((c.filled(), c.minutes()), (3, 3));
     }
 
@@ -240,7 +241,7 @@ mod tests {
         #[test]
         fn any_buckets_come_back_as_sealed(buckets in prop::collection::vec(any_bucket(), 0..200)) {
             let c = Chunk::seal(&buckets, 30);
-            prop_assert_eq!(decoded(&c), buckets.clone());
+            prop_assert_eq!(c.buckets(), buckets.clone());
             prop_assert_eq!(c.len(), buckets.len());
             prop_assert_eq!(c.filled(), buckets.iter().filter(|b| !b.is_empty()).count());
             let minutes: usize = buckets

@@ -96,8 +96,7 @@ impl Tier {
             let need = n - out.len();
             if let Some(c) = self.sealed.pop_front() {
                 self.sealed_len -= c.len();
-                let mut all = Vec::with_capacity(c.len());
-                c.decode(&mut |b| all.push(b));
+                let mut all = c.buckets();
                 if all.len() > need {
                     let rest = all.split_off(need);
                     self.sealed_len += rest.len();
@@ -238,9 +237,7 @@ impl Tier {
                 *have += c.filled() * w;
                 continue;
             }
-            let mut buckets = Vec::with_capacity(c.len());
-            c.decode(&mut |b| buckets.push(b));
-            for (i, b) in buckets.iter().enumerate().rev() {
+            for (i, b) in c.buckets().iter().enumerate().rev() {
                 if !b.is_empty() {
                     *have += w;
                     if *have >= n {
