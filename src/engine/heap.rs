@@ -13,16 +13,25 @@ const ARENA_MAX: i32 = 2;
 /// By default glibc raises its mmap threshold to the size of each large block freed, up to
 /// 32 MiB, so after the first answers every buffer came from the arenas and stayed resident;
 /// and each thread may get an arena of its own. A fixed threshold and two arenas took the
-/// 1,000-deployment kube path from 246 to 146 MiB at 70 s (docs/benchmarks.md).
+/// 1,000-deployment kube path from 246 to 146 MiB at 70 s (docs/benchmarks.md). A setting the
+/// user made in the environment (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`, or any
+/// `GLIBC_TUNABLES`) is theirs: it is left as glibc read it.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
+        let set_by_user = |var: &str| {
+            std::env::var_os(var).is_some() || std::env::var_os("GLIBC_TUNABLES").is_some()
+        };
         // SAFETY: mallopt takes two plain integers and only sets the allocator's parameters;
         // called before other threads exist.
         #[allow(unsafe_code)]
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-            libc::mallopt(libc::M_ARENA_MAX, ARENA_MAX);
+            if !set_by_user("MALLOC_MMAP_THRESHOLD_") {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+            }
+            if !set_by_user("MALLOC_ARENA_MAX") {
+                libc::mallopt(libc::M_ARENA_MAX, ARENA_MAX);
+            }
         }
     }
 }

@@ -65,10 +65,16 @@ impl Resource for PodMetrics {
 /// Usage per (namespace, pod name).
 pub type UsageMap = HashMap<(String, String), PodUsage>;
 
-/// Sum a pod's containers; None when a quantity does not parse (the pod is left out).
-pub fn pod_usage(m: &PodMetrics) -> Option<PodUsage> {
+/// Sum a pod's containers; None when a quantity does not parse (the pod is left out). The
+/// labels metrics-server copies are kept only when asked: they serve only while pods cannot be
+/// listed, and are most of what a fleet's usage map would hold (a tree node a pod).
+pub fn pod_usage(m: &PodMetrics, keep_labels: bool) -> Option<PodUsage> {
     let mut u = PodUsage {
-        labels: m.metadata.labels.clone().unwrap_or_default(),
+        labels: if keep_labels {
+            m.metadata.labels.clone().unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        },
         ..PodUsage::default()
     };
     for c in &m.containers {
@@ -103,10 +109,13 @@ impl Default for MetricsState {
 /// Metrics older than this are not shown as current.
 pub const MAX_AGE: Duration = Duration::from_secs(120);
 
+/// Polls every `every`; `pods` is the pod source's health: until pods are listed, each pod's
+/// labels are kept for matching.
 pub async fn poll_loop(
     api: Api<PodMetrics>,
     state: Arc<Mutex<MetricsState>>,
     shared: Arc<Shared>,
+    pods: Arc<Mutex<Health>>,
     every: Duration,
     timeout: Duration,
 ) {
@@ -115,7 +124,8 @@ pub async fn poll_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        poll_once(&api, &state, &shared, timeout).await;
+        let keep_labels = !lock(&pods).synced;
+        poll_once(&api, &state, &shared, keep_labels, timeout).await;
     }
 }
 
@@ -123,6 +133,7 @@ pub async fn poll_once(
     api: &Api<PodMetrics>,
     state: &Mutex<MetricsState>,
     shared: &Shared,
+    keep_labels: bool,
     timeout: Duration,
 ) {
     let what = "list pod metrics (metrics.k8s.io/v1beta1)";
@@ -137,7 +148,7 @@ pub async fn poll_once(
                 let (Some(ns), Some(name)) = (&m.metadata.namespace, &m.metadata.name) else {
                     continue;
                 };
-                match pod_usage(m) {
+                match pod_usage(m, keep_labels) {
                     Some(u) => {
                         usage.insert((ns.clone(), name.clone()), u);
                     }
@@ -210,14 +221,18 @@ mod tests {
             ]
         }))
         .unwrap_or_default();
-        let u = pod_usage(&m).unwrap_or_default();
+        let u = pod_usage(&m, true).unwrap_or_default();
         assert!((u.cpu_millis - 133.456789).abs() < 1e-9, "{}", u.cpu_millis);
         assert_eq!(u.mem_bytes, 120.0 * 1048576.0);
         assert_eq!(u.labels.get("app").map(String::as_str), Some("web"));
+        // Once pods are listed the labels are not needed: not kept.
+        let u = pod_usage(&m, false).unwrap_or_default();
+        assert_eq!(u.mem_bytes, 120.0 * 1048576.0);
+        assert!(u.labels.is_empty());
         let bad: PodMetrics = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "x"}, "containers": [{"name": "a", "usage": {"cpu": "lots", "memory": "1"}}]
         }))
         .unwrap_or_default();
-        assert!(pod_usage(&bad).is_none());
+        assert!(pod_usage(&bad, true).is_none());
     }
 }

@@ -171,6 +171,7 @@ impl KubeCluster {
             api::<PodMetrics>(&client, ns),
             metrics.clone(),
             shared.clone(),
+            pods_health.clone(),
             every,
             opts.request_timeout,
         ));

@@ -12,7 +12,8 @@ use crate::k8s::quantity;
 pub struct PodUsage {
     pub cpu_millis: f64,
     pub mem_bytes: f64,
-    /// The pod's labels (metrics-server copies them), for matching when pods cannot be listed.
+    /// The pod's labels (metrics-server copies them), for matching when pods cannot be listed;
+    /// empty once they are (`metrics::pod_usage`).
     pub labels: BTreeMap<String, String>,
 }
 
