@@ -14,22 +14,23 @@ const ARENA_MAX: i32 = 2;
 /// 32 MiB, so after the first answers every buffer came from the arenas and stayed resident;
 /// and each thread may get an arena of its own. A fixed threshold and two arenas took the
 /// 1,000-deployment kube path from 246 to 146 MiB at 70 s (docs/benchmarks.md). A setting the
-/// user made in the environment (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`, or any
-/// `GLIBC_TUNABLES`) is theirs: it is left as glibc read it.
+/// user made in the environment (`MALLOC_ARENA_MAX`, or `glibc.malloc.arena_max` in
+/// `GLIBC_TUNABLES`; the same for the mmap threshold) is theirs: it is left as glibc read it.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let set_by_user = |var: &str| {
-            std::env::var_os(var).is_some() || std::env::var_os("GLIBC_TUNABLES").is_some()
+        let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        let set_by_user = |var: &str, tunable: &str| {
+            std::env::var_os(var).is_some() || tunables.contains(tunable)
         };
         // SAFETY: mallopt takes two plain integers and only sets the allocator's parameters;
         // called before other threads exist.
         #[allow(unsafe_code)]
         unsafe {
-            if !set_by_user("MALLOC_MMAP_THRESHOLD_") {
+            if !set_by_user("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold") {
                 libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
             }
-            if !set_by_user("MALLOC_ARENA_MAX") {
+            if !set_by_user("MALLOC_ARENA_MAX", "glibc.malloc.arena_max") {
                 libc::mallopt(libc::M_ARENA_MAX, ARENA_MAX);
             }
         }

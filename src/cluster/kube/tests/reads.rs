@@ -95,6 +95,19 @@ async fn no_metrics_server_still_lists_deployments_and_says_metrics_are_missing(
 }
 
 #[tokio::test]
+async fn once_pods_are_listed_pod_metrics_keep_no_labels() {
+    let fake = cluster_fake();
+    let c = start(&fake);
+    c.snapshot().await.expect("snapshot");
+    // A poll after the pods listed: the usage map holds every pod's usage, no labels.
+    eventually("a poll without labels", || {
+        let m = super::super::sources::lock(&c.metrics);
+        !m.usage.is_empty() && m.usage.values().all(|u| u.labels.is_empty())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn forbidden_pods_fall_back_to_status_counts_and_metric_labels_and_say_which() {
     let fake = cluster_fake();
     fake.lock().refuse.insert("pods", (403, "Forbidden"));
