@@ -149,6 +149,20 @@ impl Served {
 
 /// The deployment as the app's kube path sees it, once the ScaledObjects are in.
 fn seen(s: &Served, c: &KubeCluster, ns: &str, name: &str) -> DeploymentState {
+    seen_when(s, c, ns, name, |d| {
+        !d.ownership.is_empty() || name != "frontend"
+    })
+}
+
+/// The deployment once `ready` holds for it (the owners are polled beside the watches, and
+/// each kind of owner may land in a different poll).
+fn seen_when(
+    s: &Served,
+    c: &KubeCluster,
+    ns: &str,
+    name: &str,
+    ready: impl Fn(&DeploymentState) -> bool,
+) -> DeploymentState {
     let key = DeploymentKey::new(ns, name);
     for _ in 0..100 {
         let snap = s.runtime.block_on(c.snapshot()).expect("snapshot");
@@ -157,13 +171,12 @@ fn seen(s: &Served, c: &KubeCluster, ns: &str, name: &str) -> DeploymentState {
             .into_iter()
             .find(|d| d.key == key)
             .expect("deployment");
-        // The owners are polled beside the watches: wait for the first poll.
-        if !d.ownership.is_empty() || name != "frontend" {
+        if ready(&d) {
             return d;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("{key}: the ScaledObject never showed");
+    panic!("{key}: its owners never showed");
 }
 
 #[test]
@@ -261,7 +274,7 @@ fn a_patch_of_the_keda_hpa_is_undone_and_the_scaledobject_change_holds() {
         ),
         ("frontend", 2, 20)
     );
-    let api = seen(&s, &c, "payments", "api");
+    let api = seen_when(&s, &c, "payments", "api", |d| d.ownership.vpa.is_some());
     assert!(api.ownership.vpa_conflict().is_some());
     let vpa = api.ownership.vpa.expect("the VPA on payments/api");
     assert_eq!(vpa.mode, VpaMode::Auto);
