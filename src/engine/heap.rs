@@ -37,6 +37,11 @@ pub fn tune_allocator() {
     }
 }
 
+/// How often the engine hands back what was freed since the last time: forecasts, snapshots
+/// and answers free megabytes a minute, and glibc returns none of it on its own (a 1,000
+/// deployment fleet grew from 86 to 110 MiB in the four minutes after the backfill's trim).
+pub(super) const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Return what the allocator holds free to the system (glibc only; elsewhere nothing). Bytes of
 /// RSS before and after, when /proc says.
 pub(super) fn return_freed_memory() -> Option<(u64, u64)> {

@@ -149,6 +149,8 @@ async fn run(
     // A zero period panics in tokio.
     let mut poll = tokio::time::interval(opts.poll_every.max(Duration::from_millis(1)));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut trim = tokio::time::interval(heap::TRIM_EVERY);
+    trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut force = false;
     loop {
         // Whatever the last turn queued starts before the loop waits again.
@@ -161,6 +163,18 @@ async fn run(
         );
         tokio::select! {
             _ = poll.tick() => {}
+            _ = trim.tick() => {
+                let started = std::time::Instant::now();
+                if let Some((before, after)) = heap::return_freed_memory() {
+                    tracing::debug!(
+                        "freed memory returned in {:?}: RSS {} → {} MiB",
+                        started.elapsed(),
+                        before >> 20,
+                        after >> 20
+                    );
+                }
+                continue;
+            }
             _ = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)),
                 if flush_at.is_some() => {
                 flush_at = None;

@@ -11,6 +11,7 @@ pub mod kubeconfig;
 pub mod metrics;
 pub mod ownership;
 pub mod prometheus_discovery;
+pub mod slim_deployment;
 pub mod slim_pod;
 pub mod snapshot;
 pub mod sources;
@@ -28,13 +29,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Node;
 use kube::runtime::reflector::Store;
 use kube::{Api, Client};
 
 use self::metrics::{MetricsState, PodMetrics};
+use self::slim_deployment::SlimDeployment;
 use self::slim_pod::SlimPod;
 use self::sources::{Health, Liveness, Shared, lock, wall_now};
 use super::{Change, Cluster, ClusterError, ClusterStatus, Operation, SourceState, SourceStatus};
@@ -79,7 +80,7 @@ pub struct KubeCluster {
     client: Client,
     context: String,
     opts: KubeOptions,
-    deployments: Store<Deployment>,
+    deployments: Store<SlimDeployment>,
     hpas: Store<HorizontalPodAutoscaler>,
     pods: Store<SlimPod>,
     /// None when one namespace is watched: other namespaces' pods are unseen, so what the
@@ -135,7 +136,7 @@ impl KubeCluster {
         let every = opts.metrics_every;
         let (deployments, deployments_health, t1) = sources::spawn(
             "deployments",
-            api::<Deployment>(&client, ns),
+            api::<SlimDeployment>(&client, ns),
             trim::deployment,
             every,
             shared.clone(),

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use super::slim_deployment::SlimDeployment as Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 
 use super::hpa;
@@ -104,12 +104,14 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
             continue;
         };
         let key = DeploymentKey::new(ns.as_str(), name.as_str());
-        let spec = d.spec.clone().unwrap_or_default();
-        let status = d.status.clone().unwrap_or_default();
-        let desired = spec.replicas.unwrap_or(1).max(0) as u32;
-        let template = spec.template.spec.clone().unwrap_or_default();
-        let template_req = utilization::requests(&template);
-        let selector = Selector::from_label_selector(&spec.selector);
+        let spec = d.spec.as_ref();
+        let status = d.status.as_ref();
+        let desired = spec.and_then(|s| s.replicas).unwrap_or(1).max(0) as u32;
+        let template_req = d.template_requests();
+        let selector = spec.map_or_else(
+            || Selector::from_label_selector(&Default::default()),
+            |s| Selector::from_label_selector(&s.selector),
+        );
 
         let (ready_n, total, util) = match &index {
             Some(index) => {
@@ -139,8 +141,8 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
                     None => Utilization::default(),
                 };
                 (
-                    status.ready_replicas.unwrap_or(0).max(0) as u32,
-                    status.replicas.unwrap_or(0).max(0) as u32,
+                    status.and_then(|s| s.ready_replicas).unwrap_or(0).max(0) as u32,
+                    status.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32,
                     util,
                 )
             }
@@ -165,7 +167,8 @@ pub fn build(inp: &Inputs<'_>) -> (ClusterSnapshot, Reasons) {
             )),
             (None, _) => None,
         };
-        let annotations = d.metadata.annotations.clone().unwrap_or_default();
+        let no_annotations = BTreeMap::new();
+        let annotations = d.metadata.annotations.as_ref().unwrap_or(&no_annotations);
         let annotated = |k: &str| {
             annotations
                 .get(k)

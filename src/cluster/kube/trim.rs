@@ -2,11 +2,11 @@
 //! watching every pod of a large cluster costs little memory (managed fields, env, volumes and
 //! last-applied annotations are most of an object's size).
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Container, Node, NodeSpec, NodeStatus, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Node, NodeSpec, NodeStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::slim_deployment::SlimDeployment;
 use super::slim_pod::SlimPod;
 use crate::model::ownership::ARGOCD_TRACKING_ANNOTATION;
 
@@ -38,40 +38,15 @@ fn meta(m: &mut ObjectMeta, keep_annotations: bool) {
     }
 }
 
-/// Containers reduced to their names and resources.
-fn containers(c: &mut [Container]) {
-    for x in c.iter_mut() {
-        *x = Container {
-            name: std::mem::take(&mut x.name),
-            resources: x.resources.take(),
-            ..Container::default()
-        };
-    }
-}
-
-fn pod_spec(spec: &mut PodSpec) {
-    let mut kept = std::mem::take(&mut spec.containers);
-    containers(&mut kept);
-    *spec = PodSpec {
-        containers: kept,
-        ..PodSpec::default()
-    };
-}
-
 /// A pod's spec and status are slim already (`SlimPod` reads only what is used).
 pub fn pod(p: &mut SlimPod) {
     meta(&mut p.metadata, false);
 }
 
-pub fn deployment(d: &mut Deployment) {
+/// A deployment's spec and status are slim already (`SlimDeployment`); its metadata keeps the
+/// app's annotations.
+pub fn deployment(d: &mut SlimDeployment) {
     meta(&mut d.metadata, true);
-    if let Some(spec) = d.spec.as_mut() {
-        let t: &mut PodTemplateSpec = &mut spec.template;
-        t.metadata = None;
-        if let Some(ps) = t.spec.as_mut() {
-            pod_spec(ps);
-        }
-    }
 }
 
 pub fn hpa(h: &mut HorizontalPodAutoscaler) {
