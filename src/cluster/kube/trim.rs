@@ -15,6 +15,10 @@ const KEPT_ANNOTATION_PREFIX: &str = "ai4k8s.io/";
 
 fn meta(m: &mut ObjectMeta, keep_annotations: bool) {
     m.managed_fields = None;
+    // Nothing reads them from a store, and the store's keys copy uid and version again.
+    m.uid = None;
+    m.generate_name = None;
+    m.self_link = None;
     // Only a ScaledObject owner is read (KEDA owns the HPA).
     m.owner_references = m
         .owner_references
@@ -41,6 +45,10 @@ fn meta(m: &mut ObjectMeta, keep_annotations: bool) {
 /// A pod's spec and status are slim already (`SlimPod` reads only what is used).
 pub fn pod(p: &mut SlimPod) {
     meta(&mut p.metadata, false);
+    // Pods are never written, so their version is not needed for a conflict check (the watcher
+    // has read it before the store sees the pod). HPAs and deployments keep theirs: a patch
+    // carries the version the plan was made on.
+    p.metadata.resource_version = None;
 }
 
 /// A deployment's spec and status are slim already (`SlimDeployment`); its metadata keeps the
@@ -80,6 +88,8 @@ mod tests {
         let mut p: SlimPod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "web-1", "namespace": "shop", "labels": {"app": "web"},
                          "annotations": {"big": "x"}, "resourceVersion": "7",
+                         "uid": "0b5e", "generateName": "web-",
+                         "creationTimestamp": "2026-01-01T00:00:00Z",
                          "managedFields": [{"manager": "kubectl"}]},
             "spec": {"nodeName": "node-a", "containers": [{"name": "app", "image": "nginx", "env": [{"name": "A", "value": "1"}],
                                      "resources": {"requests": {"cpu": "250m"}}}],
@@ -89,8 +99,11 @@ mod tests {
         }))
         .unwrap_or_default();
         pod(&mut p);
-        assert_eq!(p.metadata.resource_version.as_deref(), Some("7"));
         assert!(p.metadata.annotations.is_none() && p.metadata.managed_fields.is_none());
+        let m = &p.metadata;
+        assert!(m.resource_version.is_none() && m.uid.is_none() && m.generate_name.is_none());
+        // A pod's age is read from its creation.
+        assert!(m.creation_timestamp.is_some());
         assert_eq!(
             p.metadata.labels,
             Some(BTreeMap::from([("app".to_string(), "web".to_string())]))
