@@ -574,7 +574,10 @@ impl Config {
         {
             return bad(
                 "url",
-                format!("prometheus.url {url:?} must start with http:// or https://"),
+                format!(
+                    "prometheus.url {:?} must start with http:// or https://",
+                    crate::redact::url(url)
+                ),
             );
         }
         if self.prometheus.query_timeout_seconds == 0 {
@@ -786,6 +789,24 @@ mod tests {
         let ok = "[ui]\ntick_ms = 10\nchart_history_hours = 36\n[advisor]\n\
                   min_call_interval_seconds = 0\n[actions]\nautopilot_cooldown_seconds = 0\n";
         Config::parse("c.toml", ok).expect("edges are valid");
+    }
+
+    #[test]
+    fn a_bad_prometheus_url_is_named_without_its_credentials() {
+        for url in [
+            "ftp://admin:hunter2@prom.internal:9090",
+            "htps://admin:hunter2@prom.internal/prometheus",
+        ] {
+            let text = format!("[prometheus]\nurl = \"{url}\"\n");
+            let e = Config::parse("c.toml", &text).expect_err("not http(s)");
+            let shown = e.to_string();
+            assert!(shown.contains("must start with http"), "{shown}");
+            assert!(
+                shown.contains("prom.internal"),
+                "the host is still named: {shown}"
+            );
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
     }
 
     #[test]

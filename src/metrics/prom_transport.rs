@@ -34,8 +34,9 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(url: &str, timeout: Duration) -> Result<Self, PromError> {
+        // The url as given may carry credentials: the error shows it without them.
         let bad = |reason: String| PromError::BadUrl {
-            url: url.to_string(),
+            url: crate::redact::url(url),
             reason,
         };
         let mut base = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
@@ -141,6 +142,26 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_url_is_refused_without_showing_its_credentials() {
+        for url in [
+            "ftp://admin:hunter2@prom.example:9090",
+            "htp:/admin:hunter2@prom.example",
+            "http://admin:hunter2@[::1",
+        ] {
+            let e = HttpTransport::new(url, Duration::from_secs(1))
+                .err()
+                .unwrap_or_else(|| panic!("{url} was accepted"));
+            let shown = e.to_string();
+            assert!(matches!(e, PromError::BadUrl { .. }), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(
+                shown.contains("prom.example") || shown.contains("::1"),
+                "{shown}"
+            );
+        }
+    }
 
     #[tokio::test]
     async fn a_body_of_many_frames_is_read_whole_into_one_buffer() {
