@@ -17,6 +17,7 @@ pub mod snapshot;
 pub mod sources;
 pub mod trim;
 pub mod utilization;
+mod watched_as;
 pub mod writes;
 
 #[cfg(test)]

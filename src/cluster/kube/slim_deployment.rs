@@ -6,9 +6,6 @@
 //! `Deployment`'s (`spec.template.spec.containers`, `status.readyReplicas`), so code reads it
 //! the same way.
 
-use std::borrow::Cow;
-
-use k8s_openapi::Resource as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::Deserialize;
@@ -68,33 +65,8 @@ impl SlimDeployment {
     }
 }
 
-/// Watched and listed as the `Deployment` it is read from (its kind, group, version and path).
-impl kube::Resource for SlimDeployment {
-    type DynamicType = ();
-    type Scope = <Deployment as k8s_openapi::Resource>::Scope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Deployment::KIND.into()
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Deployment::GROUP.into()
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Deployment::VERSION.into()
-    }
-    fn api_version(_: &()) -> Cow<'_, str> {
-        Deployment::API_VERSION.into()
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Deployment::URL_PATH_SEGMENT.into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+// Watched and listed as the `Deployment` it is read from.
+super::watched_as::watched_as!(SlimDeployment, Deployment);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 
-use k8s_openapi::Resource as _;
 use k8s_openapi::api::core::v1::{Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Deserializer};
@@ -112,33 +111,8 @@ fn ready_condition<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         .any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-/// Watched and listed as the `Pod` it is read from (its kind, group, version and path).
-impl kube::Resource for SlimPod {
-    type DynamicType = ();
-    type Scope = <Pod as k8s_openapi::Resource>::Scope;
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        Pod::KIND.into()
-    }
-    fn group(_: &()) -> Cow<'_, str> {
-        Pod::GROUP.into()
-    }
-    fn version(_: &()) -> Cow<'_, str> {
-        Pod::VERSION.into()
-    }
-    fn api_version(_: &()) -> Cow<'_, str> {
-        Pod::API_VERSION.into()
-    }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Pod::URL_PATH_SEGMENT.into()
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+// Watched and listed as the `Pod` it is read from.
+super::watched_as::watched_as!(SlimPod, Pod);
 
 #[cfg(test)]
 mod tests {
