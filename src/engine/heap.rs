@@ -39,9 +39,9 @@ pub fn tune_allocator() {
 
 /// How often the engine hands back what was freed since the last time: polls, forecasts and
 /// calibrations free megabytes every few seconds, and glibc returns none of it on its own (a
-/// 1,000-deployment fleet climbed from 86 to 110 MiB in the four minutes after the backfill's
-/// trim; trimmed every 20 or 10 s it saw-tooths between 83 and 95). A trim takes 1–25 ms of the
-/// engine's thread there.
+/// 1,000-deployment fleet went from 86 MiB after the backfill's trim back to 100–104 within
+/// four minutes; trimmed every 10 s it saw-tooths between 81 and 99 for half an hour). A trim
+/// takes 1–25 ms of the engine's thread there.
 pub(super) const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Return what the allocator holds free to the system (glibc only; elsewhere nothing). Bytes of
