@@ -52,16 +52,10 @@ pub struct SlimDeploymentStatus {
 impl SlimDeployment {
     /// What one pod of its template requests, as the HPA counts it.
     pub fn template_requests(&self) -> utilization::PodRequests {
-        let containers = self
-            .spec
+        self.spec
             .as_ref()
             .and_then(|s| s.template.spec.as_ref())
-            .map_or(&[][..], |s| &s.containers);
-        utilization::summed(
-            containers
-                .iter()
-                .map(|c| (c.name.as_str(), c.cpu_millis, c.mem_bytes)),
-        )
+            .map_or_else(|| SlimPodSpec::default().requests(), SlimPodSpec::requests)
     }
 }
 
@@ -114,12 +108,17 @@ mod tests {
     }
 
     #[test]
-    fn its_template_requests_are_what_the_full_deployment_gives() {
-        let full: Deployment = serde_json::from_value(full_deployment()).expect("a deployment");
-        let slim: SlimDeployment = serde_json::from_value(full_deployment()).expect("slim");
-        let template = full.spec.and_then(|s| s.template.spec).unwrap_or_default();
-        let (a, b) = (utilization::requests(&template), slim.template_requests());
+    fn its_template_requests_are_what_a_pod_of_it_gives() {
+        let full = full_deployment();
+        let slim: SlimDeployment = serde_json::from_value(full.clone()).expect("slim");
+        // A pod made from the template: its requests are counted the same way.
+        let pod: super::super::slim_pod::SlimPod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1"}, "spec": full["spec"]["template"]["spec"]
+        }))
+        .expect("a pod");
+        let (a, b) = (pod.requests(), slim.template_requests());
         assert_eq!((a.cpu_millis, a.mem_bytes), (b.cpu_millis, b.mem_bytes));
+        assert_eq!(a.cpu_millis, Some(350.0));
         let empty: SlimDeployment =
             serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}})).expect("bare");
         let e = empty.template_requests();

@@ -87,12 +87,24 @@ impl SlimPod {
 
     /// Its requests summed over its containers, as the HPA counts them.
     pub fn requests(&self) -> utilization::PodRequests {
-        utilization::summed(
-            self.containers()
-                .iter()
-                .map(|c| (c.name.as_str(), c.cpu_millis, c.mem_bytes)),
-        )
+        summed_requests(self.containers())
     }
+}
+
+impl SlimPodSpec {
+    /// Its containers' requests summed, as the HPA counts them (a deployment's template reads
+    /// the same way as a pod).
+    pub fn requests(&self) -> utilization::PodRequests {
+        summed_requests(&self.containers)
+    }
+}
+
+fn summed_requests(containers: &[SlimContainer]) -> utilization::PodRequests {
+    utilization::summed(
+        containers
+            .iter()
+            .map(|c| (c.name.as_str(), c.cpu_millis, c.mem_bytes)),
+    )
 }
 
 /// `status.conditions` read down to whether Ready is "True" (null or absent: not ready).

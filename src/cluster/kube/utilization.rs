@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{PodSpec, ResourceRequirements};
+use k8s_openapi::api::core::v1::ResourceRequirements;
 
 use crate::k8s::quantity;
 
@@ -42,18 +42,6 @@ pub fn container_request(resources: Option<&ResourceRequirements>, resource: &st
         "cpu" => quantity::cpu_millis(&q.0).ok(),
         _ => quantity::bytes(&q.0).ok(),
     }
-}
-
-/// A pod template's requests.
-pub fn requests(spec: &PodSpec) -> PodRequests {
-    summed(spec.containers.iter().map(|c| {
-        let r = c.resources.as_ref();
-        (
-            c.name.as_str(),
-            container_request(r, "cpu"),
-            container_request(r, "memory"),
-        )
-    }))
 }
 
 /// Requests summed over (name, CPU, memory) of each container.
@@ -150,9 +138,12 @@ pub fn aggregate<'a>(
 mod tests {
     use super::*;
 
-    fn spec(containers: serde_json::Value) -> PodSpec {
-        serde_json::from_value(serde_json::json!({ "containers": containers }))
-            .unwrap_or_else(|e| panic!("test spec: {e}"))
+    /// Containers' requests as a pod template's spec carries them, summed.
+    fn requests(containers: serde_json::Value) -> PodRequests {
+        let spec: super::super::slim_pod::SlimPodSpec =
+            serde_json::from_value(serde_json::json!({ "containers": containers }))
+                .unwrap_or_else(|e| panic!("test spec: {e}"));
+        spec.requests()
     }
 
     fn usage(cpu_millis: f64, mem_mib: f64) -> PodUsage {
@@ -165,16 +156,16 @@ mod tests {
 
     #[test]
     fn requests_sum_containers_and_fall_back_to_limits() {
-        let r = requests(&spec(serde_json::json!([
+        let r = requests(serde_json::json!([
             {"name": "app", "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}},
             {"name": "sidecar", "resources": {"limits": {"cpu": "50m", "memory": "64Mi"}}}
-        ])));
+        ]));
         assert_eq!(r.cpu_millis, Some(300.0));
         assert_eq!(r.mem_bytes, Some(320.0 * 1048576.0));
         assert_eq!(r.missing, None);
-        let r = requests(&spec(serde_json::json!([
+        let r = requests(serde_json::json!([
             {"name": "app", "resources": {"requests": {"cpu": "1"}}}
-        ])));
+        ]));
         assert_eq!(r.cpu_millis, Some(1000.0));
         assert_eq!(r.mem_bytes, None);
         assert_eq!(
